@@ -1,0 +1,53 @@
+"""wgmsim: time-domain stochastic and linearised simulator for WGM cavity optomechanics.
+
+Public API (see the README for conventions and units):
+
+* :class:`Params` -- SI parameters, paper defaults (``Params.paper()``), TOML loading.
+* :class:`Rates`, :func:`mean_field`, :func:`drift_matrix`, :func:`diffusion_matrix`,
+  :func:`nonlinear_drift`, :func:`transmission` -- the model in units of ``omega_m``.
+* :func:`fixed_points` -- every mean-field fixed point at a bare detuning (multistability).
+* :func:`lyapunov`, :func:`solve_lyapunov`, :func:`covariance_evolution` -- linearised engine.
+* :func:`sweep` -- vectorised grids of the linearised steady state.
+* :mod:`simulator.observables` -- log-negativity, steering, purity, occupations.
+"""
+
+from .conventions import MODES, PAIRS, QUADRATURES, VACUUM_VARIANCE
+from .fixed_points import FixedPoints, fixed_points
+from .linear import (
+    CovarianceTrajectory,
+    LyapunovResult,
+    covariance_evolution,
+    is_stable,
+    lyapunov,
+    lyapunov_residual,
+    routh_hurwitz_stable,
+    solve_lyapunov,
+)
+from .model import (
+    MeanField,
+    Rates,
+    diffusion_matrix,
+    drift_matrix,
+    drift_matrix_along,
+    mean_field,
+    nonlinear_drift,
+    transmission,
+)
+from .observables import log_negativity, steering
+from .params import ParameterError, Params
+from .sweep import SweepResult, sweep
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MODES", "PAIRS", "QUADRATURES", "VACUUM_VARIANCE",
+    "FixedPoints", "fixed_points",
+    "CovarianceTrajectory", "LyapunovResult", "covariance_evolution", "is_stable", "lyapunov",
+    "lyapunov_residual", "routh_hurwitz_stable", "solve_lyapunov",
+    "MeanField", "Rates", "diffusion_matrix", "drift_matrix", "drift_matrix_along", "mean_field",
+    "nonlinear_drift", "transmission",
+    "log_negativity", "steering",
+    "ParameterError", "Params",
+    "SweepResult", "sweep",
+    "__version__",
+]

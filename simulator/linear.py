@@ -1,0 +1,368 @@
+"""Linearised (Gaussian) engine: stability, steady-state Lyapunov covariance, transient covariance.
+
+Solves ``A V + V A^T = -D`` (paper Eq. 11) for the stationary covariance and
+``dV/dt = A(t) V + V A(t)^T + D`` along a mean-field trajectory. All solvers broadcast over
+leading axes so that a sweep is one vectorised call; dimensionless units (``omega_m = 1``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from .conventions import QUADRATURES
+from .model import (
+    MeanField,
+    Rates,
+    diffusion_matrix,
+    drift_matrix,
+    drift_matrix_along,
+    mean_field,
+    nonlinear_drift,
+    transmission,
+)
+from .observables import summary
+from .params import Params
+
+__all__ = [
+    "solve_lyapunov",
+    "lyapunov_residual",
+    "is_stable",
+    "characteristic_polynomial",
+    "routh_hurwitz_stable",
+    "LyapunovResult",
+    "lyapunov",
+    "CovarianceTrajectory",
+    "covariance_evolution",
+]
+
+
+# ---- stability --------------------------------------------------------------------------------
+def is_stable(A: np.ndarray) -> np.ndarray:
+    """``True`` where every eigenvalue of ``A`` (shape ``(..., n, n)``) has negative real part."""
+    return np.linalg.eigvals(A).real.max(axis=-1) < 0.0
+
+
+def characteristic_polynomial(A: np.ndarray) -> np.ndarray:
+    """Coefficients ``(1, c_1, ..., c_n)`` of ``det(s I - A)`` by Faddeev-LeVerrier, batched.
+
+    Independent of any eigenvalue routine, so that Routh-Hurwitz is a genuine cross-check.
+    """
+    A = np.asarray(A, dtype=float)
+    n = A.shape[-1]
+    eye = np.eye(n)
+    coeffs = [np.ones(A.shape[:-2])]
+    M = np.zeros_like(A)
+    for k in range(1, n + 1):
+        M = A @ M + coeffs[-1][..., None, None] * eye
+        coeffs.append(-np.trace(A @ M, axis1=-2, axis2=-1) / k)
+    return np.stack(coeffs, axis=-1)
+
+
+def routh_hurwitz_stable(A: np.ndarray) -> np.ndarray:
+    """Stability by the Routh-Hurwitz criterion: all leading Hurwitz minors positive.
+
+    For ``det(s I - A) = s^n + a_1 s^{n-1} + ... + a_n`` the Hurwitz matrix is
+    ``H_ij = a_{2j - i}`` (1-based, ``a_0 = 1``, ``a_k = 0`` outside ``0..n``).
+    """
+    a = characteristic_polynomial(A)
+    n = a.shape[-1] - 1
+    H = np.zeros(a.shape[:-1] + (n, n))
+    for i in range(n):
+        for j in range(n):
+            k = 2 * (j + 1) - (i + 1)
+            if 0 <= k <= n:
+                H[..., i, j] = a[..., k]
+    minors = np.stack([np.linalg.det(H[..., :k, :k]) for k in range(1, n + 1)], axis=-1)
+    return np.all(minors > 0.0, axis=-1)
+
+
+# ---- Lyapunov equation ------------------------------------------------------------------------
+def _lyapunov_operator_basis(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Constant tensors turning ``A`` into the reduced Lyapunov operator by one matrix product.
+
+    With ``k = n(n+1)/2`` independent entries of a symmetric ``V`` (upper triangle, row-major),
+    ``L(V) = A V + V A^T`` is linear in both ``A`` and ``V``: ``M(A) = sum_ab A_ab B_ab`` with
+    ``B_ab = E (e_ab (x) I + I (x) e_ab) P`` (``P`` duplicates, ``E`` eliminates).
+
+    Returns
+    -------
+    B : ndarray, shape (n*n, k*k)
+    iu, ju : ndarray, shape (k,)
+        Row and column indices of the upper triangle.
+    """
+    iu, ju = np.triu_indices(n)
+    k = len(iu)
+    P = np.zeros((n * n, k))
+    E = np.zeros((k, n * n))
+    for col, (i, j) in enumerate(zip(iu, ju)):
+        P[i * n + j, col] = P[j * n + i, col] = 1.0
+        E[col, i * n + j] = 1.0
+    eye = np.eye(n)
+    B = np.empty((n * n, k * k))
+    for a in range(n):
+        for b in range(n):
+            e_ab = np.zeros((n, n))
+            e_ab[a, b] = 1.0
+            # row-major vec: vec(A V) = (A (x) I) vec V, vec(V A^T) = (I (x) A) vec V
+            B[a * n + b] = (E @ (np.kron(e_ab, eye) + np.kron(eye, e_ab)) @ P).ravel()
+    return B, iu, ju
+
+
+_BASIS: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def solve_lyapunov(A: np.ndarray, D: np.ndarray) -> np.ndarray:
+    """Solve ``A V + V A^T = -D`` for symmetric ``V``, batched over leading axes.
+
+    The equation is linear in the ``k = n(n+1)/2`` independent entries of ``V``. The ``k x k``
+    operator of every grid point is assembled by a single matrix product with constant tensors
+    (:func:`_lyapunov_operator_basis`) and all systems are solved in one batched LAPACK call, which
+    is what makes grid sweeps fast (no Python loop, no Schur decomposition per point).
+
+    Parameters
+    ----------
+    A, D : ndarray, shape (..., n, n)
+        Drift and (symmetric) diffusion matrices; they broadcast together.
+
+    Returns
+    -------
+    V : ndarray, shape (..., n, n)
+        Meaningful only where ``A`` is stable (check with :func:`is_stable`).
+    """
+    A, D = np.broadcast_arrays(np.asarray(A, float), np.asarray(D, float))
+    n = A.shape[-1]
+    if n not in _BASIS:
+        _BASIS[n] = _lyapunov_operator_basis(n)
+    B, iu, ju = _BASIS[n]
+    k = len(iu)
+    batch = A.shape[:-2]
+    flat = A.reshape(-1, n * n)
+    used = np.flatnonzero(np.any(flat != 0.0, axis=0))  # skip structurally zero entries of A
+    M = (flat[:, used] @ B[used]).reshape(batch + (k, k))
+    v = np.linalg.solve(M, -D[..., iu, ju][..., None])[..., 0]
+    V = np.empty(A.shape)
+    V[..., iu, ju] = v
+    V[..., ju, iu] = v
+    return V
+
+
+def lyapunov_residual(A: np.ndarray, V: np.ndarray, D: np.ndarray) -> np.ndarray:
+    """Relative residual ``||A V + V A^T + D|| / ||D||`` (Frobenius), batched."""
+    R = A @ V + V @ np.swapaxes(A, -1, -2) + D
+    return np.linalg.norm(R, axis=(-2, -1)) / np.linalg.norm(D, axis=(-2, -1))
+
+
+# ---- steady-state result ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class LyapunovResult:
+    """Linearised steady state of one parameter point.
+
+    Attributes
+    ----------
+    params : Params
+    rates : Rates
+    mean_field : MeanField
+    A, D : ndarray, shape (6, 6)
+        Drift and diffusion matrices (units of ``omega_m``).
+    eigenvalues : ndarray of complex, shape (6,)
+        Eigenvalues of ``A`` (units of ``omega_m``), sorted by decreasing real part.
+    stable : bool
+        Every eigenvalue has a negative real part.
+    covariance : ndarray, shape (6, 6) or None
+        Stationary covariance (``None`` if unstable).
+    residual : float or None
+        Relative Lyapunov residual of ``covariance``.
+    """
+
+    params: Params
+    rates: Rates
+    mean_field: MeanField
+    A: np.ndarray
+    D: np.ndarray
+    eigenvalues: np.ndarray
+    stable: bool
+    covariance: np.ndarray | None
+    residual: float | None
+    observables: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def slowest_rate(self) -> float:
+        """``-max Re(lambda)``: the relaxation rate of the slowest mode (units of ``omega_m``)."""
+        return float(-self.eigenvalues.real.max())
+
+    @property
+    def unstable_eigenvalues(self) -> np.ndarray:
+        """Eigenvalues with a non-negative real part."""
+        return self.eigenvalues[self.eigenvalues.real >= 0.0]
+
+    @property
+    def log_negativity(self) -> dict[str, float] | None:
+        """``E_N`` per pair ``{"r_m", "l_m", "r_l"}`` (``None`` if unstable)."""
+        return self.observables.get("log_negativity")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready record of every number (see the README for the schema)."""
+        mf, r = self.mean_field, self.rates
+        photons = mf.photon_number
+        out: dict[str, Any] = {
+            "stable": self.stable,
+            "eigenvalues": [[float(e.real), float(e.imag)] for e in self.eigenvalues],
+            "quadratures": list(QUADRATURES),
+            "covariance": None if self.covariance is None else self.covariance.tolist(),
+            "lyapunov_residual": self.residual,
+            "log_negativity": None,
+            "steering": None,
+            "phonon_number": None,
+            "purity": None,
+            "transmission": float(transmission(r)),
+            "photon_number": {"r": float(photons["r"]), "l": float(photons["l"])},
+            "coupling": {
+                "r": float(np.sqrt(2.0) * r.g0 * abs(mf.alpha_r)),
+                "l": float(np.sqrt(2.0) * r.g0 * abs(mf.alpha_l)),
+            },
+            "mean_field": {
+                "alpha_r": [float(mf.alpha_r.real), float(mf.alpha_r.imag)],
+                "alpha_l": [float(mf.alpha_l.real), float(mf.alpha_l.imag)],
+                "q": float(mf.q),
+                "effective_detuning_over_Gamma": float(r.delta / r.Gamma),
+                "bare_detuning_over_Gamma": float(mf.bare_detuning / r.Gamma),
+            },
+            "units": "rates and eigenvalues in units of omega_m; detunings over Gamma",
+            "params": self.params.to_dict(),
+        }
+        out.update(self.observables)
+        return out
+
+
+def lyapunov(params: Params) -> LyapunovResult:
+    """Linearised steady state of ``params`` at its effective detuning.
+
+    Builds the mean field (Eq. 10), ``A`` and ``D``, checks stability, solves ``A V + V A^T = -D``
+    and evaluates every observable. An unstable point is returned with ``stable=False`` and no
+    covariance, never raised.
+
+    Examples
+    --------
+    >>> res = lyapunov(Params.paper())
+    >>> res.stable, round(res.log_negativity["r_m"], 4)
+    (True, 0.1597)
+    """
+    rates = Rates.from_params(params)
+    mf = mean_field(rates)
+    A, D = drift_matrix(rates, mf), diffusion_matrix(rates)
+    eig = np.linalg.eigvals(A)
+    eig = eig[np.argsort(-eig.real, kind="stable")]
+    stable = bool(eig.real.max() < 0.0)
+    V = residual = None
+    obs: dict[str, Any] = {}
+    if stable:
+        V = solve_lyapunov(A, D)
+        residual = float(lyapunov_residual(A, V, D))
+        obs = summary(V)
+    return LyapunovResult(params, rates, mf, A, D, eig, stable, V, residual, obs)
+
+
+# ---- transient covariance ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class CovarianceTrajectory:
+    """Mean field and covariance as functions of time (linearised transient).
+
+    Attributes
+    ----------
+    t : ndarray, shape (n_t,)
+        Times (units of ``1/omega_m``).
+    mean : ndarray, shape (n_t, 6)
+        Mean-field phase-space vector ``(X_r, Y_r, X_l, Y_l, q, p)``.
+    covariance : ndarray, shape (n_t, 6, 6)
+    """
+
+    t: np.ndarray
+    mean: np.ndarray
+    covariance: np.ndarray
+
+    @property
+    def photon_number(self) -> dict[str, np.ndarray]:
+        """Mean-field photon numbers ``|alpha|^2 = (X^2 + Y^2)/2`` against time."""
+        m = self.mean
+        return {"r": 0.5 * (m[:, 0] ** 2 + m[:, 1] ** 2), "l": 0.5 * (m[:, 2] ** 2 + m[:, 3] ** 2)}
+
+
+def covariance_evolution(
+    rates: Rates,
+    t_eval: np.ndarray,
+    V0: np.ndarray,
+    *,
+    u0: np.ndarray | None = None,
+    bare_detuning: float | None = None,
+    drive_scale: Callable[[float], float] | None = None,
+    mean_path: Callable[[float], np.ndarray] | None = None,
+    rtol: float = 1e-9,
+    atol: float = 1e-9,
+) -> CovarianceTrajectory:
+    """Integrate ``dV/dt = A(t) V + V A(t)^T + D`` along a mean-field trajectory.
+
+    By default the mean field is integrated together with ``V`` from the plain mean-field
+    equations (:func:`~simulator.model.nonlinear_drift` without the Wigner correction), starting
+    at ``u0`` (the fixed point if ``None``), at the given bare detuning (the fixed point's if
+    ``None``), with the drive multiplied by ``drive_scale(t)`` (1 if ``None``). Alternatively
+    ``mean_path(t) -> u`` gives the trajectory.
+
+    Parameters
+    ----------
+    rates : Rates
+        A single point (scalar fields).
+    t_eval : ndarray, shape (n_t,)
+        Output times (units of ``1/omega_m``), increasing; integration starts at ``t_eval[0]``.
+    V0 : ndarray, shape (6, 6)
+        Covariance at ``t_eval[0]``.
+    """
+    if rates.shape != ():
+        raise ValueError(f"covariance_evolution needs a single point, got grid shape {rates.shape}")
+    t_eval = np.asarray(t_eval, dtype=float)
+    if t_eval.ndim != 1 or len(t_eval) < 2 or np.any(np.diff(t_eval) <= 0):
+        raise ValueError("t_eval must be a strictly increasing 1-d array of at least 2 times")
+    mf = mean_field(rates)
+    delta_a = float(mf.bare_detuning) if bare_detuning is None else float(bare_detuning)
+    D = diffusion_matrix(rates)
+    sqrt2 = np.sqrt(2.0)
+
+    def A_of(u: np.ndarray) -> np.ndarray:
+        a_r = (u[0] + 1j * u[1]) / sqrt2
+        a_l = (u[2] + 1j * u[3]) / sqrt2
+        return drift_matrix_along(rates, a_r, a_l, delta_a + rates.delta_J - rates.g0 * u[4])
+
+    if mean_path is not None:
+
+        def rhs(t: float, y: np.ndarray) -> np.ndarray:
+            V = y.reshape(6, 6)
+            A = A_of(np.asarray(mean_path(t), dtype=float))
+            return (A @ V + V @ A.T + D).ravel()
+
+        y0 = np.asarray(V0, dtype=float).ravel()
+    else:
+        u_start = mf.vector() if u0 is None else np.asarray(u0, dtype=float)
+
+        def rhs(t: float, y: np.ndarray) -> np.ndarray:
+            u, V = y[:6], y[6:].reshape(6, 6)
+            scale = 1.0 if drive_scale is None else drive_scale(t)
+            du = nonlinear_drift(rates, u, delta_a, drive_scale=scale, wigner_correction=False)
+            A = A_of(u)
+            return np.concatenate([du, (A @ V + V @ A.T + D).ravel()])
+
+        y0 = np.concatenate([u_start, np.asarray(V0, dtype=float).ravel()])
+    scale = np.abs(y0) + 1.0
+    sol = solve_ivp(rhs, (t_eval[0], t_eval[-1]), y0, method="DOP853", t_eval=t_eval,
+                    rtol=rtol, atol=atol * scale)
+    if not sol.success:
+        raise RuntimeError(f"covariance_evolution: integrator failed: {sol.message}")
+    if mean_path is not None:
+        mean = np.array([mean_path(t) for t in sol.t], dtype=float)
+        cov = sol.y.T.reshape(-1, 6, 6)
+    else:
+        mean, cov = sol.y[:6].T, sol.y[6:].T.reshape(-1, 6, 6)
+    cov = 0.5 * (cov + np.swapaxes(cov, -1, -2))
+    return CovarianceTrajectory(t=sol.t, mean=mean, covariance=cov)

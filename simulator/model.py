@@ -1,0 +1,341 @@
+"""The model in dimensionless units: rates, mean field, drift and diffusion (paper Eqs. 3-11).
+
+Everything here is in units of the mechanical frequency: rates are divided by ``omega_m`` and
+time is measured in ``1/omega_m``. All functions broadcast over array-valued :class:`Rates`, so a
+sweep over a grid of parameters is a single call (shapes ``(...)`` below are the grid shape).
+
+Conventions are in :mod:`simulator.conventions`; the drift matrix is derived from the nonlinear
+Langevin equations (Eq. 3), which fixes the sign of the ``J+`` entries that the printed Eq. 9 has
+reversed (see the README, "Departures from the printed paper").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .conventions import HBAR, K_B
+from .params import Params, ParameterError, check_array
+
+__all__ = [
+    "Rates",
+    "MeanField",
+    "mean_field",
+    "drift_matrix",
+    "drift_matrix_along",
+    "diffusion_matrix",
+    "nonlinear_drift",
+    "transmission",
+]
+
+SQRT2 = np.sqrt(2.0)
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Model coefficients in units of ``omega_m``; each field broadcasts to a grid shape.
+
+    Attributes
+    ----------
+    delta : ndarray
+        Effective detuning ``Delta / omega_m`` (paper's ``Delta = Delta_a - G0 q_s``).
+    delta_J : ndarray
+        Common scatterer shift ``Re(sum eps_j + eta) / omega_m``.
+    j1, j2 : ndarray of complex
+        Backscattering rates ``J1 / omega_m``, ``J2 / omega_m``.
+    Gamma, kappa_ex, gamma_m, g0 : ndarray
+        Total optical decay, external decay, mechanical damping, single-photon coupling,
+        all divided by ``omega_m``.
+    drive : ndarray
+        Drive amplitude ``E / omega_m`` (the square root of a photon number per ``1/omega_m``).
+    n_m : ndarray
+        Thermal phonon number of the bath.
+    damping : str
+        ``"brownian"`` or ``"rwa"`` (one model for the whole grid).
+    """
+
+    delta: np.ndarray
+    delta_J: np.ndarray
+    j1: np.ndarray
+    j2: np.ndarray
+    Gamma: np.ndarray
+    kappa_ex: np.ndarray
+    gamma_m: np.ndarray
+    g0: np.ndarray
+    drive: np.ndarray
+    n_m: np.ndarray
+    damping: str
+
+    @classmethod
+    def from_params(cls, params: Params, **grid: Any) -> "Rates":
+        """Rates of ``params``, with any real field replaced by an array (SI units) for sweeps.
+
+        Parameters
+        ----------
+        params : Params
+            Base point.
+        **grid : array_like
+            Field names of :class:`Params` (``detuning``, ``beta``, ``eta``, ``power``,
+            ``temperature``, ``kappa_0``, ...) mapped to arrays that broadcast together. ``eps``
+            replaces the strength of the single defect (an error if there is not exactly one).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> p = Params.paper()
+        >>> r = Rates.from_params(p, beta=np.linspace(0, np.pi / 4, 5))
+        >>> r.j1.shape
+        (5,)
+        """
+        names = {f.name for f in dataclasses.fields(Params)} - {"defects", "m", "damping"}
+        unknown = sorted(set(grid) - names - {"eps"})
+        if unknown:
+            raise ParameterError(
+                f"cannot sweep {unknown}; sweepable: {sorted(names | {'eps'})} (SI units)"
+            )
+
+        def get(name: str) -> np.ndarray:
+            if name in grid:
+                return check_array(name, grid[name], complex_ok=(name == "eta"))
+            return np.asarray(getattr(params, name))
+
+        defects = [(np.asarray(e), np.asarray(b)) for e, b in params.defects]
+        if "eps" in grid:
+            if len(defects) != 1:
+                raise ParameterError(
+                    f"eps: sweeping the defect strength needs exactly one defect, "
+                    f"the parameters have {len(defects)}"
+                )
+            defects = [(check_array("eps", grid["eps"], complex_ok=True), defects[0][1])]
+        om = params.omega_m if "omega_m" not in grid else get("omega_m")
+        m, eta, beta = params.m, get("eta"), get("beta")
+        j1 = sum(e * np.exp(-2j * m * b) for e, b in defects) + eta * np.exp(-2j * m * beta)
+        j2 = sum(e * np.exp(+2j * m * b) for e, b in defects) + eta * np.exp(+2j * m * beta)
+        delta_J = sum(np.real(e) for e, _ in defects) + np.real(eta)
+        kappa_0, kappa_ex = get("kappa_0"), get("kappa_ex")
+        detuning, power, omega_c = get("detuning"), get("power"), get("omega_c")
+        drive = np.sqrt(2.0 * kappa_ex) * np.sqrt(power / (HBAR * (omega_c - detuning)))
+        g0 = omega_c / get("radius") * np.sqrt(HBAR / (get("mass") * om))
+        temperature = get("temperature")
+        with np.errstate(divide="ignore"):
+            n_m = np.where(
+                temperature > 0,
+                1.0 / np.expm1(HBAR * om / (K_B * np.where(temperature > 0, temperature, 1.0))),
+                0.0,
+            )
+        return cls(
+            delta=detuning / om,
+            delta_J=delta_J / om,
+            j1=j1 / om,
+            j2=j2 / om,
+            Gamma=(kappa_0 + kappa_ex) / om,
+            kappa_ex=kappa_ex / om,
+            gamma_m=get("gamma_m") / om,
+            g0=g0 / om,
+            drive=drive / om,
+            n_m=n_m,
+            damping=params.damping,
+        )
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Broadcast shape of the grid (``()`` for a single point)."""
+        return np.broadcast_shapes(*(np.shape(getattr(self, f.name))
+                                     for f in dataclasses.fields(self) if f.name != "damping"))
+
+
+@dataclass(frozen=True)
+class MeanField:
+    """Steady-state mean values (paper Eq. 10), dimensionless units, grid-shaped arrays.
+
+    Attributes
+    ----------
+    alpha_r, alpha_l : ndarray of complex
+        Mean intracavity amplitudes (``|alpha|^2`` is the photon number).
+    q, p : ndarray
+        Mean mechanical displacement ``q_s`` and momentum ``p_s = 0``.
+    effective_detuning : ndarray
+        ``Delta / omega_m``.
+    bare_detuning : ndarray
+        ``Delta_a / omega_m = Delta / omega_m + g0 q_s``: the laser detuning a time-domain run uses.
+    """
+
+    alpha_r: np.ndarray
+    alpha_l: np.ndarray
+    q: np.ndarray
+    p: np.ndarray
+    effective_detuning: np.ndarray
+    bare_detuning: np.ndarray
+
+    @property
+    def photon_number(self) -> dict[str, np.ndarray]:
+        """Mean-field photon numbers ``{"r": |alpha_r|^2, "l": |alpha_l|^2}``."""
+        return {"r": np.abs(self.alpha_r) ** 2, "l": np.abs(self.alpha_l) ** 2}
+
+    def vector(self) -> np.ndarray:
+        """The mean as a phase-space vector ``(X_r, Y_r, X_l, Y_l, q, p)``, shape ``(..., 6)``."""
+        a_r, a_l = self.alpha_r, self.alpha_l
+        return np.stack(
+            np.broadcast_arrays(
+                SQRT2 * a_r.real, SQRT2 * a_r.imag, SQRT2 * a_l.real, SQRT2 * a_l.imag,
+                self.q, self.p,
+            ),
+            axis=-1,
+        )
+
+
+def mean_field(rates: Rates) -> MeanField:
+    """Explicit mean field at the effective detuning (paper Eq. 10).
+
+    ``alpha_r = (i Dt + Gamma) E / ((i Dt + Gamma)^2 + J1 J2)``,
+    ``alpha_l = -i J2 E / (...)``, ``q_s = g0 (|alpha_r|^2 + |alpha_l|^2)``, ``Dt = Delta + Delta_J``.
+    """
+    dt = rates.delta + rates.delta_J
+    z = 1j * dt + rates.Gamma
+    den = z * z + rates.j1 * rates.j2
+    alpha_r = z * rates.drive / den
+    alpha_l = -1j * rates.j2 * rates.drive / den
+    q = rates.g0 * (np.abs(alpha_r) ** 2 + np.abs(alpha_l) ** 2)
+    return MeanField(
+        alpha_r=alpha_r,
+        alpha_l=alpha_l,
+        q=q,
+        p=np.zeros_like(q),
+        effective_detuning=np.asarray(rates.delta) + 0.0 * q,
+        bare_detuning=rates.delta + rates.g0 * q,
+    )
+
+
+def drift_matrix_along(rates: Rates, alpha_r, alpha_l, dt) -> np.ndarray:
+    """Drift matrix of the fluctuations about any mean-field point ``(alpha_r, alpha_l, q)``.
+
+    Linearising Eq. 3 about a (possibly time-dependent) mean field gives ``du/dt = A u + noise``
+    with the optical detuning ``dt = Delta_a + Delta_J - g0 q`` and couplings
+    ``G_j = sqrt(2) g0 alpha_j``.
+
+    Returns
+    -------
+    A : ndarray, shape (..., 6, 6)
+        In units of ``omega_m``; order ``(X_r, Y_r, X_l, Y_l, q, p)``.
+    """
+    alpha_r, alpha_l, dt = np.broadcast_arrays(alpha_r, alpha_l, dt)
+    shape = np.broadcast_shapes(alpha_r.shape, rates.shape)
+    A = np.zeros(shape + (6, 6))
+    gam = rates.Gamma
+    g_r, g_l = SQRT2 * rates.g0 * alpha_r, SQRT2 * rates.g0 * alpha_l
+    j1, j2 = rates.j1, rates.j2
+    # CW mode: (-i dt - Gamma) a_r - i J1 a_l + i g0 alpha_r q
+    A[..., 0, 0], A[..., 0, 1], A[..., 1, 0], A[..., 1, 1] = -gam, dt, -dt, -gam
+    A[..., 0, 2], A[..., 0, 3] = np.imag(j1), np.real(j1)
+    A[..., 1, 2], A[..., 1, 3] = -np.real(j1), np.imag(j1)
+    A[..., 0, 4], A[..., 1, 4] = -g_r.imag, g_r.real
+    # CCW mode: (-i dt - Gamma) a_l - i J2 a_r + i g0 alpha_l q
+    A[..., 2, 2], A[..., 2, 3], A[..., 3, 2], A[..., 3, 3] = -gam, dt, -dt, -gam
+    A[..., 2, 0], A[..., 2, 1] = np.imag(j2), np.real(j2)
+    A[..., 3, 0], A[..., 3, 1] = -np.real(j2), np.imag(j2)
+    A[..., 2, 4], A[..., 3, 4] = -g_l.imag, g_l.real
+    # Mechanics: dq = p, dp = -q + g0 (|a_r|^2 + |a_l|^2) - damping
+    A[..., 4, 5], A[..., 5, 4] = 1.0, -1.0
+    A[..., 5, 0], A[..., 5, 1], A[..., 5, 2], A[..., 5, 3] = g_r.real, g_r.imag, g_l.real, g_l.imag
+    if rates.damping == "brownian":
+        A[..., 5, 5] = -rates.gamma_m
+    else:
+        A[..., 4, 4] = A[..., 5, 5] = -0.5 * rates.gamma_m
+    return A
+
+
+def drift_matrix(rates: Rates, mf: MeanField | None = None) -> np.ndarray:
+    """Drift matrix ``A`` at the steady state (the consistent form of paper Eq. 9).
+
+    Returns
+    -------
+    A : ndarray, shape (..., 6, 6)
+        In units of ``omega_m``.
+    """
+    mf = mean_field(rates) if mf is None else mf
+    return drift_matrix_along(rates, mf.alpha_r, mf.alpha_l, rates.delta + rates.delta_J)
+
+
+def diffusion_matrix(rates: Rates) -> np.ndarray:
+    """Diffusion matrix ``D`` with ``<v_k(t) v_l(t') + v_l v_k>/2 = D_kl delta(t - t')``.
+
+    ``D = diag(Gamma, Gamma, Gamma, Gamma, 0, gamma_m (2 n_m + 1))`` for Brownian damping (the
+    paper prints ``(n_m + 1/2) gamma_m``, a factor 2 short of its own Eq. 5), and
+    ``diag(Gamma, Gamma, Gamma, Gamma, gamma_m (n_m + 1/2), gamma_m (n_m + 1/2))`` for the RWA bath.
+
+    Returns
+    -------
+    D : ndarray, shape (..., 6, 6)
+    """
+    D = np.zeros(rates.shape + (6, 6))
+    for k in range(4):
+        D[..., k, k] = rates.Gamma
+    if rates.damping == "brownian":
+        D[..., 5, 5] = rates.gamma_m * (2.0 * rates.n_m + 1.0)
+    else:
+        D[..., 4, 4] = D[..., 5, 5] = rates.gamma_m * (rates.n_m + 0.5)
+    return D
+
+
+def nonlinear_drift(
+    rates: Rates,
+    u: np.ndarray,
+    bare_detuning,
+    *,
+    drive_scale=1.0,
+    wigner_correction: bool = True,
+) -> np.ndarray:
+    """Deterministic part of the nonlinear Langevin equations (Eq. 3) in phase-space form.
+
+    ``da_r/dt = (-i Delta_c - Gamma) a_r - i J1 a_l + i g0 a_r q + E``,
+    ``da_l/dt = (-i Delta_c - Gamma) a_l - i J2 a_r + i g0 a_l q``, ``dq/dt = p`` and
+    ``dp/dt = -q - gamma_m p + g0 (|a_r|^2 + |a_l|^2 - c)`` (Brownian; RWA damps q and p by
+    ``gamma_m/2`` each), where ``Delta_c = Delta_a + Delta_J`` and ``c = 1`` with the symmetric-order
+    (truncated Wigner) correction, ``c = 0`` for the plain mean-field equations.
+
+    Parameters
+    ----------
+    rates : Rates
+    u : ndarray, shape (..., 6)
+        Full (not fluctuation) phase-space amplitudes ``(X_r, Y_r, X_l, Y_l, q, p)``.
+    bare_detuning : float or ndarray
+        ``Delta_a / omega_m``.
+    drive_scale : float or ndarray
+        Factor multiplying ``E`` (a ramp envelope for ring-up runs).
+    wigner_correction : bool
+
+    Returns
+    -------
+    du/dt : ndarray, shape (..., 6)
+    """
+    u = np.asarray(u, dtype=float)
+    a_r = (u[..., 0] + 1j * u[..., 1]) / SQRT2
+    a_l = (u[..., 2] + 1j * u[..., 3]) / SQRT2
+    q, p = u[..., 4], u[..., 5]
+    dc = bare_detuning + rates.delta_J
+    rot = -1j * (dc - rates.g0 * q) - rates.Gamma
+    da_r = rot * a_r - 1j * rates.j1 * a_l + drive_scale * rates.drive
+    da_l = rot * a_l - 1j * rates.j2 * a_r
+    force = rates.g0 * (np.abs(a_r) ** 2 + np.abs(a_l) ** 2 - (1.0 if wigner_correction else 0.0))
+    if rates.damping == "brownian":
+        dq, dp = p, -q - rates.gamma_m * p + force
+    else:
+        dq, dp = p - 0.5 * rates.gamma_m * q, -q - 0.5 * rates.gamma_m * p + force
+    return np.stack(
+        np.broadcast_arrays(
+            SQRT2 * da_r.real, SQRT2 * da_r.imag, SQRT2 * da_l.real, SQRT2 * da_l.imag, dq, dp
+        ),
+        axis=-1,
+    )
+
+
+def transmission(rates: Rates) -> np.ndarray:
+    """Normalised transmission (paper Eq. 14), from ``a_out = a_in - sqrt(2 kappa_ex) alpha_r``.
+
+    ``T = |1 - 2 kappa_ex (i Dt + Gamma) / ((i Dt + Gamma)^2 + J1 J2)|^2``, independent of power.
+    """
+    z = 1j * (rates.delta + rates.delta_J) + rates.Gamma
+    return np.abs(1.0 - 2.0 * rates.kappa_ex * z / (z * z + rates.j1 * rates.j2)) ** 2
