@@ -1,0 +1,75 @@
+"""``wgmsim lyapunov``: the linearised steady state of one parameter point."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from ..conventions import QUADRATURES
+from ..linear import LyapunovResult, lyapunov
+from .common import add_params_arguments, params_from_args, print_json, set_help
+
+NAME = "lyapunov"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``lyapunov`` subcommand."""
+    p = sub.add_parser(
+        NAME,
+        help="linearised steady state (Lyapunov equation) of one point",
+        description="Mean field, stability, stationary covariance and observables of the "
+        "linearised model (paper Eqs. 8-14). Times and rates in units of omega_m.",
+        epilog=set_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_params_arguments(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.set_defaults(func=run)
+
+
+def format_result(res: LyapunovResult) -> str:
+    """Readable summary of a :class:`LyapunovResult`."""
+    p, r, d = res.params, res.rates, res.to_dict()
+    lines = [
+        "wgmsim lyapunov: linearised steady state (units: omega_m; detunings over Gamma)",
+        f"  Delta/Gamma = {p.detuning / p.Gamma:+.4f} (effective), "
+        f"Delta_J/Gamma = {p.Delta_J / p.Gamma:+.4f}, "
+        f"Dt/Gamma = {(p.detuning + p.Delta_J) / p.Gamma:+.4f}",
+        f"  beta = {p.beta:.6f} rad, |J1|/Gamma = {abs(p.J1) / p.Gamma:.3e}, "
+        f"|J2|/Gamma = {abs(p.J2) / p.Gamma:.3e}, damping = {p.damping}",
+        f"  G0 = {p.G0:.2f} s^-1, n_m = {p.n_m:.2f}, P = {p.power * 1e3:.3g} mW, "
+        f"T_e = {p.temperature * 1e3:.3g} mK",
+        f"  photons |alpha_r|^2 = {d['photon_number']['r']:.4e}, "
+        f"|alpha_l|^2 = {d['photon_number']['l']:.4e}; "
+        f"|G_r| = {d['coupling']['r']:.4f}, |G_l| = {d['coupling']['l']:.4f}",
+        f"  transmission T = {d['transmission']:.6f}",
+    ]
+    if not res.stable:
+        bad = ", ".join(f"{e.real:+.4e}{e.imag:+.4e}i" for e in res.unstable_eigenvalues)
+        lines.append(f"  UNSTABLE: eigenvalue(s) of A with non-negative real part: {bad}")
+        lines.append("  (no stationary covariance; the linearised state grows without bound)")
+        return "\n".join(lines)
+    en, st = d["log_negativity"], d["steering"]
+    lines += [
+        f"  stable: slowest decay rate {res.slowest_rate:.4f} "
+        f"(relaxation time {1 / res.slowest_rate:.1f} / omega_m)",
+        f"  E_N: CW-mech {en['r_m']:.4f}, CCW-mech {en['l_m']:.4f}, CW-CCW {en['r_l']:.4f}",
+        "  steering: " + ", ".join(f"{k} {v:.4f}" for k, v in st.items()),
+        f"  phonons {d['phonon_number']:.4f}, purity {d['purity']:.4f}, "
+        f"Lyapunov residual {res.residual:.1e}",
+        "  covariance (" + ", ".join(QUADRATURES) + "):",
+    ]
+    with np.printoptions(precision=4, suppress=True, linewidth=120):
+        lines += ["    " + row for row in str(res.covariance).splitlines()]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the command; an unstable point is a result (exit 0)."""
+    res = lyapunov(params_from_args(args))
+    if args.json:
+        print_json(res.to_dict())
+    else:
+        print(format_result(res))
+    return 0
