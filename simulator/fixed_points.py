@@ -2,7 +2,7 @@
 
 At fixed laser detuning ``Delta_a`` the displacement solves ``q = g0 N(x)`` with
 ``x = Delta_a + Delta_J - g0 q`` the shifted detuning and ``N(x) = |alpha_r|^2 + |alpha_l|^2`` from
-Eq. 10. Writing ``q = (s - x)/g0`` with ``s = Delta_a + Delta_J`` turns it into the quintic
+Eq. 10 (``q (1 + gamma_m^2/4) = g0 N`` with RWA damping). Writing ``q = (s - x)/g0`` with ``s = Delta_a + Delta_J`` turns it into the quintic
 
     (s - x) |(i x + Gamma)^2 + J1 J2|^2 - g0^2 E^2 (x^2 + Gamma^2 + |J2|^2) = 0,
 
@@ -11,6 +11,7 @@ whose real roots are the fixed points (one, three, or, with split doublets, five
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,11 @@ class FixedPoints:
     points: tuple[MeanField, ...]
     stable: tuple[bool, ...]
     max_real_eigenvalue: tuple[float, ...]
+
+    @property
+    def bistable(self) -> bool:
+        """More than one fixed point (static optical bistability), whatever their stability."""
+        return len(self.points) > 1
 
     @property
     def multistable(self) -> bool:
@@ -76,7 +82,8 @@ def fixed_points(params: Params, bare_detuning: float, *, tol: float = 1e-7) -> 
     im_part = 2.0 * gam * x + c.imag
     den = re_part**2 + im_part**2
     num = x**2 + gam**2 + abs(complex(rates.j2)) ** 2
-    poly = (s - x) * den - (g0 * e) ** 2 * num
+    stiffness = 1.0 + (0.25 * float(rates.gamma_m) ** 2 if rates.damping == "rwa" else 0.0)
+    poly = (s - x) * den - (g0 * e) ** 2 / stiffness * num
     roots = poly.roots()
     scale = max(1.0, abs(s), gam)
     real = sorted({float(r.real) for r in roots if abs(r.imag) < tol * max(scale, abs(r))},
@@ -88,8 +95,7 @@ def fixed_points(params: Params, bare_detuning: float, *, tol: float = 1e-7) -> 
             d = dpoly(xr)
             if d != 0.0:
                 xr -= poly(xr) / d
-        delta_eff = xr - float(rates.delta_J)
-        r_pt = Rates.from_params(params.replace(detuning=delta_eff * params.omega_m))
+        r_pt = dataclasses.replace(rates, delta=np.asarray(xr - float(rates.delta_J)))
         mf = mean_field(r_pt)
         eig = np.linalg.eigvals(drift_matrix(r_pt, mf))
         points.append(mf)

@@ -156,7 +156,7 @@ class MeanField:
     alpha_r, alpha_l : ndarray of complex
         Mean intracavity amplitudes (``|alpha|^2`` is the photon number).
     q, p : ndarray
-        Mean mechanical displacement ``q_s`` and momentum ``p_s = 0``.
+        Mean mechanical displacement ``q_s`` and momentum ``p_s`` (0 for Brownian damping).
     effective_detuning : ndarray
         ``Delta / omega_m``.
     bare_detuning : ndarray
@@ -191,19 +191,26 @@ def mean_field(rates: Rates) -> MeanField:
     """Explicit mean field at the effective detuning (paper Eq. 10).
 
     ``alpha_r = (i Dt + Gamma) E / ((i Dt + Gamma)^2 + J1 J2)``,
-    ``alpha_l = -i J2 E / (...)``, ``q_s = g0 (|alpha_r|^2 + |alpha_l|^2)``, ``Dt = Delta + Delta_J``.
+    ``alpha_l = -i J2 E / (...)``, ``q_s = g0 (|alpha_r|^2 + |alpha_l|^2)``, ``p_s = 0``,
+    ``Dt = Delta + Delta_J``. With RWA damping (which also damps ``q``) the mechanical fixed point
+    is ``p_s = gamma_m q_s / 2`` with ``q_s (1 + gamma_m^2/4) = g0 (|alpha_r|^2 + |alpha_l|^2)``.
     """
     dt = rates.delta + rates.delta_J
     z = 1j * dt + rates.Gamma
     den = z * z + rates.j1 * rates.j2
     alpha_r = z * rates.drive / den
     alpha_l = -1j * rates.j2 * rates.drive / den
-    q = rates.g0 * (np.abs(alpha_r) ** 2 + np.abs(alpha_l) ** 2)
+    force = rates.g0 * (np.abs(alpha_r) ** 2 + np.abs(alpha_l) ** 2)
+    if rates.damping == "brownian":
+        q, p = force, np.zeros_like(force)
+    else:  # RWA damping also damps q: p_s = gamma_m q_s / 2, q_s (1 + gamma_m^2 / 4) = force
+        q = force / (1.0 + 0.25 * rates.gamma_m**2)
+        p = 0.5 * rates.gamma_m * q
     return MeanField(
         alpha_r=alpha_r,
         alpha_l=alpha_l,
         q=q,
-        p=np.zeros_like(q),
+        p=p,
         effective_detuning=np.asarray(rates.delta) + 0.0 * q,
         bare_detuning=rates.delta + rates.g0 * q,
     )

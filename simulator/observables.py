@@ -48,8 +48,11 @@ def log_negativity_block(W: np.ndarray) -> np.ndarray:
     W = np.asarray(W)
     a, b, c = W[..., :2, :2], W[..., 2:, 2:], W[..., :2, 2:]
     sigma = np.linalg.det(a) + np.linalg.det(b) - 2.0 * np.linalg.det(c)
-    disc = np.clip(sigma**2 - 4.0 * np.linalg.det(W), 0.0, None)
-    nu_minus = np.sqrt(np.clip((sigma - np.sqrt(disc)) / 2.0, 0.0, None))
+    det_w = np.linalg.det(W)
+    disc = np.clip(sigma**2 - 4.0 * det_w, 0.0, None)
+    # nu_-^2 = (S - sqrt(S^2 - 4 det W)) / 2 = 2 det W / (S + sqrt(...)), without cancellation
+    with np.errstate(divide="ignore", invalid="ignore"):
+        nu_minus = np.sqrt(np.clip(2.0 * det_w / (sigma + np.sqrt(disc)), 0.0, None))
     with np.errstate(divide="ignore"):
         return np.maximum(0.0, -np.log(2.0 * nu_minus)) + 0.0  # + 0.0 turns -0.0 into 0.0
 
