@@ -63,21 +63,28 @@ def characteristic_polynomial(A: np.ndarray) -> np.ndarray:
 
 
 def routh_hurwitz_stable(A: np.ndarray) -> np.ndarray:
-    """Stability by the Routh-Hurwitz criterion: all leading Hurwitz minors positive.
+    """Stability by the Routh-Hurwitz criterion, evaluated with the Routh array, batched.
 
-    For ``det(s I - A) = s^n + a_1 s^{n-1} + ... + a_n`` the Hurwitz matrix is
-    ``H_ij = a_{2j - i}`` (1-based, ``a_0 = 1``, ``a_k = 0`` outside ``0..n``).
+    For ``det(s I - A) = s^n + a_1 s^{n-1} + ... + a_n`` every root has a negative real part iff
+    all entries of the first column of the Routh array are positive (equivalently, all leading
+    minors of the Hurwitz matrix are positive). A zero in the first column (a root on or
+    symmetric about the imaginary axis) counts as not stable. Only elementwise arithmetic over
+    the batch, no eigenvalue routine.
     """
     a = characteristic_polynomial(A)
     n = a.shape[-1] - 1
-    H = np.zeros(a.shape[:-1] + (n, n))
-    for i in range(n):
-        for j in range(n):
-            k = 2 * (j + 1) - (i + 1)
-            if 0 <= k <= n:
-                H[..., i, j] = a[..., k]
-    minors = np.stack([np.linalg.det(H[..., :k, :k]) for k in range(1, n + 1)], axis=-1)
-    return np.all(minors > 0.0, axis=-1)
+    prev, cur = a[..., 0::2], a[..., 1::2]
+    width = prev.shape[-1]
+    cur = np.concatenate([cur, np.zeros(a.shape[:-1] + (width - cur.shape[-1],))], axis=-1)
+    stable = (prev[..., 0] > 0) & (cur[..., 0] > 0)
+    for _ in range(n - 1):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = prev[..., :1] / cur[..., :1]
+        nxt = np.zeros_like(cur)
+        nxt[..., :-1] = prev[..., 1:] - ratio * cur[..., 1:]
+        prev, cur = cur, nxt
+        stable &= cur[..., 0] > 0
+    return stable
 
 
 # ---- Lyapunov equation ------------------------------------------------------------------------

@@ -1,0 +1,82 @@
+"""Command line: wgmsim lyapunov text and JSON output, errors, unstable points."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from simulator.cli import main
+
+
+def run_json(capsys, *args):
+    assert main(["lyapunov", "--json", *args]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_json_at_immune_point(capsys):
+    d = run_json(capsys)
+    assert d["stable"] is True
+    assert d["log_negativity"]["r_m"] == pytest.approx(0.1597, abs=5e-5)
+    assert d["log_negativity"]["l_m"] == pytest.approx(0.0, abs=1e-9)
+    assert len(d["covariance"]) == 6 and all(len(row) == 6 for row in d["covariance"])
+    assert d["photon_number"]["r"] == pytest.approx(3.58e9, rel=0.01)
+    assert d["coupling"]["r"] == pytest.approx(0.61, abs=0.005)
+    assert set(d["steering"]) == {"r->m", "m->r", "l->m", "m->l", "r->l", "l->r"}
+    assert len(d["eigenvalues"]) == 6 and all(len(e) == 2 for e in d["eigenvalues"])
+    assert d["params"]["beta"] == pytest.approx(0.39269908)
+    for key in ("transmission", "phonon_number", "purity"):
+        assert isinstance(d[key], float)
+
+
+def test_set_keys_in_gamma_units(capsys):
+    ideal = run_json(capsys, "--set", "eps=0", "--set", "eta=0", "--set", "detuning=0.85")
+    assert ideal["log_negativity"]["r_m"] == pytest.approx(0.1597, abs=5e-5)
+    d = run_json(capsys, "--set", "beta=0.3", "--set", "power=0.01", "--set", "temperature=0.1",
+                 "--set", "damping=rwa", "--set", "eta=1.0-0.05j")
+    assert d["params"]["power"] == 0.01 and d["params"]["damping"] == "rwa"
+    assert d["params"]["eta"][1] == pytest.approx(-0.05 * 0.6 * 63e6)
+
+
+def test_unstable_point_is_a_result(capsys):
+    d = run_json(capsys, "--set", "detuning=-3")
+    assert d["stable"] is False and d["covariance"] is None and d["log_negativity"] is None
+    assert max(e[0] for e in d["eigenvalues"]) > 0
+    assert main(["lyapunov", "--set", "detuning=-3"]) == 0
+    out = capsys.readouterr().out
+    assert "UNSTABLE" in out and "+7.1254e-02" in out
+
+
+def test_params_file(tmp_path, capsys):
+    f = tmp_path / "p.toml"
+    f.write_text("power = 0.01\n")
+    d = run_json(capsys, "--params", str(f))
+    assert d["params"]["power"] == 0.01
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--set", "mass=-1"], "mass = -1.0"),
+        (["--set", "colour=3"], "unknown key"),
+        (["--set", "power"], "expected KEY=VALUE"),
+        (["--set", "m=2.5"], "integer"),
+        (["--set", "damping=ohmic"], "brownian"),
+        (["--set", "power=1+2j"], "must be real"),
+    ],
+)
+def test_bad_input_exits_2_with_message(capsys, args, message):
+    assert main(["lyapunov", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_readable_output(capsys):
+    assert main(["lyapunov"]) == 0
+    out = capsys.readouterr().out
+    assert "E_N: CW-mech 0.1597" in out and "stable" in out
+
+
+def test_console_entry_point_module():
+    out = subprocess.run([sys.executable, "-m", "simulator", "lyapunov", "--json"],
+                         capture_output=True, text=True, check=True).stdout
+    assert json.loads(out)["stable"] is True
