@@ -8,6 +8,8 @@ Public API (see the README for conventions and units):
 * :func:`fixed_points` -- every mean-field fixed point at a bare detuning (multistability).
 * :func:`lyapunov`, :func:`solve_lyapunov`, :func:`covariance_evolution` -- linearised engine.
 * :func:`sweep` -- vectorised grids of the linearised steady state.
+* :func:`simulate_sde`, :func:`simulate_ringup` -- truncated-Wigner SDE ensembles of the
+  nonlinear Langevin equations (stationary statistics and ring-up transients).
 * :mod:`simulator.observables` -- log-negativity, steering, purity, occupations.
 """
 
@@ -35,6 +37,16 @@ from .model import (
 )
 from .observables import log_negativity, steering
 from .params import ParameterError, Params
+from .sde import (
+    LangevinSystem,
+    RingupOptions,
+    RingupResult,
+    SDEOptions,
+    SDEResult,
+    UnstableSystemError,
+    simulate_ringup,
+    simulate_sde,
+)
 from .sweep import SweepResult, sweep
 
 __version__ = "0.1.0"
@@ -49,5 +61,8 @@ __all__ = [
     "log_negativity", "steering",
     "ParameterError", "Params",
     "SweepResult", "sweep",
+    "LangevinSystem", "RingupOptions", "RingupResult", "SDEOptions", "SDEResult",
+    "UnstableSystemError", "simulate_ringup", "simulate_sde",
     "__version__",
 ]
+

@@ -6,10 +6,10 @@ import argparse
 import sys
 
 from ..params import ParameterError
-from . import lyapunov
+from . import lyapunov, ringup, sde
 
 #: Subcommand modules, in the order shown by ``wgmsim --help``.
-COMMANDS = (lyapunov,)
+COMMANDS = (lyapunov, sde, ringup)
 
 
 def build_parser() -> argparse.ArgumentParser:

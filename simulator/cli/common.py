@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
-import math
 import sys
 from typing import Any
 
 import numpy as np
 
+from ..jsonio import to_jsonable
 from ..params import ParameterError, Params
 
 #: ``--set`` keys given in units of Gamma (the rest are SI field names of Params).
@@ -100,28 +99,7 @@ def params_from_args(args: argparse.Namespace) -> Params:
     return params.replace(**changes)
 
 
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, (np.floating, float)):
-        value = float(obj)
-        return value if math.isfinite(value) else None
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.bool_,)):
-        return bool(obj)
-    if isinstance(obj, complex):
-        return [obj.real, obj.imag]
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return _jsonable(dataclasses.asdict(obj))
-    return obj
-
-
 def print_json(data: dict[str, Any]) -> None:
     """One JSON object on stdout (non-finite numbers become null)."""
-    json.dump(_jsonable(data), sys.stdout, indent=2, allow_nan=False)
+    json.dump(to_jsonable(data), sys.stdout, indent=2, allow_nan=False)
     sys.stdout.write("\n")

@@ -1,0 +1,155 @@
+"""``wgmsim sde``: stationary statistics of the nonlinear Langevin equations from an SDE ensemble."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from ..conventions import QUADRATURES
+from ..sde import METHODS, SDEOptions, SDEResult, UnstableSystemError, simulate_sde
+from ..sde.options import INITIAL_STATES
+from .common import add_params_arguments, params_from_args, print_json, set_help
+
+NAME = "sde"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``sde`` subcommand."""
+    p = sub.add_parser(
+        NAME,
+        help="nonlinear stochastic (truncated-Wigner) ensemble: stationary covariance, E_N",
+        description="Integrates the nonlinear Langevin equations (paper Eq. 3, truncated Wigner) "
+        "about the mean-field fixed point for an ensemble of trajectories, averages the "
+        "covariance over time after a burn-in, and compares it with the Lyapunov solution. "
+        "Times in units of 1/omega_m. With --out DIR finished chunks are checkpointed in DIR "
+        "and the same command resumes a killed run; the result is saved there too.",
+        epilog=set_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_params_arguments(p)
+    d = SDEOptions()
+    p.add_argument("--n-traj", type=int, default=d.n_traj, help="trajectories (default %(default)s)")
+    p.add_argument("--t-burn", type=float, default=None,
+                   help="burn-in time (default 8 / slowest decay rate of A)")
+    p.add_argument("--t-avg", type=float, default=d.t_avg, help="averaging time (default %(default)s)")
+    p.add_argument("--dt", type=float, default=d.dt, help="time step (default %(default)s)")
+    p.add_argument("--method", choices=sorted(METHODS), default=d.method,
+                   help="integrator (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="root seed (default %(default)s)")
+    p.add_argument("--n-jobs", type=int, default=1, help="parallel workers (-1: all cores)")
+    p.add_argument("--chunk-size", type=int, default=d.chunk_size,
+                   help="trajectories per chunk (fixes the result; default %(default)s)")
+    p.add_argument("--batch-time", type=float, default=None,
+                   help="batch length for batch-means errors (default 20 / slowest rate)")
+    p.add_argument("--sample-every", type=int, default=d.sample_every,
+                   help="accumulate every N steps (default %(default)s)")
+    p.add_argument("--initial", choices=INITIAL_STATES[:2], default=d.initial,
+                   help="initial fluctuations (default %(default)s)")
+    p.add_argument("--bound", type=float, default=d.bound,
+                   help="|x| beyond which a trajectory is diverged (default %(default)g)")
+    p.add_argument("--no-wigner-correction", action="store_true",
+                   help="drop the -G0 symmetric-ordering term of the force")
+    p.add_argument("--allow-unstable", action="store_true",
+                   help="integrate even if A has an eigenvalue with Re >= 0")
+    p.add_argument("--error-check", action="store_true",
+                   help="also run 64 trajectories at dt and dt/2 on the same noise")
+    p.add_argument("--out", metavar="DIR", help="checkpoint and result directory")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+class ProgressBar:
+    """A one-line text progress bar on stderr (chunks done of total)."""
+
+    def __init__(self, stream=sys.stderr, width: int = 30) -> None:
+        self.stream, self.width, self.start = stream, width, time.perf_counter()
+
+    def __call__(self, done: int, total: int) -> None:
+        frac = done / total if total else 1.0
+        bar = "#" * int(round(frac * self.width))
+        el = time.perf_counter() - self.start
+        self.stream.write(f"\r  sde [{bar:<{self.width}}] {done}/{total} chunks  {el:6.1f} s")
+        if done >= total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def options_from_args(args: argparse.Namespace) -> SDEOptions:
+    """:class:`SDEOptions` from the parsed arguments (validated)."""
+    return SDEOptions(
+        method=args.method, dt=args.dt, n_traj=args.n_traj, chunk_size=args.chunk_size,
+        t_burn=args.t_burn, t_avg=args.t_avg, batch_time=args.batch_time,
+        sample_every=args.sample_every, initial=args.initial, bound=args.bound,
+        wigner_correction=not args.no_wigner_correction, allow_unstable=args.allow_unstable,
+        error_check=args.error_check,
+    )
+
+
+def json_record(res: SDEResult) -> dict:
+    """The JSON printed by ``--json`` (also ``result.json`` in ``--out``)."""
+    return res.to_dict()
+
+
+def format_result(res: SDEResult) -> str:
+    """Readable summary of an :class:`SDEResult`."""
+    s, o = res.schedule, res.options
+    lines = [
+        "wgmsim sde: nonlinear truncated-Wigner ensemble (units: omega_m, time 1/omega_m)",
+        f"  method {o.method}, dt {o.dt}, {o.n_traj} trajectories in {o.n_chunks} chunks, "
+        f"burn-in {s['t_burn']:.1f}, averaging {s['t_avg']:.1f} in {s['n_batches']} batch(es) "
+        f"per chunk ({res.n_units} units)",
+        f"  status {res.status}; diverged trajectories: {res.diverged}",
+    ]
+    if res.message:
+        lines.append(f"  {res.message}")
+    if res.log_negativity:
+        en, se = res.log_negativity, res.log_negativity_stderr
+        lines.append("  E_N: " + ", ".join(f"{k} {en[k]:.4f} +- {se[k]:.4f}" for k in en))
+    if res.lyapunov:
+        L = res.lyapunov
+        if "log_negativity" in L:
+            lines.append("  Lyapunov E_N: " + ", ".join(
+                f"{k} {v:.4f} (z {L['log_negativity_z'][k]:+.2f})"
+                for k, v in L["log_negativity"].items()))
+        lines.append(f"  covariance vs Lyapunov: max |z| = {L['max_abs_z']:.2f} -> {L['verdict']}")
+    lines.append("  covariance (" + ", ".join(QUADRATURES[: len(res.mean)]) + "):")
+    with np.printoptions(precision=4, suppress=True, linewidth=120):
+        lines += ["    " + r for r in str(res.covariance).splitlines()]
+        lines.append("  standard errors:")
+        lines += ["    " + r for r in str(res.covariance_stderr).splitlines()]
+    if res.error_check:
+        e = res.error_check
+        lines.append(f"  step-size check (dt vs dt/2, same noise, {e['n_traj']} traj): "
+                     f"final-state rms {e['final_state_rms_difference']:.2e}, second moments "
+                     f"{e['second_moment_relative_difference']:.2e} relative")
+    t = res.timing
+    lines.append(f"  {t['trajectory_steps']:.3g} trajectory-steps in {t['wall_seconds']:.2f} s "
+                 f"({t['trajectory_steps_per_second']:.3g} /s, n_jobs {t['n_jobs']})")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the command. Exit 2 for bad input or unstable parameters."""
+    params = params_from_args(args)
+    try:
+        options = options_from_args(args)
+        show = not args.quiet and sys.stderr.isatty()
+        res = simulate_sde(params, options, seed=args.seed, n_jobs=args.n_jobs, out=args.out,
+                           progress=ProgressBar() if show else None)
+    except UnstableSystemError as exc:
+        print(f"wgmsim sde: unstable parameters: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"wgmsim sde: {exc}", file=sys.stderr)
+        return 2
+    if args.out:
+        res.save(args.out)
+    if args.json:
+        print_json(json_record(res))
+    else:
+        print(format_result(res))
+    return 0

@@ -1,0 +1,25 @@
+"""Time-domain engine: nonlinear truncated-Wigner Langevin equations (paper Eq. 3) as SDEs.
+
+* :func:`simulate_sde` -> :class:`SDEResult`: stationary covariance, E_N and steering with error
+  bars from an ensemble, compared with the Lyapunov solution.
+* :class:`SDEOptions`: how the ensemble is run (method, step, times, chunks, initial state).
+* :class:`LangevinSystem`, :func:`fluctuation_system`: the SDE ``dx = (A x + N(x)) dt + dW``.
+* :data:`METHODS` and the integrators (``euler``, ``exponential``, ``sra1``).
+* :func:`simulate_ringup` -> :class:`RingupResult`: the transient from an empty cavity against
+  the linearised covariance equation.
+"""
+
+from .engine import build_system, simulate_sde
+from .ensemble import ChunkResult, run_chunks, schedule
+from .integrators import METHODS, SRA1, EulerMaruyama, ExponentialEuler, Integrator, make_integrator
+from .options import SDEOptions
+from .result import SDEResult
+from .ringup import RingupOptions, RingupResult, simulate_ringup
+from .system import LangevinSystem, OptomechanicalRemainder, UnstableSystemError, fluctuation_system
+
+__all__ = [
+    "simulate_sde", "build_system", "SDEOptions", "SDEResult", "ChunkResult", "run_chunks",
+    "schedule", "METHODS", "Integrator", "EulerMaruyama", "ExponentialEuler", "SRA1",
+    "make_integrator", "LangevinSystem", "OptomechanicalRemainder", "UnstableSystemError",
+    "fluctuation_system", "simulate_ringup", "RingupOptions", "RingupResult",
+]

@@ -1,0 +1,178 @@
+"""Options of the SDE engine: one frozen, validated dataclass (errors name the field)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any
+
+from .integrators import METHODS
+
+__all__ = ["SDEOptions", "INITIAL_STATES"]
+
+#: Initial states of the fluctuations about the fixed point.
+INITIAL_STATES = ("thermal", "lyapunov", "gaussian")
+
+
+def _positive(name: str, value: Any, *, allow_zero: bool = False, integer: bool = False) -> Any:
+    kind = "an integer" if integer else "a finite number"
+    bound = ">= 0" if allow_zero else "> 0"
+    ok_type = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, ok_type):
+        raise ValueError(f"{name} = {value!r} ({type(value).__name__}): must be {kind} {bound}")
+    v = int(value) if integer else float(value)
+    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        raise ValueError(f"{name} = {value!r}: must be {kind} {bound}")
+    return v
+
+
+@dataclass(frozen=True, kw_only=True)
+class SDEOptions:
+    """How an SDE ensemble is run. Times in units of ``1/omega_m``.
+
+    Parameters
+    ----------
+    method : str
+        Integrator, a key of :data:`~simulator.sde.integrators.METHODS`
+        (``"exponential"``, ``"sra1"``, ``"euler"``).
+    dt : float
+        Time step, > 0.
+    n_traj : int
+        Number of trajectories, >= 1.
+    chunk_size : int
+        Trajectories per chunk. Chunks are the unit of seeding, parallelism and checkpointing; their
+        number ``ceil(n_traj / chunk_size)`` (not ``n_jobs``) fixes the result.
+    t_burn : float or None
+        Burn-in discarded before averaging; ``None``: ``8 / slowest_rate`` of ``A``.
+    t_avg : float
+        Averaging window after the burn-in, > 0 (rounded down to whole batches and steps).
+    batch_time : float or None
+        Length of one batch for batch-means error bars; ``None``: ``20 / slowest_rate`` (at most
+        ``t_avg``). Each (chunk, batch) pair is one statistical unit.
+    sample_every : int
+        Accumulate the state every this many steps.
+    block_steps : int or None
+        Steps whose noise is drawn at once (memory ``block_steps * chunk_size * 6`` doubles per
+        array); trajectories are checked for divergence at the end of every block. ``None``:
+        ``16384 // chunk size`` clipped to 4..256, which keeps the buffers in cache. The random
+        numbers and the trajectories do not depend on it (unless trajectories diverge); the
+        sums do, through floating-point rounding only.
+    initial : {"thermal", "lyapunov", "gaussian"}
+        Initial fluctuations: ``"thermal"`` is a coherent optical state (vacuum fluctuations,
+        Wigner variance 1/2) and a thermal mechanical state (``n_m + 1/2``) at the fixed point;
+        ``"lyapunov"`` samples the linearised stationary state; ``"gaussian"`` uses
+        ``initial_mean`` and ``initial_covariance``.
+    initial_mean, initial_covariance : tuple or None
+        Only with ``initial="gaussian"``: mean (d,) and covariance (d, d) of the fluctuations.
+    bound : float
+        A trajectory with a non-finite value or ``|x_k| > bound`` is diverged: counted, reported
+        and left out from the block where it happened on.
+    wigner_correction : bool
+        Keep the symmetric-ordering ``-G0`` term of the force.
+    allow_unstable : bool
+        Integrate even if ``A`` has an eigenvalue with non-negative real part.
+    keep_trajectories : int
+        Number of trajectories of chunk 0 stored (thinned by ``keep_every`` steps) for plots.
+    keep_every : int
+    error_check : bool
+        Also integrate ``min(n_traj, 64)`` extra trajectories at ``dt`` and ``dt / 2`` on the same
+        Brownian path and report the difference (as XMDS2's error check).
+    """
+
+    method: str = "exponential"
+    dt: float = 0.1
+    n_traj: int = 256
+    chunk_size: int = 32
+    t_burn: float | None = None
+    t_avg: float = 600.0
+    batch_time: float | None = None
+    sample_every: int = 1
+    block_steps: int | None = None
+    initial: str = "thermal"
+    initial_mean: tuple[float, ...] | None = None
+    initial_covariance: tuple[tuple[float, ...], ...] | None = None
+    bound: float = 1e6
+    wigner_correction: bool = True
+    allow_unstable: bool = False
+    keep_trajectories: int = 0
+    keep_every: int = 10
+    error_check: bool = False
+
+    def __post_init__(self) -> None:
+        put = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
+        if self.method not in METHODS:
+            raise ValueError(f"method = {self.method!r}: must be one of {sorted(METHODS)}")
+        put("dt", _positive("dt", self.dt))
+        put("t_avg", _positive("t_avg", self.t_avg))
+        put("bound", _positive("bound", self.bound))
+        for name in ("t_burn", "batch_time"):
+            if getattr(self, name) is not None:
+                put(name, _positive(name, getattr(self, name), allow_zero=(name == "t_burn")))
+        if self.block_steps is not None:
+            put("block_steps", _positive("block_steps", self.block_steps, integer=True))
+        for name in ("n_traj", "chunk_size", "sample_every", "keep_every"):
+            put(name, _positive(name, getattr(self, name), integer=True))
+        put("keep_trajectories",
+            _positive("keep_trajectories", self.keep_trajectories, allow_zero=True, integer=True))
+        if self.initial not in INITIAL_STATES:
+            raise ValueError(f"initial = {self.initial!r}: must be one of {INITIAL_STATES}")
+        given = self.initial_mean is not None or self.initial_covariance is not None
+        if given and self.initial != "gaussian":
+            raise ValueError("initial_mean/initial_covariance: only used with initial='gaussian'")
+        if self.initial == "gaussian" and self.initial_covariance is None:
+            raise ValueError("initial_covariance: required with initial='gaussian'")
+        if self.initial_covariance is not None:
+            put("initial_covariance", tuple(tuple(float(v) for v in row)
+                                            for row in self.initial_covariance))
+        if self.initial_mean is not None:
+            put("initial_mean", tuple(float(v) for v in self.initial_mean))
+        for name in ("wigner_correction", "allow_unstable", "error_check"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} = {getattr(self, name)!r}: must be True or False")
+        if self.t_avg < self.dt * self.sample_every:
+            raise ValueError(f"t_avg = {self.t_avg!r}: shorter than one sample "
+                             f"(dt * sample_every = {self.dt * self.sample_every!r})")
+
+    def block_for(self, n: int) -> int:
+        """Steps per noise block for a chunk of ``n`` trajectories."""
+        if self.block_steps is not None:
+            return self.block_steps
+        return max(4, min(256, 16384 // max(n, 1)))
+
+    @property
+    def n_chunks(self) -> int:
+        """Number of chunks, ``ceil(n_traj / chunk_size)``."""
+        return -(-self.n_traj // self.chunk_size)
+
+    def chunk_sizes(self) -> list[int]:
+        """Trajectories in each chunk (as equal as possible, larger ones first)."""
+        base, extra = divmod(self.n_traj, self.n_chunks)
+        return [base + (1 if i < extra else 0) for i in range(self.n_chunks)]
+
+    def replace(self, **changes: Any) -> "SDEOptions":
+        """A validated copy with ``changes``."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready field values."""
+        out = dataclasses.asdict(self)
+        for k in ("initial_mean", "initial_covariance"):
+            if out[k] is not None:
+                out[k] = [list(r) if isinstance(r, tuple) else r for r in out[k]]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SDEOptions":
+        """Inverse of :meth:`to_dict`, refusing unknown keys."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown SDE option(s) {unknown}; allowed: {sorted(names)}")
+        data = dict(data)
+        if data.get("initial_covariance") is not None:
+            data["initial_covariance"] = tuple(tuple(r) for r in data["initial_covariance"])
+        if data.get("initial_mean") is not None:
+            data["initial_mean"] = tuple(data["initial_mean"])
+        return cls(**data)

@@ -1,0 +1,59 @@
+"""`wgmsim sde` command line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from simulator import Params, lyapunov
+from simulator.cli import main
+from simulator.sde import SDEOptions, SDEResult, simulate_sde
+
+ARGS = ["sde", "--n-traj", "32", "--chunk-size", "8", "--dt", "0.1", "--t-burn", "30",
+        "--t-avg", "60", "--batch-time", "15", "--seed", "4", "--quiet"]
+
+
+def test_sde_json_output(capsys):
+    assert main(ARGS + ["--json", "--set", "beta=0.3"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    for key in ("covariance", "covariance_stderr", "log_negativity", "log_negativity_stderr",
+                "lyapunov", "diverged", "seeds", "timing", "steering", "params", "options"):
+        assert key in data, key
+    assert np.shape(data["covariance"]) == (6, 6) and np.shape(data["covariance_stderr"]) == (6, 6)
+    assert set(data["log_negativity"]) == {"r_m", "l_m", "r_l"}
+    assert data["lyapunov"]["covariance"] == lyapunov(Params.paper(beta=0.3)).covariance.tolist()
+    assert data["diverged"] == 0 and len(data["seeds"]) == 4
+    # the same numbers as the Python API
+    opts = SDEOptions(n_traj=32, chunk_size=8, dt=0.1, t_burn=30.0, t_avg=60.0, batch_time=15.0)
+    res = simulate_sde(Params.paper(beta=0.3), opts, seed=4)
+    assert data["covariance"] == res.covariance.tolist()
+
+
+def test_sde_text_output_and_out_dir(capsys, tmp_path):
+    assert main(ARGS + ["--out", str(tmp_path), "--error-check"]) == 0
+    text = capsys.readouterr().out
+    assert "E_N: r_m" in text and "vs Lyapunov" in text and "step-size check" in text
+    res = SDEResult.load(tmp_path)
+    assert res.options.n_traj == 32 and res.error_check is not None
+
+
+def test_sde_refuses_unstable_point(capsys):
+    rc = main(ARGS + ["--set", "detuning=-3"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "unstable" in err and "eigenvalue" in err
+
+
+@pytest.mark.parametrize("extra,word", [(["--dt", "-1"], "dt"), (["--n-traj", "0"], "n_traj"),
+                                        (["--set", "bogus=1"], "bogus")])
+def test_sde_bad_input_names_the_field(capsys, extra, word):
+    assert main(ARGS + extra) == 2
+    assert word in capsys.readouterr().err
+
+
+def test_sde_help_lists_methods(capsys):
+    with pytest.raises(SystemExit):
+        main(["sde", "--help"])
+    out = capsys.readouterr().out
+    assert "exponential" in out and "--n-jobs" in out and "--out" in out

@@ -1,0 +1,298 @@
+"""SDE ensembles: exact variances, agreement with Lyapunov, reproducibility, resume, faults."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from simulator import Params, lyapunov
+from simulator.sde import (
+    LangevinSystem,
+    SDEOptions,
+    SDEResult,
+    UnstableSystemError,
+    fluctuation_system,
+    run_chunks,
+    simulate_sde,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# A short run at the paper's point: 256 trajectories, 600 / omega_m of averaging, ~1 s.
+QUICK = SDEOptions(n_traj=256, chunk_size=32, dt=0.1, t_avg=600.0)
+
+
+def assert_within(estimate, stderr, exact, n_sigma=5.0):
+    estimate, stderr = np.asarray(estimate), np.asarray(stderr)
+    assert np.all(stderr > 0)
+    z = (estimate - exact) / stderr
+    assert np.all(np.abs(z) < n_sigma), z
+
+
+# ---- exactly solvable systems -----------------------------------------------------------------
+@pytest.mark.parametrize("method,dt", [("exponential", 0.2), ("sra1", 0.05), ("euler", 0.02)])
+def test_ornstein_uhlenbeck_stationary_variance(method, dt):
+    """dx = -gamma x dt + sigma dW: variance sigma^2 / (2 gamma); for Euler-Maruyama the exact
+    variance of the discrete scheme, sigma^2 / (gamma (2 - gamma dt))."""
+    gamma, sigma2 = 1.0, 0.8
+    system = LangevinSystem(A=[[-gamma]], D=[[sigma2]])
+    opts = SDEOptions(method=method, dt=dt, n_traj=400, chunk_size=100, t_burn=10.0,
+                      t_avg=200.0, batch_time=20.0, initial="gaussian",
+                      initial_covariance=((0.0,),))
+    res = simulate_sde(system, opts, seed=11)
+    exact = sigma2 / (2 * gamma) if method != "euler" else sigma2 / (gamma * (2 - gamma * dt))
+    assert_within(res.covariance[0, 0], res.covariance_stderr[0, 0], exact)
+    assert_within(res.mean[0], res.mean_stderr[0], 0.0)
+    # the error bar is small enough for the test to mean something
+    assert res.covariance_stderr[0, 0] < 0.01 * exact
+
+
+@pytest.mark.parametrize("method", ["exponential", "sra1"])
+def test_thermal_oscillator_thermalises(method):
+    """Brownian oscillator dq = p, dp = -q - gamma p + noise gamma (2 n + 1): V = (n + 1/2) I."""
+    gamma, n_th = 0.2, 2.0
+    system = LangevinSystem(A=[[0.0, 1.0], [-1.0, -gamma]], D=[[0.0, 0.0], [0.0, gamma * (2 * n_th + 1)]])
+    opts = SDEOptions(method=method, dt=0.1, n_traj=256, chunk_size=128, t_avg=600.0,
+                      initial="gaussian", initial_covariance=((0.0, 0.0), (0.0, 0.0)))
+    res = simulate_sde(system, opts, seed=5)
+    assert_within(res.covariance, res.covariance_stderr, (n_th + 0.5) * np.eye(2))
+    assert res.lyapunov["verdict"].startswith("agree")
+
+
+# ---- the paper's points -----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "params",
+    [Params.paper(), Params.paper(beta=0.3), Params.paper(beta=0.3, damping="rwa")],
+    ids=["immune", "defect", "defect-rwa"],
+)
+def test_paper_point_matches_lyapunov_quick(params):
+    res = simulate_sde(params, QUICK, seed=1)
+    ref = lyapunov(params)
+    assert res.status == "ok" and res.diverged == 0
+    np.testing.assert_array_equal(res.lyapunov["covariance"], ref.covariance)
+    assert res.lyapunov["max_abs_z"] < 5
+    en, se = res.log_negativity["r_m"], res.log_negativity_stderr["r_m"]
+    assert 0 < se < 0.01
+    assert abs(en - ref.log_negativity["r_m"]) < 5 * se
+    assert res.lyapunov["verdict"] == "agree"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("beta", [np.pi / 8, 0.3], ids=["immune", "defect"])
+def test_paper_point_matches_lyapunov_full(beta):
+    params = Params.paper(beta=beta)
+    opts = SDEOptions(n_traj=2048, chunk_size=256, dt=0.1, t_avg=3000.0)
+    res = simulate_sde(params, opts, seed=2, n_jobs=2)
+    ref = lyapunov(params)
+    assert res.lyapunov["max_abs_z"] < 5
+    en, se = res.log_negativity["r_m"], res.log_negativity_stderr["r_m"]
+    assert se < 0.0015
+    assert abs(en - ref.log_negativity["r_m"]) < 5 * se
+    assert np.abs(res.covariance_stderr).max() < 0.01 * np.abs(ref.covariance).max()
+
+
+def test_euler_bias_is_visible_at_paper_point():
+    """The estimator is sharp enough to see Euler-Maruyama's anti-damping bias at dt = 0.05."""
+    opts = QUICK.replace(method="euler", dt=0.05)
+    res = simulate_sde(Params.paper(), opts, seed=1)
+    assert res.lyapunov["max_abs_z"] > 5
+
+
+# ---- reproducibility --------------------------------------------------------------------------
+SMALL = SDEOptions(n_traj=48, chunk_size=8, dt=0.1, t_burn=20.0, t_avg=40.0, batch_time=10.0)
+
+
+def _same(a: SDEResult, b: SDEResult) -> None:
+    for name in ("unit_s1", "unit_s2", "unit_counts", "covariance", "covariance_stderr", "mean"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert a.observables == b.observables
+    assert a.seeds == b.seeds
+
+
+def test_results_independent_of_n_jobs():
+    p = Params.paper(beta=0.3)
+    r1 = simulate_sde(p, SMALL, seed=7, n_jobs=1)
+    r2 = simulate_sde(p, SMALL, seed=7, n_jobs=2)
+    r4 = simulate_sde(p, SMALL, seed=7, n_jobs=4)
+    _same(r1, r2)
+    _same(r1, r4)
+    r_other = simulate_sde(p, SMALL, seed=8)
+    assert not np.array_equal(r1.covariance, r_other.covariance)
+
+
+def test_resume_after_interruption_is_bit_identical(tmp_path):
+    p = Params.paper()
+    full = simulate_sde(p, SMALL, seed=3)
+    out = tmp_path / "run"
+    # an "interrupted" run that finished chunks 0, 2 and 5 only
+    from simulator.sde.engine import _identity
+
+    run_chunks(fluctuation_system(p), SMALL, 3, chunk_ids=[0, 2, 5], out=out,
+               identity=_identity(p, SMALL, 3))
+    files = sorted(f.name for f in (out / "chunks").iterdir())
+    assert files == ["chunk_00000.npz", "chunk_00002.npz", "chunk_00005.npz"]
+    stamps = {f: os.stat(out / "chunks" / f).st_mtime_ns for f in files}
+    seen = []
+    resumed = simulate_sde(p, SMALL, seed=3, out=out, progress=lambda d, t: seen.append((d, t)))
+    _same(full, resumed)
+    assert seen[0] == (3, 6) and seen[-1] == (6, 6)  # three chunks loaded, three computed
+    assert {f: os.stat(out / "chunks" / f).st_mtime_ns for f in files} == stamps
+    # a different run refuses the directory
+    with pytest.raises(ValueError, match="different run"):
+        simulate_sde(p, SMALL, seed=4, out=out)
+
+
+def test_killed_cli_run_resumes_bit_identical(tmp_path):
+    """Kill a real `wgmsim sde --out` process after its first checkpoint, rerun, compare."""
+    out = tmp_path / "killed"
+    args = [sys.executable, "-m", "simulator", "sde", "--n-traj", "24", "--chunk-size", "1",
+            "--dt", "0.1", "--t-burn", "50", "--t-avg", "150", "--batch-time", "50",
+            "--seed", "9", "--quiet", "--json", "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    chunks = out / "chunks"
+    while time.monotonic() < deadline and proc.poll() is None:
+        if chunks.exists() and len(list(chunks.glob("chunk_*.npz"))) >= 2:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    n_done = len(list(chunks.glob("chunk_*.npz")))
+    if n_done >= 24:
+        pytest.skip("the run finished before it could be killed")
+    assert n_done >= 1
+    assert not (out / "result.json").exists()
+    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    resumed = json.loads(done.stdout)
+    opts = SDEOptions(n_traj=24, chunk_size=1, dt=0.1, t_burn=50.0, t_avg=150.0, batch_time=50.0)
+    ref = simulate_sde(Params.paper(), opts, seed=9)
+    assert resumed["covariance"] == ref.covariance.tolist()
+    assert resumed["log_negativity"] == ref.log_negativity
+    loaded = SDEResult.load(out)
+    _same(loaded, ref)
+
+
+# ---- results ---------------------------------------------------------------------------------
+def test_result_save_load_roundtrip(tmp_path):
+    opts = SMALL.replace(keep_trajectories=3, keep_every=5, error_check=True)
+    res = simulate_sde(Params.paper(beta=0.3), opts, seed=1)
+    res.save(tmp_path)
+    back = SDEResult.load(tmp_path)
+    _same(res, back)
+    assert back.params == res.params and back.options == res.options
+    np.testing.assert_array_equal(back.trajectories, res.trajectories)
+    assert res.trajectories.shape == (1 + 600 // 5, 3, 6)
+    np.testing.assert_array_equal(back.lyapunov["z"], res.lyapunov["z"])
+    assert back.error_check == res.error_check
+    assert set(res.versions) >= {"numpy", "scipy", "joblib", "python", "wgmsim"}
+    assert res.timing["trajectory_steps"] == 48 * 600
+
+
+def test_step_size_error_check_small_for_exponential():
+    res = simulate_sde(Params.paper(), SMALL.replace(error_check=True), seed=1)
+    e = res.error_check
+    assert e["n_traj"] == 48
+    assert e["second_moment_relative_difference"] < 1e-4
+    res_em = simulate_sde(Params.paper(), SMALL.replace(error_check=True, method="euler"), seed=1)
+    assert res_em.error_check["second_moment_relative_difference"] > 1e-3
+
+
+def test_engine_prints_nothing(capsys):
+    simulate_sde(Params.paper(), SMALL.replace(n_traj=8), seed=0)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+# ---- faults and bad input ---------------------------------------------------------------------
+def test_unstable_parameters_refused_before_work(tmp_path):
+    p = Params.paper(detuning=-3.0 * Params.paper().Gamma)
+    lam = lyapunov(p).eigenvalues[0]
+    with pytest.raises(UnstableSystemError, match="eigenvalue") as info:
+        simulate_sde(p, SMALL, out=tmp_path / "never")
+    assert f"{lam.real:+.6e}" in str(info.value)
+    assert not (tmp_path / "never").exists()
+
+
+def test_diverging_trajectories_counted_and_left_out():
+    # dx = (-x + x^2) dt + noise: escapes over the barrier at x = 1 blow up in finite time
+    system = LangevinSystem(A=[[-1.0]], D=[[0.3]], nonlinearity=lambda x: x * x)
+    opts = SDEOptions(n_traj=64, chunk_size=16, dt=0.01, t_burn=0.0, t_avg=40.0, batch_time=10.0,
+                      initial="gaussian", initial_covariance=((0.1,),))
+    res = simulate_sde(system, opts, seed=2)
+    assert 0 < res.diverged < 64
+    assert res.status == "diverged" and "diverged" in res.message
+    assert np.all(np.isfinite(res.covariance))
+    # the linear unstable system is refused, and when allowed every trajectory diverges
+    grow = LangevinSystem(A=[[0.3]], D=[[1.0]])
+    gopts = SDEOptions(n_traj=8, chunk_size=4, dt=0.1, t_burn=0.0, t_avg=100.0,
+                       initial="gaussian", initial_covariance=((1.0,),))
+    with pytest.raises(UnstableSystemError, match=r"\+3\.0+e-01"):
+        simulate_sde(grow, gopts)
+    res = simulate_sde(grow, gopts.replace(allow_unstable=True))
+    assert res.diverged == 8 and res.lyapunov is None
+
+
+@pytest.mark.parametrize(
+    "change,field",
+    [
+        ({"dt": -0.1}, "dt"),
+        ({"n_traj": 0}, "n_traj"),
+        ({"method": "rk4"}, "method"),
+        ({"t_avg": float("nan")}, "t_avg"),
+        ({"chunk_size": 2.5}, "chunk_size"),
+        ({"initial": "vacuum"}, "initial"),
+        ({"initial_covariance": ((1.0,),)}, "initial_covariance"),
+        ({"error_check": 1}, "error_check"),
+    ],
+)
+def test_bad_options_name_the_field(change, field):
+    with pytest.raises(ValueError, match=field):
+        SDEOptions(**change)
+
+
+def test_bad_arguments_name_the_argument():
+    with pytest.raises(ValueError, match="seed"):
+        simulate_sde(Params.paper(), SMALL, seed=-1)
+    with pytest.raises(ValueError, match="n_jobs"):
+        simulate_sde(Params.paper(), SMALL, n_jobs=0)
+    with pytest.raises(TypeError, match="options"):
+        simulate_sde(Params.paper(), {"dt": 0.1})
+
+
+def test_dask_backend_gives_the_same_bits():
+    """joblib's dask backend on a local cluster: same result as n_jobs = 1."""
+    distributed = pytest.importorskip("distributed")
+    import joblib
+
+    p = Params.paper()
+    ref = simulate_sde(p, SMALL, seed=7)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+        with joblib.parallel_config(backend="dask"):
+            res = simulate_sde(p, SMALL, seed=7, n_jobs=2)
+    _same(ref, res)
+
+
+def test_block_size_changes_only_rounding():
+    """The noise is drawn step-major, so the trajectories do not depend on the block size; the
+    sums are partitioned differently, so the statistics agree to rounding only."""
+    p = Params.paper(beta=0.3)
+    system = fluctuation_system(p)
+    base = run_chunks(system, SMALL, 5)
+    for block in (1, 7, 300):
+        other = run_chunks(system, SMALL.replace(block_steps=block), 5)
+        for a, b in zip(base, other):
+            np.testing.assert_array_equal(a.final_state, b.final_state)
+            np.testing.assert_allclose(a.s2, b.s2, rtol=1e-12)
+            np.testing.assert_array_equal(a.counts, b.counts)

@@ -1,0 +1,158 @@
+"""SDE integrators: the fluctuation drift, measured strong orders, exactness of the linear part."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.linalg import solve_discrete_lyapunov
+
+from simulator import Params, nonlinear_drift, solve_lyapunov
+from simulator.sde import METHODS, LangevinSystem, OptomechanicalRemainder, fluctuation_system
+from simulator.sde.integrators import ExponentialEuler, integrate_path, make_integrator
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        Params.paper(),
+        Params.paper(beta=0.3),
+        Params.paper(damping="rwa", beta=0.3),
+        Params.paper(eta=(1.0 - 0.1j) * 0.6 * 63e6, defects=((0.3 * 63e6, 0.0), (0.2e7, 0.7))),
+    ],
+    ids=["immune", "beta0.3", "rwa", "complex-multi"],
+)
+def test_fluctuation_drift_is_exact_rewrite(params):
+    """A x + N(x) equals the full nonlinear drift at u_s + x minus its value at u_s."""
+    s = fluctuation_system(params)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20, 6)) * np.array([3, 3, 3, 3, 30, 30])
+    full = nonlinear_drift(s.rates, s.mean + x, s.bare_detuning)
+    at_fp = nonlinear_drift(s.rates, s.mean, s.bare_detuning)
+    # the fixed point is that of the plain equations; the Wigner -g0 term is the residual there
+    assert np.allclose(at_fp, [0, 0, 0, 0, 0, -float(s.rates.g0)], atol=1e-9)
+    assert np.allclose(full, s.drift(x), rtol=0, atol=1e-8)
+    # the remainder is genuinely nonlinear: N(2x) != 2 N(x)
+    N = s.nonlinearity
+    assert not np.allclose(N(2 * x), 2 * N(x))
+
+
+def test_drift_matrix_is_jacobian_of_drift():
+    s = fluctuation_system(Params.paper(beta=0.3))
+    h = 1e-4
+    J = np.empty((6, 6))
+    for k in range(6):
+        e = np.zeros((1, 6))
+        e[0, k] = h
+        J[:, k] = (s.drift(e) - s.drift(-e))[0] / (2 * h)
+    assert np.allclose(J, s.A, atol=1e-9)
+
+
+def _scalar_system():
+    return LangevinSystem(A=[[-1.0]], D=[[1.0]], nonlinearity=lambda x: np.sin(3.0 * x))
+
+
+def _optomechanical_test_system():
+    # the paper's A with 10x its noise and a strong nonlinearity, so that stochastic errors show
+    s = fluctuation_system(Params.paper())
+    return LangevinSystem(A=s.A, D=10.0 * s.D, nonlinearity=OptomechanicalRemainder(g0=0.3))
+
+
+def measured_order(system, method, *, T=1.0, levels=10, skip=3, n_levels=4, n=200, seed=3):
+    """Fit log(rms error at T) against log(dt) on one shared Brownian path per trajectory.
+
+    The reference is the same method at dt = T / 2^levels; coarser runs use the exactly
+    coarsened noise of that path.
+    """
+    cls = METHODS[method]
+    rng = np.random.default_rng(seed)
+    x0 = rng.normal(size=(n, system.dim))
+    fine = cls(system, T / 2**levels)
+    noise = fine.draw(rng, 2**levels, n)
+    ref = integrate_path(fine, x0, noise)
+    integ, hs, errs = fine, [], []
+    for level in range(1, skip + n_levels):
+        noise = integ.coarsen_path(noise)
+        integ = cls(system, integ.dt * 2)
+        if level >= skip:
+            x = integrate_path(integ, x0, noise)
+            errs.append(np.sqrt(np.mean(np.sum((x - ref) ** 2, axis=1))))
+            hs.append(integ.dt)
+    return np.polyfit(np.log(hs), np.log(errs), 1)[0]
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+@pytest.mark.parametrize("system", ["scalar", "optomechanical"])
+def test_measured_strong_order(method, system):
+    sysobj = _scalar_system() if system == "scalar" else _optomechanical_test_system()
+    order = measured_order(sysobj, method)
+    assert abs(order - METHODS[method].strong_order) < 0.3, order
+
+
+def test_linear_exact_scheme_has_no_step_size_bias_pathwise():
+    """For N = 0 one exponential step of 2.0 equals 64 steps of 1/32 on the same path."""
+    s0 = fluctuation_system(Params.paper())
+    lin = LangevinSystem(A=s0.A, D=s0.D)
+    rng = np.random.default_rng(5)
+    x0 = rng.normal(size=(50, 6))
+    fine = ExponentialEuler(lin, 2.0 / 64)
+    noise = fine.draw(rng, 64, 50)
+    x_fine = integrate_path(fine, x0, noise)
+    integ = fine
+    while noise[0].shape[0] > 1:
+        noise = integ.coarsen_path(noise)
+        integ = ExponentialEuler(lin, integ.dt * 2)
+    x_coarse = integrate_path(integ, x0, noise)
+    assert integ.dt == 2.0
+    assert np.allclose(x_coarse, x_fine, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("dt", [0.01, 0.1, 0.5])
+def test_linear_exact_scheme_stationary_covariance_is_lyapunov(dt):
+    """The exponential scheme's discrete stationary covariance (V = E V E^T + Q) is the
+    continuous Lyapunov solution at any dt; Euler-Maruyama's is biased (the test can fail)."""
+    s = fluctuation_system(Params.paper())
+    VL = solve_lyapunov(s.A, s.D)
+    ex = ExponentialEuler(s, dt)
+    V = solve_discrete_lyapunov(ex.E, ex.Q)
+    assert np.allclose(V, VL, rtol=0, atol=1e-8 * np.abs(VL).max())
+    em = make_integrator("euler", s, dt)
+    M = np.eye(6) + dt * s.A
+    if np.abs(np.linalg.eigvals(M)).max() < 1:
+        V_em = solve_discrete_lyapunov(M, dt * s.D)
+        assert np.abs(V_em - VL).max() > 0.01 * np.abs(VL).max()
+    assert em.strong_order == 1.0
+
+
+def test_integrator_rejects_bad_step():
+    s = fluctuation_system(Params.paper())
+    with pytest.raises(ValueError, match="dt"):
+        make_integrator("exponential", s, 0.0)
+    with pytest.raises(ValueError, match="method"):
+        make_integrator("rk4", s, 0.1)
+
+
+def test_batched_expm_matches_scipy():
+    from scipy.linalg import expm as scipy_expm
+
+    from simulator.sde.integrators import expm
+
+    rng = np.random.default_rng(8)
+    for scale in (0.01, 1.0, 30.0):
+        M = rng.normal(size=(5, 12, 12)) * scale
+        ref = np.stack([scipy_expm(m) for m in M])
+        assert np.allclose(expm(M), ref, rtol=1e-10, atol=1e-12 * np.abs(ref).max())
+    s = fluctuation_system(Params.paper())
+    assert np.allclose(expm(s.A * 0.1), scipy_expm(s.A * 0.1), rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_draw_with_reused_buffers_gives_the_same_noise(method):
+    s = fluctuation_system(Params.paper())
+    integ = make_integrator(method, s, 0.1)
+    a = integ.draw(np.random.default_rng(4), 8, 5)
+    rng = np.random.default_rng(4)
+    b = integ.draw(rng, 8, 5, reuse=True)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    c = integ.draw(rng, 8, 5, reuse=True)  # the next block overwrites the buffers
+    assert c[0] is b[0] and not np.array_equal(c[0], a[0])
