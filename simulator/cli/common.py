@@ -7,7 +7,6 @@ import json
 import sys
 from typing import Any
 
-import numpy as np
 
 from ..jsonio import to_jsonable
 from ..params import ParameterError, Params
