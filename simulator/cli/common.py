@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import Any
-
 
 from ..jsonio import to_jsonable
 from ..params import ParameterError, Params
@@ -102,3 +102,20 @@ def print_json(data: dict[str, Any]) -> None:
     """One JSON object on stdout (non-finite numbers become null)."""
     json.dump(to_jsonable(data), sys.stdout, indent=2, allow_nan=False)
     sys.stdout.write("\n")
+
+
+class ProgressBar:
+    """A one-line text progress bar on stderr (chunks done of total)."""
+
+    def __init__(self, label: str = "sde", stream=None, width: int = 30) -> None:
+        self.label, self.width, self.start = label, width, time.perf_counter()
+        self.stream = sys.stderr if stream is None else stream
+
+    def __call__(self, done: int, total: int) -> None:
+        frac = done / total if total else 1.0
+        bar = "#" * int(round(frac * self.width))
+        el = time.perf_counter() - self.start
+        self.stream.write(f"\r  {self.label} [{bar:<{self.width}}] {done}/{total} chunks  {el:6.1f} s")
+        if done >= total:
+            self.stream.write("\n")
+        self.stream.flush()

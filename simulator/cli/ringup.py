@@ -9,8 +9,7 @@ import numpy as np
 
 from ..observables import log_negativity
 from ..sde.ringup import RINGUP_METHODS, RingupOptions, RingupResult, simulate_ringup
-from .common import add_params_arguments, params_from_args, print_json, set_help
-from .sde import ProgressBar
+from .common import ProgressBar, add_params_arguments, params_from_args, print_json, set_help
 
 NAME = "ringup"
 
@@ -48,44 +47,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def plot(res: RingupResult, path: str) -> None:
-    """Mean fields, photon and phonon numbers and E_N against time, ensemble vs linearised."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    t = res.t
-    lin = res.linear_covariance
-    fig, ax = plt.subplots(2, 2, figsize=(10, 7), sharex=True)
-    ax[0, 0].plot(t, res.mean[:, 4], "o", ms=3, label="ensemble <q>")
-    ax[0, 0].plot(t, res.mean_field[:, 4], "-", label="mean field q")
-    ax[0, 0].set_ylabel("q")
-    photons = res.photon_number
-    ax[0, 1].plot(t, photons["r"], "o", ms=3, label="CW, ensemble")
-    ax[0, 1].plot(t, 0.5 * (res.mean_field[:, 0] ** 2 + res.mean_field[:, 1] ** 2), "-",
-                  label="CW, mean field")
-    ax[0, 1].plot(t, photons["l"], "s", ms=3, label="CCW, ensemble")
-    ax[0, 1].set_ylabel("photon number")
-    ph_lin = 0.5 * (lin[:, 4, 4] + lin[:, 5, 5]) - 0.5
-    se_ph = 0.5 * np.hypot(res.covariance_stderr[:, 4, 4], res.covariance_stderr[:, 5, 5])
-    ax[1, 0].errorbar(t, res.phonon_number, yerr=se_ph, fmt="o", ms=3, label="ensemble")
-    ax[1, 0].plot(t, ph_lin, "-", label="linearised")
-    ax[1, 0].set_yscale("log")
-    ax[1, 0].set_ylabel("phonons in fluctuations")
-    ax[1, 1].plot(t, res.log_negativity["r_m"], "o", ms=3, label="ensemble")
-    ax[1, 1].plot(t, log_negativity(lin)["r_m"], "-", label="linearised")
-    ax[1, 1].set_ylabel("E_N (CW-mechanics)")
-    for a in ax.ravel():
-        a.legend(fontsize=8)
-    for a in ax[1]:
-        a.set_xlabel("t omega_m")
-    fig.suptitle(f"ring-up, {res.options.n_traj} trajectories, max |z| = {res.max_abs_z:.2f}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
 def format_result(res: RingupResult) -> str:
     lin_en = log_negativity(res.linear_covariance)["r_m"]
     en = res.log_negativity["r_m"]
@@ -114,12 +75,14 @@ def run(args: argparse.Namespace) -> int:
                              output_every=args.output_every, ramp_time=args.ramp_time)
         show = not args.quiet and sys.stderr.isatty()
         res = simulate_ringup(params, opts, seed=args.seed, n_jobs=args.n_jobs,
-                              progress=ProgressBar() if show else None)
+                              progress=ProgressBar("ringup") if show else None)
     except ValueError as exc:
         print(f"wgmsim ringup: {exc}", file=sys.stderr)
         return 2
     if args.plot:
-        plot(res, args.plot)
+        from ..plotting import plot_ringup
+
+        plot_ringup(res, args.plot)
     if args.json:
         print_json(res.to_dict())
     else:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 import numpy as np
 
 from ..conventions import QUADRATURES
 from ..sde import METHODS, SDEOptions, SDEResult, UnstableSystemError, simulate_sde
 from ..sde.options import INITIAL_STATES
-from .common import add_params_arguments, params_from_args, print_json, set_help
+from .common import ProgressBar, add_params_arguments, params_from_args, print_json, set_help
 
 NAME = "sde"
 
@@ -60,22 +59,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
-
-
-class ProgressBar:
-    """A one-line text progress bar on stderr (chunks done of total)."""
-
-    def __init__(self, stream=sys.stderr, width: int = 30) -> None:
-        self.stream, self.width, self.start = stream, width, time.perf_counter()
-
-    def __call__(self, done: int, total: int) -> None:
-        frac = done / total if total else 1.0
-        bar = "#" * int(round(frac * self.width))
-        el = time.perf_counter() - self.start
-        self.stream.write(f"\r  sde [{bar:<{self.width}}] {done}/{total} chunks  {el:6.1f} s")
-        if done >= total:
-            self.stream.write("\n")
-        self.stream.flush()
 
 
 def options_from_args(args: argparse.Namespace) -> SDEOptions:

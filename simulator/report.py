@@ -1,0 +1,140 @@
+"""Writers of the validation report: Markdown with figures, and a JSON of every number."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .jsonio import to_jsonable
+from .validate import ValidationResult
+
+__all__ = ["report_dict", "write_report", "summary_lines"]
+
+
+def report_dict(res: ValidationResult) -> dict[str, Any]:
+    """Every number of a validation run, JSON-ready."""
+    lin = res.lyapunov
+    out: dict[str, Any] = {
+        "wgmsim_version": __version__,
+        "params": res.params.to_dict(),
+        "options": {"quick": res.options.quick, "seed": res.options.seed,
+                    "n_jobs": res.options.n_jobs, "master": res.options.master},
+        "lyapunov": lin.to_dict(),
+        "sde": None if res.sde is None else res.sde.to_dict(),
+        "master": None if res.master is None else _master_dict(res.master),
+        "master_skipped": res.master_skipped,
+        "comparisons": [c.to_dict() for c in res.comparisons],
+        "verdicts": res.verdicts,
+        "timing": res.timing,
+    }
+    return to_jsonable(out)
+
+
+def _master_dict(master: Any) -> Any:
+    return master.to_dict() if hasattr(master, "to_dict") else repr(master)
+
+
+def summary_lines(res: ValidationResult) -> list[str]:
+    """The short summary printed by ``wgmsim validate``."""
+    p, lin = res.params, res.lyapunov
+    lines = [
+        "wgmsim validate: is the linearised picture right here?",
+        f"  Delta/Gamma = {p.detuning / p.Gamma:+.3f}, beta = {p.beta:.4f}, "
+        f"P = {p.power * 1e3:.3g} mW, T = {p.temperature * 1e3:.3g} mK, damping {p.damping}",
+    ]
+    if not lin.stable:
+        bad = ", ".join(f"{e.real:+.3e}{e.imag:+.3e}i" for e in lin.unstable_eigenvalues)
+        lines.append(f"  linearised system UNSTABLE (eigenvalues {bad}): no stationary state to "
+                     "compare; nothing else was run")
+        return lines
+    en = lin.log_negativity
+    lines.append(f"  Lyapunov: E_N(r_m) = {en['r_m']:.4f}, E_N(l_m) = {en['l_m']:.4f}, "
+                 f"E_N(r_l) = {en['r_l']:.4f}")
+    for comp in res.comparisons:
+        rows = {r.quantity: r for r in comp.rows}
+        r = rows.get("E_N[r_m]")
+        if r is not None:
+            lines.append(f"  {comp.engine:7s}: E_N(r_m) = {r.value:.4f} +- {r.error:.4f} "
+                         f"({r.verdict})")
+        lines.append(f"  {comp.engine:7s}: {comp.verdict}")
+    if res.master is None:
+        lines.append(f"  master equation skipped: {res.master_skipped}")
+    lines.append("  timing: " + ", ".join(f"{k} {v:.1f} s" for k, v in res.timing.items()))
+    return lines
+
+
+def _table(res: ValidationResult) -> list[str]:
+    engines = [c.engine for c in res.comparisons]
+    head = "| quantity | Lyapunov | " + " | ".join(
+        f"{e} | {'z' if c.error_kind == 'stderr' else 'diff/err'} | verdict"
+        for e, c in zip(engines, res.comparisons)) + " |"
+    sep = "|" + "---|" * (2 + 3 * len(engines))
+    lines = [head, sep]
+    by_engine = [{r.quantity: r for r in c.rows} for c in res.comparisons]
+    for row in res.comparisons[0].rows:
+        cells = [row.quantity, f"{row.reference:.5g}"]
+        for rows in by_engine:
+            r = rows.get(row.quantity)
+            if r is None:
+                cells += ["-", "-", "-"]
+            else:
+                cells += [f"{r.value:.5g} ± {r.error:.2g}", f"{r.score:+.2f}", r.verdict]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def write_report(res: ValidationResult, directory: str | Path) -> Path:
+    """Write ``report.md``, ``report.json`` and the figures into ``directory``; return report.md."""
+    from .plotting import plot_validation
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "report.json").write_text(json.dumps(report_dict(res), indent=2) + "\n")
+    md = ["# wgmsim validation report", "", "```", *summary_lines(res), "```", ""]
+    md += ["Parameters (SI) are in `report.json` (`params`), with the seeds and options of every "
+           "engine. Conventions: order (X_r, Y_r, X_l, Y_l, q, p), vacuum variance 1/2, "
+           "time in 1/omega_m.", ""]
+    if res.comparisons:
+        figs = plot_validation(res, directory)
+        md += ["## Lyapunov vs nonlinear engines", "",
+               "Statistical engines (SDE) are scored by z = (value - Lyapunov) / standard error "
+               "(batch means over chunks and time; jackknife for E_N and steering); a quantity "
+               "agrees when |z| < 5. Deterministic engines (master equation) are scored by the "
+               "difference over their truncation error estimate.", ""]
+        md += _table(res) + [""]
+        md += [f"![{f.stem}]({f.name})" for f in figs] + [""]
+        md += ["## Numerical error estimates", ""]
+        for comp in res.comparisons:
+            info = next((e for e in _estimates_info(res) if e[0] == comp.engine), (None, {}))[1]
+            md.append(f"- **{comp.engine}**: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in info.items()))
+        md.append("")
+    if res.master is None:
+        md += [f"Master equation skipped: {res.master_skipped}.", ""]
+    path = directory / "report.md"
+    path.write_text("\n".join(md))
+    return path
+
+
+def _estimates_info(res: ValidationResult) -> list[tuple[str, dict]]:
+    out = []
+    if res.sde is not None:
+        info = {"trajectories": res.sde.options.n_traj, "dt": res.sde.options.dt,
+                "method": res.sde.options.method, "diverged": res.sde.diverged,
+                "statistical units": res.sde.n_units}
+        if res.sde.error_check:
+            info["step-size check (dt vs dt/2): relative change of second moments"] = \
+                res.sde.error_check["second_moment_relative_difference"]
+        out.append(("sde", info))
+    if res.master is not None and hasattr(res.master, "report_info"):
+        out.append(("master", res.master.report_info()))
+    return out
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, (float, np.floating)):
+        return f"{v:.3g}"
+    return str(v)

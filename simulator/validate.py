@@ -1,0 +1,190 @@
+"""The main job: is the linearised (Lyapunov) picture of a configuration right?
+
+:func:`validate` runs the Lyapunov analysis, an SDE ensemble of the nonlinear truncated-Wigner
+equations and, where its truncation fits, the master equation, and compares every covariance
+element, E_N and steering with the Lyapunov solution of the same damping model
+(:mod:`simulator.compare`). Engines never print; the command line and :mod:`simulator.report`
+do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .compare import Comparison, Estimate, compare
+from .jsonio import to_jsonable
+from .linear import LyapunovResult, lyapunov
+from .params import Params
+from .sde import SDEOptions, SDEResult, simulate_sde
+
+__all__ = ["ValidateOptions", "ValidationResult", "validate", "sde_estimate", "reference_scalars"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValidateOptions:
+    """How much work :func:`validate` does.
+
+    Parameters
+    ----------
+    quick : bool
+        Small ensemble (meaningful verdict in well under two minutes on two cores).
+    seed : int
+        Root seed of the SDE ensemble.
+    n_jobs : int
+        Joblib workers for the SDE chunks.
+    master : bool
+        Also run the master-equation engine (when its truncation fits).
+    sde : SDEOptions or None
+        Override the SDE options chosen from ``quick``.
+    """
+
+    quick: bool = False
+    seed: int = 0
+    n_jobs: int = 1
+    master: bool = True
+    sde: SDEOptions | None = None
+
+    def sde_options(self) -> SDEOptions:
+        """SDE options: given, or chosen for the E_N error bar (full: <= 0.002, about 0.001)."""
+        if self.sde is not None:
+            return self.sde
+        if self.quick:
+            return SDEOptions(n_traj=256, chunk_size=64, t_avg=1000.0, error_check=True)
+        return SDEOptions(n_traj=1024, chunk_size=128, t_avg=3000.0, error_check=True)
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """Everything a validation run produced.
+
+    Attributes
+    ----------
+    params : Params
+    options : ValidateOptions
+    lyapunov : LyapunovResult
+    sde : SDEResult or None
+        ``None`` if the point is linearly unstable (nothing stationary to compare).
+    master : Any or None
+        Master-equation result, or ``None`` when skipped (``master_skipped`` says why).
+    master_skipped : str or None
+    comparisons : tuple of Comparison
+        One per nonlinear engine, against the Lyapunov solution.
+    reference_scalars : dict
+        Lyapunov E_N and steering keyed as in the comparison rows.
+    timing : dict
+        Wall seconds per engine.
+    """
+
+    params: Params
+    options: ValidateOptions
+    lyapunov: LyapunovResult
+    sde: SDEResult | None
+    master: Any
+    master_skipped: str | None
+    comparisons: tuple[Comparison, ...]
+    reference_scalars: dict[str, float]
+    timing: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def verdicts(self) -> dict[str, str]:
+        """One line per engine."""
+        return {c.engine: c.verdict for c in self.comparisons}
+
+
+def reference_scalars(res: LyapunovResult) -> dict[str, float]:
+    """E_N and steering of the Lyapunov solution, keyed ``E_N[r_m]``, ``steering[r->m]``, ..."""
+    if not res.stable:
+        return {}
+    out = {f"E_N[{k}]": v for k, v in res.observables["log_negativity"].items()}
+    out.update({f"steering[{k}]": v for k, v in res.observables["steering"].items()})
+    return out
+
+
+def sde_estimate(res: SDEResult) -> Estimate:
+    """The SDE result as an :class:`Estimate` (standard errors from batch means / jackknife)."""
+    obs = res.observables
+    scalars = {f"E_N[{k}]": v for k, v in obs["log_negativity"].items()}
+    scalars.update({f"steering[{k}]": v for k, v in obs["steering"].items()})
+    errs = {f"E_N[{k}]": v for k, v in obs["log_negativity_stderr"].items()}
+    errs.update({f"steering[{k}]": v for k, v in obs["steering_stderr"].items()})
+    info = {"n_traj": res.options.n_traj, "dt": res.options.dt, "method": res.options.method,
+            "diverged": res.diverged, "n_units": res.n_units, "status": res.status}
+    if res.error_check:
+        info["step_size_error"] = res.error_check
+    return Estimate("sde", res.covariance, res.covariance_stderr, scalars, errs, "stderr", info)
+
+
+def validate(
+    params: Params,
+    options: ValidateOptions | None = None,
+    *,
+    out: str | Path | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> ValidationResult:
+    """Run every engine on ``params`` and compare them with the Lyapunov solution.
+
+    Parameters
+    ----------
+    params : Params
+    options : ValidateOptions, optional
+    out : path, optional
+        Directory for the SDE checkpoint (``out/checkpoints/sde-<hash>``): an interrupted
+        validation resumes when run again with the same arguments.
+    progress : callable, optional
+        ``progress(stage, done, total)``.
+
+    Returns
+    -------
+    ValidationResult
+        An unstable point gives a result with ``sde = None`` and no comparisons.
+    """
+    options = ValidateOptions() if options is None else options
+    timing: dict[str, float] = {}
+    t0 = time.perf_counter()
+    lin = lyapunov(params)
+    timing["lyapunov"] = time.perf_counter() - t0
+    refs = reference_scalars(lin)
+    if not lin.stable:
+        return ValidationResult(params, options, lin, None, None,
+                                "linearised system unstable", (), refs, timing)
+    t0 = time.perf_counter()
+    sde_progress = None if progress is None else (lambda d, t: progress("sde", d, t))
+    sde_opts = options.sde_options()
+    sde_res = simulate_sde(params, sde_opts, seed=options.seed, n_jobs=options.n_jobs,
+                           out=None if out is None else _checkpoint_dir(out, params, sde_opts,
+                                                                        options.seed),
+                           progress=sde_progress)
+    timing["sde"] = time.perf_counter() - t0
+    comparisons = [compare(lin.covariance, refs, sde_estimate(sde_res))]
+    master_res, skipped = None, "not requested"
+    if options.master:
+        t0 = time.perf_counter()
+        master_res, estimate, skipped = _run_master(params, options)
+        timing["master"] = time.perf_counter() - t0
+        if estimate is not None:
+            comparisons.append(compare(_same_model_reference(params, master_res), refs, estimate))
+    return ValidationResult(params, options, lin, sde_res, master_res, skipped,
+                            tuple(comparisons), refs, timing)
+
+
+def _checkpoint_dir(out: str | Path, params: Params, sde: SDEOptions, seed: int) -> Path:
+    """``out/checkpoints/sde-<hash>``: one directory per (parameters, options, seed), so that a
+    rerun of the same command resumes and a different run never collides with it."""
+    key = json.dumps(to_jsonable([params.to_dict(), sde.to_dict(), seed]), sort_keys=True)
+    return Path(out) / "checkpoints" / f"sde-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+
+def _run_master(params: Params, options: ValidateOptions):
+    """Master-equation engine: (result, estimate, None) or (None, None, reason)."""
+    return None, None, "master-equation engine not available yet"
+
+
+def _same_model_reference(params: Params, master_res: Any) -> np.ndarray:
+    return lyapunov(params).covariance
