@@ -11,6 +11,8 @@ Public API (see the README for conventions and units):
 * :func:`simulate_sde`, :func:`simulate_ringup` -- truncated-Wigner SDE ensembles of the
   nonlinear Langevin equations (stationary statistics and ring-up transients).
 * :mod:`simulator.observables` -- log-negativity, steering, purity, occupations.
+* :func:`solve_master`, :func:`evolve_master` -- QuTiP master-equation engine
+  (:mod:`simulator.master`, imported on first use so that ``import simulator`` stays light).
 """
 
 from .conventions import MODES, PAIRS, QUADRATURES, VACUUM_VARIANCE
@@ -51,6 +53,21 @@ from .sweep import SweepResult, sweep
 
 __version__ = "0.1.0"
 
+_MASTER_EXPORTS = (
+    "EvolveOptions", "MasterOptions", "MasterResult", "MasterTrajectory", "TruncationError",
+    "evolve_master", "solve_master",
+)
+
+
+def __getattr__(name: str):
+    """Lazy access to the master-equation engine (the only module importing qutip)."""
+    if name in _MASTER_EXPORTS:
+        from . import master
+
+        return getattr(master, name)
+    raise AttributeError(f"module 'simulator' has no attribute {name!r}")
+
+
 __all__ = [
     "MODES", "PAIRS", "QUADRATURES", "VACUUM_VARIANCE",
     "FixedPoints", "fixed_points",
@@ -64,5 +81,6 @@ __all__ = [
     "LangevinSystem", "RingupOptions", "RingupResult", "SDEOptions", "SDEResult",
     "UnstableSystemError", "simulate_ringup", "simulate_sde",
     "__version__",
+    *_MASTER_EXPORTS,
 ]
 

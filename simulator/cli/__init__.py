@@ -6,10 +6,10 @@ import argparse
 import sys
 
 from ..params import ParameterError
-from . import lyapunov, ringup, sde, validate
+from . import lyapunov, me, ringup, sde, validate
 
 #: Subcommand modules, in the order shown by ``wgmsim --help``.
-COMMANDS = (validate, lyapunov, sde, ringup)
+COMMANDS = (validate, lyapunov, sde, ringup, me)
 
 
 def build_parser() -> argparse.ArgumentParser:

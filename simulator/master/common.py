@@ -1,0 +1,105 @@
+"""Shared pieces of the master-equation engine: moments of a state, cutoff estimates, checks."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..conventions import HBAR, K_B
+from .operators import Space
+
+__all__ = ["TruncationError", "moments", "MIN_CUTOFF"]
+
+#: Smallest Fock dimension given to any mode.
+MIN_CUTOFF = 3
+
+
+class TruncationError(ValueError):
+    """The state does not fit in the largest allowed truncated Fock space."""
+
+
+def check_int(name: str, value: Any, low: int) -> int:
+    """An integer ``>= low``, or ``ValueError`` naming the option."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} = {value!r}: must be an integer >= {low}")
+    return int(value)
+
+
+def check_pos(name: str, value: Any) -> float:
+    """A finite real ``> 0``, or ``ValueError`` naming the option."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
+            or not math.isfinite(value):
+        raise ValueError(f"{name} = {value!r}: must be a finite number > 0")
+    return float(value)
+
+
+def check_cutoffs(value: Any) -> tuple[int, ...] | None:
+    """``None`` or a tuple of integers ``>= 2``, or ``ValueError`` naming ``cutoffs``."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ValueError(f"cutoffs = {value!r}: must be None or a sequence of integers >= 2")
+    out = tuple(value)
+    for c in out:
+        check_int("cutoffs entry", c, 2)
+    return tuple(int(c) for c in out)
+
+
+# ---- moments ------------------------------------------------------------------------------------
+def moments(space: Space, rho: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Means and symmetrised covariance of the physical quadratures in a state.
+
+    Parameters
+    ----------
+    space : Space
+    rho : ndarray, shape (d, d)
+        Density matrix (dense).
+
+    Returns
+    -------
+    mean : ndarray, shape (6,)
+    V : ndarray, shape (6, 6)
+        ``Re Tr(rho x_i x_j) - <x_i><x_j>``; unrepresented modes are vacuum (``1/2``).
+    """
+    xs = [x.data.as_scipy() for x in space.x]
+    k = len(xs)
+    xr = [x @ rho for x in xs]  # x_j rho
+    m = np.array([np.real(np.trace(y)) for y in xr])
+    V = np.empty((k, k))
+    for i in range(k):
+        for j in range(i, k):
+            # Tr(rho x_i x_j) = Tr(x_i x_j rho) = sum_ab (x_i)_ab (x_j rho)_ba
+            v = np.real(xs[i].multiply(xr[j].T).sum()) - m[i] * m[j]
+            V[i, j] = V[j, i] = v
+    idx = space.quadrature_index
+    mean = np.zeros(6)
+    mean[idx] = m
+    V6 = 0.5 * np.eye(6)
+    V6[np.ix_(idx, idx)] = V
+    return mean, V6
+
+
+def top_population(space: Space, rho: np.ndarray) -> tuple[float, ...]:
+    pops = np.real(np.diagonal(rho)).reshape(space.cutoffs)
+    out = []
+    for k in range(len(space.cutoffs)):
+        marginal = pops.sum(axis=tuple(i for i in range(pops.ndim) if i != k))
+        out.append(float(marginal[-1]))
+    return tuple(out)
+
+
+def cutoff_for(n: float, tail: float) -> int:
+    """Smallest ``N >= MIN_CUTOFF`` with ``(n/(n+1))^N < tail``."""
+    if n <= 1e-12:
+        return MIN_CUTOFF
+    ratio = n / (n + 1.0)
+    return max(MIN_CUTOFF, int(math.ceil(math.log(tail) / math.log(ratio))))
+
+
+def temperature_for(n: float, omega_m: float) -> float:
+    """Bath temperature (K) whose thermal occupation at ``omega_m`` (rad/s) is ``n``."""
+    return HBAR * omega_m / (K_B * math.log1p(1.0 / n)) if n > 0 else 0.0
+
+

@@ -1,0 +1,269 @@
+"""Tests of the QuTiP master-equation engine (simulator.master)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import qutip
+
+from simulator import Params, lyapunov
+from simulator.cli import main
+from simulator.conventions import symplectic_form
+from simulator.master import (
+    EvolveOptions,
+    MasterOptions,
+    TruncationError,
+    evolve_master,
+    moments,
+    solve_master,
+    williamson,
+)
+from simulator.master.operators import build_space, kept_modes, liouvillian
+from simulator.model import diffusion_matrix, drift_matrix
+
+PAPER = Params.paper()
+GAMMA = PAPER.Gamma
+#: No scatterers, detuning 0.85 Gamma: the paper's ideal optimum.
+IDEAL = PAPER.replace(defects=(), eta=0.0, detuning=0.85 * GAMMA)
+DEFECT = PAPER.replace(beta=0.3)
+#: Colder bath (n_m ~ 1.6), a sixth of the power: a weakly entangled point.
+COLD = PAPER.replace(temperature=1e-3, power=5e-3)
+
+
+def scaled_g0(params: Params, g0_over_gamma: float) -> Params:
+    """Same |G| (and Delta, Gamma) with single-photon coupling ``g0 = ratio * Gamma``."""
+    k = g0_over_gamma * params.Gamma / params.G0
+    return params.replace(mass=params.mass / k**2, power=params.power / k**2)
+
+
+# ---- structure ----------------------------------------------------------------------------------
+def test_williamson_normal_form():
+    rng = np.random.default_rng(1)
+    M = rng.normal(size=(6, 6))
+    V = M @ M.T + 0.5 * np.eye(6)
+    nu, S = williamson(V)
+    omega = symplectic_form(3)
+    np.testing.assert_allclose(S @ omega @ S.T, omega, atol=1e-10)
+    np.testing.assert_allclose(S @ np.diag(np.repeat(nu, 2)) @ S.T, V, atol=1e-10)
+    assert np.all(np.diff(nu) >= 0)
+
+
+@pytest.mark.parametrize("damping", ["brownian", "rwa"])
+def test_liouvillian_moments_obey_the_lyapunov_equation(damping):
+    """Tr(L(rho) x_i x_j) symmetrised = A V + V A^T + D for zero-mean Gaussian product states.
+
+    This is the exact statement that the Caldeira-Leggett (brownian) or Lindblad (rwa) master
+    equation and the linearised Langevin equations have the same second moments (checked at the
+    defect point, where every entry of A is non-zero); the thermal states have tails < 1e-9.
+    """
+    params = DEFECT.replace(damping=damping)
+    ref = lyapunov(params)
+    A, D = drift_matrix(ref.rates), diffusion_matrix(ref.rates)
+    space = build_space(("r", "l", "m"), "fock", (7, 7, 8), ref.covariance)
+    L = liouvillian(space, ref.rates, ref.mean_field)
+    for occ in [(0.05, 0.03, 0.08), (0.02, 0.06, 0.04)]:
+        rho = qutip.tensor(*(qutip.thermal_dm(c, n) for c, n in zip(space.cutoffs, occ)))
+        rho = rho.to("dense")
+        V0 = np.diag(np.repeat(np.array(occ) + 0.5, 2))
+        drho = qutip.vector_to_operator(L @ qutip.operator_to_vector(rho)).full()
+        # moments() is linear in rho up to the product of means, which vanish here
+        dmean, dV = moments(space, drho)
+        np.testing.assert_allclose(dV, A @ V0 + V0 @ A.T + D, atol=1e-6)
+        np.testing.assert_allclose(dmean, 0.0, atol=1e-9)
+
+
+def test_ccw_factor_dropped_only_without_backscattering():
+    assert kept_modes(lyapunov(PAPER).rates) == ("r", "m")
+    assert kept_modes(lyapunov(IDEAL).rates) == ("r", "m")
+    assert kept_modes(lyapunov(DEFECT).rates) == ("r", "l", "m")
+
+
+# ---- steady state against Lyapunov --------------------------------------------------------------
+@pytest.mark.parametrize(
+    "params",
+    [
+        pytest.param(IDEAL, id="ideal"),
+        pytest.param(PAPER, id="immune"),
+        pytest.param(PAPER.replace(damping="rwa"), id="immune-rwa"),
+        pytest.param(DEFECT, id="defect"),
+        pytest.param(COLD, id="cold-low-power"),
+        pytest.param(DEFECT.replace(damping="rwa"), id="defect-rwa", marks=pytest.mark.slow),
+        pytest.param(COLD.replace(beta=0.3, damping="rwa"), id="cold-defect-rwa",
+                     marks=pytest.mark.slow),
+    ],
+)
+def test_steady_state_matches_lyapunov_within_truncation_error(params):
+    res = solve_master(params)
+    assert res.converged, res.message
+    assert res.truncation_error < res.options.tol
+    diff = np.abs(res.covariance - res.lyapunov.covariance).max()
+    assert diff <= res.truncation_error, (diff, res.truncation_error, res.cutoffs)
+    np.testing.assert_allclose(res.mean, 0.0, atol=1e-8)  # linearised: means stay at zero
+
+
+def test_damping_models_are_distinguished():
+    """At the immune point the two Lyapunov solutions differ by ~2e-3 (the q-p correlation of the
+    RWA bath); each master equation is closer to its own model than the truncation error and
+    farther from the other one."""
+    ref_b = lyapunov(PAPER).covariance
+    ref_r = lyapunov(PAPER.replace(damping="rwa")).covariance
+    opts = MasterOptions(tol=1e-4)
+    for damping, own, other in (("brownian", ref_b, ref_r), ("rwa", ref_r, ref_b)):
+        res = solve_master(PAPER.replace(damping=damping), options=opts)
+        assert np.abs(res.covariance - own).max() <= res.truncation_error
+        assert np.abs(res.covariance - other).max() > 10 * res.truncation_error
+
+
+def test_fock_basis_agrees_with_normal_basis():
+    """The plain Fock basis converges to the same state (it needs more levels)."""
+    fock = solve_master(PAPER, options=MasterOptions(basis="fock"))
+    normal = solve_master(PAPER, options=MasterOptions(tol=1e-5))
+    assert fock.converged
+    assert np.prod(fock.cutoffs) > np.prod(normal.cutoffs)
+    assert np.abs(fock.covariance - normal.covariance).max() <= fock.truncation_error
+
+
+def test_solvers_agree_at_fixed_cutoffs():
+    opts = {m: MasterOptions(method=m, cutoffs=(4, 10)) for m in ("sylvester", "direct", "ilu")}
+    V = {m: solve_master(PAPER, options=o).covariance for m, o in opts.items()}
+    np.testing.assert_allclose(V["sylvester"], V["direct"], atol=1e-8)
+    np.testing.assert_allclose(V["ilu"], V["direct"], atol=1e-8)
+
+
+def test_refuses_a_steady_state_that_does_not_fit():
+    with pytest.raises(TruncationError, match="max_dim = 20"):
+        solve_master(DEFECT, options=MasterOptions(max_dim=20))
+
+
+def test_unconverged_loop_is_reported_not_hidden():
+    res = solve_master(DEFECT, options=MasterOptions(tol=1e-9, max_dim=200))
+    assert not res.converged
+    assert "not converged" in res.message
+
+
+# ---- nonlinear ----------------------------------------------------------------------------------
+def test_nonlinear_term_changes_covariance_at_second_order_in_g0():
+    """With |G| fixed, the cubic term shifts the means at O(g0) and the covariance at O(g0^2)
+    (first-order corrections to second moments vanish: odd moments of a Gaussian). Doubling g0
+    must multiply the covariance change by 4."""
+    opts_l, opts_n = MasterOptions(tol=1e-5), MasterOptions(tol=1e-5, nonlinear=True)
+    change = []
+    for ratio in (0.05, 0.1):
+        p = scaled_g0(PAPER, ratio)
+        lin, nl = solve_master(p, options=opts_l), solve_master(p, options=opts_n)
+        assert abs(abs(lin.lyapunov.A[5, 0] + 1j * lin.lyapunov.A[5, 1])
+                   - abs(lyapunov(PAPER).A[5, 0] + 1j * lyapunov(PAPER).A[5, 1])) < 1e-9
+        dv = np.abs(nl.covariance - lin.covariance).max()
+        assert dv > 50 * max(lin.truncation_error, nl.truncation_error)
+        change.append(dv)
+        # Ehrenfest, exact for the nonlinear model:
+        # 0 = d<p>/dt = -<q> + Re G <X> + Im G <Y> + g0 <n>
+        r, mf = nl.lyapunov.rates, nl.lyapunov.mean_field
+        G = np.sqrt(2.0) * float(r.g0) * complex(mf.alpha_r)
+        m, V = nl.mean, nl.covariance
+        n_r = 0.5 * (V[0, 0] + V[1, 1] + m[0] ** 2 + m[1] ** 2) - 0.5
+        force = G.real * m[0] + G.imag * m[1] + float(r.g0) * n_r
+        assert abs(m[4]) > 1e-3
+        assert abs(m[4] - force) < 1e-3 * abs(m[4])
+    assert 3.6 < change[1] / change[0] < 4.4
+
+
+def test_nonlinear_term_negligible_at_paper_coupling():
+    lin = solve_master(PAPER)
+    nl = solve_master(PAPER, options=MasterOptions(nonlinear=True))
+    assert np.abs(nl.covariance - lin.covariance).max() < 1e-8
+
+
+# ---- time evolution -----------------------------------------------------------------------------
+def test_time_evolution_matches_covariance_evolution():
+    t = np.linspace(0.0, 10.0, 21)
+    tr = evolve_master(COLD, t)
+    assert tr.modes == ("r", "m")
+    assert tr.truncation_error < 1e-3
+    assert tr.linear_difference <= tr.truncation_error
+    np.testing.assert_allclose(tr.covariance[0, 4, 4], COLD.n_m + 0.5, atol=1e-4)
+    assert tr.log_negativity["r_m"].max() > 0.005  # transient entanglement is resolved
+
+
+@pytest.mark.slow
+def test_time_evolution_with_three_modes_matches_covariance_evolution():
+    t = np.linspace(0.0, 4.0, 9)
+    tr = evolve_master(COLD.replace(beta=0.3), t, initial_phonons=0.5)
+    assert tr.modes == ("r", "l", "m")
+    assert tr.linear_difference <= tr.truncation_error < 1e-3
+
+
+def test_time_evolution_refuses_the_hot_paper_start():
+    with pytest.raises(TruncationError) as info:
+        evolve_master(PAPER, np.linspace(0.0, 1.0, 3))
+    msg = str(info.value)
+    assert "415" in msg and "initial_phonons <=" in msg and "max_dim" in msg
+    # the suggested start does fit
+    n_fit = float(msg.split("initial_phonons <= ")[1].split(" ")[0])
+    evolve_master(PAPER, np.linspace(0.0, 0.5, 3), initial_phonons=n_fit,
+                  options=EvolveOptions(check_truncation=False))
+
+
+# ---- options and errors -------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"method": "lu"}, "method"),
+        ({"basis": "position"}, "basis"),
+        ({"tol": -1.0}, "tol"),
+        ({"tail": 2.0}, "tail"),
+        ({"cutoffs": (3, 1)}, "cutoffs"),
+        ({"max_dim": 0}, "max_dim"),
+        ({"nonlinear": "yes"}, "nonlinear"),
+    ],
+)
+def test_bad_options_name_the_option(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        MasterOptions(**kwargs)
+
+
+def test_bad_evolve_options_and_arguments():
+    with pytest.raises(ValueError, match="tail"):
+        EvolveOptions(tail=1.5)
+    with pytest.raises(ValueError, match="check_truncation"):
+        EvolveOptions(check_truncation=1)
+    with pytest.raises(ValueError, match="initial_phonons"):
+        evolve_master(COLD, [0.0, 1.0], initial_phonons=-1.0)
+    with pytest.raises(ValueError, match="cutoffs"):
+        solve_master(PAPER, options=MasterOptions(cutoffs=(3, 3, 3)))
+
+
+def test_lossy_scatterers_are_refused():
+    with pytest.raises(ValueError, match="eps/eta"):
+        solve_master(DEFECT.replace(eta=GAMMA * (1 - 0.1j)))
+
+
+# ---- command line -------------------------------------------------------------------------------
+def test_cli_json(capsys):
+    assert main(["me", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("covariance", "log_negativity", "cutoffs", "truncation_error", "lyapunov",
+                "timing"):
+        assert key in out
+    assert set(out["log_negativity"]) == {"r_m", "l_m", "r_l"}
+    assert math.isclose(out["log_negativity"]["r_m"], 0.1597, abs_tol=1e-3)
+    assert out["lyapunov"]["max_abs_covariance_difference"] <= out["truncation_error"]
+
+
+def test_cli_rejects_options_it_would_not_use(capsys):
+    assert main(["me", "--t-max", "1", "--basis", "fock"]) == 2
+    assert "--basis" in capsys.readouterr().err
+    assert main(["me", "--initial-phonons", "1"]) == 2
+    assert "--initial-phonons" in capsys.readouterr().err
+
+
+def test_cli_refusal_and_evolution(capsys):
+    assert main(["me", "--t-max", "1", "--n-times", "3"]) == 3
+    assert "initial_phonons" in capsys.readouterr().err
+    assert main(["me", "--t-max", "2", "--n-times", "3", "--set", "temperature=1e-3",
+                 "--set", "power=5e-3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["t"]) == 3 and len(out["phonon_number"]) == 3
