@@ -18,7 +18,7 @@ import numpy as np
 from .conventions import QUADRATURES
 from .sde.estimators import z_scores
 
-__all__ = ["Estimate", "ComparisonRow", "Comparison", "compare", "Z_AGREE"]
+__all__ = ["Estimate", "ComparisonRow", "Comparison", "compare", "propagate_bound", "Z_AGREE"]
 
 #: |z| below which a statistical estimate "agrees" with the reference (the SDE engine's own
 #: verdict uses the same band). With about 30 quantities per comparison a 5-sigma band flags a
@@ -112,6 +112,23 @@ class Comparison:
             "max_abs_score": self.max_abs_score,
             "rows": [r.__dict__ for r in self.rows],
         }
+
+
+def propagate_bound(f, V: np.ndarray, err: float, *, h: float = 1e-7) -> float:
+    """First-order bound on ``|f(V + E) - f(V)|`` for a symmetric ``E`` with ``|E_ij| <= err``.
+
+    ``sum_{i<=j} |df/dV_ij| err`` with the derivative along the symmetric direction ``E_ij``
+    (central differences of step ``h``). Used to turn an element-wise truncation error of a
+    covariance into an error estimate for E_N or steering.
+    """
+    V = np.asarray(V, dtype=float)
+    total = 0.0
+    for i in range(V.shape[0]):
+        for j in range(i, V.shape[0]):
+            E = np.zeros_like(V)
+            E[i, j] = E[j, i] = h
+            total += abs(float(f(V + E)) - float(f(V - E))) / (2 * h)
+    return total * err
 
 
 def _row(name: str, ref: float, val: float, err: float, kind: str, atol: float) -> ComparisonRow:

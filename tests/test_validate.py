@@ -50,3 +50,36 @@ def test_unstable_point_is_reported_not_run(tmp_path, capsys):
 def test_bad_input_exits_2(tmp_path, capsys):
     assert main(["validate", "--set", "power=-1", "--out", str(tmp_path)]) == 2
     assert "power" in capsys.readouterr().err
+
+
+def test_master_leg_agrees_and_lossy_is_skipped(tmp_path):
+    res = validate(Params.paper(), ValidateOptions(quick=True))
+    engines = {c.engine: c for c in res.comparisons}
+    assert set(engines) == {"sde", "master"}
+    me = engines["master"]
+    assert me.error_kind == "truncation" and me.agrees
+    rows = {r.quantity: r for r in me.rows}
+    assert rows["E_N[r_m]"].value == pytest.approx(0.1597, abs=1e-3)
+    assert res.master.options.nonlinear is True
+    g = Params.paper().Gamma
+    lossy = validate(Params.paper(eta=g - 0.05j * g, beta=0.3),
+                     ValidateOptions(quick=True, sde=SDEOptions(n_traj=32, chunk_size=16,
+                                                                t_avg=200.0)))
+    assert lossy.master is None and "lossy" in lossy.master_skipped
+    assert [c.engine for c in lossy.comparisons] == ["sde"]
+
+
+def test_master_estimate_error_propagation_can_fail():
+    """A master result whose covariance is shifted beyond its truncation error must deviate."""
+    import dataclasses
+
+    from simulator import MasterOptions, solve_master
+    from simulator.compare import compare
+    from simulator.validate import master_estimate, reference_scalars
+
+    res = solve_master(Params.paper(), options=MasterOptions(nonlinear=True))
+    est = master_estimate(res)
+    shifted = dataclasses.replace(est, covariance=est.covariance + 10 * res.truncation_error)
+    lin = res.lyapunov
+    assert compare(lin.covariance, reference_scalars(lin), est).agrees
+    assert not compare(lin.covariance, reference_scalars(lin), shifted).agrees
