@@ -22,6 +22,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .checks import check_integer, check_real
 from .conventions import DAMPING_MODELS, HBAR, K_B
 
 __all__ = ["Params", "ParameterError", "check_array"]
@@ -37,18 +38,7 @@ _PAPER_GAMMA = 0.6 * _PAPER_OMEGA_M
 
 def _real(name: str, value: Any, *, low: float | None = None, strict: bool = False) -> float:
     """Validate a finite real number, optionally ``> low`` (strict) or ``>= low``."""
-    allowed = "a finite real number"
-    if low is not None:
-        allowed += f" {'>' if strict else '>='} {low:g}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ParameterError(f"{name} = {value!r} ({type(value).__name__}): must be {allowed}")
-    value = float(value)
-    bad = not math.isfinite(value)
-    if low is not None and not bad:
-        bad = value <= low if strict else value < low
-    if bad:
-        raise ParameterError(f"{name} = {value!r}: must be {allowed}")
-    return value
+    return check_real(name, value, low=low, strict=strict, error=ParameterError)
 
 
 def _complex(name: str, value: Any) -> complex:
@@ -161,10 +151,7 @@ class Params:
         for name in UNBOUNDED:
             put(name, _real(name, getattr(self, name)))
         put("eta", _complex("eta", self.eta))
-        m = self.m
-        if isinstance(m, bool) or not isinstance(m, numbers.Integral) or m < 1:
-            raise ParameterError(f"m = {m!r}: must be an integer >= 1 (azimuthal mode number)")
-        put("m", int(m))
+        put("m", check_integer("m", self.m, low=1, error=ParameterError))
         put("defects", self._check_defects(self.defects))
         if self.damping not in DAMPING_MODELS:
             raise ParameterError(f"damping = {self.damping!r}: must be one of {DAMPING_MODELS}")

@@ -7,7 +7,6 @@ from hypothesis import strategies as st
 from scipy.linalg import expm, solve_continuous_lyapunov
 
 from simulator import (
-    Params,
     Rates,
     covariance_evolution,
     diffusion_matrix,

@@ -532,7 +532,6 @@ def checks_fig2(d: FigureData) -> list[Check]:
     out.append(Check("2(a)", "immune (beta = pi/8): optimal Dt/Gamma = Delta/Gamma + Delta_J/Gamma",
                      xm + d.info["Delta_J_immune"], IDEAL_OPT_DT, 0.01))
     out.append(Check("2(a)", "immune: max E_N,r", ym, IDEAL_MAX_EN, 1e-4))
-    shift = d.info["Delta_J_immune"]
     out.append(Check("2(a)", "immune E_N,r at Delta = Dt - Delta_J vs ideal at Dt: "
                      "max |difference|",
                      _max_abs_diff(a["EN_r_immune_shifted"], a["EN_r_ideal"]), 0.0, 1e-6))

@@ -151,7 +151,6 @@ def plot_fig2(d: FigureData, path: Path) -> None:
         ax.legend(fontsize=8, loc="upper left")
         _label(ax, "ace"[i])
         ax = axes[i, 1]
-        stat = "max" if mode == "max" else "min"
         if q == "EN_r":
             ax.plot(bpi, a["EN_r_max_beta"], color="#1f4fbf", lw=1.6,
                     label=r"max$_\Delta E_{\mathcal{N},r}$")

@@ -162,7 +162,7 @@ def main() -> None:
         if name == "multistable":
             qs = [float(p.q) for p in fp.points]
             reached = int(np.argmin([abs(rec["late_mean_q"] - q) for q in qs]))
-            lines += [f"- fixed points at Delta_a = 2.5 omega_m: q = "
+            lines += ["- fixed points at Delta_a = 2.5 omega_m: q = "
                       + ", ".join(f"{q:.0f} ({'stable' if s else 'unstable'})"
                                   for q, s in zip(qs, fp.stable))
                       + f"; the ring-up reaches q = {qs[reached]:.0f} (fixed point {reached}, "

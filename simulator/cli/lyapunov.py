@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def format_result(res: LyapunovResult) -> str:
     """Readable summary of a :class:`LyapunovResult`."""
-    p, r, d = res.params, res.rates, res.to_dict()
+    p, d = res.params, res.to_dict()
     lines = [
         "wgmsim lyapunov: linearised steady state (units: omega_m; detunings over Gamma)",
         f"  Delta/Gamma = {p.detuning / p.Gamma:+.4f} (effective), "

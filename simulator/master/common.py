@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import check_integer, check_real
 from ..conventions import HBAR, K_B
 from .operators import Space
 
@@ -22,17 +23,12 @@ class TruncationError(ValueError):
 
 def check_int(name: str, value: Any, low: int) -> int:
     """An integer ``>= low``, or ``ValueError`` naming the option."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} = {value!r}: must be an integer >= {low}")
-    return int(value)
+    return check_integer(name, value, low=low)
 
 
 def check_pos(name: str, value: Any) -> float:
     """A finite real ``> 0``, or ``ValueError`` naming the option."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
-            or not math.isfinite(value):
-        raise ValueError(f"{name} = {value!r}: must be a finite number > 0")
-    return float(value)
+    return check_real(name, value, low=0.0, strict=True)
 
 
 def check_cutoffs(value: Any) -> tuple[int, ...] | None:

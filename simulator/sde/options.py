@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 from dataclasses import dataclass
 from typing import Any
 
+from ..checks import check_integer, check_real
 from .integrators import METHODS
 
 __all__ = ["SDEOptions", "INITIAL_STATES"]
@@ -17,15 +16,10 @@ INITIAL_STATES = ("thermal", "lyapunov", "gaussian")
 
 
 def _positive(name: str, value: Any, *, allow_zero: bool = False, integer: bool = False) -> Any:
-    kind = "an integer" if integer else "a finite number"
-    bound = ">= 0" if allow_zero else "> 0"
-    ok_type = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, ok_type):
-        raise ValueError(f"{name} = {value!r} ({type(value).__name__}): must be {kind} {bound}")
-    v = int(value) if integer else float(value)
-    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        raise ValueError(f"{name} = {value!r}: must be {kind} {bound}")
-    return v
+    """A number ``> 0`` (``>= 0`` with ``allow_zero``), integer if asked; ``ValueError`` names it."""
+    if integer:
+        return check_integer(name, value, low=0 if allow_zero else 1)
+    return check_real(name, value, low=0.0, strict=not allow_zero)
 
 
 @dataclass(frozen=True, kw_only=True)
