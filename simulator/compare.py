@@ -71,11 +71,13 @@ class ComparisonRow:
 
 @dataclass(frozen=True)
 class Comparison:
-    """All rows of one engine against the reference."""
+    """All rows of one engine against the reference, with the engine's own error estimates
+    (``info``: step-size check, cutoffs, ...)."""
 
     engine: str
     error_kind: str
     rows: tuple[ComparisonRow, ...]
+    info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def max_abs_score(self) -> float:
@@ -111,6 +113,7 @@ class Comparison:
             "agrees": self.agrees,
             "max_abs_score": self.max_abs_score,
             "rows": [r.__dict__ for r in self.rows],
+            "info": self.info,
         }
 
 
@@ -177,4 +180,4 @@ def compare(reference_covariance: np.ndarray, reference_scalars: dict[str, float
         if key in reference_scalars:
             rows.append(_row(key, reference_scalars[key], value,
                              float(estimate.scalars_err.get(key, np.nan)), estimate.error_kind, atol))
-    return Comparison(estimate.engine, estimate.error_kind, tuple(rows))
+    return Comparison(estimate.engine, estimate.error_kind, tuple(rows), dict(estimate.info))

@@ -25,17 +25,13 @@ def report_dict(res: ValidationResult) -> dict[str, Any]:
                     "n_jobs": res.options.n_jobs, "master": res.options.master},
         "lyapunov": lin.to_dict(),
         "sde": None if res.sde is None else res.sde.to_dict(),
-        "master": None if res.master is None else _master_dict(res.master),
+        "master": None if res.master is None else res.master.to_dict(),
         "master_skipped": res.master_skipped,
         "comparisons": [c.to_dict() for c in res.comparisons],
         "verdicts": res.verdicts,
         "timing": res.timing,
     }
     return to_jsonable(out)
-
-
-def _master_dict(master: Any) -> Any:
-    return master.to_dict() if hasattr(master, "to_dict") else repr(master)
 
 
 def summary_lines(res: ValidationResult) -> list[str]:
@@ -61,8 +57,8 @@ def summary_lines(res: ValidationResult) -> list[str]:
             lines.append(f"  {comp.engine:7s}: E_N(r_m) = {r.value:.4f} +- {r.error:.4f} "
                          f"({r.verdict})")
         lines.append(f"  {comp.engine:7s}: {comp.verdict}")
-    if res.master is None:
-        lines.append(f"  master equation skipped: {res.master_skipped}")
+    if res.master_skipped:
+        lines.append(f"  master equation not compared: {res.master_skipped}")
     lines.append("  timing: " + ", ".join(f"{k} {v:.1f} s" for k, v in res.timing.items()))
     return lines
 
@@ -109,29 +105,14 @@ def write_report(res: ValidationResult, directory: str | Path) -> Path:
         md += [f"![{f.stem}]({f.name})" for f in figs] + [""]
         md += ["## Numerical error estimates", ""]
         for comp in res.comparisons:
-            info = next((e for e in _estimates_info(res) if e[0] == comp.engine), (None, {}))[1]
-            md.append(f"- **{comp.engine}**: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in info.items()))
+            md.append(f"- **{comp.engine}**: "
+                      + ", ".join(f"{k} = {_fmt(v)}" for k, v in comp.info.items()))
         md.append("")
-    if res.master is None:
-        md += [f"Master equation skipped: {res.master_skipped}.", ""]
+    if res.master_skipped:
+        md += [f"Master equation not compared: {res.master_skipped}.", ""]
     path = directory / "report.md"
     path.write_text("\n".join(md))
     return path
-
-
-def _estimates_info(res: ValidationResult) -> list[tuple[str, dict]]:
-    out = []
-    if res.sde is not None:
-        info = {"trajectories": res.sde.options.n_traj, "dt": res.sde.options.dt,
-                "method": res.sde.options.method, "diverged": res.sde.diverged,
-                "statistical units": res.sde.n_units}
-        if res.sde.error_check:
-            info["step-size check (dt vs dt/2): relative change of second moments"] = \
-                res.sde.error_check["second_moment_relative_difference"]
-        out.append(("sde", info))
-    if res.master is not None and hasattr(res.master, "report_info"):
-        out.append(("master", res.master.report_info()))
-    return out
 
 
 def _fmt(v: Any) -> str:

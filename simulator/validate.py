@@ -119,10 +119,12 @@ def sde_estimate(res: SDEResult) -> Estimate:
     scalars.update({f"steering[{k}]": v for k, v in obs["steering"].items()})
     errs = {f"E_N[{k}]": v for k, v in obs["log_negativity_stderr"].items()}
     errs.update({f"steering[{k}]": v for k, v in obs["steering_stderr"].items()})
-    info = {"n_traj": res.options.n_traj, "dt": res.options.dt, "method": res.options.method,
-            "diverged": res.diverged, "n_units": res.n_units, "status": res.status}
+    info = {"trajectories": res.options.n_traj, "dt": res.options.dt,
+            "method": res.options.method, "diverged": res.diverged,
+            "statistical units": res.n_units, "status": res.status}
     if res.error_check:
-        info["step_size_error"] = res.error_check
+        info["step-size check (dt vs dt/2, same noise): relative change of <x x^T>"] = \
+            res.error_check["second_moment_relative_difference"]
     return Estimate("sde", res.covariance, res.covariance_stderr, scalars, errs, "stderr", info)
 
 
