@@ -225,6 +225,8 @@ def _run_master(params: Params, options: ValidateOptions):
         res = solve_master(params, options=MasterOptions(nonlinear=True))
     except TruncationError as exc:
         return None, None, f"the Fock truncation does not fit: {exc}"
+    except RuntimeError as exc:  # e.g. the iterative steady-state solver did not converge
+        return None, None, f"the steady-state solver failed: {exc}"
     if not res.converged:
         return res, None, f"cutoffs did not converge ({res.message})"
     return res, master_estimate(res), None
