@@ -43,6 +43,16 @@ def check_cutoffs(value: Any) -> tuple[int, ...] | None:
     return tuple(int(c) for c in out)
 
 
+def check_truncation_options(options: Any) -> None:
+    """Checks shared by the steady-state and time-evolution options: ``tail`` in (0, 1),
+    ``max_dim`` an integer >= 8, ``cutoffs`` normalised to a tuple (frozen dataclass)."""
+    check_pos("tail", options.tail)
+    if options.tail >= 1:
+        raise ValueError(f"tail = {options.tail!r}: must be < 1")
+    check_int("max_dim", options.max_dim, 8)
+    object.__setattr__(options, "cutoffs", check_cutoffs(options.cutoffs))
+
+
 # ---- moments ------------------------------------------------------------------------------------
 def moments(space: Space, rho: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Means and symmetrised covariance of the physical quadratures in a state.

@@ -19,9 +19,8 @@ from ..observables import log_negativity, occupation
 from ..params import Params
 from .common import (
     TruncationError,
-    check_cutoffs,
-    check_int,
     check_pos,
+    check_truncation_options,
     cutoff_for,
     moments,
     temperature_for,
@@ -66,12 +65,9 @@ class EvolveOptions:
         for name in ("nonlinear", "check_truncation"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} = {getattr(self, name)!r}: must be True or False")
-        for name in ("tail", "atol", "rtol"):
+        for name in ("atol", "rtol"):
             check_pos(name, getattr(self, name))
-        if self.tail >= 1:
-            raise ValueError(f"tail = {self.tail!r}: must be < 1")
-        check_int("max_dim", self.max_dim, 8)
-        object.__setattr__(self, "cutoffs", check_cutoffs(self.cutoffs))
+        check_truncation_options(self)
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from ..observables import log_negativity, summary
 from ..params import Params
 from .common import (
     TruncationError,
-    check_cutoffs,
     check_int,
     check_pos,
+    check_truncation_options,
     cutoff_for,
     moments,
     top_population,
@@ -89,13 +89,10 @@ class MasterOptions:
             raise ValueError(f"basis = {self.basis!r}: must be one of {BASES}")
         if self.method not in STEADY_METHODS:
             raise ValueError(f"method = {self.method!r}: must be one of {tuple(STEADY_METHODS)}")
-        for name in ("tol", "tail", "solver_rtol"):
+        for name in ("tol", "solver_rtol"):
             check_pos(name, getattr(self, name))
-        if self.tail >= 1:
-            raise ValueError(f"tail = {self.tail!r}: must be < 1")
-        check_int("max_dim", self.max_dim, 8)
         check_int("max_rounds", self.max_rounds, 1)
-        object.__setattr__(self, "cutoffs", check_cutoffs(self.cutoffs))
+        check_truncation_options(self)
 
 
 @dataclass(frozen=True)
