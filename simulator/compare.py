@@ -137,7 +137,7 @@ def propagate_bound(f, V: np.ndarray, err: float, *, h: float = 1e-7) -> float:
 def _row(name: str, ref: float, val: float, err: float, kind: str, atol: float) -> ComparisonRow:
     diff = val - ref
     if kind == "stderr":
-        score = 0.0 if (err == 0 and abs(diff) <= atol) else float(z_scores(val, err, ref))
+        score = float(z_scores(val, err, ref, atol=atol))
         agrees = bool(abs(score) < Z_AGREE)
         verdict = "agrees" if agrees else f"deviates by {abs(score):.1f} sigma"
     else:

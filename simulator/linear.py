@@ -128,7 +128,9 @@ def solve_lyapunov(A: np.ndarray, D: np.ndarray) -> np.ndarray:
     The equation is linear in the ``k = n(n+1)/2`` independent entries of ``V``. The ``k x k``
     operator of every grid point is assembled by a single matrix product with constant tensors
     (:func:`_lyapunov_operator_basis`) and all systems are solved in one batched LAPACK call, which
-    is what makes grid sweeps fast (no Python loop, no Schur decomposition per point).
+    is what makes grid sweeps fast (no Python loop, no Schur decomposition per point). Matrices
+    with the optomechanical structure of this model take a faster exact route
+    (:func:`_solve_optomechanical`).
 
     Parameters
     ----------
@@ -141,6 +143,13 @@ def solve_lyapunov(A: np.ndarray, D: np.ndarray) -> np.ndarray:
         Meaningful only where ``A`` is stable (check with :func:`is_stable`).
     """
     A, D = np.broadcast_arrays(np.asarray(A, float), np.asarray(D, float))
+    if _has_optomechanical_structure(A, D):
+        return _solve_optomechanical(A, D)
+    return _solve_general(A, D)
+
+
+def _solve_general(A: np.ndarray, D: np.ndarray) -> np.ndarray:
+    """The ``n(n+1)/2`` reduced Kronecker system, batched (any ``n``)."""
     n = A.shape[-1]
     if n not in _BASIS:
         _BASIS[n] = _lyapunov_operator_basis(n)
@@ -155,6 +164,77 @@ def solve_lyapunov(A: np.ndarray, D: np.ndarray) -> np.ndarray:
     V[..., iu, ju] = v
     V[..., ju, iu] = v
     return V
+
+
+def _has_optomechanical_structure(A: np.ndarray, D: np.ndarray) -> bool:
+    """Six variables ``(optics x4, q, p)`` with ``q`` driven only by ``p`` and itself, no direct
+    ``p`` term in the optics, and no optics-mechanics cross diffusion (true for every model here)."""
+    return (A.shape[-1] == 6 and A.size > 0 and not np.any(A[..., :4, 5])
+            and not np.any(A[..., 4, :4]) and np.all(A[..., 4, 5] != 0)
+            and not np.any(D[..., :4, 4:]))
+
+
+def _solve_optomechanical(A: np.ndarray, D: np.ndarray) -> np.ndarray:
+    """Exact block elimination for ``A = [[Ao, g e_q^T], [e_p h^T, Am]]`` (optics ``o``, 4x4).
+
+    With ``V = [[O, (c_q, c_p)], [., M]]`` the Lyapunov equation splits into
+    ``Ao O + O Ao^T + g c_q^T + c_q g^T = -D_o``, the ``q`` column
+    ``(Ao + a) c_q + b c_p + g M_qq = 0`` (``Am = [[a, b], [c, d]]``), the ``p`` column
+    ``(Ao + d) c_p + c c_q + O h + g M_qp = 0`` and three mechanical equations. ``O`` is affine
+    in ``c_q`` (one optical 10x10 solve with 5 right-hand sides), ``c_p`` follows from the ``q``
+    column, which leaves 7 unknowns ``(c_q, M_qq, M_qp, M_pp)``: about 5x fewer operations than
+    the 21x21 system, with the same result (tested against it and SciPy).
+    """
+    batch = A.shape[:-2]
+    A, D = A.reshape(-1, 6, 6), D.reshape(-1, 6, 6)
+    N = len(A)
+    if 4 not in _BASIS:
+        _BASIS[4] = _lyapunov_operator_basis(4)
+    B4, iu, ju = _BASIS[4]
+    Ao, g, h = A[:, :4, :4], A[:, :4, 4], A[:, 5, :4]
+    a, b, c, d = A[:, 4, 4], A[:, 4, 5], A[:, 5, 4], A[:, 5, 5]
+    # optical block: O = O_D + sum_k c_q[k] O_k, all packed (upper triangle, 10 entries)
+    Lo = (Ao.reshape(N, 16) @ B4).reshape(N, 10, 10)
+    rhs = np.empty((N, 10, 5))
+    rhs[:, :, 0] = -D[:, iu, ju]
+    gi, gj = g[:, iu], g[:, ju]
+    for k in range(4):  # -(g e_k^T + e_k g^T)
+        rhs[:, :, k + 1] = -(gi * (ju == k) + (iu == k) * gj)
+    X = np.linalg.solve(Lo, rhs)
+    H = np.zeros((N, 4, 10))  # H @ packed(O) = O h
+    for col, (i, j) in enumerate(zip(iu, ju)):
+        H[:, i, col] += h[:, j]
+        if i != j:
+            H[:, j, col] += h[:, i]
+    Oh = H @ X
+    eye = np.eye(4)
+    P = -(Ao + a[:, None, None] * eye) / b[:, None, None]  # c_p = P c_q + r M_qq
+    r = -g / b[:, None]
+    Aod = Ao + d[:, None, None] * eye
+    M = np.zeros((N, 7, 7))
+    y = np.zeros((N, 7))
+    M[:, :4, :4] = Aod @ P + c[:, None, None] * eye + Oh[:, :, 1:]  # p column
+    M[:, :4, 4] = np.einsum("nij,nj->ni", Aod, r)
+    M[:, :4, 5] = g
+    y[:, :4] = -Oh[:, :, 0]
+    M[:, 4, 4], M[:, 4, 5], y[:, 4] = 2 * a, 2 * b, -D[:, 4, 4]  # (q, q)
+    M[:, 5, :4], M[:, 5, 4], M[:, 5, 5], M[:, 5, 6] = h, c, a + d, b  # (q, p)
+    y[:, 5] = -D[:, 4, 5]
+    M[:, 6, :4] = 2 * np.einsum("ni,nij->nj", h, P)  # (p, p)
+    M[:, 6, 4] = 2 * np.einsum("ni,ni->n", h, r)
+    M[:, 6, 5], M[:, 6, 6], y[:, 6] = 2 * c, 2 * d, -D[:, 5, 5]
+    x = np.linalg.solve(M, y[:, :, None])[:, :, 0]
+    cq = x[:, :4]
+    cp = np.einsum("nij,nj->ni", P, cq) + r * x[:, 4:5]
+    o = X[:, :, 0] + np.einsum("nck,nk->nc", X[:, :, 1:], cq)
+    V = np.empty((N, 6, 6))
+    V[:, iu, ju] = o
+    V[:, ju, iu] = o
+    V[:, :4, 4] = V[:, 4, :4] = cq
+    V[:, :4, 5] = V[:, 5, :4] = cp
+    V[:, 4, 4], V[:, 5, 5] = x[:, 4], x[:, 6]
+    V[:, 4, 5] = V[:, 5, 4] = x[:, 5]
+    return V.reshape(batch + (6, 6))
 
 
 def lyapunov_residual(A: np.ndarray, V: np.ndarray, D: np.ndarray) -> np.ndarray:

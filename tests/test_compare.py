@@ -46,3 +46,15 @@ def test_truncation_scoring():
     assert comp.agrees and "truncation" in comp.rows[0].verdict
     comp = compare(ref, {}, make(V, np.full((6, 6), 1e-5), kind="truncation"))
     assert not comp.agrees and "differs by" in comp.rows[0].verdict
+
+
+def test_zero_error_with_rounding_level_difference_agrees():
+    """An E_N clipped to 0 (zero error) against a reference of 2e-16 is agreement, not inf."""
+    from simulator.sde.estimators import z_scores
+
+    assert z_scores(0.0, 0.0, 2.2e-16) == 0.0
+    assert np.isinf(z_scores(0.0, 0.0, 1e-6))
+    ref = np.eye(6) / 2
+    comp = compare(ref, {"E_N[l_m]": 2.2e-16},
+                   make(ref, np.full((6, 6), 1e-3), scalars={"E_N[l_m]": 0.0}, errs={"E_N[l_m]": 0.0}))
+    assert comp.agrees

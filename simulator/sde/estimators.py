@@ -137,13 +137,16 @@ def jackknife_observables(s1: np.ndarray, s2: np.ndarray, counts: np.ndarray
     }
 
 
-def z_scores(estimate: np.ndarray, stderr: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """``(estimate - reference) / stderr`` elementwise; 0 where both the difference and the
-    error vanish, ``inf`` where only the error does."""
+def z_scores(estimate: np.ndarray, stderr: np.ndarray, reference: np.ndarray, *,
+             atol: float = 1e-12) -> np.ndarray:
+    """``(estimate - reference) / stderr`` elementwise. Where the error is zero the score is 0 if
+    ``|estimate - reference| <= atol`` (e.g. an E_N clipped to 0 against a reference of 1e-16)
+    and ``inf`` otherwise."""
     diff = np.asarray(estimate, float) - np.asarray(reference, float)
     se = np.asarray(stderr, float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(se > 0, diff / np.where(se > 0, se, 1.0), np.where(diff == 0, 0.0, np.inf))
+        z = np.where(se > 0, diff / np.where(se > 0, se, 1.0),
+                     np.where(np.abs(diff) <= atol, 0.0, np.inf))
     return np.where(np.isnan(se), np.nan, z)
 
 
