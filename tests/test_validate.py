@@ -83,3 +83,24 @@ def test_master_estimate_error_propagation_can_fail():
     lin = res.lyapunov
     assert compare(lin.covariance, reference_scalars(lin), est).agrees
     assert not compare(lin.covariance, reference_scalars(lin), shifted).agrees
+
+
+def test_master_leg_skipped_quickly_when_the_state_is_too_big():
+    """Near the stability boundary (28 phonons) the Fock space would be too large: the master
+    equation is reported as not compared, instead of running for minutes."""
+    import time
+
+    p = Params.paper()
+    p = p.replace(detuning=-1.98 * p.Gamma)
+    t0 = time.perf_counter()
+    res = validate(p, ValidateOptions(quick=True, sde=SDEOptions(n_traj=32, chunk_size=16,
+                                                                  t_avg=200.0, t_burn=100.0)))
+    assert time.perf_counter() - t0 < 60
+    assert res.master is None and "does not fit" in res.master_skipped
+
+
+@pytest.mark.parametrize("field, value", [("seed", -1), ("n_jobs", 0), ("master_max_dim", 2),
+                                          ("quick", "yes")])
+def test_bad_options_refused_before_work(field, value):
+    with pytest.raises(ValueError, match=field):
+        ValidateOptions(**{field: value})

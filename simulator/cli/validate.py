@@ -7,7 +7,7 @@ import sys
 
 from ..report import summary_lines, write_report
 from ..sde import UnstableSystemError
-from ..validate import ValidateOptions, validate
+from ..validate import MASTER_MAX_DIM, ValidateOptions, validate
 from .common import ProgressBar, add_params_arguments, params_from_args, print_json, set_help
 
 NAME = "validate"
@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="root seed of the SDE ensemble")
     p.add_argument("--n-jobs", type=int, default=1, help="parallel workers for the SDE ensemble")
     p.add_argument("--no-master", action="store_true", help="skip the master equation")
+    p.add_argument("--master-max-dim", type=int, default=MASTER_MAX_DIM,
+                   help="largest Fock-space dimension for the master equation (default "
+                   "%(default)s; the cost grows steeply: ~3 s at 264, minutes at 600)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the report JSON instead of text")
     p.set_defaults(func=run)
@@ -42,8 +45,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the validation; exit 0 when it ran, 2 on bad input."""
     params = params_from_args(args)
-    options = ValidateOptions(quick=args.quick, seed=args.seed, n_jobs=args.n_jobs,
-                              master=not args.no_master)
     bars: dict[str, ProgressBar] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -51,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
 
     show = not args.quiet and sys.stderr.isatty()
     try:
+        options = ValidateOptions(quick=args.quick, seed=args.seed, n_jobs=args.n_jobs,
+                                  master=not args.no_master, master_max_dim=args.master_max_dim)
         res = validate(params, options, out=args.out, progress=progress if show else None)
     except (UnstableSystemError, ValueError) as exc:
         print(f"wgmsim validate: {exc}", file=sys.stderr)
