@@ -57,6 +57,9 @@ def summary_lines(res: ValidationResult) -> list[str]:
             lines.append(f"  {comp.engine:7s}: E_N(r_m) = {r.value:.4f} +- {r.error:.4f} "
                          f"({r.verdict})")
         lines.append(f"  {comp.engine:7s}: {comp.verdict}")
+    if res.sde is not None and res.sde.n_units < 8:
+        lines.append(f"  warning: the SDE error bars rest on only {res.sde.n_units} statistical "
+                     "units (chunks x batches; slow relaxation here): treat its verdict with care")
     if res.master_skipped:
         lines.append(f"  master equation not compared: {res.master_skipped}")
     lines.append("  timing: " + ", ".join(f"{k} {v:.1f} s" for k, v in res.timing.items()))
