@@ -66,3 +66,15 @@ def test_ringup_cli_json_and_plot(capsys, tmp_path):
     data = json.loads(capsys.readouterr().out)
     assert len(data["t"]) == 5 and np.shape(data["covariance"]) == (5, 6, 6)
     assert fig.exists() and fig.stat().st_size > 1000
+
+
+def test_ringup_save_load_roundtrip(tmp_path, capsys):
+    from simulator.sde.ringup import RingupResult
+
+    assert main(["ringup", "--n-traj", "32", "--chunk-size", "16", "--t-final", "10",
+                 "--output-every", "5", "--quiet", "--json", "--out", str(tmp_path)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    res = RingupResult.load(tmp_path)
+    assert np.array_equal(res.covariance, np.array(printed["covariance"]))
+    assert res.params == Params.paper() and res.options.n_traj == 32 and res.seed == 0
+    assert res.max_abs_z == pytest.approx(printed["max_abs_z"])

@@ -42,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-jobs", type=int, default=1)
     p.add_argument("--plot", metavar="FILE", help="save a figure (png/pdf) of the transient")
+    p.add_argument("--out", metavar="DIR",
+                   help="save the result (ringup.npz + ringup.json; RingupResult.load reads it)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
@@ -79,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"wgmsim ringup: {exc}", file=sys.stderr)
         return 2
+    if args.out:
+        res.save(args.out)
     if args.plot:
         from ..plotting import plot_ringup
 

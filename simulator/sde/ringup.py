@@ -19,13 +19,16 @@ with the number of outputs, not the number of steps) and compared with
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from ..jsonio import to_jsonable
 from ..linear import covariance_evolution
 from ..model import Rates, diffusion_matrix, drift_matrix_along, mean_field, nonlinear_drift
 from ..observables import log_negativity
@@ -38,6 +41,8 @@ from .system import OptomechanicalRemainder
 __all__ = ["RingupOptions", "RingupResult", "simulate_ringup"]
 
 RINGUP_METHODS = ("exponential", "euler")
+#: Version of the files written by :meth:`RingupResult.save`.
+RINGUP_FORMAT = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -165,6 +170,35 @@ class RingupResult:
             "log_negativity": en, "linear_log_negativity": lin_en,
             "max_abs_z": self.max_abs_z, "diverged": self.diverged, "timing": self.timing,
         }
+
+    _ARRAYS = ("t", "mean_field", "mean", "mean_stderr", "covariance", "covariance_stderr",
+               "linear_covariance", "z")
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``ringup.npz`` (the arrays of :attr:`_ARRAYS`) and ``ringup.json`` (parameters,
+        options, seed, diverged count, timing, format) into ``directory``; returns it."""
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        np.savez(d / "ringup.npz", **{k: getattr(self, k) for k in self._ARRAYS})
+        meta = {"format": RINGUP_FORMAT, "params": self.params.to_dict(),
+                "options": self.options.to_dict(), "seed": self.seed, "diverged": self.diverged,
+                "timing": self.timing, "max_abs_z": self.max_abs_z}
+        (d / "ringup.json").write_text(json.dumps(to_jsonable(meta), indent=2) + "\n")
+        return d
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "RingupResult":
+        """Read a result written by :meth:`save`."""
+        d = Path(directory)
+        meta = json.loads((d / "ringup.json").read_text())
+        if meta.get("format") != RINGUP_FORMAT:
+            raise ValueError(f"{d}: ring-up format {meta.get('format')!r}, expected {RINGUP_FORMAT}")
+        p = dict(meta["params"])
+        p.pop("derived", None)
+        with np.load(d / "ringup.npz") as npz:
+            arrays = {k: npz[k] for k in cls._ARRAYS}
+        return cls(params=Params.from_mapping(p), options=RingupOptions(**meta["options"]),
+                   seed=meta["seed"], diverged=meta["diverged"], timing=meta["timing"], **arrays)
 
 
 def _mean_path(rates: Rates, bare: float, t_out: np.ndarray, t_mid: np.ndarray,
