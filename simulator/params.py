@@ -238,6 +238,11 @@ class Params:
         }
         return out
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Params":
+        """Inverse of :meth:`to_dict` (the ``derived`` block is recomputed, not read)."""
+        return cls.from_mapping({k: v for k, v in data.items() if k != "derived"})
+
     def replace(self, **changes: Any) -> "Params":
         """A copy with ``changes`` applied (validated), like :func:`dataclasses.replace`."""
         return dataclasses.replace(self, **changes)

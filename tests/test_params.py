@@ -112,3 +112,4 @@ def test_to_dict_is_json_ready(paper):
     assert Params.from_mapping({k: v for k, v in d.items() if k not in ("derived", "defects")}
                                | {"defects": [(complex(*x["eps"]), x["beta"]) for x in d["defects"]]}
                                ) == paper
+    assert Params.from_dict(d) == paper

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import qutip
 
+from ..conventions import MODES
 from ..linear import LyapunovResult, covariance_evolution, lyapunov
 from ..observables import log_negativity, occupation
 from ..params import Params
@@ -200,7 +201,7 @@ def evolve_master(params: Params, t: np.ndarray, *, initial_phonons: float | Non
         traj = cold + n * (warm - cold)
         occ = []
         for m in modes:
-            i = {"r": 0, "l": 2, "m": 4}[m]
+            i = MODES[m][0]
             occ.append(float(np.linalg.eigvalsh(traj[:, i:i + 2, i:i + 2])[:, -1].max()) - 0.5)
         return tuple(cutoff_for(x, options.tail) for x in occ), occ
 

@@ -148,11 +148,7 @@ class SDEResult:
         meta = json.loads((d / "result.json").read_text())
         if meta.get("format") != RESULT_FORMAT:
             raise ValueError(f"{d}: result format {meta.get('format')!r}, expected {RESULT_FORMAT}")
-        params = None
-        if meta["params"] is not None:
-            p = dict(meta["params"])
-            p.pop("derived", None)
-            params = Params.from_mapping(p)
+        params = None if meta["params"] is None else Params.from_dict(meta["params"])
         obs_keys = ("log_negativity", "log_negativity_stderr", "steering", "steering_stderr")
         nan = lambda v: np.nan if v is None else v  # noqa: E731
         arr = lambda v: np.array(v if v is None else _nan_list(v), dtype=float)  # noqa: E731

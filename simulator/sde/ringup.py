@@ -193,11 +193,9 @@ class RingupResult:
         meta = json.loads((d / "ringup.json").read_text())
         if meta.get("format") != RINGUP_FORMAT:
             raise ValueError(f"{d}: ring-up format {meta.get('format')!r}, expected {RINGUP_FORMAT}")
-        p = dict(meta["params"])
-        p.pop("derived", None)
         with np.load(d / "ringup.npz") as npz:
             arrays = {k: npz[k] for k in cls._ARRAYS}
-        return cls(params=Params.from_mapping(p), options=RingupOptions(**meta["options"]),
+        return cls(params=Params.from_dict(meta["params"]), options=RingupOptions(**meta["options"]),
                    seed=meta["seed"], diverged=meta["diverged"], timing=meta["timing"], **arrays)
 
 
