@@ -1,0 +1,69 @@
+"""Exceptions, warning classes and result statuses shared by every engine.
+
+One place for the vocabulary with which wgmsim says that something is wrong, so that a user can
+filter all of it at once (``warnings.simplefilter("error", WgmsimWarning)``) and a status string
+means the same in every result.
+
+Statuses
+--------
+``ok``
+    The numbers and their error bars can be trusted.
+``few_units``
+    The error bars rest on fewer than :data:`MIN_UNITS` independent statistical units, or on
+    batches shorter than the correlation time needs: they are probably too small.
+``not_stationary``
+    The run did not reach its stationary state before averaging began.
+``unstable``
+    The parameter point is dynamically unstable (an eigenvalue of the drift with real part >= 0).
+``diverged``
+    Trajectories left the region where the model holds and were dropped.
+``unphysical``
+    A covariance violates the uncertainty principle ``V + i Omega / 2 >= 0``.
+``not_converged``
+    An iterative solver (master-equation truncation, time budget) did not converge.
+``failed``
+    An engine raised; the message says why.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MIN_UNITS", "STATUSES",
+    "WgmsimWarning", "StatisticsWarning", "StabilityWarning", "PhysicalityWarning",
+    "ResultFileError", "CheckpointError",
+]
+
+#: Fewest independent statistical units (chunk x batch) behind an error bar reported as ``ok``.
+MIN_UNITS = 8
+
+#: Every status a result can carry (see the module docstring).
+STATUSES = ("ok", "few_units", "not_stationary", "unstable", "diverged", "unphysical",
+            "not_converged", "failed")
+
+
+class WgmsimWarning(UserWarning):
+    """Base class of every warning wgmsim emits."""
+
+
+class StatisticsWarning(WgmsimWarning):
+    """Error bars that may not be honest: too few units, short batches, clipped estimates."""
+
+
+class StabilityWarning(WgmsimWarning):
+    """An unstable point, divergent trajectories or a run that did not become stationary."""
+
+
+class PhysicalityWarning(WgmsimWarning):
+    """A state that quantum mechanics forbids (uncertainty principle violated)."""
+
+
+class ResultFileError(ValueError):
+    """A saved result or checkpoint that cannot be trusted: missing, truncated or tampered with.
+
+    The message names the file.
+    """
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint folder that belongs to another run, is locked by another process, or is
+    inconsistent; the message names the folder and what to do."""
