@@ -30,7 +30,7 @@ from __future__ import annotations
 __all__ = [
     "MIN_UNITS", "STATUSES",
     "WgmsimWarning", "StatisticsWarning", "StabilityWarning", "PhysicalityWarning",
-    "ResultFileError", "CheckpointError",
+    "ResultFileError", "CheckpointError", "RunInterrupted",
 ]
 
 #: Fewest independent statistical units (chunk x batch) behind an error bar reported as ``ok``.
@@ -67,3 +67,19 @@ class ResultFileError(ValueError):
 class CheckpointError(RuntimeError):
     """A checkpoint folder that belongs to another run, is locked by another process, or is
     inconsistent; the message names the folder and what to do."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) during a chunked run, after the finished chunks were saved.
+
+    Attributes
+    ----------
+    done, total : int
+        Chunks finished (and saved, if ``folder`` is set) and chunks in the run.
+    folder : pathlib.Path or None
+        Checkpoint folder holding the finished chunks; rerunning the same command resumes.
+    """
+
+    def __init__(self, done: int, total: int, folder=None) -> None:
+        super().__init__(f"interrupted after {done} of {total} chunks")
+        self.done, self.total, self.folder = done, total, folder
