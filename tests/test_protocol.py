@@ -199,10 +199,17 @@ def test_master_protocol(master, tmp_path):
     assert back.history == master.history and back.options == master.options
 
 
-def test_master_estimate_is_the_validation_estimate(master):
-    a, b = master.to_estimate(), master_estimate(master)
-    np.testing.assert_array_equal(a.covariance_err, b.covariance_err)
-    assert a.scalars == b.scalars and a.scalars_err == b.scalars_err and a.info == b.info
+def test_master_estimate_carries_the_truncation_error(master):
+    est = master.to_estimate()
+    assert est.engine == "master" and est.error_kind == "truncation"
+    np.testing.assert_array_equal(est.covariance_err, np.full((6, 6), master.truncation_error))
+    assert est.scalars["E_N[r_m]"] == pytest.approx(master.log_negativity["r_m"], abs=1e-15)
+    # the E_N error is the first-order propagation of the element-wise bound: positive, and
+    # (E_N being a smooth function with O(1) derivatives) of the order of the bound itself
+    assert 0 < est.scalars_err["E_N[r_m]"] < 20 * master.truncation_error
+    comp = compare(master.lyapunov.covariance, reference_scalars(master.lyapunov), est)
+    assert comp.agrees, comp.verdict
+    assert master_estimate(master).scalars == est.scalars
 
 
 # ---- MasterTrajectory ---------------------------------------------------------------------------
