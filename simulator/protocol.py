@@ -32,6 +32,16 @@ and gets:
   that made it; stamped when the result is constructed and restored by ``load``;
 * a one-line ``__repr__`` (never an array) and a small HTML table for notebooks.
 
+Results of one stationary point also give ``to_estimate()`` (an
+:class:`~simulator.estimate.Estimate` for :func:`simulator.compare.compare`) and Gaussian ones
+``covariance_xxpp(hbar=2)``; those are methods of the classes, not of the mixin.
+
+Adopting the protocol (e.g. ``SDEResult``): inherit ``ResultProtocol``, declare
+``repr=False`` in the dataclass decorator, set ``_file_name``, write ``_arrays``, ``_meta`` and
+``_from_saved`` (nested results: prefix their arrays, ``"lyapunov.A"``, and nest their ``_meta``),
+and name the dimensions in ``_xarray_vars``. A class with its own ``__post_init__`` calls
+``super().__post_init__()`` to be stamped (otherwise ``provenance`` is stamped when first read).
+
 This module sits in the bottom layer (it imports only :mod:`simulator.resultio` and
 :mod:`simulator.jsonio`), so that every engine's results can inherit it.
 """
