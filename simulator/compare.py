@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .conventions import QUADRATURES
+from .estimate import Estimate, propagate_bound
 from .sde.estimators import z_scores
 
 __all__ = ["Estimate", "ComparisonRow", "Comparison", "compare", "propagate_bound", "Z_AGREE"]
@@ -24,35 +25,6 @@ __all__ = ["Estimate", "ComparisonRow", "Comparison", "compare", "propagate_boun
 #: verdict uses the same band). With about 30 quantities per comparison a 5-sigma band flags a
 #: false deviation with probability ~2e-5.
 Z_AGREE = 5.0
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """One engine's estimate of the stationary state.
-
-    Attributes
-    ----------
-    engine : str
-        Label, e.g. ``"sde"`` or ``"master"``.
-    covariance : ndarray, shape (6, 6)
-    covariance_err : ndarray, shape (6, 6)
-        One-sigma error of each element (standard error, or truncation error estimate).
-    scalars : dict of str to float
-        Named scalar observables, e.g. ``"E_N[r_m]"``, ``"steering[r->m]"``.
-    scalars_err : dict of str to float
-        Their errors, same keys.
-    error_kind : {"stderr", "truncation"}
-    info : dict
-        Anything else worth reporting (step-size error, cutoffs, timing, ...).
-    """
-
-    engine: str
-    covariance: np.ndarray
-    covariance_err: np.ndarray
-    scalars: dict[str, float]
-    scalars_err: dict[str, float]
-    error_kind: str = "stderr"
-    info: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -115,23 +87,6 @@ class Comparison:
             "rows": [r.__dict__ for r in self.rows],
             "info": self.info,
         }
-
-
-def propagate_bound(f, V: np.ndarray, err: float, *, h: float = 1e-7) -> float:
-    """First-order bound on ``|f(V + E) - f(V)|`` for a symmetric ``E`` with ``|E_ij| <= err``.
-
-    ``sum_{i<=j} |df/dV_ij| err`` with the derivative along the symmetric direction ``E_ij``
-    (central differences of step ``h``). Used to turn an element-wise truncation error of a
-    covariance into an error estimate for E_N or steering.
-    """
-    V = np.asarray(V, dtype=float)
-    total = 0.0
-    for i in range(V.shape[0]):
-        for j in range(i, V.shape[0]):
-            E = np.zeros_like(V)
-            E[i, j] = E[j, i] = h
-            total += abs(float(f(V + E)) - float(f(V - E))) / (2 * h)
-    return total * err
 
 
 def _row(name: str, ref: float, val: float, err: float, kind: str, atol: float) -> ComparisonRow:

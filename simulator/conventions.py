@@ -49,3 +49,46 @@ def mode_indices(*modes: str) -> list[int]:
             raise ValueError(f"mode must be one of {sorted(MODES)}, got {name!r}")
         out.extend(MODES[name])
     return out
+
+
+def xxpp_order(n_modes: int) -> list[int]:
+    """Indices into ``(x_1, p_1, ..., x_n, p_n)`` (our order) that give ``(x_1..x_n, p_1..p_n)``."""
+    return [2 * k for k in range(n_modes)] + [2 * k + 1 for k in range(n_modes)]
+
+
+def covariance_xxpp(V: np.ndarray, hbar: float = 2.0) -> np.ndarray:
+    """Covariance in the ordering and scaling of thewalrus and Strawberry Fields.
+
+    Our covariance (this module) is over ``(X_r, Y_r, X_l, Y_l, q, p)`` with
+    ``X = (a + a^dag)/sqrt(2)`` and vacuum ``V = I/2``. thewalrus / Strawberry Fields use
+    ``x = sqrt(hbar/2) (a + a^dag)``, ``p = -i sqrt(hbar/2) (a - a^dag)`` ordered
+    ``(x_1, ..., x_n, p_1, ..., p_n)``, vacuum ``(hbar/2) I``. So ``x = sqrt(hbar) X``,
+    ``p = sqrt(hbar) Y`` (same sign) and
+
+        V_xxpp = hbar * P V P^T,   P: (x_1, p_1, x_2, p_2, ...) -> (x_1, x_2, ..., p_1, p_2, ...).
+
+    Mode ``k`` of the result is mode ``k`` of the input (for the full ``(6, 6)`` matrix: r, l, m).
+
+    Parameters
+    ----------
+    V : ndarray, shape (..., 2n, 2n)
+        Covariance in our convention (any number ``n`` of modes, batched over leading axes).
+    hbar : float
+        The target convention's ``hbar`` (2 is thewalrus' and Strawberry Fields' default).
+
+    Returns
+    -------
+    ndarray, shape (..., 2n, 2n)
+
+    Examples
+    --------
+    >>> covariance_xxpp(0.5 * np.eye(6)).diagonal().tolist()  # vacuum: hbar/2
+    [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    """
+    V = np.asarray(V, dtype=float)
+    if V.ndim < 2 or V.shape[-1] != V.shape[-2] or V.shape[-1] % 2:
+        raise ValueError(f"V has shape {V.shape}: need (..., 2n, 2n)")
+    if not (np.isfinite(hbar) and hbar > 0):
+        raise ValueError(f"hbar = {hbar!r}: must be a finite number > 0")
+    idx = xxpp_order(V.shape[-1] // 2)
+    return hbar * V[..., idx, :][..., :, idx]

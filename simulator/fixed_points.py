@@ -12,6 +12,7 @@ whose real roots are the fixed points (one, three, or, with split doublets, five
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,9 +44,18 @@ class FixedPoints:
     max_real_eigenvalue: tuple[float, ...]
 
     @property
-    def bistable(self) -> bool:
-        """More than one fixed point (static optical bistability), whatever their stability."""
+    def multiple(self) -> bool:
+        """More than one fixed point (whatever their stability); see :attr:`multistable` for more
+        than one *stable* point."""
         return len(self.points) > 1
+
+    @property
+    def bistable(self) -> bool:
+        """Deprecated alias of :attr:`multiple` (it never meant "two stable points")."""
+        warnings.warn("FixedPoints.bistable is deprecated: it means more than one fixed point; "
+                      "use FixedPoints.multiple (or .multistable for more than one stable point)",
+                      DeprecationWarning, stacklevel=2)
+        return self.multiple
 
     @property
     def multistable(self) -> bool:

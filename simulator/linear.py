@@ -24,8 +24,11 @@ from .model import (
     nonlinear_drift,
     transmission,
 )
+from .conventions import covariance_xxpp as _covariance_xxpp
+from .estimate import Estimate, summary_scalars
 from .observables import summary
 from .params import Params
+from .protocol import ResultProtocol
 
 __all__ = [
     "solve_lyapunov",
@@ -244,8 +247,8 @@ def lyapunov_residual(A: np.ndarray, V: np.ndarray, D: np.ndarray) -> np.ndarray
 
 
 # ---- steady-state result ----------------------------------------------------------------------
-@dataclass(frozen=True)
-class LyapunovResult:
+@dataclass(frozen=True, repr=False)
+class LyapunovResult(ResultProtocol):
     """Linearised steady state of one parameter point.
 
     Attributes
@@ -291,8 +294,9 @@ class LyapunovResult:
         """``E_N`` per pair ``{"r_m", "l_m", "r_l"}`` (``None`` if unstable)."""
         return self.observables.get("log_negativity")
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready record of every number (see the README for the schema)."""
+    def _record(self) -> dict[str, Any]:
+        """JSON-ready record of every number (see the README for the schema); ``to_dict()``
+        adds ``provenance``."""
         mf, r = self.mean_field, self.rates
         photons = mf.photon_number
         out: dict[str, Any] = {
@@ -323,6 +327,65 @@ class LyapunovResult:
         }
         out.update(self.observables)
         return out
+
+    # ---- result protocol (simulator.protocol) -------------------------------------------------
+    _file_name = "lyapunov"
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        out = {"A": self.A, "D": self.D, "eigenvalues": self.eigenvalues}
+        if self.covariance is not None:
+            out["covariance"] = self.covariance
+        return out
+
+    def _meta(self) -> dict[str, Any]:
+        meta = {"params": self.params.to_dict(), "stable": self.stable,
+                "residual": self.residual, "observables": self.observables}
+        if hasattr(self, "status"):
+            meta["status"] = self.status
+        return meta
+
+    @classmethod
+    def _from_saved(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "LyapunovResult":
+        params = Params.from_dict(meta["params"])
+        rates = Rates.from_params(params)
+        extra = {"status": meta["status"]} if "status" in meta and "status" in \
+            cls.__dataclass_fields__ else {}
+        return cls(params, rates, mean_field(rates), arrays["A"], arrays["D"],
+                   arrays["eigenvalues"], bool(meta["stable"]), arrays.get("covariance"),
+                   meta["residual"], meta["observables"], **extra)
+
+    def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+        return {k: (("eigenvalue",) if k == "eigenvalues" else ("mode_i", "mode_j"), v)
+                for k, v in self._arrays().items()}
+
+    def _summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"stable": self.stable}
+        if self.stable:
+            out["E_N[r_m]"] = self.log_negativity["r_m"]
+            out["phonon_number"] = self.observables["phonon_number"]
+        out["slowest_rate"] = self.slowest_rate
+        out["detuning/Gamma"] = float(self.rates.delta / self.rates.Gamma)
+        if hasattr(self, "status"):
+            out["status"] = self.status
+        return out
+
+    def covariance_xxpp(self, hbar: float = 2.0) -> np.ndarray:
+        """The covariance in thewalrus / Strawberry Fields form: order ``(x_r, x_l, x_m, p_r,
+        p_l, p_m)``, vacuum ``hbar/2`` (:func:`simulator.conventions.covariance_xxpp`).
+
+        Raises ``ValueError`` for an unstable point (no covariance)."""
+        if self.covariance is None:
+            raise ValueError("covariance_xxpp: the point is unstable, there is no covariance")
+        return _covariance_xxpp(self.covariance, hbar)
+
+    def to_estimate(self) -> Estimate:
+        """The linearised solution as an :class:`~simulator.compare.Estimate` with zero error
+        (it is the reference; ``info["residual"]`` is its relative Lyapunov residual)."""
+        if self.covariance is None:
+            raise ValueError("to_estimate: the point is unstable, there is no covariance")
+        scalars = summary_scalars(self.observables)
+        return Estimate("lyapunov", self.covariance, np.zeros((6, 6)), scalars,
+                        {k: 0.0 for k in scalars}, "truncation", {"residual": self.residual})
 
 
 def lyapunov(params: Params) -> LyapunovResult:

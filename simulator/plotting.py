@@ -1,18 +1,21 @@
-"""Figures of wgmsim results (the only module that imports matplotlib; Agg backend, files only)."""
+"""Figures of wgmsim results (the only module that imports matplotlib; files only).
+
+Figures are drawn on a :class:`matplotlib.figure.Figure` with an explicit Agg canvas, never through
+``pyplot``: importing this module neither changes the user's backend (no ``matplotlib.use``) nor
+registers figures with pyplot's global state.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .conventions import QUADRATURES  # noqa: E402
-from .observables import log_negativity  # noqa: E402
+from .conventions import QUADRATURES
+from .observables import log_negativity
 
 if TYPE_CHECKING:
     from .validate import ValidationResult
@@ -20,11 +23,19 @@ if TYPE_CHECKING:
 __all__ = ["plot_ringup", "plot_validation"]
 
 
+def _figure(**kwargs) -> Figure:
+    """A figure on its own Agg canvas (no pyplot, no backend switch)."""
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
+
+
 def plot_ringup(res, path: str | Path) -> None:
     """Mean fields, photon and phonon numbers and E_N against time, ensemble vs linearised."""
     t = res.t
     lin = res.linear_covariance
-    fig, ax = plt.subplots(2, 2, figsize=(10, 7), sharex=True)
+    fig = _figure(figsize=(10, 7))
+    ax = fig.subplots(2, 2, sharex=True)
     ax[0, 0].plot(t, res.mean[:, 4], "o", ms=3, label="ensemble <q>")
     ax[0, 0].plot(t, res.mean_field[:, 4], "-", label="mean field q")
     ax[0, 0].set_ylabel("q")
@@ -50,9 +61,6 @@ def plot_ringup(res, path: str | Path) -> None:
     fig.suptitle(f"ring-up, {res.options.n_traj} trajectories, max |z| = {res.max_abs_z:.2f}")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
 
 
 def plot_validation(result: "ValidationResult", directory: str | Path) -> list[Path]:
@@ -66,7 +74,8 @@ def plot_validation(result: "ValidationResult", directory: str | Path) -> list[P
     comps = result.comparisons
     keys = [k for k in result.reference_scalars if k.startswith("E_N")] + \
            [k for k in result.reference_scalars if k.startswith("steering")]
-    fig, ax = plt.subplots(figsize=(10, 4))
+    fig = _figure(figsize=(10, 4))
+    ax = fig.subplots()
     x = np.arange(len(keys))
     ax.plot(x, [result.reference_scalars[k] for k in keys], "k_", ms=22, mew=2,
             label="Lyapunov (linearised)")
@@ -84,10 +93,9 @@ def plot_validation(result: "ValidationResult", directory: str | Path) -> list[P
     fig.tight_layout()
     paths.append(directory / "observables.png")
     fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
 
-    fig, axes = plt.subplots(1, max(1, len(comps)), figsize=(5 * max(1, len(comps)), 4.2),
-                             squeeze=False)
+    fig = _figure(figsize=(5 * max(1, len(comps)), 4.2))
+    axes = fig.subplots(1, max(1, len(comps)), squeeze=False)
     for ax, comp in zip(axes[0], comps):
         S = np.full((6, 6), np.nan)
         for r in comp.rows:
@@ -105,5 +113,4 @@ def plot_validation(result: "ValidationResult", directory: str | Path) -> list[P
     fig.tight_layout()
     paths.append(directory / "covariance_scores.png")
     fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
     return paths

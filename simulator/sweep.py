@@ -12,17 +12,23 @@ from typing import Any
 
 import numpy as np
 
+from .conventions import covariance_xxpp as _covariance_xxpp
 from .linear import lyapunov_residual, routh_hurwitz_stable, solve_lyapunov
 from .model import Rates, diffusion_matrix, drift_matrix, mean_field, transmission
 from .observables import log_negativity, occupation, steering
 from .params import Params
+from .protocol import ResultProtocol
 
 __all__ = ["SweepResult", "sweep"]
 
 
-@dataclass(frozen=True)
-class SweepResult:
+@dataclass(frozen=True, repr=False)
+class SweepResult(ResultProtocol):
     """Linearised steady state over a grid; every array has the grid shape ``S``.
+
+    Carries the result protocol (:mod:`simulator.protocol`): ``save``/``load``, ``to_dict``,
+    ``to_xarray`` (an axis along which one swept field alone varies is named after it, e.g.
+    ``detuning``; others are ``axis_k``), ``provenance``, a one-line repr.
 
     Attributes
     ----------
@@ -61,6 +67,110 @@ class SweepResult:
     coupling_l: np.ndarray
     residual: np.ndarray
     max_real_eigenvalue: np.ndarray | None = None
+
+    _file_name = "sweep"
+    #: Per-point arrays stored under their own name (besides ``grid.*``, ``log_negativity.*``,
+    #: ``steering.*``).
+    _POINT_ARRAYS = ("stable", "covariance", "phonon_number", "transmission", "photon_number_r",
+                     "photon_number_l", "coupling_r", "coupling_l", "residual",
+                     "max_real_eigenvalue")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Grid shape ``S``."""
+        return tuple(self.stable.shape)
+
+    def covariance_xxpp(self, hbar: float = 2.0) -> np.ndarray:
+        """Covariances in thewalrus / Strawberry Fields form, shape ``S + (6, 6)``
+        (:func:`simulator.conventions.covariance_xxpp`)."""
+        return _covariance_xxpp(self.covariance, hbar)
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        out = {f"grid.{k}": np.asarray(v) for k, v in self.grid.items()}
+        out.update({f"log_negativity.{k}": v for k, v in self.log_negativity.items()})
+        out.update({f"steering.{k}": v for k, v in self.steering.items()})
+        for name in self._POINT_ARRAYS:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = np.ascontiguousarray(value)
+        return out
+
+    def _meta(self) -> dict[str, Any]:
+        return {"params": self.params.to_dict(), "grid": list(self.grid),
+                "log_negativity": list(self.log_negativity), "steering": list(self.steering)}
+
+    @classmethod
+    def _from_saved(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "SweepResult":
+        return cls(params=Params.from_dict(meta["params"]),
+                   grid={k: arrays[f"grid.{k}"] for k in meta["grid"]},
+                   log_negativity={k: arrays[f"log_negativity.{k}"]
+                                   for k in meta["log_negativity"]},
+                   steering={k: arrays[f"steering.{k}"] for k in meta["steering"]},
+                   **{k: arrays.get(k) for k in cls._POINT_ARRAYS})
+
+    def _provenance_inputs(self) -> dict[str, Any]:
+        return {"params": self.params.to_dict(),
+                "options": {"swept": list(self.grid),
+                            "eigenvalues": self.max_real_eigenvalue is not None},
+                "seeds": None}
+
+    def _axis_names(self) -> list[str]:
+        """Name of each grid axis: the swept field that varies along it alone, else ``axis_k``."""
+        names: list[str] = []
+        for k, n in enumerate(self.shape):
+            name = f"axis_{k}"
+            for field_name, value in self.grid.items():
+                v = np.broadcast_to(np.asarray(value), self.shape)
+                if n > 1 and field_name not in names and _varies_only_along(v, k):
+                    name = field_name
+                    break
+            names.append(name)
+        return names
+
+    def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+        dims = tuple(self._axis_names())
+        out: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
+        for name in self._POINT_ARRAYS:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            out[name] = (dims + (("mode_i", "mode_j") if name == "covariance" else ()),
+                         np.asarray(value))
+        out["log_negativity"] = (dims + ("pair",),
+                                 np.stack(list(self.log_negativity.values()), axis=-1))
+        out["steering"] = (dims + ("direction",), np.stack(list(self.steering.values()), axis=-1))
+        return out
+
+    def _xarray_coords(self) -> dict[str, Any]:
+        coords = dict(super()._xarray_coords())
+        coords["pair"] = list(self.log_negativity)
+        coords["direction"] = list(self.steering)
+        dims = self._axis_names()
+        for field_name, value in self.grid.items():
+            v = np.broadcast_to(np.asarray(value), self.shape)
+            if field_name in dims:
+                k = dims.index(field_name)
+                coords[field_name] = v[tuple(slice(None) if a == k else 0 for a in range(v.ndim))]
+            else:
+                coords[f"{field_name}_value"] = (tuple(dims), np.array(v))
+        return coords
+
+    def _summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"shape": self.shape}
+        for k, v in self.grid.items():
+            v = np.asarray(v, dtype=float)
+            out[k] = f"[{v.min():.4g} .. {v.max():.4g}]"
+        out["stable"] = f"{int(np.count_nonzero(self.stable))}/{self.stable.size}"
+        en = self.log_negativity.get("r_m")
+        if en is not None and np.isfinite(en).any():
+            out["max E_N[r_m]"] = float(np.nanmax(en))
+        return out
+
+
+def _varies_only_along(v: np.ndarray, axis: int) -> bool:
+    """``v`` is constant along every axis except ``axis``."""
+    ref = v[tuple(slice(None) if a == axis else slice(0, 1) for a in range(v.ndim))]
+    return bool(np.all(v == ref))
 
 
 def sweep(params: Params, *, eigenvalues: bool = False, **grid: Any) -> SweepResult:

@@ -19,11 +19,9 @@ from typing import Any, Callable
 import numpy as np
 
 from .checks import check_integer
-from .compare import Comparison, Estimate, compare, propagate_bound
-from .conventions import PAIRS
+from .compare import Comparison, Estimate, compare
 from .jsonio import to_jsonable
 from .linear import LyapunovResult, lyapunov
-from .observables import log_negativity_block, steering_block, two_mode_block
 from .params import Params
 from .sde import SDEOptions, SDEResult, simulate_sde
 
@@ -210,29 +208,9 @@ def _checkpoint_dir(out: str | Path, params: Params, sde: SDEOptions, seed: int)
 
 
 def master_estimate(res: Any) -> Estimate:
-    """A :class:`~simulator.master.MasterResult` as an :class:`Estimate` (truncation errors).
-
-    The covariance error is the reported truncation error (element-wise bound); E_N and
-    steering errors are its first-order propagation (:func:`~simulator.compare.propagate_bound`).
-    """
-    V = res.covariance
-    err = float(res.truncation_error) if res.truncation_error is not None else float("nan")
-    scalars, errs = {}, {}
-    for key, (a, b) in PAIRS.items():
-        W = two_mode_block(V, a, b)
-        scalars[f"E_N[{key}]"] = float(log_negativity_block(W))
-        errs[f"E_N[{key}]"] = propagate_bound(
-            lambda X, a=a, b=b: log_negativity_block(two_mode_block(X, a, b)), V, err)
-        for first, second, pick in ((a, b, 0), (b, a, 1)):
-            name = f"steering[{first}->{second}]"
-            scalars[name] = float(steering_block(W)[pick])
-            errs[name] = propagate_bound(
-                lambda X, a=a, b=b, pick=pick: steering_block(two_mode_block(X, a, b))[pick], V, err)
-    info = {"model": "nonlinear" if res.options.nonlinear else "linearised",
-            "basis": res.basis, "cutoffs": tuple(res.cutoffs), "truncation error": err,
-            "top-level populations": tuple(float(x) for x in res.top_population),
-            "converged": res.converged}
-    return Estimate("master", V, np.full((6, 6), err), scalars, errs, "truncation", info)
+    """A :class:`~simulator.master.MasterResult` as an :class:`Estimate` (truncation errors):
+    :meth:`~simulator.master.MasterResult.to_estimate`."""
+    return res.to_estimate()
 
 
 def _run_master(params: Params, options: ValidateOptions):

@@ -11,14 +11,14 @@ def test_bare_detuning_of_explicit_solution_is_recovered(paper, damping):
     p = paper.replace(damping=damping, beta=0.3)
     res = lyapunov(p)
     fp = fixed_points(p, float(res.mean_field.bare_detuning))
-    assert len(fp.points) == 1 and not fp.bistable and fp.stable == (True,)
+    assert len(fp.points) == 1 and not fp.multiple and fp.stable == (True,)
     assert fp.effective_detunings[0] == pytest.approx(p.detuning / p.omega_m, abs=1e-9)
 
 
 def test_high_power_has_three_fixed_points_each_a_zero_of_the_drift():
     p = Params.paper(defects=(), eta=0.0, power=0.3)
     fp = fixed_points(p, 2.5)
-    assert fp.bistable and len(fp.points) == 3
+    assert fp.multiple and len(fp.points) == 3
     # the middle branch of the S-curve is always unstable
     assert fp.stable[1] is False
     r = Rates.from_params(p)
@@ -33,3 +33,9 @@ def test_high_power_has_three_fixed_points_each_a_zero_of_the_drift():
 def test_low_power_single_root(paper):
     fp = fixed_points(paper.replace(power=1e-6), 0.3)
     assert len(fp.points) == 1
+
+
+def test_bistable_is_a_deprecated_alias_of_multiple():
+    fp = fixed_points(Params.paper(defects=(), eta=0.0, power=0.3), bare_detuning=2.5)
+    with pytest.warns(DeprecationWarning, match="multiple"):
+        assert fp.bistable is fp.multiple is True

@@ -15,9 +15,11 @@ import numpy as np
 import qutip
 
 from ..conventions import MODES
+from ..conventions import covariance_xxpp as _covariance_xxpp
 from ..linear import LyapunovResult, covariance_evolution, lyapunov
 from ..observables import log_negativity, occupation
 from ..params import Params
+from ..protocol import ResultProtocol
 from .common import (
     TruncationError,
     check_pos,
@@ -27,6 +29,7 @@ from .common import (
     temperature_for,
 )
 from .operators import Space, build_space, kept_modes, liouvillian
+from .states import qobj_from_arrays, quadrature_operators
 
 __all__ = ["EvolveOptions", "MasterTrajectory", "evolve_master"]
 
@@ -52,6 +55,10 @@ class EvolveOptions:
         covariance change between the two as the truncation error.
     atol, rtol : float
         Tolerances of ``qutip.mesolve``.
+    store_states : bool
+        Keep the density matrix at every output time (``MasterTrajectory.states``, in the
+        displaced physical Fock basis, :mod:`simulator.master.states`); costs ``n_t d^2``
+        complex numbers.
     """
 
     nonlinear: bool = False
@@ -61,9 +68,10 @@ class EvolveOptions:
     check_truncation: bool = True
     atol: float = 1e-10
     rtol: float = 1e-8
+    store_states: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("nonlinear", "check_truncation"):
+        for name in ("nonlinear", "check_truncation", "store_states"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} = {getattr(self, name)!r}: must be True or False")
         for name in ("atol", "rtol"):
@@ -71,8 +79,8 @@ class EvolveOptions:
         check_truncation_options(self)
 
 
-@dataclass(frozen=True)
-class MasterTrajectory:
+@dataclass(frozen=True, repr=False)
+class MasterTrajectory(ResultProtocol):
     """Time evolution of the master equation from a Gaussian product state.
 
     Attributes
@@ -90,6 +98,13 @@ class MasterTrajectory:
     linear : ndarray, shape (n_t, 6, 6)
         ``covariance_evolution`` of the same model from the same initial covariance.
     timing : dict
+    states : tuple of qutip.Qobj or None
+        Density matrix at each time (``options.store_states=True``; of the run with raised
+        cutoffs when ``check_truncation``): fluctuations about the mean field, physical Fock basis,
+        tensor order r, l, m (:mod:`simulator.master.states`).
+
+    The result protocol (:mod:`simulator.protocol`): ``save``/``load``, ``to_dict``,
+    ``to_xarray`` (dimension ``time``), ``provenance``.
     """
 
     params: Params
@@ -103,6 +118,7 @@ class MasterTrajectory:
     truncation_error: float | None
     linear: np.ndarray
     timing: dict
+    states: tuple | None = None
 
     @property
     def log_negativity(self) -> dict[str, np.ndarray]:
@@ -125,8 +141,8 @@ class MasterTrajectory:
                 f"truncation_error={self.truncation_error}, "
                 f"|V-V_lin|={self.linear_difference:.2e})")
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready record."""
+    def _record(self) -> dict[str, Any]:
+        """JSON-ready record (``to_dict()`` adds ``provenance``)."""
         occ = self.occupation
         return {
             "engine": "master-evolution",
@@ -147,16 +163,83 @@ class MasterTrajectory:
             "params": self.params.to_dict(),
         }
 
+    def quadrature_operators(self) -> dict[str, qutip.Qobj]:
+        """Physical fluctuation quadratures of the kept modes on the space of :attr:`states`."""
+        return quadrature_operators(build_space(self.modes, "fock", self.cutoffs,
+                                                0.5 * np.eye(6)))
+
+    def covariance_xxpp(self, hbar: float = 2.0) -> np.ndarray:
+        """Covariances in thewalrus / Strawberry Fields form, shape ``(n_t, 6, 6)``
+        (:func:`simulator.conventions.covariance_xxpp`)."""
+        return _covariance_xxpp(self.covariance, hbar)
+
+    # ---- result protocol (simulator.protocol) -------------------------------------------------
+    _file_name = "master_trajectory"
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        out = {"t": self.t, "covariance": self.covariance, "mean": self.mean,
+               "linear": self.linear}
+        if self.states is not None:
+            out["states"] = np.stack([s.full() for s in self.states])
+            out["state_dims"] = np.asarray(self.states[0].dims, dtype=np.int64)
+        return out
+
+    def _meta(self) -> dict[str, Any]:
+        meta = {"params": self.params.to_dict(),
+                "options": {k: getattr(self.options, k) for k in self.options.__dataclass_fields__},
+                "cutoffs": list(self.cutoffs), "modes": list(self.modes),
+                "initial_phonons": self.initial_phonons,
+                "truncation_error": self.truncation_error, "timing": self.timing}
+        if hasattr(self, "status"):
+            meta["status"] = self.status
+        return meta
+
+    @classmethod
+    def _from_saved(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]):
+        opts = dict(meta["options"])
+        if opts.get("cutoffs") is not None:
+            opts["cutoffs"] = tuple(opts["cutoffs"])
+        states = None
+        if "states" in arrays:
+            states = tuple(qobj_from_arrays(m, arrays["state_dims"]) for m in arrays["states"])
+        extra = {"status": meta["status"]} if "status" in meta and "status" in \
+            cls.__dataclass_fields__ else {}
+        return cls(params=Params.from_dict(meta["params"]), options=EvolveOptions(**opts),
+                   t=arrays["t"], covariance=arrays["covariance"], mean=arrays["mean"],
+                   cutoffs=tuple(meta["cutoffs"]), modes=tuple(meta["modes"]),
+                   initial_phonons=meta["initial_phonons"],
+                   truncation_error=meta["truncation_error"], linear=arrays["linear"],
+                   timing=meta["timing"], states=states, **extra)
+
+    def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+        out = {"covariance": (("time", "mode_i", "mode_j"), self.covariance),
+               "mean": (("time", "mode_i"), self.mean),
+               "linear": (("time", "mode_i", "mode_j"), self.linear)}
+        if self.states is not None:
+            out["states"] = (("time", "ket", "bra"), np.stack([s.full() for s in self.states]))
+        return out
+
+    def _xarray_coords(self) -> dict[str, Any]:
+        return {**super()._xarray_coords(), "time": self.t}
+
+    def _summary(self) -> dict[str, Any]:
+        out = {"n_t": len(self.t), "t_max": float(self.t[-1]), "cutoffs": tuple(self.cutoffs),
+               "truncation_error": self.truncation_error,
+               "|V-V_lin|": self.linear_difference, "states": self.states is not None}
+        if hasattr(self, "status"):
+            out["status"] = self.status
+        return out
+
 
 def _mesolve(space: Space, ref: LyapunovResult, t: np.ndarray, n0: float,
-             options: EvolveOptions) -> tuple[np.ndarray, np.ndarray]:
+             options: EvolveOptions) -> tuple[np.ndarray, np.ndarray, tuple]:
     L = liouvillian(space, ref.rates, ref.mean_field, nonlinear=options.nonlinear)
     factors = [qutip.fock_dm(c, 0) for c in space.cutoffs[:-1]]
     rho0 = qutip.tensor(*factors, qutip.thermal_dm(space.cutoffs[-1], n0))
     out = qutip.mesolve(L, rho0, t, options={"store_states": True, "atol": options.atol,
                                             "rtol": options.rtol, "progress_bar": False})
     means, covs = zip(*(moments(space, s.full()) for s in out.states))
-    return np.array(covs), np.array(means)
+    return np.array(covs), np.array(means), tuple(out.states)
 
 
 def evolve_master(params: Params, t: np.ndarray, *, initial_phonons: float | None = None,
@@ -233,18 +316,19 @@ def evolve_master(params: Params, t: np.ndarray, *, initial_phonons: float | Non
                 "or raise max_dim")
     space = build_space(modes, "fock", cutoffs, ref.covariance)
     t0 = time.perf_counter()
-    cov, mean = _mesolve(space, ref, t, n0, options)
+    cov, mean, states = _mesolve(space, ref, t, n0, options)
     timing = {"mesolve": time.perf_counter() - t0}
     error = None
     if options.check_truncation:
         bigger = tuple(c + max(1, math.ceil(c / 4)) for c in cutoffs)
         t0 = time.perf_counter()
-        cov2, mean = _mesolve(build_space(modes, "fock", bigger, ref.covariance), ref, t, n0,
-                              options)
+        cov2, mean, states = _mesolve(build_space(modes, "fock", bigger, ref.covariance), ref, t,
+                                      n0, options)
         timing["check"] = time.perf_counter() - t0
         error = float(np.abs(cov2 - cov).max())
         cov, cutoffs = cov2, bigger
     timing["total"] = time.perf_counter() - t_start
     return MasterTrajectory(params=params, options=options, t=t, covariance=cov, mean=mean,
                             cutoffs=tuple(cutoffs), modes=modes, initial_phonons=n0,
-                            truncation_error=error, linear=lin, timing=timing)
+                            truncation_error=error, linear=lin, timing=timing,
+                            states=states if options.store_states else None)

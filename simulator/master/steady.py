@@ -17,9 +17,14 @@ from typing import Any
 import numpy as np
 import qutip
 
+from ..conventions import PAIRS
+from ..conventions import covariance_xxpp as _covariance_xxpp
+from ..estimate import Estimate, propagate_bound
 from ..linear import LyapunovResult, lyapunov
-from ..observables import log_negativity, summary
+from ..observables import log_negativity, log_negativity_block, steering_block, summary, \
+    two_mode_block
 from ..params import Params
+from ..protocol import ResultProtocol
 from .common import (
     TruncationError,
     check_int,
@@ -38,6 +43,7 @@ from .operators import (
     liouvillian,
     sylvester_preconditioner,
 )
+from .states import qobj_from_arrays, qobj_to_arrays, quadrature_operators, to_fock_basis
 
 __all__ = ["MasterOptions", "MasterResult", "solve_master", "STEADY_METHODS"]
 
@@ -95,8 +101,8 @@ class MasterOptions:
         check_truncation_options(self)
 
 
-@dataclass(frozen=True)
-class MasterResult:
+@dataclass(frozen=True, repr=False)
+class MasterResult(ResultProtocol):
     """Steady state of the master equation at one parameter point.
 
     Attributes
@@ -129,6 +135,15 @@ class MasterResult:
         Linearised steady state of the same damping model.
     timing : dict
         Wall-clock seconds: ``total`` and the sums of ``build``, ``solve``, ``moments``.
+    state : qutip.Qobj
+        The steady-state density matrix of the final solve (trace 1): the fluctuations about the
+        mean field, tensor order r, l, m (``modes``), in the Fock basis of the ``basis`` modes
+        (the Williamson normal modes by default); :mod:`simulator.master.states` documents the
+        basis, :meth:`quadrature_operators` gives the physical quadratures on it and
+        :meth:`fock_state` the state in the displaced physical Fock basis.
+
+    The result protocol (:mod:`simulator.protocol`): ``save``/``load`` (the state as its dense
+    matrix and dims), ``to_dict``, ``to_xarray``, ``provenance``, ``to_estimate``.
     """
 
     params: Params
@@ -145,6 +160,7 @@ class MasterResult:
     history: tuple[dict, ...]
     lyapunov: LyapunovResult
     timing: dict = field(default_factory=dict)
+    state: Any = None
 
     @property
     def log_negativity(self) -> dict[str, float]:
@@ -156,8 +172,9 @@ class MasterResult:
         """``max |V_ME - V_Lyapunov|`` (same damping model)."""
         return float(np.abs(self.covariance - self.lyapunov.covariance).max())
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready record (the ``wgmsim me --json`` schema)."""
+    def _record(self) -> dict[str, Any]:
+        """JSON-ready record (the ``wgmsim me --json`` schema; ``to_dict()`` adds
+        ``provenance``)."""
         ref = self.lyapunov
         en_ref = ref.log_negativity
         en = self.log_negativity
@@ -194,6 +211,111 @@ class MasterResult:
         return (f"MasterResult(E_N r_m={en['r_m']:.5f}, cutoffs={self.cutoffs}, "
                 f"truncation_error={self.truncation_error}, "
                 f"|V-V_lyap|={self.lyapunov_difference:.2e})")
+
+    # ---- states -----------------------------------------------------------------------------
+    def space(self) -> Space:
+        """The truncated space of :attr:`state` (basis, cutoffs, symplectic ``S``, operators)."""
+        return build_space(self.modes, self.basis, self.cutoffs, self.lyapunov.covariance)
+
+    def quadrature_operators(self) -> dict[str, qutip.Qobj]:
+        """Physical fluctuation quadratures (``"X_r"``, ..., ``"p"``) of the kept modes as
+        operators on :attr:`state`'s space: ``qutip.expect(ops["q"], res.state)`` is ``<dq>``."""
+        return quadrature_operators(self.space())
+
+    def fock_state(self, cutoffs: tuple[int, ...]) -> qutip.Qobj:
+        """:attr:`state` in the displaced physical Fock basis with the given cutoffs (one per mode
+        of ``modes``); see :func:`simulator.master.states.to_fock_basis`."""
+        return to_fock_basis(self.state, self.space(), cutoffs)
+
+    def covariance_xxpp(self, hbar: float = 2.0) -> np.ndarray:
+        """The covariance in thewalrus / Strawberry Fields form, order ``(x_r, x_l, x_m, p_r,
+        p_l, p_m)``, vacuum ``hbar/2`` (:func:`simulator.conventions.covariance_xxpp`)."""
+        return _covariance_xxpp(self.covariance, hbar)
+
+    def to_estimate(self) -> Estimate:
+        """The result as an :class:`~simulator.compare.Estimate` (truncation errors).
+
+        The covariance error is the reported truncation error (element-wise bound); E_N and
+        steering errors are its first-order propagation
+        (:func:`~simulator.compare.propagate_bound`).
+        """
+        V = self.covariance
+        err = float(self.truncation_error) if self.truncation_error is not None else float("nan")
+        scalars, errs = {}, {}
+        for key, (a, b) in PAIRS.items():
+            W = two_mode_block(V, a, b)
+            scalars[f"E_N[{key}]"] = float(log_negativity_block(W))
+            errs[f"E_N[{key}]"] = propagate_bound(
+                lambda X, a=a, b=b: log_negativity_block(two_mode_block(X, a, b)), V, err)
+            for first, second, pick in ((a, b, 0), (b, a, 1)):
+                name = f"steering[{first}->{second}]"
+                scalars[name] = float(steering_block(W)[pick])
+                errs[name] = propagate_bound(
+                    lambda X, a=a, b=b, pick=pick: steering_block(two_mode_block(X, a, b))[pick],
+                    V, err)
+        info = {"model": "nonlinear" if self.options.nonlinear else "linearised",
+                "basis": self.basis, "cutoffs": tuple(self.cutoffs), "truncation error": err,
+                "top-level populations": tuple(float(x) for x in self.top_population),
+                "converged": self.converged}
+        return Estimate("master", V, np.full((6, 6), err), scalars, errs, "truncation", info)
+
+    # ---- result protocol (simulator.protocol) -------------------------------------------------
+    _file_name = "master"
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        out = {"covariance": self.covariance, "mean": self.mean}
+        out.update({f"lyapunov.{k}": v for k, v in self.lyapunov._arrays().items()})
+        if self.state is not None:
+            out["state"], out["state_dims"] = qobj_to_arrays(self.state)
+        return out
+
+    def _meta(self) -> dict[str, Any]:
+        meta = {"params": self.params.to_dict(),
+                "options": {k: getattr(self.options, k) for k in self.options.__dataclass_fields__},
+                "modes": list(self.modes), "basis": self.basis, "cutoffs": list(self.cutoffs),
+                "top_population": list(self.top_population),
+                "truncation_error": self.truncation_error, "converged": self.converged,
+                "message": self.message, "history": list(self.history), "timing": self.timing,
+                "lyapunov": self.lyapunov._meta()}
+        if hasattr(self, "status"):
+            meta["status"] = self.status
+        return meta
+
+    @classmethod
+    def _from_saved(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "MasterResult":
+        opts = dict(meta["options"])
+        if opts.get("cutoffs") is not None:
+            opts["cutoffs"] = tuple(opts["cutoffs"])
+        ref = LyapunovResult._from_saved(
+            meta["lyapunov"], {k[len("lyapunov."):]: v for k, v in arrays.items()
+                               if k.startswith("lyapunov.")})
+        state = (qobj_from_arrays(arrays["state"], arrays["state_dims"])
+                 if "state" in arrays else None)
+        extra = {"status": meta["status"]} if "status" in meta and "status" in \
+            cls.__dataclass_fields__ else {}
+        return cls(params=Params.from_dict(meta["params"]), options=MasterOptions(**opts),
+                   covariance=arrays["covariance"], mean=arrays["mean"],
+                   modes=tuple(meta["modes"]), basis=meta["basis"],
+                   cutoffs=tuple(meta["cutoffs"]), top_population=tuple(meta["top_population"]),
+                   truncation_error=meta["truncation_error"], converged=meta["converged"],
+                   message=meta["message"], history=tuple(meta["history"]), lyapunov=ref,
+                   timing=meta["timing"], state=state, **extra)
+
+    def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+        out = {"covariance": (("mode_i", "mode_j"), self.covariance),
+               "mean": (("mode_i",), self.mean),
+               "lyapunov_covariance": (("mode_i", "mode_j"), self.lyapunov.covariance)}
+        if self.state is not None:
+            out["state"] = (("ket", "bra"), self.state.full())
+        return out
+
+    def _summary(self) -> dict[str, Any]:
+        out = {"E_N[r_m]": self.log_negativity["r_m"], "basis": self.basis,
+               "cutoffs": tuple(self.cutoffs), "truncation_error": self.truncation_error,
+               "converged": self.converged, "|V-V_lyap|": self.lyapunov_difference}
+        if hasattr(self, "status"):
+            out["status"] = self.status
+        return out
 
 
 # ---- steady state -------------------------------------------------------------------------------
@@ -351,7 +473,7 @@ def solve_master(params: Params, *, options: MasterOptions | None = None) -> Mas
         params=params, options=options, covariance=prev_V, mean=mean, modes=modes,
         basis=options.basis, cutoffs=tuple(cutoffs), top_population=top,
         truncation_error=change, converged=converged, message=message,
-        history=tuple(history), lyapunov=ref, timing=total,
+        history=tuple(history), lyapunov=ref, timing=total, state=rho,
     )
 
 

@@ -1,0 +1,234 @@
+"""One protocol for every result: save/load with a checksum, JSON, xarray, provenance, repr.
+
+A result class is a frozen dataclass that inherits :class:`ResultProtocol` (declared with
+``@dataclass(frozen=True, repr=False)`` so that the protocol's short ``__repr__`` is kept) and
+states, in four small hooks, what it is made of:
+
+``_arrays() -> dict[str, ndarray]``
+    Every array needed to rebuild the result (stored bit for bit in ``NAME.npz``).
+``_meta() -> dict``
+    Everything else needed to rebuild it, JSON-able (stored in ``NAME.json``).
+``_from_saved(meta, arrays) -> Self`` (classmethod)
+    The inverse of the two above.
+``_xarray_vars() -> dict[str, (dims, ndarray)]``, ``_xarray_coords() -> dict``
+    The arrays with named dimensions (``mode_i``, ``mode_j``, ``time``, ``detuning``, ``pair``,
+    ...); defaults cover ``covariance``-like arrays.
+``_summary() -> dict[str, object]``
+    A handful of scalars for ``__repr__`` and ``_repr_html_``.
+``_record() -> dict``
+    The class's JSON record (``to_dict`` adds ``provenance`` and makes it JSON-safe).
+
+and gets:
+
+* ``save(directory)`` / ``load(directory)``: ``DIR/NAME.npz`` + ``DIR/NAME.json`` written with
+  :func:`simulator.resultio.write_result` (SHA-256 over arrays and metadata, atomic); ``load``
+  refuses a tampered folder or one holding another result type
+  (:class:`~simulator.errors.ResultFileError`);
+* ``to_dict()``: JSON-safe (``json.dumps`` works; non-finite numbers become ``null``);
+* ``to_xarray()``: an ``xarray.Dataset`` (xarray is the optional extra ``wgmsim[xarray]``,
+  imported only here);
+* ``provenance``: versions of Python, wgmsim and its dependencies (qutip included, from package
+  metadata), the UTC time the result was made, the platform, and the params, options and seeds
+  that made it; stamped when the result is constructed and restored by ``load``;
+* a one-line ``__repr__`` (never an array) and a small HTML table for notebooks.
+
+Results of one stationary point also give ``to_estimate()`` (an
+:class:`~simulator.estimate.Estimate` for :func:`simulator.compare.compare`) and Gaussian ones
+``covariance_xxpp(hbar=2)``; those are methods of the classes, not of the mixin.
+
+Adopting the protocol (e.g. ``SDEResult``): inherit ``ResultProtocol``, declare
+``repr=False`` in the dataclass decorator, set ``_file_name``, write ``_arrays``, ``_meta`` and
+``_from_saved`` (nested results: prefix their arrays, ``"lyapunov.A"``, and nest their ``_meta``),
+and name the dimensions in ``_xarray_vars``. A class with its own ``__post_init__`` calls
+``super().__post_init__()`` to be stamped (otherwise ``provenance`` is stamped when first read).
+
+This module sits in the bottom layer (it imports only :mod:`simulator.resultio` and
+:mod:`simulator.jsonio`), so that every engine's results can inherit it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import html
+import json
+import platform
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .errors import ResultFileError
+from .jsonio import to_jsonable
+from .resultio import read_result, versions, write_result
+
+__all__ = ["ResultProtocol", "FORMAT_VERSION", "require_xarray", "QUADRATURE_DIMS"]
+
+#: Version of the folder layout written by :meth:`ResultProtocol.save`.
+FORMAT_VERSION = 1
+#: Dimension names of a covariance matrix's two axes.
+QUADRATURE_DIMS = ("mode_i", "mode_j")
+
+
+@functools.lru_cache(maxsize=1)
+def _versions() -> tuple[tuple[str, str], ...]:
+    return tuple(versions().items())
+
+
+def _stamp() -> dict[str, Any]:
+    """Versions (read once per process), UTC timestamp and platform."""
+    return {
+        "versions": dict(_versions()),
+        "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "platform": platform.platform(),
+    }
+
+
+def require_xarray():
+    """Import xarray or say how to install it."""
+    try:
+        import xarray
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "to_xarray() needs xarray, an optional dependency of wgmsim: install it with "
+            "`pip install \"wgmsim[xarray]\"` (or `pip install xarray`)") from exc
+    return xarray
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.6g}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_short(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, tuple) and all(isinstance(v, (int, np.integer)) for v in value):
+        return str(tuple(int(v) for v in value))
+    if isinstance(value, (tuple, list)) and len(value) <= 8:
+        return "(" + ", ".join(_short(v) for v in value) + ")"
+    if isinstance(value, np.ndarray):
+        return f"<array {value.shape}>"
+    return str(value)
+
+
+class ResultProtocol:
+    """Mixin giving a frozen result dataclass the common result protocol (module docstring)."""
+
+    #: File stem of the saved folder (``DIR/NAME.npz``, ``DIR/NAME.json``).
+    _file_name: ClassVar[str] = "result"
+
+    # ---- hooks (override) ------------------------------------------------------------------
+    def _arrays(self) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def _meta(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def _from_saved(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]):
+        raise NotImplementedError
+
+    def _provenance_inputs(self) -> dict[str, Any]:
+        """``params``, ``options``, ``seeds`` of the run (``None`` where not applicable)."""
+        params = getattr(self, "params", None)
+        options = getattr(self, "options", None)
+        if options is not None and hasattr(options, "__dataclass_fields__"):
+            options = {k: getattr(options, k) for k in options.__dataclass_fields__}
+        return {"params": None if params is None else params.to_dict(),
+                "options": options, "seeds": getattr(self, "seeds", None)}
+
+    def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+        out = {}
+        for name, arr in self._arrays().items():
+            arr = np.asarray(arr)
+            if arr.shape[-2:] == (6, 6):
+                dims = tuple(f"{name}_axis{k}" for k in range(arr.ndim - 2)) + QUADRATURE_DIMS
+            else:
+                dims = tuple(f"{name}_axis{k}" for k in range(arr.ndim))
+            out[name] = (dims, arr)
+        return out
+
+    def _xarray_coords(self) -> dict[str, Any]:
+        from .conventions import QUADRATURES
+
+        return {"mode_i": list(QUADRATURES), "mode_j": list(QUADRATURES)}
+
+    def _summary(self) -> dict[str, Any]:
+        return {}
+
+    def _record(self) -> dict[str, Any]:
+        return {**self._meta(), **self._arrays()}
+
+    # ---- provenance ----------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_stamp", _stamp())
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """Versions (wgmsim, Python, numpy, scipy, qutip, joblib, matplotlib), UTC timestamp,
+        platform, and the params, options and seeds of the run; JSON-safe."""
+        stamp = getattr(self, "_stamp", None) or _stamp()
+        return to_jsonable({**stamp, **self._provenance_inputs()})
+
+    # ---- protocol ------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record of every number, with ``provenance`` (``json.dumps`` works)."""
+        out = to_jsonable(self._record())
+        out["provenance"] = self.provenance
+        return out
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``DIR/NAME.npz`` (arrays, bit for bit) and ``DIR/NAME.json`` (metadata,
+        provenance, SHA-256 checksum over both); returns the folder."""
+        meta = {"type": type(self).__name__, "format": FORMAT_VERSION,
+                "provenance": self.provenance, **self._meta()}
+        return write_result(directory, self._file_name, meta, self._arrays())
+
+    @classmethod
+    def load(cls, directory: str | Path):
+        """Read a folder written by :meth:`save`, verifying its checksum and type.
+
+        Raises
+        ------
+        ResultFileError
+            Missing or tampered files, or a folder holding another result type.
+        """
+        meta, arrays = read_result(directory, cls._file_name)
+        if meta.get("type") != cls.__name__:
+            raise ResultFileError(f"{Path(directory) / (cls._file_name + '.json')}: holds a "
+                                  f"{meta.get('type')!r}, not a {cls.__name__}")
+        if meta.get("format") != FORMAT_VERSION:
+            raise ResultFileError(f"{Path(directory) / (cls._file_name + '.json')}: format "
+                                  f"{meta.get('format')!r}, this wgmsim reads {FORMAT_VERSION}")
+        out = cls._from_saved(meta, arrays)
+        prov = meta.get("provenance") or {}
+        object.__setattr__(out, "_stamp", {k: prov.get(k) for k in
+                                           ("versions", "timestamp", "platform")})
+        return out
+
+    def to_xarray(self):
+        """The arrays as an ``xarray.Dataset`` with named dimensions; scalars and provenance in
+        ``attrs`` (``attrs["wgmsim"]`` is the JSON metadata). Needs ``wgmsim[xarray]``."""
+        xr = require_xarray()
+        variables = {k: (dims, np.asarray(v)) for k, (dims, v) in self._xarray_vars().items()}
+        used = {d for dims, _ in variables.values() for d in dims}
+        coords = {k: v for k, v in self._xarray_coords().items()
+                  if (k in used) or (isinstance(v, tuple) and set(v[0]) <= used)}
+        attrs = {"wgmsim_type": type(self).__name__,
+                 "wgmsim": json.dumps(to_jsonable({**self._meta(),
+                                                   "provenance": self.provenance}))}
+        for k, v in self._summary().items():
+            if isinstance(v, (bool, int, float, str, np.floating, np.integer)):
+                attrs[k] = v if not isinstance(v, bool) else int(v)
+        return xr.Dataset(variables, coords=coords, attrs=attrs)
+
+    def __repr__(self) -> str:
+        body = ", ".join(f"{k}={_short(v)}" for k, v in self._summary().items())
+        return f"{type(self).__name__}({body})"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
+                       f"<td style='text-align:left'>{html.escape(_short(v))}</td></tr>"
+                       for k, v in self._summary().items())
+        stamp = getattr(self, "_stamp", None) or {}
+        ver = (stamp.get("versions") or {}).get("wgmsim", "?")
+        return (f"<table><caption>{type(self).__name__} (wgmsim {html.escape(str(ver))}, "
+                f"{html.escape(str(stamp.get('timestamp')))})</caption>{rows}</table>")
