@@ -124,7 +124,7 @@ def apply_changes(base: Params, changes: Mapping[str, Any], *, source: str | Non
             q = parse_text(G, "G")
         except UnitError as exc:
             raise ParameterError(str(exc)) from None
-        if not q.unit:
+        if not q.unit and q.number != 0:
             from .units import bare_hint
 
             raise ParameterError(bare_hint("G", q.number, Gamma=params.Gamma,

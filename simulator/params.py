@@ -439,7 +439,7 @@ class _Reader:
             q = parse_text(raw, key)
         except UnitError as exc:
             raise ParameterError(str(exc) + self._where()) from None
-        if not q.unit and q.dimension not in ("angle", "dimensionless"):
+        if not q.unit and q.number != 0 and q.dimension not in ("angle", "dimensionless"):
             prefix = "--set " if self.source == "--set" else ""
             msg = bare_hint(key, q.number, Gamma=self.Gamma, omega_m=self.omega_m, prefix=prefix)
             if self.source != "--set":

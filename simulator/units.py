@@ -16,8 +16,8 @@ angle         ``rad deg pi`` (``0.125pi`` is ``pi/8`` rad)
 ``Gamma`` and ``omega_m`` are *relative* units: they are resolved against a parameter set
 (:func:`parse_quantity` takes them as keywords; :meth:`simulator.params.Params.from_mapping`
 resolves them against the parameters being built). A number without a unit is accepted only for
-dimensionless keys (``m``) and angles (radians); for every other key it is refused, because the
-same text must mean the same thing everywhere.
+dimensionless keys (``m``), angles (radians) and zero; for every other key it is refused,
+because the same text must mean the same thing everywhere.
 
 This module is at the bottom of the package (it imports nothing from it).
 
@@ -229,7 +229,7 @@ def parse_quantity(text: str, key: str, *, Gamma: float | None = None,
     Raises
     ------
     UnitError
-        A bare number for a dimensioned key, or see :func:`parse_text`.
+        A bare non-zero number for a dimensioned key, or see :func:`parse_text`.
 
     Examples
     --------
@@ -237,7 +237,7 @@ def parse_quantity(text: str, key: str, *, Gamma: float | None = None,
     True
     """
     q = parse_text(text, key)
-    if not q.unit and q.dimension not in ("angle", "dimensionless"):
+    if not q.unit and q.number != 0 and q.dimension not in ("angle", "dimensionless"):
         raise UnitError(f"{key} = {text!r}: a number needs a unit; allowed units: "
                         f"{_allowed(q.dimension)}")
     return q.si(Gamma=Gamma, omega_m=omega_m)
