@@ -377,7 +377,7 @@ def _apply(base: Params, data: Mapping[str, Any], source: str | None) -> Params:
     if "G" in data:
         raise ParameterError(
             f"G{where}: the target coupling |G_r| needs the mean field; use "
-            "simulator.config.apply_changes (or wgmsim --set/--params/--config), which also "
+            "simulator.config.apply_changes (or wgmsim --set/--params/--config), which "
             "read G")
     unknown = sorted(set(data) - set(names) - set(SHORTHAND_KEYS))
     if unknown:
