@@ -378,7 +378,7 @@ def _apply(base: Params, data: Mapping[str, Any], source: str | None) -> Params:
         raise ParameterError(
             f"G{where}: the target coupling |G_r| needs the mean field; use "
             "simulator.config.apply_changes (or wgmsim --set/--params/--config), which "
-            "read G")
+            "handle G")
     unknown = sorted(set(data) - set(names) - set(SHORTHAND_KEYS))
     if unknown:
         raise ParameterError(f"unknown parameter(s) {unknown}{where}; allowed: "
