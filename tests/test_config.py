@@ -62,25 +62,6 @@ def test_G_is_checked_with_the_mean_field(changes):
     assert power_for_coupling(p, 0.0) == 0.0
 
 
-# ---- TOML round trip -------------------------------------------------------------------------------
-@pytest.mark.parametrize("params", [
-    Params.paper(),
-    Params.paper(defects=(), eta=0.0, temperature=0.0, damping="rwa"),
-    Params.paper(defects=((3.1e7 - 2e5j, 0.1), (1e7, 0.7), (-2e6 + 1j, -1.3)),
-                 eta=3.78e7 - 1e6j, beta=0.3, power=1.234567890123e-3, m=7,
-                 detuning=-0.1 / 3 * 3.78e7, mass=1.0 / 3 * 1e-11),
-])
-def test_toml_round_trip(tmp_path, params):
-    path = tmp_path / "p.toml"
-    text = params.to_toml(path)
-    assert Params.from_toml(path) == params
-    assert read_params(path) == params
-    assert text == path.read_text()
-    run = tmp_path / "run.toml"
-    run.write_text(params.to_toml(table="params"))
-    assert read_params(run) == params  # a run file's [params] table
-
-
 # ---- --config: precedence, unknown keys --------------------------------------------------------------
 def parse(*argv):
     args = build_parser().parse_args(list(argv))
@@ -199,3 +180,12 @@ def test_sde_options_table_round_trip(tmp_path):
     args, _ = parse("sde", "--config", str(tmp_path / "run.toml"))
     assert options_from_args(args) == opts and args.seed == 11
     assert math.isclose(options_from_args(args).dt, 1 / 3, rel_tol=0)
+
+
+def test_validate_out_writes_a_run_file(tmp_path, capsys):
+    assert main(["validate", "--set", "detuning=-3Gamma", "--set", "power=20mW", "--quick",
+                 "--out", str(tmp_path), "--quiet"]) == 0  # unstable: no ensemble, fast
+    args, p = parse("validate", "--config", str(tmp_path / "run.toml"))
+    assert p == apply_changes(Params.paper(), {"detuning": "-3Gamma", "power": "20mW"})
+    assert args.quick is True and RunFile.read(tmp_path / "run.toml").table("sde")["n_traj"] == 256
+    capsys.readouterr()
