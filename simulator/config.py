@@ -29,7 +29,7 @@ from .params import SHORTHAND_KEYS, ParameterError, Params
 from .sde import SDEOptions
 from .sde.ringup import RingupOptions
 from .tomlio import read_toml, toml_table
-from .units import UnitError, parse_text
+from .units import UnitError, bare_hint, parse_text
 from .validate import ValidateOptions
 
 __all__ = [
@@ -73,7 +73,7 @@ def table_keys(table: str) -> tuple[str, ...]:
     raise ConfigError(f"[{table}]: no such table; allowed: {list(TABLES)}")
 
 
-# ---- parameters: G needs the mean field -----------------------------------------------------------
+# ---- parameters: G needs the mean field ---------------------------------------------------------
 def power_for_coupling(params: Params, G: float) -> float:
     """Input power (W) giving ``|G_r| = sqrt(2) G0 |alpha_r| = G`` (s^-1) at the fixed point.
 
@@ -125,8 +125,6 @@ def apply_changes(base: Params, changes: Mapping[str, Any], *, source: str | Non
         except UnitError as exc:
             raise ParameterError(str(exc)) from None
         if not q.unit and q.number != 0:
-            from .units import bare_hint
-
             raise ParameterError(bare_hint("G", q.number, Gamma=params.Gamma,
                                            omega_m=params.omega_m,
                                            prefix="--set " if source == "--set" else ""))
@@ -144,7 +142,7 @@ def read_params(path: str | Path, *, base: Params | None = None) -> Params:
     return apply_changes(Params.paper() if base is None else base, data, source=str(path))
 
 
-# ---- run files ------------------------------------------------------------------------------------
+# ---- run files ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RunFile:
     """The tables of a run file (raw TOML values; checked against :func:`table_keys`)."""

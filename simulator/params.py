@@ -7,7 +7,9 @@ mechanical damping model. Every field is validated on construction; a bad value 
 
 Rates (``gamma_m``, ``kappa_0``, ``kappa_ex``, scatterer strengths, ``detuning``) are angular
 frequencies in s^-1; ``omega_m`` and ``omega_c`` are angular frequencies (rad/s), as the paper uses
-them.
+them. :meth:`Params.from_mapping` and :meth:`Params.from_toml` also read strings with units
+(:mod:`simulator.units`: ``"30 mW"``, ``"-1.15Gamma"``); :meth:`Params.to_toml` writes a file that
+reads back to an equal ``Params``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 from .checks import check_integer, check_real
 from .conventions import DAMPING_MODELS, HBAR, K_B
 from .tomlio import read_toml, toml_value
-from .units import RELATIVE_UNITS, UnitError, bare_hint, parse_text
+from .units import UnitError, bare_hint, parse_text
 
 __all__ = ["Params", "ParameterError", "check_array"]
 
@@ -271,7 +273,8 @@ class Params:
             lines.append("defects = []")
         for eps, beta in self.defects:
             lines += ["", f"[[{table + '.' if table else ''}defects]]",
-                      f"eps = {toml_value(eps)}  # s^-1, [re, im]", f"beta = {toml_value(beta)}  # rad"]
+                      f"eps = {toml_value(eps)}  # s^-1, [re, im]",
+                      f"beta = {toml_value(beta)}  # rad"]
         return lines
 
     def to_dict(self) -> dict[str, Any]:
@@ -445,7 +448,6 @@ class _Reader:
             if self.source != "--set":
                 msg += f"{self._where()}; a TOML number without quotes is read in SI units"
             raise ParameterError(msg)
-        assert q.relative is None or q.relative in RELATIVE_UNITS
         return q.si(Gamma=self.Gamma, omega_m=self.omega_m)
 
     def defects(self, raw: Any) -> Any:

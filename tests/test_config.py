@@ -14,7 +14,7 @@ from simulator.cli.common import params_from_args
 from simulator.cli.runfile import build_options
 from simulator.cli.sde import options_from_args
 from simulator.config import (ConfigError, RunFile, apply_changes, power_for_coupling,
-                              read_params, write_run_file)
+                              write_run_file)
 from simulator.model import Rates
 from simulator.sde import SDEOptions, SDEResult
 from simulator.sde.ringup import RingupOptions
@@ -35,7 +35,7 @@ def study_coupling_params():
     return namespace["coupling_params"]
 
 
-# ---- g0 and G ---------------------------------------------------------------------------------------
+# ---- g0 and G -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("g", [1.2e-5, 0.03, 0.1, 0.2, 0.5])
 def test_g0_and_G_reproduce_the_linearisation_study(g):
     expected = study_coupling_params()(g)
@@ -62,7 +62,7 @@ def test_G_is_checked_with_the_mean_field(changes):
     assert power_for_coupling(p, 0.0) == 0.0
 
 
-# ---- --config: precedence, unknown keys --------------------------------------------------------------
+# ---- --config: precedence, unknown keys ---------------------------------------------------------
 def parse(*argv):
     args = build_parser().parse_args(list(argv))
     return args, params_from_args(args)
@@ -76,7 +76,8 @@ def test_config_under_explicit_flags(tmp_path):
     args, p = parse("sde", "--config", str(cfg))
     opts = options_from_args(args)
     assert p.power == 0.01 and p.detuning == -p.Gamma
-    assert (opts.n_traj, opts.t_avg, opts.block_steps, opts.wigner_correction) == (64, 50.0, 8, False)
+    assert (opts.n_traj, opts.t_avg, opts.block_steps) == (64, 50.0, 8)
+    assert opts.wigner_correction is False
     assert args.seed == 5
     # explicit flags win, even when they repeat the default (256 trajectories, seed 0)
     args, p = parse("sde", "--config", str(cfg), "--n-traj", "256", "--seed", "0",
@@ -136,7 +137,7 @@ def test_validate_run_file_gives_the_same_options(tmp_path):
     assert (back.seed, back.master, back.master_max_dim) == (4, False, 64)
 
 
-# ---- run.toml repeats a run bit for bit -----------------------------------------------------------
+# ---- run.toml repeats a run bit for bit ---------------------------------------------------------
 def test_sde_run_file_reproduces_the_result(tmp_path, capsys):
     first, second = tmp_path / "a", tmp_path / "b"
     assert main(["sde", "--n-traj", "8", "--chunk-size", "4", "--t-avg", "20", "--t-burn", "5",

@@ -39,7 +39,8 @@ SET_KEYS = {
 def set_help() -> str:
     """Text listing every ``--set`` key with an example, the units and the order of resolution."""
     rows = [f"  {k:12s} {v:50s} e.g. {k}={ex}" for k, (v, ex) in SET_KEYS.items()]
-    return ("keys for --set KEY=VALUE (a number with its unit: <number><unit> or '<number> <unit>'):\n"
+    return ("keys for --set KEY=VALUE (a number with its unit: <number><unit> or "
+            "'<number> <unit>'):\n"
             + "\n".join(rows) + "\n"
             "units: power W mW uW nW; temperature K mK uK; rates /s Hz (2 pi Hz) kHz MHz GHz THz "
             "Gamma omega_m;\n  mass kg g mg ug ng; length m mm um nm; angles rad deg pi.\n"
