@@ -7,7 +7,9 @@ mechanical damping model. Every field is validated on construction; a bad value 
 
 Rates (``gamma_m``, ``kappa_0``, ``kappa_ex``, scatterer strengths, ``detuning``) are angular
 frequencies in s^-1; ``omega_m`` and ``omega_c`` are angular frequencies (rad/s), as the paper uses
-them.
+them. :meth:`Params.from_mapping` and :meth:`Params.from_toml` also read strings with units
+(:mod:`simulator.units`: ``"30 mW"``, ``"-1.15Gamma"``); :meth:`Params.to_toml` writes a file that
+reads back to an equal ``Params``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -24,6 +25,8 @@ import numpy as np
 
 from .checks import check_integer, check_real
 from .conventions import DAMPING_MODELS, HBAR, K_B
+from .tomlio import read_toml, toml_value
+from .units import UnitError, bare_hint, parse_text
 
 __all__ = ["Params", "ParameterError", "check_array"]
 
@@ -186,36 +189,93 @@ class Params:
         return cls(**changes)
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> "Params":
-        """Build from a mapping of field names (SI units), refusing unknown keys.
+    def from_mapping(cls, data: Mapping[str, Any], *, base: "Params | None" = None,
+                     source: str | None = None) -> "Params":
+        """Apply a mapping of keys to ``base`` (default: the paper's values), refusing unknown keys.
 
-        Complex values may be given as ``[re, im]``; defects as a list of ``[eps, beta]`` pairs or
-        of tables with keys ``eps`` and ``beta``.
-        """
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ParameterError(f"unknown parameter(s) {unknown}; allowed: {sorted(names)}")
-        data = dict(data)
-        if isinstance(data.get("eta"), (list, tuple)):
-            data["eta"] = _complex_from_pair("eta", data["eta"])
-        return cls(**data)
+        Parameters
+        ----------
+        data : mapping
+            Field names, plus ``eps`` (strength of the single defect, keeping its angle) and
+            ``g0`` (single-photon coupling G0: sets the mass). A number is in SI units; a string
+            carries a unit (:mod:`simulator.units`: ``"30 mW"``, ``"-1.15Gamma"``,
+            ``"1-0.05jGamma"``, ``"0.125pi"``); a string without a unit is refused except for
+            angles (radians) and ``m``. Complex values may be ``[re, im]`` (SI); defects a list of
+            ``[eps, beta]`` pairs or of tables with keys ``eps`` and ``beta``. ``G`` (target
+            coupling) needs the mean field: see :func:`simulator.config.apply_changes`.
+        base : Params, optional
+            The parameters the mapping changes.
+        source : str, optional
+            Where the values come from (``"--set"`` or a file name), for messages.
 
-    @classmethod
-    def from_toml(cls, path: str | Path) -> "Params":
-        """Load from a TOML file whose top-level keys are field names (SI units).
+        Notes
+        -----
+        ``Gamma`` and ``omega_m`` in a value are those of the parameter set being built: the
+        mapping's own ``omega_m`` (which must be absolute), then its ``kappa_0``/``kappa_ex``
+        (absolute or in ``omega_m``, not ``Gamma``), else ``base``'s. Then ``g0`` sets the mass
+        from the final ``omega_c``, ``radius`` and ``omega_m``.
 
         Examples
         --------
-        A file holding ``power = 0.01`` and ``[[defects]]`` tables ``eps = 3.78e7, beta = 0.0``.
+        >>> p = Params.from_mapping({"power": "10 mW", "detuning": "-1Gamma"})
+        >>> p.power, p.detuning == -p.Gamma
+        (0.01, True)
+        """
+        return _apply(cls() if base is None else base, data, source)
+
+    @classmethod
+    def from_toml(cls, path: str | Path, *, base: "Params | None" = None) -> "Params":
+        """Load from a TOML file whose top-level keys are those of :meth:`from_mapping`.
+
+        Examples
+        --------
+        A file holding ``power = 0.01`` (W) or ``power = "10 mW"``, and ``[[defects]]`` tables
+        ``eps = 3.78e7, beta = 0.0`` or ``eps = "1Gamma", beta = "0deg"``.
         """
         path = Path(path)
-        try:
-            with path.open("rb") as fh:
-                data = tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise ParameterError(f"{path}: not valid TOML ({exc})") from exc
-        return cls.from_mapping(data)
+        return cls.from_mapping(read_toml(path, ParameterError), base=base, source=str(path))
+
+    def to_toml(self, path: str | Path | None = None, *, table: str | None = None) -> str:
+        """Write the fields as TOML (SI numbers, exact), which :meth:`from_toml` reads back equal.
+
+        Parameters
+        ----------
+        path : path, optional
+            File to write; ``None``: only return the text.
+        table : str, optional
+            Put the fields in this table (``"params"`` for a run file).
+
+        Returns
+        -------
+        str
+            The TOML text.
+        """
+        text = "\n".join(self._toml_lines(table)) + "\n"
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    def _toml_lines(self, table: str | None) -> list[str]:
+        comments = {"mass": "kg", "radius": "m", "temperature": "K", "omega_m": "rad/s",
+                    "gamma_m": "s^-1", "omega_c": "rad/s", "kappa_0": "s^-1",
+                    "kappa_ex": "s^-1", "power": "W", "eta": "s^-1, [re, im]", "beta": "rad",
+                    "detuning": "s^-1, effective"}
+        lines = [f"[{table}]"] if table else []
+        lines.append(f"# SI units; Gamma = {self.Gamma!r} s^-1, "
+                     f"detuning = {self.detuning / self.Gamma:.6g} Gamma")
+        for f in dataclasses.fields(self):
+            if f.name == "defects":
+                continue
+            value = getattr(self, f.name)
+            note = f"  # {comments[f.name]}" if f.name in comments else ""
+            lines.append(f"{f.name} = {toml_value(value)}{note}")
+        if not self.defects:
+            lines.append("defects = []")
+        for eps, beta in self.defects:
+            lines += ["", f"[[{table + '.' if table else ''}defects]]",
+                      f"eps = {toml_value(eps)}  # s^-1, [re, im]",
+                      f"beta = {toml_value(beta)}  # rad"]
+        return lines
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready field values (complex numbers as ``[re, im]``) plus derived quantities."""
@@ -304,3 +364,105 @@ def _complex_from_pair(name: str, pair: Any) -> complex:
         raise ParameterError(f"{name} = {pair!r}: a complex number is written [re, im]")
     re, im = pair
     return complex(_real(f"{name}[re]", re), _real(f"{name}[im]", im))
+
+
+# ---- applying a mapping of values with units -----------------------------------------------------
+#: Keys a mapping may hold besides the fields of :class:`Params`.
+SHORTHAND_KEYS = ("eps", "g0")
+
+
+def _apply(base: Params, data: Mapping[str, Any], source: str | None) -> Params:
+    """``base`` with ``data`` applied in the order documented in :meth:`Params.from_mapping`."""
+    names = [f.name for f in dataclasses.fields(Params)]
+    where = f" ({source})" if source and source != "--set" else ""
+    if not isinstance(data, Mapping):
+        raise ParameterError(f"parameters{where}: expected a table of keys, got {data!r}")
+    if "G" in data:
+        raise ParameterError(
+            f"G{where}: the target coupling |G_r| needs the mean field; use "
+            "simulator.config.apply_changes (or wgmsim --set/--params/--config), which "
+            "handle G")
+    unknown = sorted(set(data) - set(names) - set(SHORTHAND_KEYS))
+    if unknown:
+        raise ParameterError(f"unknown parameter(s) {unknown}{where}; allowed: "
+                             f"{sorted(names) + list(SHORTHAND_KEYS)}")
+    for a, b in (("eps", "defects"), ("g0", "mass")):
+        if a in data and b in data:
+            raise ParameterError(f"{a} and {b}{where}: give one of them ({a} sets {b})")
+    reader = _Reader(base, source)
+    changes: dict[str, Any] = {}
+    if "omega_m" in data:
+        changes["omega_m"] = reader.value("omega_m", data["omega_m"])
+    reader.omega_m = changes.get("omega_m", base.omega_m)
+    for key in ("kappa_0", "kappa_ex"):
+        if key in data:
+            changes[key] = reader.value(key, data[key])
+    reader.Gamma = (changes.get("kappa_0", base.kappa_0) + changes.get("kappa_ex", base.kappa_ex))
+    for key, raw in data.items():
+        if key in changes or key == "g0":
+            continue
+        if key == "defects":
+            changes["defects"] = reader.defects(raw)
+        elif key == "eps":
+            if len(base.defects) > 1:
+                raise ParameterError(f"eps{where}: the parameters have {len(base.defects)} "
+                                     "defects; give them all as defects instead")
+            beta0 = base.defects[0][1] if base.defects else 0.0
+            changes["defects"] = ((reader.value("eps", raw), beta0),)
+        else:
+            changes[key] = reader.value(key, raw)
+    params = dataclasses.replace(base, **changes)
+    if "g0" in data:
+        g0 = _real("g0", reader.value("g0", data["g0"]), low=0.0, strict=True)
+        mass = HBAR * params.omega_c**2 / (params.radius**2 * g0**2 * params.omega_m)
+        params = params.replace(mass=mass)
+    return params
+
+
+class _Reader:
+    """Converts one raw value (number, ``[re, im]``, or string with a unit) to SI."""
+
+    def __init__(self, base: Params, source: str | None) -> None:
+        self.source, self.Gamma, self.omega_m = source, base.Gamma, base.omega_m
+
+    def value(self, key: str, raw: Any) -> Any:
+        name = key.rsplit(".", 1)[-1]
+        if name == "damping":
+            return raw
+        if isinstance(raw, (list, tuple)) and name in ("eta", "eps"):
+            return _complex_from_pair(key, raw)
+        if not isinstance(raw, str):
+            return raw  # a number: SI units (validated by Params)
+        if name == "m":
+            try:
+                return int(raw)
+            except ValueError:
+                raise ParameterError(f"m = {raw!r}: must be an integer >= 1") from None
+        try:
+            q = parse_text(raw, key)
+        except UnitError as exc:
+            raise ParameterError(str(exc) + self._where()) from None
+        if not q.unit and q.number != 0 and q.dimension not in ("angle", "dimensionless"):
+            prefix = "--set " if self.source == "--set" else ""
+            msg = bare_hint(key, q.number, Gamma=self.Gamma, omega_m=self.omega_m, prefix=prefix)
+            if self.source != "--set":
+                msg += f"{self._where()}; a TOML number without quotes is read in SI units"
+            raise ParameterError(msg)
+        return q.si(Gamma=self.Gamma, omega_m=self.omega_m)
+
+    def defects(self, raw: Any) -> Any:
+        if isinstance(raw, (str, bytes)) or not hasattr(raw, "__iter__"):
+            return raw  # refused by Params._check_defects
+        out = []
+        for j, item in enumerate(raw):
+            if isinstance(item, Mapping) and set(item) == {"eps", "beta"}:
+                item = {"eps": self.value(f"defects[{j}].eps", item["eps"]),
+                        "beta": self.value(f"defects[{j}].beta", item["beta"])}
+            elif isinstance(item, (list, tuple)) and len(item) == 2:
+                item = (self.value(f"defects[{j}].eps", item[0]),
+                        self.value(f"defects[{j}].beta", item[1]))
+            out.append(item)
+        return out
+
+    def _where(self) -> str:
+        return f" (in {self.source})" if self.source and self.source != "--set" else ""

@@ -29,20 +29,20 @@ def test_json_at_immune_point(capsys):
         assert isinstance(d[key], float)
 
 
-def test_set_keys_in_gamma_units(capsys):
-    ideal = run_json(capsys, "--set", "eps=0", "--set", "eta=0", "--set", "detuning=0.85")
+def test_set_keys_with_units(capsys):
+    ideal = run_json(capsys, "--set", "eps=0", "--set", "eta=0", "--set", "detuning=0.85Gamma")
     assert ideal["log_negativity"]["r_m"] == pytest.approx(0.1597, abs=5e-5)
-    d = run_json(capsys, "--set", "beta=0.3", "--set", "power=0.01", "--set", "temperature=0.1",
-                 "--set", "damping=rwa", "--set", "eta=1.0-0.05j")
+    d = run_json(capsys, "--set", "beta=0.3", "--set", "power=10mW", "--set", "temperature=0.1 K",
+                 "--set", "damping=rwa", "--set", "eta=1.0-0.05jGamma")
     assert d["params"]["power"] == 0.01 and d["params"]["damping"] == "rwa"
     assert d["params"]["eta"][1] == pytest.approx(-0.05 * 0.6 * 63e6)
 
 
 def test_unstable_point_is_a_result(capsys):
-    d = run_json(capsys, "--set", "detuning=-3")
+    d = run_json(capsys, "--set", "detuning=-3Gamma")
     assert d["stable"] is False and d["covariance"] is None and d["log_negativity"] is None
     assert max(e[0] for e in d["eigenvalues"]) > 0
-    assert main(["lyapunov", "--set", "detuning=-3"]) == 0
+    assert main(["lyapunov", "--set", "detuning=-3Gamma"]) == 0
     out = capsys.readouterr().out
     assert "UNSTABLE" in out and "+7.1254e-02" in out
 
@@ -57,12 +57,17 @@ def test_params_file(tmp_path, capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--set", "mass=-1"], "mass = -1.0"),
+        (["--set", "mass=-1kg"], "mass = -1.0"),
+        (["--set", "mass=-1"], "mass needs a unit: --set mass=-1kg or =-1e12ng"),
+        (["--set", "detuning=-1.15"],
+         "detuning needs a unit: --set detuning=-1.15Gamma or =-4.347e7/s"),
+        (["--set", "power=3K"], "power = '3K': 'K' is a unit of temperature"),
+        (["--set", "power=3 parsec"], "unknown unit 'parsec'; power is a power, allowed units: W"),
         (["--set", "colour=3"], "unknown key"),
         (["--set", "power"], "expected KEY=VALUE"),
         (["--set", "m=2.5"], "integer"),
         (["--set", "damping=ohmic"], "brownian"),
-        (["--set", "power=1+2j"], "must be real"),
+        (["--set", "power=1+2jW"], "must be real"),
     ],
 )
 def test_bad_input_exits_2_with_message(capsys, args, message):

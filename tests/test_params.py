@@ -1,6 +1,7 @@
 """Parameters: paper values, derived quantities, validation, TOML loading."""
 
 import math
+import tomllib
 
 import numpy as np
 import pytest
@@ -113,3 +114,32 @@ def test_to_dict_is_json_ready(paper):
                                | {"defects": [(complex(*x["eps"]), x["beta"]) for x in d["defects"]]}
                                ) == paper
     assert Params.from_dict(d) == paper
+
+
+# ---- TOML round trip (Params.to_toml) -------------------------------------------------------------------------------
+@pytest.mark.parametrize("params", [
+    Params.paper(),
+    Params.paper(defects=(), eta=0.0, temperature=0.0, damping="rwa"),
+    Params.paper(defects=((3.1e7 - 2e5j, 0.1), (1e7, 0.7), (-2e6 + 1j, -1.3)),
+                 eta=3.78e7 - 1e6j, beta=0.3, power=1.234567890123e-3, m=7,
+                 detuning=-0.1 / 3 * 3.78e7, mass=1.0 / 3 * 1e-11),
+])
+def test_toml_round_trip(tmp_path, params):
+    path = tmp_path / "p.toml"
+    text = params.to_toml(path)
+    assert Params.from_toml(path) == params
+    assert text == path.read_text()
+    run = tmp_path / "run.toml"
+    run.write_text(params.to_toml(table="params"))
+    assert tomllib.loads(run.read_text())["params"]["power"] == params.power
+
+
+def test_from_mapping_changes_a_base():
+    base = Params.paper(power=0.01, defects=((1e7, 0.4),))
+    p = Params.from_mapping({"eps": "0.5Gamma", "temperature": "20 mK"}, base=base)
+    assert p.power == 0.01 and p.temperature == pytest.approx(0.02)
+    assert p.defects == ((0.5 * base.Gamma, 0.4),)
+    q = Params.from_mapping({"g0": "1e-4Gamma"}, base=base)
+    assert q.G0 == pytest.approx(1e-4 * base.Gamma, rel=1e-14) and q.power == 0.01
+    with pytest.raises(ParameterError, match="eps: the parameters have 2 defects"):
+        Params.from_mapping({"eps": 1e7}, base=Params.paper(defects=((1.0, 0.0), (2.0, 1.0))))

@@ -12,3 +12,33 @@ def test_python_api_block_runs(capsys):
     exec(compile(block, "README.md", "exec"), {})
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("0.1597")
+
+
+def _blocks(language):
+    text = README.read_text()
+    return [b.split("```", 1)[0] for b in text.split(f"```{language}\n")[1:]]
+
+
+def test_command_lines_parse_with_their_units():
+    """Every `wgmsim ...` line of the README parses, and its --set values are accepted."""
+    import shlex
+
+    from simulator.cli import build_parser
+    from simulator.cli.common import params_from_args
+
+    lines = [ln.split("#")[0].strip() for b in _blocks("bash") for ln in b.splitlines()]
+    lines = [ln for ln in lines if ln.startswith("wgmsim ") and "--config" not in ln]
+    assert any("--set" in ln for ln in lines)
+    for line in lines:
+        args = build_parser().parse_args(shlex.split(line)[1:])
+        params_from_args(args)
+
+
+def test_toml_example_reads(tmp_path):
+    from simulator import Params
+
+    block = next(b for b in _blocks("toml") if "[[defects]]" in b)
+    path = tmp_path / "p.toml"
+    path.write_text(block)
+    p = Params.from_toml(path)
+    assert p.temperature == 0.05 and len(p.defects) == 2 and p.eta.imag < 0

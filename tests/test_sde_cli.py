@@ -40,7 +40,7 @@ def test_sde_text_output_and_out_dir(capsys, tmp_path):
 
 
 def test_sde_refuses_unstable_point(capsys):
-    rc = main(ARGS + ["--set", "detuning=-3"])
+    rc = main(ARGS + ["--set", "detuning=-3Gamma"])
     err = capsys.readouterr().err
     assert rc == 2 and "unstable" in err and "eigenvalue" in err
 

@@ -40,7 +40,7 @@ def test_biased_integrator_is_flagged():
 
 
 def test_unstable_point_is_reported_not_run(tmp_path, capsys):
-    assert main(["validate", "--set", "detuning=-3", "--out", str(tmp_path), "--quiet"]) == 0
+    assert main(["validate", "--set", "detuning=-3Gamma", "--out", str(tmp_path), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "UNSTABLE" in out
     d = json.loads((tmp_path / "report.json").read_text())
@@ -48,7 +48,7 @@ def test_unstable_point_is_reported_not_run(tmp_path, capsys):
 
 
 def test_bad_input_exits_2(tmp_path, capsys):
-    assert main(["validate", "--set", "power=-1", "--out", str(tmp_path)]) == 2
+    assert main(["validate", "--set", "power=-1W", "--out", str(tmp_path)]) == 2
     assert "power" in capsys.readouterr().err
 
 

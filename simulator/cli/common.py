@@ -9,93 +9,77 @@ import time
 from typing import Any
 
 from ..jsonio import to_jsonable
+from ..config import apply_changes, read_params
 from ..params import ParameterError, Params
+from .runfile import merge_config
 
-#: ``--set`` keys given in units of Gamma (the rest are SI field names of Params).
-GAMMA_UNITS = {
-    "detuning": "effective detuning Delta/Gamma",
-    "eps": "single-defect strength eps/Gamma (complex allowed, e.g. 1-0.05j)",
-    "eta": "nanoparticle strength eta/Gamma (complex allowed)",
-}
-SI_KEYS = {
-    "beta": "nanoparticle angle (rad)",
-    "power": "input power (W)",
-    "temperature": "bath temperature (K)",
-    "damping": "mechanical damping model: brownian | rwa",
-    "mass": "effective mass (kg)",
-    "radius": "resonator radius (m)",
-    "omega_m": "mechanical angular frequency (rad/s)",
-    "gamma_m": "mechanical damping rate (s^-1)",
-    "omega_c": "optical angular frequency (rad/s)",
-    "kappa_0": "intrinsic optical decay (s^-1)",
-    "kappa_ex": "external optical decay (s^-1)",
-    "m": "azimuthal mode number (integer >= 1)",
+#: ``--set`` keys: name -> (meaning, example). Every value carries a unit except ``m``, angles
+#: (radians when bare) and ``damping``; see :mod:`simulator.units`.
+SET_KEYS = {
+    "detuning": ("effective detuning Delta", "-1.15Gamma"),
+    "eps": ("single-defect strength (complex allowed)", "1-0.05jGamma"),
+    "eta": ("nanoparticle strength (complex allowed)", "1Gamma"),
+    "beta": ("nanoparticle angle (rad when bare)", "0.125pi"),
+    "power": ("input power", "30mW"),
+    "temperature": ("bath temperature", "200mK"),
+    "damping": ("mechanical damping model: brownian | rwa", "rwa"),
+    "mass": ("effective mass", "10ng"),
+    "radius": ("resonator radius", "1.1mm"),
+    "omega_m": ("mechanical angular frequency (Hz means 2 pi Hz)", "63e6/s"),
+    "gamma_m": ("mechanical damping rate", "1e-5omega_m"),
+    "omega_c": ("optical angular frequency", "1.22e15/s"),
+    "kappa_0": ("intrinsic optical decay", "0.3omega_m"),
+    "kappa_ex": ("external optical decay", "0.3omega_m"),
+    "m": ("azimuthal mode number (integer >= 1)", "4"),
+    "g0": ("single-photon coupling G0 (sets the mass)", "0.05Gamma"),
+    "G": ("target |G_r| at the fixed point (sets the power)", "0.61omega_m"),
 }
 
 
 def set_help() -> str:
-    """Text listing every ``--set`` key with its unit."""
-    rows = [f"  {k:12s} {v}" for k, v in {**GAMMA_UNITS, **SI_KEYS}.items()]
-    return "keys for --set KEY=VALUE:\n" + "\n".join(rows)
+    """Text listing every ``--set`` key with an example, the units and the order of resolution."""
+    rows = [f"  {k:12s} {v:50s} e.g. {k}={ex}" for k, (v, ex) in SET_KEYS.items()]
+    return ("keys for --set KEY=VALUE (a number with its unit: <number><unit> or "
+            "'<number> <unit>'):\n"
+            + "\n".join(rows) + "\n"
+            "units: power W mW uW nW; temperature K mK uK; rates /s Hz (2 pi Hz) kHz MHz GHz THz "
+            "Gamma omega_m;\n  mass kg g mg ug ng; length m mm um nm; angles rad deg pi.\n"
+            "Gamma (= kappa_0 + kappa_ex) and omega_m are those of the parameters being built "
+            "(after the\n  other --set keys); g0 is applied after them, G last. Precedence: "
+            "defaults < --config [params]\n  < --params FILE < --set.")
 
 
 def add_params_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--params FILE.toml`` and repeatable ``--set KEY=VALUE``."""
     parser.add_argument("--params", metavar="FILE.toml",
-                        help="TOML file of Params fields in SI units (default: paper's immune point)")
+                        help="TOML file of parameters (bare numbers SI, strings with units; "
+                        "default: paper's immune point)")
     parser.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
-                        help="override one parameter (repeatable); see the key list below")
-
-
-def _parse_number(key: str, text: str) -> Any:
-    if key == "damping":
-        return text
-    if key == "m":
-        try:
-            return int(text)
-        except ValueError:
-            raise ParameterError(f"--set m={text!r}: must be an integer >= 1") from None
-    try:
-        value = complex(text.replace("i", "j")) if "j" in text or "i" in text else float(text)
-    except ValueError:
-        raise ParameterError(f"--set {key}={text!r}: not a number") from None
-    if key not in ("eps", "eta") and isinstance(value, complex):
-        raise ParameterError(f"--set {key}={text!r}: must be real")
-    return value
+                        help="override one parameter, with its unit (repeatable); see the key "
+                        "list below")
 
 
 def params_from_args(args: argparse.Namespace) -> Params:
-    """Base parameters (file or paper defaults) with every ``--set`` applied, validated."""
-    params = Params.from_toml(args.params) if args.params else Params.paper()
-    si: dict[str, Any] = {}
-    scaled: dict[str, Any] = {}
-    for item in args.set:
+    """Parameters from ``--config`` ``[params]``, ``--params`` and every ``--set``, validated.
+
+    Also merges the run file's option tables into ``args`` (:func:`.runfile.merge_config`).
+    """
+    run = merge_config(args)
+    params = Params.paper()
+    if run is not None and run.params:
+        params = apply_changes(params, run.params, source=f"{run.path} [params]")
+    if getattr(args, "params", None):
+        params = read_params(args.params, base=params)
+    settings: dict[str, str] = {}
+    for item in getattr(args, "set", []):
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep:
             raise ParameterError(f"--set {item!r}: expected KEY=VALUE")
-        if key in GAMMA_UNITS:
-            scaled[key] = _parse_number(key, text.strip())
-        elif key in SI_KEYS:
-            si[key] = _parse_number(key, text.strip())
-        else:
+        if key not in SET_KEYS:
             raise ParameterError(f"--set {key!r}: unknown key.\n{set_help()}")
-    params = params.replace(**si)
-    gamma = params.Gamma
-    changes: dict[str, Any] = {}
-    if "detuning" in scaled:
-        changes["detuning"] = scaled["detuning"] * gamma
-    if "eta" in scaled:
-        changes["eta"] = scaled["eta"] * gamma
-    if "eps" in scaled:
-        if len(params.defects) > 1:
-            raise ParameterError(
-                f"--set eps: the parameters have {len(params.defects)} defects; "
-                "edit them in the TOML file instead"
-            )
-        beta0 = params.defects[0][1] if params.defects else 0.0
-        changes["defects"] = ((scaled["eps"] * gamma, beta0),)
-    return params.replace(**changes)
+        settings[key] = text.strip()
+    return apply_changes(params, settings, source="--set")
 
 
 def print_json(data: dict[str, Any]) -> None:

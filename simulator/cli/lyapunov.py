@@ -9,6 +9,7 @@ import numpy as np
 from ..conventions import QUADRATURES
 from ..linear import LyapunovResult, lyapunov
 from .common import add_params_arguments, params_from_args, print_json, set_help
+from .runfile import add_config_argument
 
 NAME = "lyapunov"
 
@@ -25,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_params_arguments(p)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    add_config_argument(p, NAME)
     p.set_defaults(func=run)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..conventions import QUADRATURES
 from .common import add_params_arguments, params_from_args, print_json, set_help
+from .runfile import add_config_argument, build_options
 
 NAME = "me"
 
@@ -54,6 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="fixed Fock cutoffs per basis mode (no convergence loop)")
     p.add_argument("--max-dim", type=int, metavar="D", help="largest Hilbert-space dimension")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    add_config_argument(p, NAME)
     p.set_defaults(func=run)
 
 
@@ -113,13 +115,15 @@ def run(args: argparse.Namespace) -> int:
                 raise ValueError("--t-max must be > 0 and --n-times >= 2")
             t = np.linspace(0.0, args.t_max, args.n_times)
             out = evolve_master(params, t, initial_phonons=args.initial_phonons,
-                                options=EvolveOptions(nonlinear=args.nonlinear, **common))
+                                options=build_options(args, EvolveOptions, "master",
+                                                      nonlinear=args.nonlinear, **common))
             text = _format_evolution(out)
         else:
             if args.initial_phonons is not None:
                 raise ValueError("--initial-phonons: used only with --t-max")
             given = {k.lstrip("-"): v for k, v in steady_only.items() if v is not None}
-            out = solve_master(params, options=MasterOptions(nonlinear=args.nonlinear, **given,
+            out = solve_master(params, options=build_options(args, MasterOptions, "master",
+                                                             nonlinear=args.nonlinear, **given,
                                                              **common))
             text = _format_steady(out)
     except TruncationError as exc:

@@ -9,7 +9,9 @@ import numpy as np
 
 from ..observables import log_negativity
 from ..sde.ringup import RINGUP_METHODS, RingupOptions, RingupResult, simulate_ringup
+from ..config import write_run_file
 from .common import ProgressBar, add_params_arguments, params_from_args, print_json, set_help
+from .runfile import add_config_argument, build_options
 
 NAME = "ringup"
 
@@ -46,6 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="save the result (ringup.npz + ringup.json; RingupResult.load reads it)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_config_argument(p, NAME)
     p.set_defaults(func=run)
 
 
@@ -72,7 +75,8 @@ def format_result(res: RingupResult) -> str:
 def run(args: argparse.Namespace) -> int:
     params = params_from_args(args)
     try:
-        opts = RingupOptions(method=args.method, dt=args.dt, n_traj=args.n_traj,
+        opts = build_options(args, RingupOptions, "ringup",
+                             method=args.method, dt=args.dt, n_traj=args.n_traj,
                              chunk_size=args.chunk_size, t_final=args.t_final,
                              output_every=args.output_every, ramp_time=args.ramp_time)
         show = not args.quiet and sys.stderr.isatty()
@@ -83,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.out:
         res.save(args.out)
+        write_run_file(args.out, params, command=NAME, ringup=opts, seed=args.seed)
     if args.plot:
         from ..plotting import plot_ringup
 

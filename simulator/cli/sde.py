@@ -10,7 +10,9 @@ import numpy as np
 from ..conventions import QUADRATURES
 from ..sde import METHODS, SDEOptions, SDEResult, UnstableSystemError, simulate_sde
 from ..sde.options import INITIAL_STATES
+from ..config import write_run_file
 from .common import ProgressBar, add_params_arguments, params_from_args, print_json, set_help
+from .runfile import add_config_argument, build_options
 
 NAME = "sde"
 
@@ -58,12 +60,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="DIR", help="checkpoint and result directory")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_config_argument(p, NAME)
     p.set_defaults(func=run)
 
 
 def options_from_args(args: argparse.Namespace) -> SDEOptions:
     """:class:`SDEOptions` from the parsed arguments (validated)."""
-    return SDEOptions(
+    return build_options(
+        args, SDEOptions, "sde",
         method=args.method, dt=args.dt, n_traj=args.n_traj, chunk_size=args.chunk_size,
         t_burn=args.t_burn, t_avg=args.t_avg, batch_time=args.batch_time,
         sample_every=args.sample_every, initial=args.initial, bound=args.bound,
@@ -131,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.out:
         res.save(args.out)
+        write_run_file(args.out, params, command=NAME, sde=options, seed=args.seed)
     if args.json:
         print_json(json_record(res))
     else:

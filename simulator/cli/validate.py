@@ -8,7 +8,9 @@ import sys
 from ..report import summary_lines, write_report
 from ..sde import UnstableSystemError
 from ..validate import MASTER_MAX_DIM, ValidateOptions, validate
+from ..config import write_run_file
 from .common import ProgressBar, add_params_arguments, params_from_args, print_json, set_help
+from .runfile import add_config_argument, build_options
 
 NAME = "validate"
 
@@ -39,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "%(default)s; the cost grows steeply: ~3 s at 264, minutes at 600)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the report JSON instead of text")
+    add_config_argument(p, NAME)
     p.set_defaults(func=run)
 
 
@@ -52,13 +55,15 @@ def run(args: argparse.Namespace) -> int:
 
     show = not args.quiet and sys.stderr.isatty()
     try:
-        options = ValidateOptions(quick=args.quick, seed=args.seed, n_jobs=args.n_jobs,
-                                  master=not args.no_master, master_max_dim=args.master_max_dim)
+        options = build_options(args, ValidateOptions, "validate",
+                                quick=args.quick, seed=args.seed, n_jobs=args.n_jobs,
+                                master=not args.no_master, master_max_dim=args.master_max_dim)
         res = validate(params, options, out=args.out, progress=progress if show else None)
     except (UnstableSystemError, ValueError) as exc:
         print(f"wgmsim validate: {exc}", file=sys.stderr)
         return 2
     path = write_report(res, args.out)
+    write_run_file(args.out, params, command=NAME, validate=options)
     if args.json:
         from ..report import report_dict
 
