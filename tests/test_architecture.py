@@ -29,11 +29,11 @@ PKG = ROOT / "simulator"
 
 LAYERS = {
     "conventions": 0, "errors": 0, "checks": 0, "jsonio": 0, "params": 0,
-    "resultio": 0, "protocol": 0, "estimate": 0,
+    "resultio": 0, "protocol": 0, "estimate": 0, "units": 0, "tomlio": 0,
     "model": 1, "observables": 1, "fixed_points": 1,
     "linear": 2,
     "sweep": 3, "sde": 3, "master": 3,
-    "compare": 4, "validate": 4, "report": 4, "plotting": 4,
+    "compare": 4, "validate": 4, "report": 4, "plotting": 4, "config": 4,
     "cli": 5, "__main__": 5, "": 5,  # "" is the package root
 }
 ENGINE_LAYER = 3
