@@ -7,6 +7,7 @@ leading axes so that a sweep is one vectorised call; dimensionless units (``omeg
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -14,6 +15,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from .conventions import QUADRATURES
+from .errors import PhysicalityWarning
 from .model import (
     MeanField,
     Rates,
@@ -24,7 +26,7 @@ from .model import (
     nonlinear_drift,
     transmission,
 )
-from .observables import summary
+from .observables import summary, unphysical_message
 from .params import Params
 
 __all__ = [
@@ -263,6 +265,14 @@ class LyapunovResult:
         Stationary covariance (``None`` if unstable).
     residual : float or None
         Relative Lyapunov residual of ``covariance``.
+    observables : dict
+        Every covariance-based observable (:func:`simulator.observables.summary`).
+    status : str
+        ``"ok"``, ``"unstable"`` (no stationary state) or ``"unphysical"`` (the covariance violates
+        ``V + i Omega/2 >= 0``; cannot happen in the model, so it flags a numerical problem); see
+        :data:`simulator.errors.STATUSES`.
+    message : str
+        Why the status is not ``"ok"`` (empty if it is).
     """
 
     params: Params
@@ -275,6 +285,8 @@ class LyapunovResult:
     covariance: np.ndarray | None
     residual: float | None
     observables: dict[str, Any] = field(default_factory=dict)
+    status: str = "ok"
+    message: str = ""
 
     @property
     def slowest_rate(self) -> float:
@@ -296,6 +308,8 @@ class LyapunovResult:
         mf, r = self.mean_field, self.rates
         photons = mf.photon_number
         out: dict[str, Any] = {
+            "status": self.status,
+            "message": self.message,
             "stable": self.stable,
             "eigenvalues": [[float(e.real), float(e.imag)] for e in self.eigenvalues],
             "quadratures": list(QUADRATURES),
@@ -329,8 +343,9 @@ def lyapunov(params: Params) -> LyapunovResult:
     """Linearised steady state of ``params`` at its effective detuning.
 
     Builds the mean field (Eq. 10), ``A`` and ``D``, checks stability, solves ``A V + V A^T = -D``
-    and evaluates every observable. An unstable point is returned with ``stable=False`` and no
-    covariance, never raised.
+    and evaluates every observable. An unstable point is returned with ``stable=False``,
+    ``status="unstable"`` and no covariance, never raised. A covariance that violates the
+    uncertainty principle gets ``status="unphysical"`` and a :class:`PhysicalityWarning`.
 
     Examples
     --------
@@ -346,11 +361,21 @@ def lyapunov(params: Params) -> LyapunovResult:
     stable = bool(eig.real.max() < 0.0)
     V = residual = None
     obs: dict[str, Any] = {}
+    status, message = "ok", ""
     if stable:
         V = solve_lyapunov(A, D)
         residual = float(lyapunov_residual(A, V, D))
         obs = summary(V)
-    return LyapunovResult(params, rates, mf, A, D, eig, stable, V, residual, obs)
+        why = unphysical_message(V, what="Lyapunov covariance")
+        if why is not None:
+            status, message = "unphysical", why
+            warnings.warn(why, PhysicalityWarning, stacklevel=2)
+    else:
+        bad = ", ".join(f"{e.real:+.4e}{e.imag:+.4e}i" for e in eig[eig.real >= 0.0])
+        status = "unstable"
+        message = (f"eigenvalue(s) of the drift matrix with non-negative real part: {bad} "
+                   "(units of omega_m); no stationary state")
+    return LyapunovResult(params, rates, mf, A, D, eig, stable, V, residual, obs, status, message)
 
 
 # ---- transient covariance ---------------------------------------------------------------------
