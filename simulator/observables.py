@@ -129,21 +129,24 @@ def uncertainty_violation(V: np.ndarray) -> np.ndarray:
 UNCERTAINTY_RTOL = 1e-9
 
 
-def unphysical_message(V: np.ndarray, *, rtol: float = UNCERTAINTY_RTOL,
+def unphysical_message(V: np.ndarray, *, rtol: float = UNCERTAINTY_RTOL, atol: float = 0.0,
                        what: str = "covariance") -> str | None:
     """``None`` if ``V`` (one ``(2n, 2n)`` covariance) obeys ``V + i Omega/2 >= 0``, else why not.
 
-    The allowance ``rtol * max(1, ||V||_2)`` absorbs round-off; the message names the smallest
-    eigenvalue of ``V + i Omega/2`` and the smallest symplectic eigenvalue (``>= 1/2`` allowed).
+    The allowance ``max(atol, rtol * max(1, ||V||_2))`` absorbs round-off (``rtol``) and the
+    error the covariance is known to carry (``atol``, e.g. a Fock-space truncation error); the
+    message names the smallest eigenvalue of ``V + i Omega/2`` and the smallest symplectic
+    eigenvalue (``>= 1/2`` allowed).
     """
     V = np.asarray(V, dtype=float)
     lam = float(uncertainty_violation(V))
-    if lam >= -rtol * max(1.0, float(np.linalg.norm(V, 2))):
+    allowance = max(float(atol), rtol * max(1.0, float(np.linalg.norm(V, 2))))
+    if lam >= -allowance:
         return None
     nu = float(symplectic_eigenvalues(V)[0])
     return (f"the {what} violates the uncertainty principle: smallest eigenvalue of "
-            f"V + i Omega/2 is {lam:.3e} < 0 (smallest symplectic eigenvalue {nu:.6f} < 1/2); "
-            "no quantum state has it")
+            f"V + i Omega/2 is {lam:.3e} < -{allowance:.1e} (smallest symplectic eigenvalue "
+            f"{nu:.6f} < 1/2); no quantum state has it")
 
 
 def summary(V: np.ndarray) -> dict[str, object]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,16 +16,19 @@ import numpy as np
 import qutip
 
 from ..conventions import MODES
+from ..errors import PhysicalityWarning
 from ..linear import LyapunovResult, covariance_evolution, lyapunov
-from ..observables import log_negativity, occupation
+from ..observables import log_negativity, occupation, unphysical_message
 from ..params import Params
 from .common import (
     TruncationError,
+    check_max_time,
     check_pos,
     check_truncation_options,
     cutoff_for,
     moments,
     temperature_for,
+    top_population,
 )
 from .operators import Space, build_space, kept_modes, liouvillian
 
@@ -52,6 +56,10 @@ class EvolveOptions:
         covariance change between the two as the truncation error.
     atol, rtol : float
         Tolerances of ``qutip.mesolve``.
+    max_time : float or None
+        Wall-clock budget (s), ``> 0``; ``None`` (default) for none. Checked after the first
+        ``mesolve`` run: once spent, the truncation check is skipped and the result has
+        ``status="not_converged"`` with a message stating the time spent and the cutoffs.
     """
 
     nonlinear: bool = False
@@ -61,8 +69,10 @@ class EvolveOptions:
     check_truncation: bool = True
     atol: float = 1e-10
     rtol: float = 1e-8
+    max_time: float | None = None
 
     def __post_init__(self) -> None:
+        check_max_time(self)
         for name in ("nonlinear", "check_truncation"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} = {getattr(self, name)!r}: must be True or False")
@@ -90,6 +100,11 @@ class MasterTrajectory:
     linear : ndarray, shape (n_t, 6, 6)
         ``covariance_evolution`` of the same model from the same initial covariance.
     timing : dict
+    status : str
+        ``"ok"``, ``"not_converged"`` (``max_time`` spent before the truncation check) or
+        ``"unphysical"`` (a covariance violates ``V + i Omega/2 >= 0`` by more than the
+        truncation error: numerical).
+    message : str
     """
 
     params: Params
@@ -103,6 +118,8 @@ class MasterTrajectory:
     truncation_error: float | None
     linear: np.ndarray
     timing: dict
+    status: str = "ok"
+    message: str = ""
 
     @property
     def log_negativity(self) -> dict[str, np.ndarray]:
@@ -120,7 +137,7 @@ class MasterTrajectory:
         return float(np.abs(self.covariance - self.linear).max())
 
     def __str__(self) -> str:
-        return (f"MasterTrajectory({len(self.t)} times to t={self.t[-1]:g}, "
+        return (f"MasterTrajectory(status={self.status}, {len(self.t)} times to t={self.t[-1]:g}, "
                 f"cutoffs={self.cutoffs}, "
                 f"truncation_error={self.truncation_error}, "
                 f"|V-V_lin|={self.linear_difference:.2e})")
@@ -130,6 +147,8 @@ class MasterTrajectory:
         occ = self.occupation
         return {
             "engine": "master-evolution",
+            "status": self.status,
+            "message": self.message,
             "model": "nonlinear" if self.options.nonlinear else "linearised",
             "t": self.t,
             "covariance": self.covariance,
@@ -149,14 +168,22 @@ class MasterTrajectory:
 
 
 def _mesolve(space: Space, ref: LyapunovResult, t: np.ndarray, n0: float,
-             options: EvolveOptions) -> tuple[np.ndarray, np.ndarray]:
+             options: EvolveOptions) -> tuple[np.ndarray, np.ndarray, float]:
+    """Covariances ``(n_t, 6, 6)``, means ``(n_t, 6)`` and the largest tail estimate
+    ``2 N p(N - 1)`` over modes and times (the truncation's breach of ``[x, p] = i``)."""
     L = liouvillian(space, ref.rates, ref.mean_field, nonlinear=options.nonlinear)
     factors = [qutip.fock_dm(c, 0) for c in space.cutoffs[:-1]]
     rho0 = qutip.tensor(*factors, qutip.thermal_dm(space.cutoffs[-1], n0))
     out = qutip.mesolve(L, rho0, t, options={"store_states": True, "atol": options.atol,
                                             "rtol": options.rtol, "progress_bar": False})
-    means, covs = zip(*(moments(space, s.full()) for s in out.states))
-    return np.array(covs), np.array(means)
+    means, covs, tails = [], [], [0.0]
+    for state in out.states:
+        R = state.full()
+        m, V = moments(space, R)
+        means.append(m)
+        covs.append(V)
+        tails += [2.0 * c * p for c, p in zip(space.cutoffs, top_population(space, R))]
+    return np.array(covs), np.array(means), float(max(tails))
 
 
 def evolve_master(params: Params, t: np.ndarray, *, initial_phonons: float | None = None,
@@ -233,18 +260,35 @@ def evolve_master(params: Params, t: np.ndarray, *, initial_phonons: float | Non
                 "or raise max_dim")
     space = build_space(modes, "fock", cutoffs, ref.covariance)
     t0 = time.perf_counter()
-    cov, mean = _mesolve(space, ref, t, n0, options)
+    cov, mean, tail = _mesolve(space, ref, t, n0, options)
     timing = {"mesolve": time.perf_counter() - t0}
     error = None
-    if options.check_truncation:
+    status, message = "ok", ""
+    spent = time.perf_counter() - t_start
+    if options.check_truncation and options.max_time is not None and spent > options.max_time:
+        status = "not_converged"
+        message = (f"not converged: time budget max_time = {options.max_time:g} s spent "
+                   f"({spent:.3g} s) at cutoffs {tuple(cutoffs)} (dimension "
+                   f"{int(np.prod(cutoffs))}); the truncation check was skipped")
+    elif options.check_truncation:
         bigger = tuple(c + max(1, math.ceil(c / 4)) for c in cutoffs)
         t0 = time.perf_counter()
-        cov2, mean = _mesolve(build_space(modes, "fock", bigger, ref.covariance), ref, t, n0,
-                              options)
+        cov2, mean, tail = _mesolve(build_space(modes, "fock", bigger, ref.covariance), ref, t,
+                                    n0, options)
         timing["check"] = time.perf_counter() - t0
         error = float(np.abs(cov2 - cov).max())
         cov, cutoffs = cov2, bigger
     timing["total"] = time.perf_counter() - t_start
+    # a truncated space breaks [x, p] = i at the top level: allow the truncation error
+    allowance = max(tail, error or 0.0)
+    for k, V in enumerate(cov):
+        why = unphysical_message(V, atol=allowance,
+                                 what=f"master-equation covariance at t = {t[k]:g}")
+        if why is not None:
+            status, message = "unphysical", f"{why} (numerical: truncation or solver); {message}"
+            warnings.warn(why, PhysicalityWarning, stacklevel=2)
+            break
     return MasterTrajectory(params=params, options=options, t=t, covariance=cov, mean=mean,
                             cutoffs=tuple(cutoffs), modes=modes, initial_phonons=n0,
-                            truncation_error=error, linear=lin, timing=timing)
+                            truncation_error=error, linear=lin, timing=timing, status=status,
+                            message=message)
