@@ -303,6 +303,13 @@ class LyapunovResult:
         """``E_N`` per pair ``{"r_m", "l_m", "r_l"}`` (``None`` if unstable)."""
         return self.observables.get("log_negativity")
 
+    def __str__(self) -> str:
+        head = f"LyapunovResult(status={self.status}"
+        if self.log_negativity is not None:
+            head += f", E_N r_m={self.log_negativity['r_m']:.5f}"
+        head += f", slowest rate={self.slowest_rate:.4g} omega_m)"
+        return head if self.status == "ok" else f"{head}: {self.message}"
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready record of every number (see the README for the schema)."""
         mf, r = self.mean_field, self.rates

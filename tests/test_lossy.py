@@ -212,7 +212,8 @@ def test_undriven_lossy_resonator_is_the_optical_vacuum(params):
 def test_lyapunov_status_unstable_and_unphysical(monkeypatch):
     res = lyapunov(PAPER.replace(detuning=-2.5 * G))  # Dt = -0.5 Gamma: blue side, unstable
     assert not res.stable and res.status == "unstable" and "eigenvalue" in res.message
-    assert res.to_dict()["status"] == "unstable"
+    assert res.to_dict()["status"] == "unstable" and "unstable" in str(res)
+    assert str(lyapunov(PAPER)).startswith("LyapunovResult(status=ok")
     # a covariance no quantum state has (solver replaced) is flagged, never silently returned
     import simulator.linear as linear
     monkeypatch.setattr(linear, "solve_lyapunov", lambda A, D: 0.3 * np.eye(6))
@@ -220,6 +221,19 @@ def test_lyapunov_status_unstable_and_unphysical(monkeypatch):
         bad = linear.lyapunov(PAPER)
     assert bad.status == "unphysical" and "0.300000" in bad.message
     assert bad.to_dict()["status"] == "unphysical"
+    assert "unphysical" in str(bad) and "uncertainty" in str(bad)
+
+
+def test_fixed_points_of_a_lossy_point_hold_its_mean_field():
+    """The self-consistent polynomial uses the same diagonal loss Gamma + gamma_J."""
+    from simulator import fixed_points
+
+    mf = lyapunov(LOSSY).mean_field
+    fp = fixed_points(LOSSY, bare_detuning=float(mf.bare_detuning))
+    deltas = np.asarray(fp.effective_detunings)
+    k = int(np.argmin(np.abs(deltas - LOSSY.detuning / LOSSY.omega_m)))
+    assert deltas[k] == pytest.approx(LOSSY.detuning / LOSSY.omega_m, rel=1e-6)
+    assert complex(fp.points[k].alpha_r) == pytest.approx(complex(mf.alpha_r), rel=1e-6)
 
 
 # ---- the same model in every engine: Lyapunov, SDE, master equation on one lossy point ----------
