@@ -266,9 +266,11 @@ def test_max_time_stops_the_cutoff_loop():
     assert "max_time" in res.message and str(res.cutoffs) in res.message
     assert len(res.history) == 1
     assert solve_master(PAPER).status == "ok"
-    traj = evolve_master(COLD, [0.0, 0.5], options=EvolveOptions(max_time=1e-9))
+    traj = evolve_master(COLD, [0.0, 0.25, 0.5], options=EvolveOptions(max_time=1e-9))
     assert traj.status == "not_converged" and "max_time" in traj.message
+    assert "t = 0.25 of 0.5" in traj.message
     assert traj.truncation_error is None
+    assert len(traj.t) == len(traj.covariance) == len(traj.linear) == 2
     for bad in (0.0, -1.0, float("nan"), "1"):
         with pytest.raises(ValueError, match="max_time"):
             MasterOptions(max_time=bad)

@@ -57,9 +57,11 @@ class EvolveOptions:
     atol, rtol : float
         Tolerances of ``qutip.mesolve``.
     max_time : float or None
-        Wall-clock budget (s), ``> 0``; ``None`` (default) for none. Checked after the first
-        ``mesolve`` run: once spent, the truncation check is skipped and the result has
-        ``status="not_converged"`` with a message stating the time spent and the cutoffs.
+        Wall-clock budget (s), ``> 0``; ``None`` (default) for none. With a budget the solver is
+        stepped from output time to output time and the clock checked after each: once spent,
+        the run stops (the result holds the times reached), the truncation check is skipped, and
+        the result has ``status="not_converged"`` with a message stating the time spent, the
+        time and the cutoffs reached.
     """
 
     nonlinear: bool = False
@@ -101,7 +103,7 @@ class MasterTrajectory:
         ``covariance_evolution`` of the same model from the same initial covariance.
     timing : dict
     status : str
-        ``"ok"``, ``"not_converged"`` (``max_time`` spent before the truncation check) or
+        ``"ok"``, ``"not_converged"`` (``max_time`` spent: fewer times, or no truncation check) or
         ``"unphysical"`` (a covariance violates ``V + i Omega/2 >= 0`` by more than the
         truncation error: numerical).
     message : str
@@ -168,16 +170,32 @@ class MasterTrajectory:
 
 
 def _mesolve(space: Space, ref: LyapunovResult, t: np.ndarray, n0: float,
-             options: EvolveOptions) -> tuple[np.ndarray, np.ndarray, float]:
-    """Covariances ``(n_t, 6, 6)``, means ``(n_t, 6)`` and the largest tail estimate
-    ``2 N p(N - 1)`` over modes and times (the truncation's breach of ``[x, p] = i``)."""
+             options: EvolveOptions, deadline: float | None = None
+             ) -> tuple[np.ndarray, np.ndarray, float]:
+    """Covariances ``(n_k, 6, 6)``, means ``(n_k, 6)`` and the largest tail estimate
+    ``2 N p(N - 1)`` over modes and times (the truncation's breach of ``[x, p] = i``).
+
+    Without ``deadline`` one ``qutip.mesolve`` call (``n_k = n_t``). With ``deadline`` (a
+    ``time.perf_counter()`` value) the solver is stepped from output time to output time and
+    stops after the first one past the deadline, so ``n_k <= n_t``.
+    """
     L = liouvillian(space, ref.rates, ref.mean_field, nonlinear=options.nonlinear)
     factors = [qutip.fock_dm(c, 0) for c in space.cutoffs[:-1]]
     rho0 = qutip.tensor(*factors, qutip.thermal_dm(space.cutoffs[-1], n0))
-    out = qutip.mesolve(L, rho0, t, options={"store_states": True, "atol": options.atol,
-                                            "rtol": options.rtol, "progress_bar": False})
+    solver_options = {"atol": options.atol, "rtol": options.rtol, "progress_bar": False}
+    if deadline is None:
+        out = qutip.mesolve(L, rho0, t, options={"store_states": True, **solver_options})
+        states = out.states
+    else:
+        solver = qutip.MESolver(L, options=solver_options)
+        solver.start(rho0, t[0])
+        states = [rho0]
+        for tk in t[1:]:
+            states.append(solver.step(tk))
+            if time.perf_counter() > deadline:
+                break
     means, covs, tails = [], [], [0.0]
-    for state in out.states:
+    for state in states:
         R = state.full()
         m, V = moments(space, R)
         means.append(m)
@@ -260,24 +278,36 @@ def evolve_master(params: Params, t: np.ndarray, *, initial_phonons: float | Non
                 "or raise max_dim")
     space = build_space(modes, "fock", cutoffs, ref.covariance)
     t0 = time.perf_counter()
-    cov, mean, tail = _mesolve(space, ref, t, n0, options)
+    deadline = None if options.max_time is None else t_start + options.max_time
+    cov, mean, tail = _mesolve(space, ref, t, n0, options, deadline)
     timing = {"mesolve": time.perf_counter() - t0}
     error = None
     status, message = "ok", ""
     spent = time.perf_counter() - t_start
-    if options.check_truncation and options.max_time is not None and spent > options.max_time:
+    if len(cov) < len(t) or (options.check_truncation and deadline is not None
+                             and spent > options.max_time):
         status = "not_converged"
         message = (f"not converged: time budget max_time = {options.max_time:g} s spent "
-                   f"({spent:.3g} s) at cutoffs {tuple(cutoffs)} (dimension "
-                   f"{int(np.prod(cutoffs))}); the truncation check was skipped")
+                   f"({spent:.3g} s) at t = {t[len(cov) - 1]:g} of {t[-1]:g}, cutoffs "
+                   f"{tuple(cutoffs)} (dimension {int(np.prod(cutoffs))}); "
+                   + ("the truncation check was skipped" if options.check_truncation
+                      else "no truncation check requested"))
+        t, lin = t[:len(cov)], lin[:len(cov)]
     elif options.check_truncation:
         bigger = tuple(c + max(1, math.ceil(c / 4)) for c in cutoffs)
         t0 = time.perf_counter()
-        cov2, mean, tail = _mesolve(build_space(modes, "fock", bigger, ref.covariance), ref, t,
-                                    n0, options)
+        cov2, mean2, tail2 = _mesolve(build_space(modes, "fock", bigger, ref.covariance), ref, t,
+                                      n0, options, deadline)
         timing["check"] = time.perf_counter() - t0
-        error = float(np.abs(cov2 - cov).max())
-        cov, cutoffs = cov2, bigger
+        if len(cov2) < len(t):
+            status = "not_converged"
+            message = (f"not converged: time budget max_time = {options.max_time:g} s spent "
+                       f"({time.perf_counter() - t_start:.3g} s) in the truncation check at "
+                       f"cutoffs {bigger} (t = {t[len(cov2) - 1]:g} of {t[-1]:g}); returning "
+                       f"the run at cutoffs {tuple(cutoffs)} without a truncation error")
+        else:
+            error = float(np.abs(cov2 - cov).max())
+            cov, mean, tail, cutoffs = cov2, mean2, tail2, bigger
     timing["total"] = time.perf_counter() - t_start
     # a truncated space breaks [x, p] = i at the top level: allow the truncation error
     allowance = max(tail, error or 0.0)
