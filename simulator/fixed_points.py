@@ -85,7 +85,7 @@ def fixed_points(params: Params, bare_detuning: float, *, tol: float = 1e-7) -> 
     """
     rates = Rates.from_params(params)
     s = float(bare_detuning) + float(rates.delta_J)
-    gam, c = float(rates.Gamma), complex(rates.j1 * rates.j2)
+    gam, c = float(rates.Gamma + rates.gamma_J), complex(rates.j1 * rates.j2)
     g0, e = float(rates.g0), float(rates.drive)
     x = Polynomial([0.0, 1.0])
     re_part = gam**2 + c.real - x**2

@@ -7,6 +7,7 @@ leading axes so that a sweep is one vectorised call; dimensionless units (``omeg
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -14,6 +15,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from .conventions import QUADRATURES
+from .errors import PhysicalityWarning
 from .model import (
     MeanField,
     Rates,
@@ -26,7 +28,7 @@ from .model import (
 )
 from .conventions import covariance_xxpp as _covariance_xxpp
 from .estimate import Estimate, summary_scalars
-from .observables import summary
+from .observables import summary, unphysical_message
 from .params import Params
 from .protocol import ResultProtocol
 
@@ -266,6 +268,14 @@ class LyapunovResult(ResultProtocol):
         Stationary covariance (``None`` if unstable).
     residual : float or None
         Relative Lyapunov residual of ``covariance``.
+    observables : dict
+        Every covariance-based observable (:func:`simulator.observables.summary`).
+    status : str
+        ``"ok"``, ``"unstable"`` (no stationary state) or ``"unphysical"`` (the covariance violates
+        ``V + i Omega/2 >= 0``; cannot happen in the model, so it flags a numerical problem); see
+        :data:`simulator.errors.STATUSES`.
+    message : str
+        Why the status is not ``"ok"`` (empty if it is).
     """
 
     params: Params
@@ -278,6 +288,8 @@ class LyapunovResult(ResultProtocol):
     covariance: np.ndarray | None
     residual: float | None
     observables: dict[str, Any] = field(default_factory=dict)
+    status: str = "ok"
+    message: str = ""
 
     @property
     def slowest_rate(self) -> float:
@@ -294,12 +306,21 @@ class LyapunovResult(ResultProtocol):
         """``E_N`` per pair ``{"r_m", "l_m", "r_l"}`` (``None`` if unstable)."""
         return self.observables.get("log_negativity")
 
+    def __str__(self) -> str:
+        head = f"LyapunovResult(status={self.status}"
+        if self.log_negativity is not None:
+            head += f", E_N r_m={self.log_negativity['r_m']:.5f}"
+        head += f", slowest rate={self.slowest_rate:.4g} omega_m)"
+        return head if self.status == "ok" else f"{head}: {self.message}"
+
     def _record(self) -> dict[str, Any]:
         """JSON-ready record of every number (see the README for the schema); ``to_dict()``
         adds ``provenance``."""
         mf, r = self.mean_field, self.rates
         photons = mf.photon_number
         out: dict[str, Any] = {
+            "status": self.status,
+            "message": self.message,
             "stable": self.stable,
             "eigenvalues": [[float(e.real), float(e.imag)] for e in self.eigenvalues],
             "quadratures": list(QUADRATURES),
@@ -340,19 +361,17 @@ class LyapunovResult(ResultProtocol):
     def _meta(self) -> dict[str, Any]:
         meta = {"params": self.params.to_dict(), "stable": self.stable,
                 "residual": self.residual, "observables": self.observables}
-        if hasattr(self, "status"):
-            meta["status"] = self.status
+        meta["status"], meta["message"] = self.status, self.message
         return meta
 
     @classmethod
     def _from_saved(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "LyapunovResult":
         params = Params.from_dict(meta["params"])
         rates = Rates.from_params(params)
-        extra = {"status": meta["status"]} if "status" in meta and "status" in \
-            cls.__dataclass_fields__ else {}
         return cls(params, rates, mean_field(rates), arrays["A"], arrays["D"],
                    arrays["eigenvalues"], bool(meta["stable"]), arrays.get("covariance"),
-                   meta["residual"], meta["observables"], **extra)
+                   meta["residual"], meta["observables"], status=meta["status"],
+                   message=meta["message"])
 
     def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
         return {k: (("eigenvalue",) if k == "eigenvalues" else ("mode_i", "mode_j"), v)
@@ -392,8 +411,9 @@ def lyapunov(params: Params) -> LyapunovResult:
     """Linearised steady state of ``params`` at its effective detuning.
 
     Builds the mean field (Eq. 10), ``A`` and ``D``, checks stability, solves ``A V + V A^T = -D``
-    and evaluates every observable. An unstable point is returned with ``stable=False`` and no
-    covariance, never raised.
+    and evaluates every observable. An unstable point is returned with ``stable=False``,
+    ``status="unstable"`` and no covariance, never raised. A covariance that violates the
+    uncertainty principle gets ``status="unphysical"`` and a :class:`PhysicalityWarning`.
 
     Examples
     --------
@@ -409,11 +429,21 @@ def lyapunov(params: Params) -> LyapunovResult:
     stable = bool(eig.real.max() < 0.0)
     V = residual = None
     obs: dict[str, Any] = {}
+    status, message = "ok", ""
     if stable:
         V = solve_lyapunov(A, D)
         residual = float(lyapunov_residual(A, V, D))
         obs = summary(V)
-    return LyapunovResult(params, rates, mf, A, D, eig, stable, V, residual, obs)
+        why = unphysical_message(V, what="Lyapunov covariance")
+        if why is not None:
+            status, message = "unphysical", why
+            warnings.warn(why, PhysicalityWarning, stacklevel=2)
+    else:
+        bad = ", ".join(f"{e.real:+.4e}{e.imag:+.4e}i" for e in eig[eig.real >= 0.0])
+        status = "unstable"
+        message = (f"eigenvalue(s) of the drift matrix with non-negative real part: {bad} "
+                   "(units of omega_m); no stationary state")
+    return LyapunovResult(params, rates, mf, A, D, eig, stable, V, residual, obs, status, message)
 
 
 # ---- transient covariance ---------------------------------------------------------------------

@@ -27,6 +27,7 @@ __all__ = [
     "drift_matrix",
     "drift_matrix_along",
     "diffusion_matrix",
+    "loss_matrix",
     "nonlinear_drift",
     "transmission",
 ]
@@ -45,7 +46,8 @@ class Rates:
     delta_J : ndarray
         Common scatterer shift ``Re(sum eps_j + eta) / omega_m``.
     j1, j2 : ndarray of complex
-        Backscattering rates ``J1 / omega_m``, ``J2 / omega_m``.
+        Backscattering rates ``J1 / omega_m``, ``J2 / omega_m`` (complex: the Hamiltonian
+        coupling plus the off-diagonal part of the scatterers' loss matrix, see ``loss_12``).
     Gamma, kappa_ex, gamma_m, g0 : ndarray
         Total optical decay, external decay, mechanical damping, single-photon coupling,
         all divided by ``omega_m``.
@@ -55,6 +57,14 @@ class Rates:
         Thermal phonon number of the bath.
     damping : str
         ``"brownian"`` or ``"rwa"`` (one model for the whole grid).
+    gamma_J : ndarray
+        Extra optical loss of the scatterers on the diagonal, ``-Im(sum eps_j + eta) / omega_m``
+        (>= 0; 0 for real scatterers). Each mode decays at ``Gamma + gamma_J``.
+    loss_12 : ndarray of complex
+        Off-diagonal element of the scatterers' loss matrix,
+        ``L_12 = sum_j gamma_j exp(-2i m beta_j) / omega_m`` with ``gamma_j = -Im eps_j`` (the
+        nanoparticle included); ``J1 = H_12 - i L_12`` and ``J2 = conj(H_12) - i conj(L_12)``.
+        See :func:`loss_matrix` and ``docs/conventions.md``.
     """
 
     delta: np.ndarray
@@ -68,6 +78,8 @@ class Rates:
     drive: np.ndarray
     n_m: np.ndarray
     damping: str
+    gamma_J: np.ndarray = 0.0
+    loss_12: np.ndarray = 0.0
 
     @classmethod
     def from_params(cls, params: Params, **grid: Any) -> "Rates":
@@ -110,11 +122,23 @@ class Rates:
                     f"the parameters have {len(defects)}"
                 )
             defects = [(check_array("eps", grid["eps"], complex_ok=True), defects[0][1])]
+        for name, strength in [("eps", e) for e, _ in defects] + [("eta", get("eta"))]:
+            if np.any(np.imag(strength) > 0.0):
+                bad = np.asarray(strength)[np.imag(strength) > 0.0].ravel()[0]
+                raise ParameterError(
+                    f"{name} = {bad!r} (in a sweep): Im > 0 is gain, which the model refuses; "
+                    "a scatterer g - i gamma needs gamma >= 0 (its loss matrix "
+                    "gamma [[1, e^(-2i m beta)], [e^(2i m beta), 1]] must be positive semidefinite)"
+                )
         om = params.omega_m if "omega_m" not in grid else get("omega_m")
         m, eta, beta = params.m, get("eta"), get("beta")
         j1 = sum(e * np.exp(-2j * m * b) for e, b in defects) + eta * np.exp(-2j * m * beta)
         j2 = sum(e * np.exp(+2j * m * b) for e, b in defects) + eta * np.exp(+2j * m * beta)
         delta_J = sum(np.real(e) for e, _ in defects) + np.real(eta)
+        # loss matrix of the scattering channels, gamma_j = -Im eps_j >= 0 (checked by Params)
+        gamma_J = -(sum(np.imag(e) for e, _ in defects) + np.imag(eta))
+        loss_12 = (sum(-np.imag(e) * np.exp(-2j * m * b) for e, b in defects)
+                   - np.imag(eta) * np.exp(-2j * m * beta))
         kappa_0, kappa_ex = get("kappa_0"), get("kappa_ex")
         detuning, power, omega_c = get("detuning"), get("power"), get("omega_c")
         drive = np.sqrt(2.0 * kappa_ex) * np.sqrt(power / (HBAR * (omega_c - detuning)))
@@ -138,6 +162,8 @@ class Rates:
             drive=drive / om,
             n_m=n_m,
             damping=params.damping,
+            gamma_J=gamma_J / om + 0.0,
+            loss_12=loss_12 / om,
         )
 
     @property
@@ -192,11 +218,12 @@ def mean_field(rates: Rates) -> MeanField:
 
     ``alpha_r = (i Dt + Gamma) E / ((i Dt + Gamma)^2 + J1 J2)``,
     ``alpha_l = -i J2 E / (...)``, ``q_s = g0 (|alpha_r|^2 + |alpha_l|^2)``, ``p_s = 0``,
-    ``Dt = Delta + Delta_J``. With RWA damping (which also damps ``q``) the mechanical fixed point
+    ``Dt = Delta + Delta_J``; lossy scatterers add their diagonal loss, ``Gamma -> Gamma + gamma_J``
+    (``J1``, ``J2`` already hold their off-diagonal loss). With RWA damping (which also damps ``q``) the mechanical fixed point
     is ``p_s = gamma_m q_s / 2`` with ``q_s (1 + gamma_m^2/4) = g0 (|alpha_r|^2 + |alpha_l|^2)``.
     """
     dt = rates.delta + rates.delta_J
-    z = 1j * dt + rates.Gamma
+    z = 1j * dt + (rates.Gamma + rates.gamma_J)
     den = z * z + rates.j1 * rates.j2
     alpha_r = z * rates.drive / den
     alpha_l = -1j * rates.j2 * rates.drive / den
@@ -221,7 +248,8 @@ def drift_matrix_along(rates: Rates, alpha_r, alpha_l, dt) -> np.ndarray:
 
     Linearising Eq. 3 about a (possibly time-dependent) mean field gives ``du/dt = A u + noise``
     with the optical detuning ``dt = Delta_a + Delta_J - g0 q`` and couplings
-    ``G_j = sqrt(2) g0 alpha_j``.
+    ``G_j = sqrt(2) g0 alpha_j``; each optical mode decays at ``Gamma + gamma_J`` (the scatterers'
+    diagonal loss), and the complex ``J1``, ``J2`` hold the Hamiltonian and the off-diagonal loss.
 
     Returns
     -------
@@ -231,7 +259,7 @@ def drift_matrix_along(rates: Rates, alpha_r, alpha_l, dt) -> np.ndarray:
     alpha_r, alpha_l, dt = np.broadcast_arrays(alpha_r, alpha_l, dt)
     shape = np.broadcast_shapes(alpha_r.shape, rates.shape)
     A = np.zeros(shape + (6, 6))
-    gam = rates.Gamma
+    gam = rates.Gamma + rates.gamma_J
     g_r, g_l = SQRT2 * rates.g0 * alpha_r, SQRT2 * rates.g0 * alpha_l
     j1, j2 = rates.j1, rates.j2
     # CW mode: (-i dt - Gamma) a_r - i J1 a_l + i g0 alpha_r q
@@ -273,18 +301,48 @@ def diffusion_matrix(rates: Rates) -> np.ndarray:
     paper prints ``(n_m + 1/2) gamma_m``, a factor 2 short of its own Eq. 5), and
     ``diag(Gamma, Gamma, Gamma, Gamma, gamma_m (n_m + 1/2), gamma_m (n_m + 1/2))`` for the RWA bath.
 
+    Lossy scatterers are vacuum loss channels with loss matrix ``L`` (:func:`loss_matrix`), so the
+    optical block gains the real form of ``L`` (fluctuation-dissipation: the vacuum ``I/2`` stays
+    a solution of the optical Lyapunov equation):
+    ``D[X_i, X_j] = D[Y_i, Y_j] += Re L_ij``, ``D[X_i, Y_j] += -Im L_ij`` (``i, j`` in ``r, l``).
+
     Returns
     -------
     D : ndarray, shape (..., 6, 6)
     """
     D = np.zeros(rates.shape + (6, 6))
     for k in range(4):
-        D[..., k, k] = rates.Gamma
+        D[..., k, k] = rates.Gamma + rates.gamma_J
+    re12, im12 = np.real(rates.loss_12), np.imag(rates.loss_12)
+    D[..., 0, 2] = D[..., 2, 0] = D[..., 1, 3] = D[..., 3, 1] = re12
+    D[..., 0, 3] = D[..., 3, 0] = -im12
+    D[..., 1, 2] = D[..., 2, 1] = im12
     if rates.damping == "brownian":
         D[..., 5, 5] = rates.gamma_m * (2.0 * rates.n_m + 1.0)
     else:
         D[..., 4, 4] = D[..., 5, 5] = rates.gamma_m * (rates.n_m + 0.5)
     return D
+
+
+def loss_matrix(rates: Rates) -> np.ndarray:
+    """Loss matrix of the scattering channels in the mode basis ``(a_r, a_l)``.
+
+    ``L = sum_j gamma_j [[1, e^{-2i m beta_j}], [e^{2i m beta_j}, 1]]`` (nanoparticle included),
+    ``gamma_j = -Im eps_j``: Hermitian and positive semidefinite. The optical amplitudes obey
+    ``da/dt = -i (Dt + H_s) a - (Gamma + L) a + ...`` with ``H_s`` the Hermitian part of the
+    scatterers' coupling; ``L`` is the anti-Hermitian part (``M = H_s - i L``).
+
+    Returns
+    -------
+    L : ndarray of complex, shape (..., 2, 2)
+        Units of ``omega_m``.
+    """
+    shape = np.broadcast_shapes(np.shape(rates.gamma_J), np.shape(rates.loss_12))
+    L = np.zeros(shape + (2, 2), dtype=complex)
+    L[..., 0, 0] = L[..., 1, 1] = rates.gamma_J
+    L[..., 0, 1] = rates.loss_12
+    L[..., 1, 0] = np.conj(rates.loss_12)
+    return L
 
 
 def nonlinear_drift(
@@ -299,6 +357,7 @@ def nonlinear_drift(
 
     ``da_r/dt = (-i Delta_c - Gamma) a_r - i J1 a_l + i g0 a_r q + E``,
     ``da_l/dt = (-i Delta_c - Gamma) a_l - i J2 a_r + i g0 a_l q``, ``dq/dt = p`` and
+    (``Gamma + gamma_J`` in place of ``Gamma`` with lossy scatterers)
     ``dp/dt = -q - gamma_m p + g0 (|a_r|^2 + |a_l|^2 - c)`` (Brownian; RWA damps q and p by
     ``gamma_m/2`` each), where ``Delta_c = Delta_a + Delta_J`` and ``c = 1`` with the symmetric-order
     (truncated Wigner) correction, ``c = 0`` for the plain mean-field equations.
@@ -323,7 +382,7 @@ def nonlinear_drift(
     a_l = (u[..., 2] + 1j * u[..., 3]) / SQRT2
     q, p = u[..., 4], u[..., 5]
     dc = bare_detuning + rates.delta_J
-    rot = -1j * (dc - rates.g0 * q) - rates.Gamma
+    rot = -1j * (dc - rates.g0 * q) - (rates.Gamma + rates.gamma_J)
     da_r = rot * a_r - 1j * rates.j1 * a_l + drive_scale * rates.drive
     da_l = rot * a_l - 1j * rates.j2 * a_r
     force = rates.g0 * (np.abs(a_r) ** 2 + np.abs(a_l) ** 2 - (1.0 if wigner_correction else 0.0))
@@ -342,7 +401,8 @@ def nonlinear_drift(
 def transmission(rates: Rates) -> np.ndarray:
     """Normalised transmission (paper Eq. 14), from ``a_out = a_in - sqrt(2 kappa_ex) alpha_r``.
 
-    ``T = |1 - 2 kappa_ex (i Dt + Gamma) / ((i Dt + Gamma)^2 + J1 J2)|^2``, independent of power.
+    ``T = |1 - 2 kappa_ex (i Dt + Gamma) / ((i Dt + Gamma)^2 + J1 J2)|^2``, independent of power;
+    lossy scatterers add ``gamma_J`` to ``Gamma``.
     """
-    z = 1j * (rates.delta + rates.delta_J) + rates.Gamma
+    z = 1j * (rates.delta + rates.delta_J) + (rates.Gamma + rates.gamma_J)
     return np.abs(1.0 - 2.0 * rates.kappa_ex * z / (z * z + rates.j1 * rates.j2)) ** 2

@@ -21,6 +21,8 @@ __all__ = [
     "occupation",
     "symplectic_eigenvalues",
     "uncertainty_violation",
+    "UNCERTAINTY_RTOL",
+    "unphysical_message",
     "summary",
 ]
 
@@ -121,6 +123,30 @@ def uncertainty_violation(V: np.ndarray) -> np.ndarray:
     V = np.asarray(V)
     omega = symplectic_form(V.shape[-1] // 2)
     return np.linalg.eigvalsh(V + 0.5j * omega)[..., 0]
+
+
+#: Round-off allowance of the uncertainty check: ``min eig(V + i Omega/2) >= -rtol * max(1, ||V||)``.
+UNCERTAINTY_RTOL = 1e-9
+
+
+def unphysical_message(V: np.ndarray, *, rtol: float = UNCERTAINTY_RTOL, atol: float = 0.0,
+                       what: str = "covariance") -> str | None:
+    """``None`` if ``V`` (one ``(2n, 2n)`` covariance) obeys ``V + i Omega/2 >= 0``, else why not.
+
+    The allowance ``max(atol, rtol * max(1, ||V||_2))`` absorbs round-off (``rtol``) and the
+    error the covariance is known to carry (``atol``, e.g. a Fock-space truncation error); the
+    message names the smallest eigenvalue of ``V + i Omega/2`` and the smallest symplectic
+    eigenvalue (``>= 1/2`` allowed).
+    """
+    V = np.asarray(V, dtype=float)
+    lam = float(uncertainty_violation(V))
+    allowance = max(float(atol), rtol * max(1.0, float(np.linalg.norm(V, 2))))
+    if lam >= -allowance:
+        return None
+    nu = float(symplectic_eigenvalues(V)[0])
+    return (f"the {what} violates the uncertainty principle: smallest eigenvalue of "
+            f"V + i Omega/2 is {lam:.3e} < -{allowance:.1e} (smallest symplectic eigenvalue "
+            f"{nu:.6f} < 1/2); no quantum state has it")
 
 
 def summary(V: np.ndarray) -> dict[str, object]:

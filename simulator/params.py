@@ -116,10 +116,13 @@ class Params:
     m : int
         Azimuthal mode number, >= 1. Paper: 4.
     defects : tuple of (complex, float)
-        Defects ``(eps_j, beta_j)``: backscattering strength (s^-1, complex for a lossy scatterer)
-        and angle (rad). Paper: one defect ``(Gamma, 0)``; Fig. 5 uses several.
+        Defects ``(eps_j, beta_j)``: backscattering strength (s^-1) and angle (rad). A lossy
+        scatterer is ``eps_j = g_j - i gamma_j`` with ``gamma_j >= 0`` (light scattered out of the
+        resonator); ``Im eps_j > 0`` (gain) is refused. Paper: one defect ``(Gamma, 0)``; Fig. 5
+        uses several.
     eta : complex
-        Nanoparticle backscattering strength (s^-1). Paper: ``Gamma``.
+        Nanoparticle backscattering strength (s^-1), ``Im eta <= 0`` as for ``eps_j``.
+        Paper: ``Gamma``.
     beta : float
         Nanoparticle angle relative to the defect frame (rad). Paper's immune point: pi/8.
     detuning : float
@@ -153,7 +156,7 @@ class Params:
             put(name, _real(name, getattr(self, name), low=low, strict=strict))
         for name in UNBOUNDED:
             put(name, _real(name, getattr(self, name)))
-        put("eta", _complex("eta", self.eta))
+        put("eta", _no_gain("eta", _complex("eta", self.eta)))
         put("m", check_integer("m", self.m, low=1, error=ParameterError))
         put("defects", self._check_defects(self.defects))
         if self.damping not in DAMPING_MODELS:
@@ -179,7 +182,8 @@ class Params:
             eps, beta = item
             if isinstance(eps, (list, tuple)):
                 eps = _complex_from_pair(f"defects[{j}].eps", eps)
-            out.append((_complex(f"defects[{j}].eps", eps), _real(f"defects[{j}].beta", beta)))
+            eps = _no_gain(f"defects[{j}].eps", _complex(f"defects[{j}].eps", eps))
+            out.append((eps, _real(f"defects[{j}].beta", beta)))
         return tuple(out)
 
     # ---- constructors -------------------------------------------------------------------------
@@ -352,6 +356,23 @@ class Params:
     def Delta_J(self) -> float:
         """Common frequency shift ``Re(sum_j eps_j + eta)`` (s^-1)."""
         return float(sum(e for e, _ in self.defects).real + self.eta.real)
+
+
+def _no_gain(name: str, value: complex) -> complex:
+    """Refuse a scatterer with gain: ``eps = g - i gamma`` needs ``gamma >= 0``.
+
+    The scatterer's loss matrix ``gamma [[1, e^{-2i m beta}], [e^{2i m beta}, 1]]`` has the
+    eigenvalues 0 and ``2 gamma``; with ``gamma < 0`` it is not positive semidefinite (an amplifying
+    channel, whose noise the model does not have).
+    """
+    if value.imag > 0.0:
+        raise ParameterError(
+            f"{name} = {value!r}: Im > 0 is gain, which the model refuses; a scatterer g - i gamma "
+            f"needs gamma = -Im >= 0 (its loss matrix gamma [[1, e^(-2i m beta)], "
+            f"[e^(2i m beta), 1]] has eigenvalue 2 gamma = {-2.0 * value.imag:.4g} < 0: not "
+            "positive semidefinite)"
+        )
+    return value
 
 
 def _backscatter(p: Params, sign: int) -> complex:

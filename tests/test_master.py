@@ -51,18 +51,26 @@ def test_williamson_normal_form():
     assert np.all(np.diff(nu) >= 0)
 
 
-@pytest.mark.parametrize("damping", ["brownian", "rwa"])
-def test_liouvillian_moments_obey_the_lyapunov_equation(damping):
+#: Lossy nanoparticle and defect (scatterers g - i gamma): extra Lindblad channels.
+LOSSY = DEFECT.replace(defects=((GAMMA * (1 - 0.1j), 0.0),), eta=GAMMA * (0.8 - 0.2j))
+
+
+@pytest.mark.parametrize("damping, lossy", [("brownian", False), ("rwa", False),
+                                            ("brownian", True), ("rwa", True)])
+def test_liouvillian_moments_obey_the_lyapunov_equation(damping, lossy):
     """Tr(L(rho) x_i x_j) symmetrised = A V + V A^T + D for zero-mean Gaussian product states.
 
     This is the exact statement that the Caldeira-Leggett (brownian) or Lindblad (rwa) master
     equation and the linearised Langevin equations have the same second moments (checked at the
     defect point, where every entry of A is non-zero); the thermal states have tails < 1e-9.
     """
-    params = DEFECT.replace(damping=damping)
+    params = (LOSSY if lossy else DEFECT).replace(damping=damping)
     ref = lyapunov(params)
     A, D = drift_matrix(ref.rates), diffusion_matrix(ref.rates)
-    space = build_space(("r", "l", "m"), "fock", (7, 7, 8), ref.covariance)
+    # the lossy channels mix a_r and a_l: their top-level truncation error (1e-6 at (7, 7, 8))
+    # needs one more optical level (8e-8)
+    cutoffs = (8, 8, 8) if lossy else (7, 7, 8)
+    space = build_space(("r", "l", "m"), "fock", cutoffs, ref.covariance)
     L = liouvillian(space, ref.rates, ref.mean_field)
     for occ in [(0.05, 0.03, 0.08), (0.02, 0.06, 0.04)]:
         rho = qutip.tensor(*(qutip.thermal_dm(c, n) for c, n in zip(space.cutoffs, occ)))
@@ -236,9 +244,39 @@ def test_bad_evolve_options_and_arguments():
         solve_master(PAPER, options=MasterOptions(cutoffs=(3, 3, 3)))
 
 
-def test_lossy_scatterers_are_refused():
-    with pytest.raises(ValueError, match="eps/eta"):
-        solve_master(DEFECT.replace(eta=GAMMA * (1 - 0.1j)))
+def test_lossy_scatterers_are_loss_channels():
+    """Real scatterers add no channel; each lossy one adds vacuum channels whose rates are the
+    loss matrix's eigenvalues (sum 2 gamma_J = the trace)."""
+    from simulator.master.operators import scatterer_channels
+    for params, n_channels in [(DEFECT, 0), (LOSSY, 2),
+                               (DEFECT.replace(eta=GAMMA * (1 - 0.1j)), 1)]:
+        ref = lyapunov(params)
+        space = build_space(("r", "l", "m"), "fock", (3, 3, 3), ref.covariance)
+        ops = scatterer_channels(space, ref.rates)
+        assert len(ops) == n_channels
+        if ops:
+            a_r = space.lowering("r")
+            rate = sum(complex((c.dag() @ c).full().trace()) for c in ops)
+            n_sites = (a_r.dag() @ a_r).full().trace().real * 2  # trace of n_r + n_l
+            assert rate.real == pytest.approx(2 * float(ref.rates.gamma_J) * n_sites, rel=1e-12)
+
+
+def test_max_time_stops_the_cutoff_loop():
+    res = solve_master(PAPER, options=MasterOptions(max_time=1e-9))
+    assert res.status == "not_converged" and not res.converged
+    assert "max_time" in res.message and str(res.cutoffs) in res.message
+    assert len(res.history) == 1
+    assert solve_master(PAPER).status == "ok"
+    traj = evolve_master(COLD, [0.0, 0.25, 0.5], options=EvolveOptions(max_time=1e-9))
+    assert traj.status == "not_converged" and "max_time" in traj.message
+    assert "t = 0.25 of 0.5" in traj.message
+    assert traj.truncation_error is None
+    assert len(traj.t) == len(traj.covariance) == len(traj.linear) == 2
+    for bad in (0.0, -1.0, float("nan"), "1"):
+        with pytest.raises(ValueError, match="max_time"):
+            MasterOptions(max_time=bad)
+        with pytest.raises(ValueError, match="max_time"):
+            EvolveOptions(max_time=bad)
 
 
 # ---- command line -------------------------------------------------------------------------------

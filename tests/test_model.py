@@ -23,7 +23,7 @@ POINTS = {
     "immune": {},
     "defect": {"beta": 0.3},
     "ideal": {"defects": (), "eta": 0.0, "detuning": 0.85 * G},
-    "lossy": {"defects": ((G - 0.1j * G, 0.0),), "eta": 0.8 * G + 0.05j * G, "beta": 0.5},
+    "lossy": {"defects": ((G - 0.1j * G, 0.0),), "eta": 0.8 * G - 0.05j * G, "beta": 0.5},
     "three_defects": {"defects": ((0.5 * G, 0.1), (0.7 * G, 1.3), (0.8 * G, 2.0)), "beta": 0.9},
     "rwa_defect": {"beta": 0.3, "damping": "rwa"},
 }

@@ -37,10 +37,10 @@ def test_immune_angle_cancels_backscattering(paper):
 
 def test_several_defects_and_lossy_scatterer():
     g = Params.paper().Gamma
-    p = Params.paper(defects=((0.5 * g, 0.1), (1.5 * g - 0.1j * g, 0.7)), eta=0.3 * g + 0.05j * g)
+    p = Params.paper(defects=((0.5 * g, 0.1), (1.5 * g - 0.1j * g, 0.7)), eta=0.3 * g - 0.05j * g)
     m, b = 4, p.beta
     j1 = 0.5 * g * np.exp(-2j * m * 0.1) + (1.5 * g - 0.1j * g) * np.exp(-2j * m * 0.7)
-    j1 += (0.3 * g + 0.05j * g) * np.exp(-2j * m * b)
+    j1 += (0.3 * g - 0.05j * g) * np.exp(-2j * m * b)
     assert p.J1 == pytest.approx(j1)
     assert p.Delta_J == pytest.approx(0.5 * g + 1.5 * g + 0.3 * g)
     assert p.J2 != pytest.approx(p.J1.conjugate())  # lossy: non-Hermitian
@@ -89,12 +89,12 @@ def test_frozen(paper):
 def test_toml_roundtrip(tmp_path):
     path = tmp_path / "p.toml"
     path.write_text(
-        "power = 0.01\ntemperature = 0.05\neta = [3.0e7, 1.0e6]\nbeta = 0.3\ndamping = 'rwa'\n"
+        "power = 0.01\ntemperature = 0.05\neta = [3.0e7, -1.0e6]\nbeta = 0.3\ndamping = 'rwa'\n"
         "[[defects]]\neps = 3.78e7\nbeta = 0.0\n[[defects]]\neps = [1.0e7, -2.0e5]\nbeta = 0.5\n"
     )
     p = Params.from_toml(path)
     assert p.power == 0.01 and p.temperature == 0.05 and p.damping == "rwa"
-    assert p.eta == complex(3.0e7, 1.0e6)
+    assert p.eta == complex(3.0e7, -1.0e6)
     assert p.defects == ((3.78e7 + 0j, 0.0), (complex(1.0e7, -2.0e5), 0.5))
     bad = tmp_path / "bad.toml"
     bad.write_text("power = -1\n")

@@ -43,6 +43,12 @@ def check_cutoffs(value: Any) -> tuple[int, ...] | None:
     return tuple(int(c) for c in out)
 
 
+def check_max_time(options: Any) -> None:
+    """``options.max_time``: ``None`` or a finite real ``> 0`` (seconds), else ``ValueError``."""
+    if options.max_time is not None:
+        object.__setattr__(options, "max_time", check_pos("max_time", options.max_time))
+
+
 def check_truncation_options(options: Any) -> None:
     """Checks shared by the steady-state and time-evolution options: ``tail`` in (0, 1),
     ``max_dim`` an integer >= 8, ``cutoffs`` normalised to a tuple (frozen dataclass)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,17 +17,20 @@ import qutip
 
 from ..conventions import MODES
 from ..conventions import covariance_xxpp as _covariance_xxpp
+from ..errors import PhysicalityWarning
 from ..linear import LyapunovResult, covariance_evolution, lyapunov
-from ..observables import log_negativity, occupation
+from ..observables import log_negativity, occupation, unphysical_message
 from ..params import Params
 from ..protocol import ResultProtocol
 from .common import (
     TruncationError,
+    check_max_time,
     check_pos,
     check_truncation_options,
     cutoff_for,
     moments,
     temperature_for,
+    top_population,
 )
 from .operators import Space, build_space, kept_modes, liouvillian
 from .states import qobj_from_arrays, quadrature_operators
@@ -59,6 +63,12 @@ class EvolveOptions:
         Keep the density matrix at every output time (``MasterTrajectory.states``, in the
         displaced physical Fock basis, :mod:`simulator.master.states`); costs ``n_t d^2``
         complex numbers.
+    max_time : float or None
+        Wall-clock budget (s), ``> 0``; ``None`` (default) for none. With a budget the solver is
+        stepped from output time to output time and the clock checked after each: once spent,
+        the run stops (the result holds the times reached), the truncation check is skipped, and
+        the result has ``status="not_converged"`` with a message stating the time spent, the
+        time and the cutoffs reached.
     """
 
     nonlinear: bool = False
@@ -69,8 +79,10 @@ class EvolveOptions:
     atol: float = 1e-10
     rtol: float = 1e-8
     store_states: bool = False
+    max_time: float | None = None
 
     def __post_init__(self) -> None:
+        check_max_time(self)
         for name in ("nonlinear", "check_truncation", "store_states"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} = {getattr(self, name)!r}: must be True or False")
@@ -105,6 +117,11 @@ class MasterTrajectory(ResultProtocol):
 
     The result protocol (:mod:`simulator.protocol`): ``save``/``load``, ``to_dict``,
     ``to_xarray`` (dimension ``time``), ``provenance``.
+    status : str
+        ``"ok"``, ``"not_converged"`` (``max_time`` spent: fewer times, or no truncation check) or
+        ``"unphysical"`` (a covariance violates ``V + i Omega/2 >= 0`` by more than the
+        truncation error: numerical).
+    message : str
     """
 
     params: Params
@@ -119,6 +136,8 @@ class MasterTrajectory(ResultProtocol):
     linear: np.ndarray
     timing: dict
     states: tuple | None = None
+    status: str = "ok"
+    message: str = ""
 
     @property
     def log_negativity(self) -> dict[str, np.ndarray]:
@@ -136,7 +155,7 @@ class MasterTrajectory(ResultProtocol):
         return float(np.abs(self.covariance - self.linear).max())
 
     def __str__(self) -> str:
-        return (f"MasterTrajectory({len(self.t)} times to t={self.t[-1]:g}, "
+        return (f"MasterTrajectory(status={self.status}, {len(self.t)} times to t={self.t[-1]:g}, "
                 f"cutoffs={self.cutoffs}, "
                 f"truncation_error={self.truncation_error}, "
                 f"|V-V_lin|={self.linear_difference:.2e})")
@@ -146,6 +165,8 @@ class MasterTrajectory(ResultProtocol):
         occ = self.occupation
         return {
             "engine": "master-evolution",
+            "status": self.status,
+            "message": self.message,
             "model": "nonlinear" if self.options.nonlinear else "linearised",
             "t": self.t,
             "covariance": self.covariance,
@@ -232,14 +253,39 @@ class MasterTrajectory(ResultProtocol):
 
 
 def _mesolve(space: Space, ref: LyapunovResult, t: np.ndarray, n0: float,
-             options: EvolveOptions) -> tuple[np.ndarray, np.ndarray, tuple]:
+             options: EvolveOptions, deadline: float | None = None
+             ) -> tuple[np.ndarray, np.ndarray, float, tuple]:
+    """Covariances ``(n_k, 6, 6)``, means ``(n_k, 6)``, the largest tail estimate
+    ``2 N p(N - 1)`` over modes and times (the truncation's breach of ``[x, p] = i``) and the
+    states (``qutip.Qobj``, one per time reached).
+
+    Without ``deadline`` one ``qutip.mesolve`` call (``n_k = n_t``). With ``deadline`` (a
+    ``time.perf_counter()`` value) the solver is stepped from output time to output time and
+    stops after the first one past the deadline, so ``n_k <= n_t``.
+    """
     L = liouvillian(space, ref.rates, ref.mean_field, nonlinear=options.nonlinear)
     factors = [qutip.fock_dm(c, 0) for c in space.cutoffs[:-1]]
     rho0 = qutip.tensor(*factors, qutip.thermal_dm(space.cutoffs[-1], n0))
-    out = qutip.mesolve(L, rho0, t, options={"store_states": True, "atol": options.atol,
-                                            "rtol": options.rtol, "progress_bar": False})
-    means, covs = zip(*(moments(space, s.full()) for s in out.states))
-    return np.array(covs), np.array(means), tuple(out.states)
+    solver_options = {"atol": options.atol, "rtol": options.rtol, "progress_bar": False}
+    if deadline is None:
+        out = qutip.mesolve(L, rho0, t, options={"store_states": True, **solver_options})
+        states = out.states
+    else:
+        solver = qutip.MESolver(L, options=solver_options)
+        solver.start(rho0, t[0])
+        states = [rho0]
+        for tk in t[1:]:
+            states.append(solver.step(tk))
+            if time.perf_counter() > deadline:
+                break
+    means, covs, tails = [], [], [0.0]
+    for state in states:
+        R = state.full()
+        m, V = moments(space, R)
+        means.append(m)
+        covs.append(V)
+        tails += [2.0 * c * p for c, p in zip(space.cutoffs, top_population(space, R))]
+    return np.array(covs), np.array(means), float(max(tails)), tuple(states)
 
 
 def evolve_master(params: Params, t: np.ndarray, *, initial_phonons: float | None = None,
@@ -316,19 +362,48 @@ def evolve_master(params: Params, t: np.ndarray, *, initial_phonons: float | Non
                 "or raise max_dim")
     space = build_space(modes, "fock", cutoffs, ref.covariance)
     t0 = time.perf_counter()
-    cov, mean, states = _mesolve(space, ref, t, n0, options)
+    deadline = None if options.max_time is None else t_start + options.max_time
+    cov, mean, tail, states = _mesolve(space, ref, t, n0, options, deadline)
     timing = {"mesolve": time.perf_counter() - t0}
     error = None
-    if options.check_truncation:
+    status, message = "ok", ""
+    spent = time.perf_counter() - t_start
+    if len(cov) < len(t) or (options.check_truncation and deadline is not None
+                             and spent > options.max_time):
+        status = "not_converged"
+        message = (f"not converged: time budget max_time = {options.max_time:g} s spent "
+                   f"({spent:.3g} s) at t = {t[len(cov) - 1]:g} of {t[-1]:g}, cutoffs "
+                   f"{tuple(cutoffs)} (dimension {int(np.prod(cutoffs))}); "
+                   + ("the truncation check was skipped" if options.check_truncation
+                      else "no truncation check requested"))
+        t, lin = t[:len(cov)], lin[:len(cov)]
+    elif options.check_truncation:
         bigger = tuple(c + max(1, math.ceil(c / 4)) for c in cutoffs)
         t0 = time.perf_counter()
-        cov2, mean, states = _mesolve(build_space(modes, "fock", bigger, ref.covariance), ref, t,
-                                      n0, options)
+        cov2, mean2, tail2, states2 = _mesolve(build_space(modes, "fock", bigger, ref.covariance),
+                                               ref, t, n0, options, deadline)
         timing["check"] = time.perf_counter() - t0
-        error = float(np.abs(cov2 - cov).max())
-        cov, cutoffs = cov2, bigger
+        if len(cov2) < len(t):
+            status = "not_converged"
+            message = (f"not converged: time budget max_time = {options.max_time:g} s spent "
+                       f"({time.perf_counter() - t_start:.3g} s) in the truncation check at "
+                       f"cutoffs {bigger} (t = {t[len(cov2) - 1]:g} of {t[-1]:g}); returning "
+                       f"the run at cutoffs {tuple(cutoffs)} without a truncation error")
+        else:
+            error = float(np.abs(cov2 - cov).max())
+            cov, mean, tail, cutoffs, states = cov2, mean2, tail2, bigger, states2
     timing["total"] = time.perf_counter() - t_start
+    # a truncated space breaks [x, p] = i at the top level: allow the truncation error
+    allowance = max(tail, error or 0.0)
+    for k, V in enumerate(cov):
+        why = unphysical_message(V, atol=allowance,
+                                 what=f"master-equation covariance at t = {t[k]:g}")
+        if why is not None:
+            status, message = "unphysical", f"{why} (numerical: truncation or solver); {message}"
+            warnings.warn(why, PhysicalityWarning, stacklevel=2)
+            break
     return MasterTrajectory(params=params, options=options, t=t, covariance=cov, mean=mean,
                             cutoffs=tuple(cutoffs), modes=modes, initial_phonons=n0,
                             truncation_error=error, linear=lin, timing=timing,
-                            states=states if options.store_states else None)
+                            states=states if options.store_states else None, status=status,
+                            message=message)

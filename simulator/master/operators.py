@@ -4,16 +4,18 @@ The master equation is written for the fluctuations about the mean field of
 :func:`simulator.model.mean_field` (``a_j = alpha_j + delta a_j``, ``q = q_s + delta q``), in
 units of ``omega_m``. Dropping the ``delta`` signs,
 
-    H = Dt (n_r + n_l) + J1 a_r^dag a_l + J2 a_l^dag a_r
+    H = Dt (n_r + n_l) + H_12 a_r^dag a_l + conj(H_12) a_l^dag a_r
         - q (G_r^* a_r + G_r a_r^dag + G_l^* a_l + G_l a_l^dag) / sqrt(2) + (q^2 + p^2) / 2
         [- g0 (n_r + n_l) q]                                   (only with ``nonlinear=True``)
 
-with ``Dt = Delta + Delta_J``, ``G_j = sqrt(2) g0 alpha_j`` and ``n_j = a_j^dag a_j``. The terms
+with ``Dt = Delta + Delta_J``, ``H_12 = (J1 + conj(J2))/2`` (``= J1`` for real scatterers), ``G_j = sqrt(2) g0 alpha_j`` and ``n_j = a_j^dag a_j``. The terms
 linear in the fluctuations cancel by the mean-field equations; the cubic term is exact
 (``a^dag a q`` needs no ordering), and the shift of the means it causes (``<q> ~ g0 <n>``) is
 part of the solution.
 
-Dissipation: vacuum optical baths ``2 Gamma D[a_j]``; mechanics either the Lindblad thermal bath
+Dissipation: vacuum optical baths ``2 Gamma D[a_j]``; the lossy scatterers' vacuum channels
+``sum_k 2 lambda_k D[u_k^dag a]`` (eigen-decomposition of the loss matrix, see
+``docs/conventions.md``; none for real scatterers); mechanics either the Lindblad thermal bath
 (``damping="rwa"``): ``gamma_m (n_m + 1) D[b] + gamma_m n_m D[b^dag]``,
 ``b = (q + i p)/sqrt(2)``, or the Caldeira-Leggett form (``damping="brownian"``)
 
@@ -46,7 +48,7 @@ import scipy.linalg
 import scipy.sparse.linalg
 
 from ..conventions import symplectic_form
-from ..model import MeanField, Rates
+from ..model import MeanField, Rates, loss_matrix
 
 __all__ = [
     "BASES",
@@ -55,6 +57,7 @@ __all__ = [
     "kept_modes",
     "build_space",
     "hamiltonian",
+    "scatterer_channels",
     "generator_parts",
     "liouvillian",
     "sylvester_preconditioner",
@@ -226,19 +229,11 @@ def _sym(A, B):
 def hamiltonian(space: Space, rates: Rates, mf: MeanField, *, nonlinear: bool = False):
     """Displaced-frame Hamiltonian (module docstring), units of ``omega_m``.
 
-    Raises
-    ------
-    ValueError
-        If ``J2 != conj(J1)`` (complex ``eps``/``eta``: a non-Hermitian coupling this master
-        equation does not model).
+    The scatterer coupling enters through its Hermitian part ``H_12 = (J1 + conj(J2))/2`` (the
+    final ``(H + H^dag)/2`` takes it); the anti-Hermitian part, the scatterers' loss, is a set of
+    Lindblad channels (:func:`scatterer_channels`).
     """
     j1, j2 = complex(rates.j1), complex(rates.j2)
-    if abs(j2 - np.conj(j1)) > 1e-9 * max(1.0, abs(j1)):
-        raise ValueError(
-            f"J1 = {j1:.4g}, J2 = {j2:.4g}: complex eps/eta (lossy scatterers) make the "
-            "backscattering non-Hermitian (J2 != conj(J1)); the master-equation engine models only "
-            "real eps and eta"
-        )
     dt = float(rates.delta + rates.delta_J)
     g0 = float(rates.g0)
     q, p = space.quad("m")
@@ -260,6 +255,31 @@ def hamiltonian(space: Space, rates: Rates, mf: MeanField, *, nonlinear: bool = 
     return 0.5 * (H + H.dag())
 
 
+def scatterer_channels(space: Space, rates: Rates) -> list:
+    """Lindblad operators of the lossy scatterers: ``sqrt(2 lambda_k) (u_k^dag a)``.
+
+    The loss matrix ``L`` (:func:`simulator.model.loss_matrix`) is diagonalised,
+    ``L = sum_k lambda_k u_k u_k^dag`` (``lambda_k >= 0``), so that
+    ``sum_k 2 lambda_k D[u_k^dag a]`` gives ``d<a>/dt = -L <a>`` and the vacuum noise of the
+    diffusion matrix. Empty for real scatterers. Without a CCW factor (``J1 = J2 = 0``, hence
+    ``L_12 = 0``) only ``sqrt(2 L_rr) a_r`` remains.
+    """
+    L = loss_matrix(rates)
+    if not np.any(L):
+        return []
+    a_r, a_l = space.lowering("r"), space.lowering("l")
+    if a_l is None:
+        g = float(np.real(L[0, 0]))
+        return [np.sqrt(2.0 * g) * a_r] if g > 0.0 else []
+    lam, U = np.linalg.eigh(L)
+    out = []
+    for k in range(2):
+        if lam[k] > 1e-14 * max(1.0, float(lam.max())):
+            c = np.conj(U[0, k]) * a_r + np.conj(U[1, k]) * a_l
+            out.append(np.sqrt(2.0 * lam[k]) * c)
+    return out
+
+
 def generator_parts(space: Space, rates: Rates, mf: MeanField, *, nonlinear: bool = False):
     """Hamiltonian, Lindblad operators and Caldeira-Leggett constants of the master equation.
 
@@ -268,7 +288,8 @@ def generator_parts(space: Space, rates: Rates, mf: MeanField, *, nonlinear: boo
     H : qutip.Qobj
         Displaced-frame Hamiltonian (units of ``omega_m``).
     c_ops : list of qutip.Qobj
-        Lindblad operators (rates included): optical ``sqrt(2 Gamma) a_j``, and for
+        Lindblad operators (rates included): optical ``sqrt(2 Gamma) a_j``, the lossy
+        scatterers' channels (:func:`scatterer_channels`), and for
         ``damping="rwa"`` also ``sqrt(gamma_m (n_m + 1)) b``, ``sqrt(gamma_m n_m) b^dag``.
     cl : tuple of (float, float) or None
         ``(gamma_m, gamma_m (2 n_m + 1))`` (friction, momentum diffusion) for
@@ -277,6 +298,7 @@ def generator_parts(space: Space, rates: Rates, mf: MeanField, *, nonlinear: boo
     H = hamiltonian(space, rates, mf, nonlinear=nonlinear)
     gam, gm, n_m = float(rates.Gamma), float(rates.gamma_m), float(rates.n_m)
     c_ops = [np.sqrt(2.0 * gam) * space.lowering(m) for m in ("r", "l") if m in space.modes]
+    c_ops += scatterer_channels(space, rates)
     if rates.damping == "rwa":
         b = space.lowering("m")
         c_ops.append(np.sqrt(gm * (n_m + 1.0)) * b)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,15 +20,17 @@ import qutip
 
 from ..conventions import PAIRS
 from ..conventions import covariance_xxpp as _covariance_xxpp
+from ..errors import PhysicalityWarning
 from ..estimate import Estimate, propagate_bound
 from ..linear import LyapunovResult, lyapunov
 from ..observables import log_negativity, log_negativity_block, steering_block, summary, \
-    two_mode_block
+    two_mode_block, unphysical_message
 from ..params import Params
 from ..protocol import ResultProtocol
 from .common import (
     TruncationError,
     check_int,
+    check_max_time,
     check_pos,
     check_truncation_options,
     cutoff_for,
@@ -76,6 +79,10 @@ class MasterOptions:
         Largest number of cutoff rounds.
     solver_rtol : float
         Relative residual of the iterative solvers.
+    max_time : float or None
+        Wall-clock budget (s), ``> 0``; ``None`` (default) for none. Checked after each cutoff
+        round: once spent, the loop stops with ``status="not_converged"`` and a message stating
+        the time spent and the cutoffs reached.
     """
 
     nonlinear: bool = False
@@ -87,8 +94,10 @@ class MasterOptions:
     max_dim: int = 800
     max_rounds: int = 6
     solver_rtol: float = 1e-10
+    max_time: float | None = None
 
     def __post_init__(self) -> None:
+        check_max_time(self)
         if not isinstance(self.nonlinear, bool):
             raise ValueError(f"nonlinear = {self.nonlinear!r}: must be True or False")
         if self.basis not in BASES:
@@ -144,6 +153,13 @@ class MasterResult(ResultProtocol):
 
     The result protocol (:mod:`simulator.protocol`): ``save``/``load`` (the state as its dense
     matrix and dims), ``to_dict``, ``to_xarray``, ``provenance``, ``to_estimate``.
+    status : str
+        ``"ok"``; ``"not_converged"`` (truncation not converged: ``max_dim``, ``max_rounds`` or
+        ``max_time`` stopped the loop); ``"unphysical"`` (the covariance violates
+        ``V + i Omega/2 >= 0`` by more than its truncation error: a density matrix cannot, so this
+        flags a numerical problem, e.g. the solver, or the Caldeira-Leggett generator's lack of
+        Lindblad form). See
+        :data:`simulator.errors.STATUSES`.
     """
 
     params: Params
@@ -161,6 +177,7 @@ class MasterResult(ResultProtocol):
     lyapunov: LyapunovResult
     timing: dict = field(default_factory=dict)
     state: Any = None
+    status: str = "ok"
 
     @property
     def log_negativity(self) -> dict[str, float]:
@@ -180,6 +197,7 @@ class MasterResult(ResultProtocol):
         en = self.log_negativity
         return {
             "engine": "master",
+            "status": self.status,
             "model": "nonlinear" if self.options.nonlinear else "linearised",
             "damping": self.params.damping,
             "covariance": self.covariance,
@@ -208,7 +226,8 @@ class MasterResult(ResultProtocol):
 
     def __str__(self) -> str:
         en = self.log_negativity
-        return (f"MasterResult(E_N r_m={en['r_m']:.5f}, cutoffs={self.cutoffs}, "
+        return (f"MasterResult(status={self.status}, E_N r_m={en['r_m']:.5f}, "
+                f"cutoffs={self.cutoffs}, "
                 f"truncation_error={self.truncation_error}, "
                 f"|V-V_lyap|={self.lyapunov_difference:.2e})")
 
@@ -391,14 +410,17 @@ def solve_master(params: Params, *, options: MasterOptions | None = None) -> Mas
     Returns
     -------
     MasterResult
-        ``converged=False`` (with a message) if ``max_dim`` or ``max_rounds`` stopped the loop.
+        ``converged=False`` and ``status="not_converged"`` (with a message) if ``max_dim``,
+        ``max_rounds`` or ``max_time`` stopped the loop; ``status="unphysical"`` (and a
+        :class:`~simulator.errors.PhysicalityWarning`) if the covariance violates the uncertainty
+        principle.
 
     Raises
     ------
     TruncationError
         If even the first cutoffs exceed ``max_dim``.
     ValueError
-        If the linearised point is unstable (no steady state) or ``J2 != conj(J1)``.
+        If the linearised point is unstable (no steady state).
 
     Examples
     --------
@@ -459,6 +481,12 @@ def solve_master(params: Params, *, options: MasterOptions | None = None) -> Mas
             message = (f"converged: max |Delta V| and tail estimate {change:.2e} < "
                        f"tol = {options.tol:g}")
             break
+        spent = time.perf_counter() - t_start
+        if options.max_time is not None and spent > options.max_time:
+            message = (f"not converged: time budget max_time = {options.max_time:g} s spent "
+                       f"({spent:.3g} s) at cutoffs {cutoffs} (dimension {space.dim}, "
+                       f"last change {change})")
+            break
         nxt = _next_cutoffs(cutoffs, top, options.tol)
         if int(np.prod(nxt)) > options.max_dim:
             message = (f"not converged: next cutoffs {nxt} exceed max_dim = {options.max_dim} "
@@ -469,11 +497,20 @@ def solve_master(params: Params, *, options: MasterOptions | None = None) -> Mas
         message = f"not converged after max_rounds = {options.max_rounds} (last change {change})"
     total = {k: sum(h["timing"][k] for h in history) for k in ("build", "solve", "moments")}
     total["total"] = time.perf_counter() - t_start
+    status = "ok" if converged or options.cutoffs is not None else "not_converged"
+    # a truncated space breaks [x, p] = i at the top level: allow the truncation error
+    allowance = float(_tail_estimates(cutoffs, top).max())
+    if change is not None:
+        allowance = max(allowance, change)
+    why = unphysical_message(prev_V, atol=allowance, what="master-equation covariance")
+    if why is not None:
+        status, message = "unphysical", f"{why} (numerical: truncation or solver); {message}"
+        warnings.warn(why, PhysicalityWarning, stacklevel=2)
     return MasterResult(
         params=params, options=options, covariance=prev_V, mean=mean, modes=modes,
         basis=options.basis, cutoffs=tuple(cutoffs), top_population=top,
         truncation_error=change, converged=converged, message=message,
-        history=tuple(history), lyapunov=ref, timing=total, state=rho,
+        history=tuple(history), lyapunov=ref, timing=total, state=rho, status=status,
     )
 
 

@@ -8,7 +8,10 @@ time in ``1/omega_m``) obeys
     dx = (A x + N(x)) dt + dW,      <dW dW^T> = D dt,
 
 with ``A`` the drift matrix at the fixed point (:func:`simulator.model.drift_matrix`), ``D`` the
-diffusion matrix and the nonlinear remainder, every term of Eq. 3 kept,
+diffusion matrix (:func:`simulator.model.diffusion_matrix`; not diagonal with lossy scatterers,
+whose shared vacuum channels correlate the CW and CCW noise: the integrators draw ``dW`` through a
+matrix square root of ``D``, see ``docs/conventions.md``) and the nonlinear remainder, every term
+of Eq. 3 kept,
 
     N(x) = g0 * (-dq dY_r, dq dX_r, -dq dY_l, dq dX_l, 0,
                  (dX_r^2 + dY_r^2 + dX_l^2 + dY_l^2)/2 - c),
