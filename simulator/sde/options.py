@@ -44,7 +44,10 @@ class SDEOptions:
         Averaging window after the burn-in, > 0 (rounded down to whole batches and steps).
     batch_time : float or None
         Length of one batch for batch-means error bars; ``None``: ``20 / slowest_rate`` (at most
-        ``t_avg``). Each (chunk, batch) pair is one statistical unit.
+        ``t_avg``), shortened down to ``10 / slowest_rate`` where that is needed for
+        ``MIN_UNITS`` units. Each (chunk, batch) pair is one statistical unit; a result with
+        fewer than ``MIN_UNITS`` units or batches shorter than ``10 / slowest_rate`` has status
+        ``"few_units"``.
     sample_every : int
         Accumulate the state every this many steps.
     block_steps : int or None
@@ -60,9 +63,12 @@ class SDEOptions:
         ``initial_mean`` and ``initial_covariance``.
     initial_mean, initial_covariance : tuple or None
         Only with ``initial="gaussian"``: mean (d,) and covariance (d, d) of the fluctuations.
-    bound : float
+    bound : float or None
         A trajectory with a non-finite value or ``|x_k| > bound`` is diverged: counted, reported
-        and left out from the block where it happened on.
+        and left out from the block where it happened on. ``None``: scales with the system,
+        :data:`~simulator.sde.ensemble.BOUND_SIGMAS` (1000) times the largest standard deviation
+        of the stationary state (or of the initial state plus one unit of time of diffusion,
+        if larger or unstable); the value used is ``schedule["bound"]`` of the result.
     wigner_correction : bool
         Keep the symmetric-ordering ``-G0`` term of the force.
     allow_unstable : bool
@@ -87,7 +93,7 @@ class SDEOptions:
     initial: str = "thermal"
     initial_mean: tuple[float, ...] | None = None
     initial_covariance: tuple[tuple[float, ...], ...] | None = None
-    bound: float = 1e6
+    bound: float | None = None
     wigner_correction: bool = True
     allow_unstable: bool = False
     keep_trajectories: int = 0
@@ -100,7 +106,8 @@ class SDEOptions:
             raise ValueError(f"method = {self.method!r}: must be one of {sorted(METHODS)}")
         put("dt", _positive("dt", self.dt))
         put("t_avg", _positive("t_avg", self.t_avg))
-        put("bound", _positive("bound", self.bound))
+        if self.bound is not None:
+            put("bound", _positive("bound", self.bound))
         for name in ("t_burn", "batch_time"):
             if getattr(self, name) is not None:
                 put(name, _positive(name, getattr(self, name), allow_zero=(name == "t_burn")))
