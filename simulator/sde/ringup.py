@@ -19,8 +19,9 @@ with the number of outputs, not the number of steps) and compared with
 from __future__ import annotations
 
 import dataclasses
-import json
+import datetime
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -28,11 +29,12 @@ from typing import Any, Callable
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from ..jsonio import to_jsonable
+from ..errors import MIN_UNITS, ResultFileError, StabilityWarning, StatisticsWarning
 from ..linear import covariance_evolution
 from ..model import Rates, diffusion_matrix, drift_matrix_along, mean_field, nonlinear_drift
 from ..observables import log_negativity
 from ..params import Params
+from ..resultio import read_result, versions, write_result
 from .ensemble import chunk_seeds
 from .integrators import expm, psd_sqrt
 from .options import _positive
@@ -42,7 +44,7 @@ __all__ = ["RingupOptions", "RingupResult", "simulate_ringup"]
 
 RINGUP_METHODS = ("exponential", "euler")
 #: Version of the files written by :meth:`RingupResult.save`.
-RINGUP_FORMAT = 1
+RINGUP_FORMAT = 2
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,6 +135,10 @@ class RingupResult:
     z: np.ndarray
     diverged: int
     timing: dict[str, float]
+    status: str = "ok"
+    message: str = ""
+    versions: dict[str, str] = dataclasses.field(default_factory=dict)
+    timestamp: str = ""
 
     @property
     def photon_number(self) -> dict[str, np.ndarray]:
@@ -169,6 +175,8 @@ class RingupResult:
             "photon_number": self.photon_number, "phonon_number": self.phonon_number,
             "log_negativity": en, "linear_log_negativity": lin_en,
             "max_abs_z": self.max_abs_z, "diverged": self.diverged, "timing": self.timing,
+            "status": self.status, "message": self.message, "versions": self.versions,
+            "timestamp": self.timestamp,
         }
 
     _ARRAYS = ("t", "mean_field", "mean", "mean_stderr", "covariance", "covariance_stderr",
@@ -176,27 +184,38 @@ class RingupResult:
 
     def save(self, directory: str | Path) -> Path:
         """Write ``ringup.npz`` (the arrays of :attr:`_ARRAYS`) and ``ringup.json`` (parameters,
-        options, seed, diverged count, timing, format) into ``directory``; returns it."""
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        np.savez(d / "ringup.npz", **{k: getattr(self, k) for k in self._ARRAYS})
+        options, seed, diverged count, status, timing, versions, format, checksum) into
+        ``directory`` through :func:`simulator.resultio.write_result`; returns it."""
         meta = {"format": RINGUP_FORMAT, "params": self.params.to_dict(),
                 "options": self.options.to_dict(), "seed": self.seed, "diverged": self.diverged,
-                "timing": self.timing, "max_abs_z": self.max_abs_z}
-        (d / "ringup.json").write_text(json.dumps(to_jsonable(meta), indent=2) + "\n")
-        return d
+                "timing": self.timing, "max_abs_z": self.max_abs_z, "status": self.status,
+                "message": self.message, "versions": self.versions, "timestamp": self.timestamp}
+        return write_result(directory, "ringup", meta,
+                            {k: getattr(self, k) for k in self._ARRAYS})
 
     @classmethod
     def load(cls, directory: str | Path) -> "RingupResult":
-        """Read a result written by :meth:`save`."""
+        """Read a result written by :meth:`save`, verifying its checksum.
+
+        Raises
+        ------
+        ResultFileError
+            Missing, unreadable, other format, or checksum mismatch (file named).
+        """
         d = Path(directory)
-        meta = json.loads((d / "ringup.json").read_text())
+        meta, arrays = read_result(d, "ringup")
         if meta.get("format") != RINGUP_FORMAT:
-            raise ValueError(f"{d}: ring-up format {meta.get('format')!r}, expected {RINGUP_FORMAT}")
-        with np.load(d / "ringup.npz") as npz:
-            arrays = {k: npz[k] for k in cls._ARRAYS}
-        return cls(params=Params.from_dict(meta["params"]), options=RingupOptions(**meta["options"]),
-                   seed=meta["seed"], diverged=meta["diverged"], timing=meta["timing"], **arrays)
+            raise ResultFileError(f"{d / 'ringup.json'}: ring-up format {meta.get('format')!r}, "
+                                  f"expected {RINGUP_FORMAT}")
+        try:
+            return cls(params=Params.from_dict(meta["params"]),
+                       options=RingupOptions(**meta["options"]), seed=meta["seed"],
+                       diverged=meta["diverged"], timing=meta["timing"], status=meta["status"],
+                       message=meta["message"], versions=meta["versions"],
+                       timestamp=meta["timestamp"], **{k: arrays[k] for k in cls._ARRAYS})
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ResultFileError(f"{d / 'ringup.json'}: inconsistent ring-up record "
+                                  f"({type(exc).__name__}: {exc})") from None
 
 
 def _mean_path(rates: Rates, bare: float, t_out: np.ndarray, t_mid: np.ndarray,
@@ -376,10 +395,30 @@ def simulate_ringup(params: Params, options: RingupOptions | None = None, *, see
                                drive_scale=scale, rtol=1e-9, atol=1e-9).covariance
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.where(se_V > 0, (V - lin) / np.where(se_V > 0, se_V, 1.0), np.nan)
+    for name, value in (("mean", m), ("covariance", V), ("mean_field", ubar_out),
+                        ("linear_covariance", lin)):
+        if not np.isfinite(value).all():
+            raise FloatingPointError(f"ring-up {name}: non-finite values in the result; refusing "
+                                     "to report it (extreme parameters, or every trajectory "
+                                     "diverged)")
+    why = []
+    status = "ok"
+    if diverged:
+        status = "diverged"
+        why.append(f"{diverged} of {options.n_traj} trajectories diverged (beyond bound "
+                   f"{options.bound:g}); left out from the output of divergence on")
+        warnings.warn(why[-1], StabilityWarning, stacklevel=2)
+    if options.n_chunks < MIN_UNITS:
+        status = "few_units" if status == "ok" else status
+        why.append(f"error bars from only {options.n_chunks} chunks (at least {MIN_UNITS} "
+                   "are needed): raise n_traj or lower chunk_size")
+        warnings.warn(why[-1], StatisticsWarning, stacklevel=2)
     return RingupResult(
         params=params, options=options, seed=int(seed), t=t_out, mean_field=ubar_out,
         mean=ubar_out + m, mean_stderr=se_m, covariance=0.5 * (V + np.swapaxes(V, 1, 2)),
         covariance_stderr=se_V, linear_covariance=lin, z=z, diverged=diverged,
         timing={"wall_seconds": time.perf_counter() - t0, "steps": n_steps,
                 "trajectory_steps": n_steps * options.n_traj},
+        status=status, message="; ".join(why), versions=versions(),
+        timestamp=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )
