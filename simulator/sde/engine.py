@@ -9,6 +9,8 @@ linearised (Lyapunov) solution of the same ``A`` and ``D``.
 from __future__ import annotations
 
 import datetime
+import logging
+import os
 import time
 import warnings
 from pathlib import Path
@@ -44,6 +46,8 @@ from .system import LangevinSystem, fluctuation_system
 
 __all__ = ["simulate_sde", "build_system", "student_t_factor", "SEVERITY",
            "PHYSICALITY_SIGMAS"]
+
+log = logging.getLogger("simulator.sde")
 
 #: Statuses a result can get from the engine, most severe first; ``status`` is the first that
 #: applies, ``flags`` lists all of them.
@@ -208,10 +212,13 @@ def simulate_sde(
     sched = schedule(system, options)
     if sched.n_units < 2:
         raise ValueError(
-            f"n_traj = {options.n_traj}, t_avg = {options.t_avg:g}: {sched.n_units} statistical "
+            f"n_traj = {options.n_traj}, t_avg = {sched.t_avg:g}: {sched.n_units} statistical "
             f"unit ({sched.n_chunks} chunk x {sched.n_batches} batch); an error bar needs at "
             f"least 2 (and {MIN_UNITS} to be trusted)")
     workers = effective_workers(n_jobs, options.n_chunks)
+    if workers != n_jobs:
+        log.info("n_jobs = %d: using %d worker(s) (%d chunk(s), %d CPU core(s))", n_jobs,
+                 workers, options.n_chunks, os.cpu_count() or 1)
     estimate = check_resources(system, options, sched, workers, max_seconds)
     chunks = run_chunks(system, options, int(seed), n_jobs=workers, out=out,
                         identity=_identity(problem, options, int(seed)), progress=progress)

@@ -70,8 +70,11 @@ CHECKPOINT_FORMAT = 2
 #: ``tests/test_faults_engine.py::test_batch_factor_justified``.
 BATCH_MIN_CORRELATION_TIMES = 10.0
 
+#: Default averaging window (``1/omega_m``) when the correlation time does not ask for more.
+DEFAULT_T_AVG = 600.0
+
 #: Default divergence bound in standard deviations of the reference state (stationary Lyapunov
-#: covariance, or the initial one plus one unit of time of diffusion when unstable or larger). A
+#: or initial covariance; initial plus one unit of time of diffusion when unstable). A
 #: Gaussian fluctuation never gets there (probability ``exp(-5e5)``); a trajectory that does has
 #: left the region the linearised fixed point describes.
 BOUND_SIGMAS = 1e3
@@ -188,17 +191,19 @@ def initial_moments(system: LangevinSystem, options: SDEOptions
 
 def divergence_bound(system: LangevinSystem, options: SDEOptions) -> float:
     """``options.bound`` if given, else :data:`BOUND_SIGMAS` times the largest standard
-    deviation of the reference state: the stationary (Lyapunov) covariance of a stable system
-    or, if larger or unstable, the initial covariance plus one unit of time of diffusion ``D``.
+    deviation of the reference state: the stationary (Lyapunov) or, where larger, the initial
+    covariance of a stable system; the initial covariance plus one unit of time of diffusion
+    ``D`` of an unstable one.
     """
     if options.bound is not None:
         return float(options.bound)
     _, cov0 = initial_moments(system, options)
-    var = np.diag(cov0) + np.diag(system.D)
     if system.stable:
         from ..linear import solve_lyapunov
 
-        var = np.maximum(var, np.diag(solve_lyapunov(system.A, system.D)))
+        var = np.maximum(np.diag(cov0), np.diag(solve_lyapunov(system.A, system.D)))
+    else:
+        var = np.diag(cov0) + np.diag(system.D)
     sigma = float(np.sqrt(np.max(var)))
     if not np.isfinite(sigma) or sigma <= 0:
         raise ValueError(f"bound: cannot be derived from the system (reference standard deviation "
@@ -209,9 +214,13 @@ def divergence_bound(system: LangevinSystem, options: SDEOptions) -> float:
 def schedule(system: LangevinSystem, options: SDEOptions) -> Schedule:
     """Step counts and the divergence bound of a run.
 
-    Burn-in ``8 / slowest_rate`` by default. The default batch length is ``20 / slowest_rate``,
-    shortened (never below :data:`BATCH_MIN_CORRELATION_TIMES` correlation times) when that
-    gives fewer than :data:`~simulator.errors.MIN_UNITS` units (chunks x batches) in ``t_avg``.
+    Burn-in ``8 / slowest_rate`` by default. The default averaging window is
+    :data:`DEFAULT_T_AVG`, lengthened to ``ceil(MIN_UNITS / n_chunks)`` batches of
+    :data:`BATCH_MIN_CORRELATION_TIMES` correlation times if that is longer. The default batch
+    length is ``20 / slowest_rate``, shortened (never below ``BATCH_MIN_CORRELATION_TIMES``
+    correlation times) when that gives fewer than :data:`~simulator.errors.MIN_UNITS` units
+    (chunks x batches) in ``t_avg``. Default runs of a stable system therefore always have at
+    least ``MIN_UNITS`` units of adequate length.
     """
     rate = system.slowest_rate if system.stable else None
     dt, every = options.dt, options.sample_every
@@ -221,19 +230,29 @@ def schedule(system: LangevinSystem, options: SDEOptions) -> Schedule:
         t_burn = 8.0 / rate
     else:
         raise ValueError("t_burn: must be given for an unstable system (no relaxation rate)")
+    per_chunk = -(-MIN_UNITS // options.n_chunks)
+    # shortest adequate batch, rounded up to whole samples
+    min_batch = None
+    if rate is not None:
+        min_batch = np.ceil(BATCH_MIN_CORRELATION_TIMES / rate / (dt * every) - 1e-9) * dt * every
+    if options.t_avg is not None:
+        t_avg = options.t_avg
+    elif rate is not None:
+        t_avg = max(DEFAULT_T_AVG, per_chunk * min_batch)
+    else:
+        raise ValueError("t_avg: must be given for an unstable system (no relaxation rate)")
     if options.batch_time is not None:
         batch_time = options.batch_time
     elif rate is not None:
-        per_chunk = -(-MIN_UNITS // options.n_chunks)
-        batch_time = min(20.0 / rate, options.t_avg / per_chunk)
-        batch_time = max(batch_time, BATCH_MIN_CORRELATION_TIMES / rate)
+        batch_time = min(20.0 / rate, t_avg / per_chunk)
+        batch_time = max(batch_time, min_batch)
     else:
-        batch_time = options.t_avg
-    batch_time = min(batch_time, options.t_avg)
-    n_batches = max(1, int(np.floor(options.t_avg / batch_time + 1e-9)))
-    samples = int(np.floor(options.t_avg / n_batches / (dt * every) + 1e-9))
+        batch_time = t_avg
+    batch_time = min(batch_time, t_avg)
+    n_batches = max(1, int(np.floor(t_avg / batch_time + 1e-9)))
+    samples = int(np.floor(t_avg / n_batches / (dt * every) + 1e-9))
     if samples < 1:
-        raise ValueError(f"t_avg = {options.t_avg!r}: fewer than one sample per batch")
+        raise ValueError(f"t_avg = {t_avg!r}: fewer than one sample per batch")
     return Schedule(dt=dt, n_burn=int(round(t_burn / dt)), n_batches=n_batches,
                     steps_per_batch=samples * every, samples_per_batch=samples, sample_every=every,
                     n_chunks=options.n_chunks, bound=divergence_bound(system, options),
@@ -710,9 +729,9 @@ def _run_chunks(system, options, sched, seed, ids, n_jobs, chunk_dir, run, progr
                 results[i] = ChunkResult.load(p, run, i)
     todo = [i for i in ids if i not in results]
     total, done = len(ids), len(results)
-    if progress is not None:
-        progress(done, total)
     if not todo:
+        if progress is not None:
+            progress(done, total)
         return [results[i] for i in ids]
     seeds = chunk_seeds(seed, options.n_chunks)
     workers = effective_workers(n_jobs, len(todo))
@@ -722,6 +741,8 @@ def _run_chunks(system, options, sched, seed, ids, n_jobs, chunk_dir, run, progr
     tasks = (joblib.delayed(_run_and_save)(system, options, sched, seeds[i], i, sizes[i],
                                            chunk_dir, run) for i in todo)
     try:
+        if progress is not None:
+            progress(done, total)
         if workers == 1:
             gen = (t[0](*t[1], **t[2]) for t in tasks)
         else:
