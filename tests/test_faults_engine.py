@@ -402,6 +402,24 @@ def test_result_with_a_file_missing_is_refused(saved, tmp_path):
     assert str(d / "result.npz") in str(info.value)
 
 
+def test_ringup_interrupted_and_workers_capped():
+    opts = RingupOptions(n_traj=4, chunk_size=1, t_final=5.0, output_every=5.0)
+
+    def progress(done, total):
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(RunInterrupted) as info:
+        simulate_ringup(P, opts, seed=0, progress=progress)
+    assert (info.value.done, info.value.total, info.value.folder) == (2, 4, None)
+    two = RingupOptions(n_traj=2, chunk_size=1, t_final=5.0, output_every=5.0)
+    with pytest.warns(StatisticsWarning, match="only 2 chunks"):
+        res = simulate_ringup(P, two, n_jobs=1)
+    assert res.status == "few_units" and res.timing["n_jobs"] == 1
+    with pytest.raises(ValueError, match=r"n_traj = 1, chunk_size = 32: 1 chunk"):
+        simulate_ringup(P, RingupOptions(n_traj=1, t_final=5.0, output_every=5.0))
+
+
 def test_tampered_ringup_result_is_refused(tmp_path):
     opts = RingupOptions(n_traj=8, chunk_size=1, t_final=5.0, output_every=5.0)
     res = simulate_ringup(P, opts, seed=0)
@@ -589,7 +607,7 @@ def test_memory_estimate_is_flat_in_n_traj():
 
 def test_workers_capped_and_said(caplog):
     cpus = os.cpu_count()
-    assert effective_workers(1000, 3) == min(3, cpus)
+    assert effective_workers(1000, 3) == min(3, cpus) and effective_workers(-2, 1) == 1
     assert effective_workers(1000, 10**6) == cpus
     assert effective_workers(-1, 10**6) == cpus
     with caplog.at_level(logging.INFO, logger="simulator.sde"):

@@ -186,6 +186,8 @@ def test_killed_cli_run_resumes_bit_identical(tmp_path):
         pytest.skip("the run finished before it could be killed")
     assert n_done >= 1
     assert not (out / "result.json").exists()
+    # the killed process left its lock file behind; the kernel released the lock itself
+    assert (out / ".lock").read_text().startswith(f"pid {proc.pid} on ")
     done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     resumed = json.loads(done.stdout)

@@ -193,8 +193,10 @@ def simulate_sde(
     Examples
     --------
     >>> from simulator import Params
-    >>> opts = SDEOptions(n_traj=64, chunk_size=32, t_burn=120.0, t_avg=100.0, batch_time=25.0)
+    >>> opts = SDEOptions(n_traj=64, chunk_size=8, t_avg=150.0)  # 8 chunks x 1 batch of 10 tau
     >>> res = simulate_sde(Params.paper(), opts, seed=1)
+    >>> res.status, res.n_units
+    ('ok', 8)
     >>> bool(abs(res.lyapunov["max_abs_z"]) < 6)
     True
     """

@@ -29,13 +29,19 @@ from typing import Any, Callable
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from ..errors import MIN_UNITS, ResultFileError, StabilityWarning, StatisticsWarning
+from ..errors import (
+    MIN_UNITS,
+    ResultFileError,
+    RunInterrupted,
+    StabilityWarning,
+    StatisticsWarning,
+)
 from ..linear import covariance_evolution
 from ..model import Rates, diffusion_matrix, drift_matrix_along, mean_field, nonlinear_drift
 from ..observables import log_negativity
 from ..params import Params
 from ..resultio import read_result, versions, write_result
-from .ensemble import chunk_seeds
+from .ensemble import chunk_seeds, effective_workers
 from .integrators import expm, psd_sqrt
 from .options import _positive
 from .system import OptomechanicalRemainder
@@ -341,11 +347,26 @@ def simulate_ringup(params: Params, options: RingupOptions | None = None, *, see
     -------
     RingupResult
         Ensemble mean and covariance at ``t = 0, output_every, ...`` (``1/omega_m``), with
-        errors across chunks, and the linearised prediction.
+        errors across chunks, and the linearised prediction. ``status`` is ``"diverged"``
+        (StabilityWarning) if trajectories were dropped, ``"few_units"`` (StatisticsWarning)
+        with fewer than ``MIN_UNITS`` chunks, else ``"ok"``.
+
+    Raises
+    ------
+    ValueError
+        Fewer than 2 chunks (no error bars), before any work.
+    FloatingPointError
+        A reported quantity came out non-finite.
+    RunInterrupted
+        Ctrl-C (nothing is saved: ring-up has no checkpoints).
     """
     import joblib
 
     options = RingupOptions() if options is None else options
+    if options.n_chunks < 2:
+        raise ValueError(f"n_traj = {options.n_traj}, chunk_size = {options.chunk_size}: "
+                         f"{options.n_chunks} chunk; error bars need at least 2 (and "
+                         f"{MIN_UNITS} to be trusted)")
     t0 = time.perf_counter()
     rates = Rates.from_params(params)
     bare = float(mean_field(rates).bare_detuning)
@@ -365,15 +386,19 @@ def simulate_ringup(params: Params, options: RingupOptions | None = None, *, see
     seeds = chunk_seeds(int(seed), options.n_chunks)
     tasks = [joblib.delayed(_ringup_chunk)(W, Lt, n_m, seeds[i], sizes[i], every, options.bound)
              for i in range(options.n_chunks)]
-    if n_jobs == 1:
-        gen = (f(*a, **k) for f, a, k in tasks)
-    else:
-        gen = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
+    workers = effective_workers(n_jobs, options.n_chunks)
     parts = []
-    for i, part in enumerate(gen):
-        parts.append(part)
-        if progress is not None:
-            progress(i + 1, options.n_chunks)
+    try:
+        if workers == 1:
+            gen = (f(*a, **k) for f, a, k in tasks)
+        else:
+            gen = joblib.Parallel(n_jobs=workers, return_as="generator")(tasks)
+        for i, part in enumerate(gen):
+            parts.append(part)
+            if progress is not None:
+                progress(i + 1, options.n_chunks)
+    except KeyboardInterrupt:
+        raise RunInterrupted(len(parts), options.n_chunks, None) from None  # nothing saved
     s1 = np.stack([p[0] for p in parts])  # (chunks, n_t, 6)
     s2 = np.stack([p[1] for p in parts])
     counts = np.stack([p[2] for p in parts]).astype(float)
@@ -418,7 +443,8 @@ def simulate_ringup(params: Params, options: RingupOptions | None = None, *, see
         mean=ubar_out + m, mean_stderr=se_m, covariance=0.5 * (V + np.swapaxes(V, 1, 2)),
         covariance_stderr=se_V, linear_covariance=lin, z=z, diverged=diverged,
         timing={"wall_seconds": time.perf_counter() - t0, "steps": n_steps,
-                "trajectory_steps": n_steps * options.n_traj},
+                "trajectory_steps": n_steps * options.n_traj, "n_jobs": workers,
+                "n_jobs_requested": n_jobs},
         status=status, message="; ".join(why), versions=versions(),
         timestamp=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )
