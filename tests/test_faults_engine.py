@@ -222,17 +222,26 @@ time.sleep(60)
 """
 
 RUNNER = r"""
-import json, signal, sys, time, warnings
+import json, os, signal, sys, time, warnings
 signal.signal(signal.SIGINT, signal.default_int_handler)
 warnings.simplefilter("ignore")
 from simulator import Params
 from simulator.errors import CheckpointError, RunInterrupted
 from simulator.sde import SDEOptions, simulate_sde
 opts = SDEOptions(**json.loads(sys.argv[1]))
-pause = float(sys.argv[4])  # seconds after each chunk: keeps the run (and its lock) going
+gate, hold_at = sys.argv[4], int(sys.argv[5])
+
+
+def progress(done, total):
+    # after `hold_at` chunks, wait (holding the lock) until the test creates the gate file
+    deadline = time.monotonic() + 60
+    while done >= hold_at and not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 try:
     res = simulate_sde(Params.paper(), opts, seed=int(sys.argv[2]), out=sys.argv[3],
-                       progress=lambda done, total: time.sleep(pause))
+                       progress=progress)
 except CheckpointError as exc:
     print(json.dumps({"error": "CheckpointError", "message": str(exc)}))
     sys.exit(3)
@@ -244,11 +253,12 @@ res.save(sys.argv[3])
 print(json.dumps({"status": res.status}))
 """
 
-def _runner(out: Path, pause: float) -> subprocess.Popen:
-    """A real process running TINY into ``out``, pausing ``pause`` s after each chunk."""
+def _runner(out: Path, hold_at: int = 99) -> subprocess.Popen:
+    """A real process running TINY into ``out`` that, after ``hold_at`` chunks, waits for the
+    file ``out.parent / "gate"`` (holding the lock)."""
     return subprocess.Popen([sys.executable, "-c", RUNNER, json.dumps(TINY.to_dict()), str(SEED),
-                             str(out), str(pause)], cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                             str(out), str(out.parent / "gate"), str(hold_at)], cwd=ROOT, env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _wait_for_chunks(out: Path, proc: subprocess.Popen, n: int, timeout: float = 60) -> None:
@@ -289,35 +299,34 @@ def test_lock_is_exclusive_within_one_process(tmp_path):
 
 def test_two_concurrent_processes_one_is_refused(tmp_path, full):
     out = tmp_path / "run"
-    first = _runner(out, 1.0)
+    first = _runner(out, hold_at=1)
     _wait_for_chunks(out, first, 1)
-    second = _runner(out, 0.0)
+    second = _runner(out)
     o2, e2 = second.communicate(timeout=120)
+    (tmp_path / "gate").touch()
     o1, e1 = first.communicate(timeout=120)
     assert first.returncode == 0, e1
     assert second.returncode == 3, e2
     refused = json.loads(o2)
     assert refused["error"] == "CheckpointError"
-    assert str(out) in refused["message"] and f"pid {first.pid}" in refused["message"]
+    assert str(out) in refused["message"] and f"pid {first.pid} on " in refused["message"]
     _same(full, SDEResult.load(out))
 
 
 def test_sigint_saves_chunks_and_resume_is_bit_identical(tmp_path, full):
     out = tmp_path / "run"
-    proc = _runner(out, 0.5)
+    proc = _runner(out, hold_at=2)
     _wait_for_chunks(out, proc, 2)
     proc.send_signal(signal.SIGINT)
     o, e = proc.communicate(timeout=60)
-    if proc.returncode == 0:
-        pytest.skip("the run finished before the signal arrived")
     assert proc.returncode == 130, e
     info = json.loads(o)
-    saved = sorted((out / "chunks").glob("chunk_*.npz"))
-    assert info["error"] == "RunInterrupted" and info["total"] == 4
-    assert info["done"] == len(saved) and 2 <= len(saved) < 4 and info["folder"] == str(out)
+    assert info == {"error": "RunInterrupted", "done": 2, "total": 4, "folder": str(out)}
+    assert sorted(f.name for f in (out / "chunks").iterdir()) == ["chunk_00000.npz",
+                                                                 "chunk_00001.npz"]
     assert not (out / "result.json").exists()
     stamps = _stamps(out)
-    again = _runner(out, 0.0)
+    again = _runner(out)
     o, e = again.communicate(timeout=120)
     assert again.returncode == 0, e
     assert {k: v for k, v in _stamps(out).items() if k in stamps} == stamps

@@ -222,6 +222,8 @@ def simulate_sde(
         log.info("n_jobs = %d: using %d worker(s) (%d chunk(s), %d CPU core(s))", n_jobs,
                  workers, options.n_chunks, os.cpu_count() or 1)
     estimate = check_resources(system, options, sched, workers, max_seconds)
+    log.info("estimated %.3g GiB and %.3g s with %d worker(s) for %d unit(s)",
+             estimate["memory_bytes"] / 2**30, estimate["seconds"], workers, sched.n_units)
     chunks = run_chunks(system, options, int(seed), n_jobs=workers, out=out,
                         identity=_identity(problem, options, int(seed)), progress=progress)
     wall_chunks = time.perf_counter() - t0
