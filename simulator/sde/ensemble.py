@@ -621,11 +621,14 @@ def checkpoint_lock(out: Path) -> Iterator[None]:
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except BlockingIOError:
             holder = os.pread(fd, 300, 0).decode(errors="replace").strip() or "another process"
             raise CheckpointError(
                 f"{out}: in use by another run ({holder}); wait for it to finish, or use another "
                 "folder") from None
+        except OSError as exc:  # e.g. a file system without flock
+            raise CheckpointError(f"{out / '.lock'}: cannot be locked ({exc.strerror or exc}); "
+                                  "use a folder on a local file system") from None
         stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {stamp}\n".encode(), 0)
