@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from simulator import Params, lyapunov
+from simulator.errors import CheckpointError, StabilityWarning, StatisticsWarning
 from simulator.sde import (
     LangevinSystem,
     SDEOptions,
@@ -107,7 +108,17 @@ def test_euler_bias_is_visible_at_paper_point():
 
 
 # ---- reproducibility --------------------------------------------------------------------------
+# Batches of 10 / omega_m are far shorter than the correlation time at the paper's point: these
+# runs check bits, not error bars, and carry status "few_units" (see test_small_is_few_units).
 SMALL = SDEOptions(n_traj=48, chunk_size=8, dt=0.1, t_burn=20.0, t_avg=40.0, batch_time=10.0)
+few_units_ok = pytest.mark.filterwarnings("ignore::simulator.errors.StatisticsWarning")
+
+
+def test_small_is_few_units():
+    with pytest.warns(StatisticsWarning, match="correlation times"):
+        res = simulate_sde(Params.paper(), SMALL.replace(n_traj=16), seed=0)
+    assert res.status == "few_units" and res.flags == ("few_units",)
+    assert "batch_time 10 is 0.676 correlation times" in res.message
 
 
 def _same(a: SDEResult, b: SDEResult) -> None:
@@ -117,6 +128,7 @@ def _same(a: SDEResult, b: SDEResult) -> None:
     assert a.seeds == b.seeds
 
 
+@few_units_ok
 def test_results_independent_of_n_jobs():
     p = Params.paper(beta=0.3)
     r1 = simulate_sde(p, SMALL, seed=7, n_jobs=1)
@@ -128,6 +140,7 @@ def test_results_independent_of_n_jobs():
     assert not np.array_equal(r1.covariance, r_other.covariance)
 
 
+@few_units_ok
 def test_resume_after_interruption_is_bit_identical(tmp_path):
     p = Params.paper()
     full = simulate_sde(p, SMALL, seed=3)
@@ -146,10 +159,11 @@ def test_resume_after_interruption_is_bit_identical(tmp_path):
     assert seen[0] == (3, 6) and seen[-1] == (6, 6)  # three chunks loaded, three computed
     assert {f: os.stat(out / "chunks" / f).st_mtime_ns for f in files} == stamps
     # a different run refuses the directory
-    with pytest.raises(ValueError, match="different run"):
+    with pytest.raises(CheckpointError, match="different run"):
         simulate_sde(p, SMALL, seed=4, out=out)
 
 
+@few_units_ok
 def test_killed_cli_run_resumes_bit_identical(tmp_path):
     """Kill a real `wgmsim sde --out` process after its first checkpoint, rerun, compare."""
     out = tmp_path / "killed"
@@ -172,6 +186,8 @@ def test_killed_cli_run_resumes_bit_identical(tmp_path):
         pytest.skip("the run finished before it could be killed")
     assert n_done >= 1
     assert not (out / "result.json").exists()
+    # the killed process left its lock file behind; the kernel released the lock itself
+    assert (out / ".lock").read_text().startswith(f"pid {proc.pid} on ")
     done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     resumed = json.loads(done.stdout)
@@ -184,6 +200,7 @@ def test_killed_cli_run_resumes_bit_identical(tmp_path):
 
 
 # ---- results ---------------------------------------------------------------------------------
+@few_units_ok
 def test_result_save_load_roundtrip(tmp_path):
     opts = SMALL.replace(keep_trajectories=3, keep_every=5, error_check=True)
     res = simulate_sde(Params.paper(beta=0.3), opts, seed=1)
@@ -199,6 +216,7 @@ def test_result_save_load_roundtrip(tmp_path):
     assert res.timing["trajectory_steps"] == 48 * 600
 
 
+@few_units_ok
 def test_step_size_error_check_small_for_exponential():
     res = simulate_sde(Params.paper(), SMALL.replace(error_check=True), seed=1)
     e = res.error_check
@@ -208,6 +226,7 @@ def test_step_size_error_check_small_for_exponential():
     assert res_em.error_check["second_moment_relative_difference"] > 1e-3
 
 
+@few_units_ok
 def test_engine_prints_nothing(capsys):
     simulate_sde(Params.paper(), SMALL.replace(n_traj=8), seed=0)
     captured = capsys.readouterr()
@@ -224,6 +243,7 @@ def test_unstable_parameters_refused_before_work(tmp_path):
     assert not (tmp_path / "never").exists()
 
 
+@pytest.mark.filterwarnings("ignore::simulator.errors.StabilityWarning")
 def test_diverging_trajectories_counted_and_left_out():
     # dx = (-x + x^2) dt + noise: escapes over the barrier at x = 1 blow up in finite time
     system = LangevinSystem(A=[[-1.0]], D=[[0.3]], nonlinearity=lambda x: x * x)
@@ -239,8 +259,10 @@ def test_diverging_trajectories_counted_and_left_out():
                        initial="gaussian", initial_covariance=((1.0,),))
     with pytest.raises(UnstableSystemError, match=r"\+3\.0+e-01"):
         simulate_sde(grow, gopts)
-    res = simulate_sde(grow, gopts.replace(allow_unstable=True))
-    assert res.diverged == 8 and res.lyapunov is None
+    # when allowed, every trajectory passes 1000 initial standard deviations within the first
+    # block: no statistics, an error rather than a result
+    with pytest.raises(FloatingPointError, match="8 of 8 trajectories diverged"):
+        simulate_sde(grow, gopts.replace(allow_unstable=True))
 
 
 @pytest.mark.parametrize(
@@ -270,6 +292,7 @@ def test_bad_arguments_name_the_argument():
         simulate_sde(Params.paper(), {"dt": 0.1})
 
 
+@few_units_ok
 def test_dask_backend_gives_the_same_bits():
     """joblib's dask backend on a local cluster: same result as n_jobs = 1."""
     distributed = pytest.importorskip("distributed")
@@ -284,6 +307,7 @@ def test_dask_backend_gives_the_same_bits():
     _same(ref, res)
 
 
+@few_units_ok
 def test_block_size_changes_only_rounding():
     """The noise is drawn step-major, so the trajectories do not depend on the block size; the
     sums are partitioned differently, so the statistics agree to rounding only."""

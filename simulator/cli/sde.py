@@ -50,7 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--initial", choices=INITIAL_STATES[:2], default=d.initial,
                    help="initial fluctuations (default %(default)s)")
     p.add_argument("--bound", type=float, default=d.bound,
-                   help="|x| beyond which a trajectory is diverged (default %(default)g)")
+                   help="|x| beyond which a trajectory is diverged (default 1000 standard "
+                   "deviations of the stationary state)")
     p.add_argument("--no-wigner-correction", action="store_true",
                    help="drop the -G0 symmetric-ordering term of the force")
     p.add_argument("--allow-unstable", action="store_true",

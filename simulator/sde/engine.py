@@ -8,19 +8,32 @@ linearised (Lyapunov) solution of the same ``A`` and ``D``.
 
 from __future__ import annotations
 
-import platform
+import datetime
+import logging
+import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from ..errors import MIN_UNITS, PhysicalityWarning, StabilityWarning, StatisticsWarning
 from ..linear import solve_lyapunov
-from ..observables import log_negativity
+from ..observables import log_negativity, uncertainty_violation
 from ..params import Params
-from .ensemble import chunk_seeds, run_chunks, schedule, step_error_check
+from ..resultio import versions
+from .ensemble import (
+    check_resources,
+    chunk_seeds,
+    effective_workers,
+    run_chunks,
+    schedule,
+    step_error_check,
+)
 from .estimators import (
     batch_means_stderr,
+    jackknife,
     jackknife_observables,
     max_abs,
     pooled_covariance,
@@ -31,27 +44,80 @@ from .options import SDEOptions
 from .result import SDEResult
 from .system import LangevinSystem, fluctuation_system
 
-__all__ = ["simulate_sde", "build_system", "versions"]
+__all__ = ["simulate_sde", "build_system", "student_t_factor", "SEVERITY",
+           "PHYSICALITY_SIGMAS"]
+
+log = logging.getLogger("simulator.sde")
+
+#: Statuses a result can get from the engine, most severe first; ``status`` is the first that
+#: applies, ``flags`` lists all of them.
+SEVERITY = ("diverged", "unstable", "unphysical", "few_units")
+_WARNING = {"diverged": StabilityWarning, "unstable": StabilityWarning,
+            "unphysical": PhysicalityWarning, "few_units": StatisticsWarning}
+#: The covariance is called unphysical when the smallest eigenvalue of ``V + i Omega / 2`` is
+#: below zero by more than this many (widened) standard errors -- the threshold of the verdict
+#: against Lyapunov, so that a physical state is flagged only by a 5-sigma fluctuation.
+PHYSICALITY_SIGMAS = 5.0
 
 
-def versions() -> dict[str, str]:
-    """Versions of Python and the numerical libraries (stored with every result)."""
-    import joblib
-    import scipy
+def student_t_factor(n_units: int) -> float:
+    """Widening of a standard error estimated from ``n_units`` units.
 
-    from .. import __version__
+    The batch-means and jackknife errors are themselves estimated from ``n_units`` units, so
+    ``(estimate - truth) / stderr`` follows Student's t with ``n_units - 1`` degrees of freedom,
+    not a normal law. The reported error bar is widened so that ``+- stderr`` covers the same
+    68.3 % as one normal sigma: ``t.ppf(Phi(1), n_units - 1)`` (1.08 at 8 units, 1.016 at 32,
+    -> 1). This is the only place where errors are widened (issue 13 relies on it). It does not
+    correct for batches that are too short (which make errors too small by a factor the units
+    cannot reveal): those are flagged ``few_units`` instead.
+    """
+    from scipy import stats
 
-    return {"wgmsim": __version__, "python": platform.python_version(), "numpy": np.__version__,
-            "scipy": scipy.__version__, "joblib": joblib.__version__}
+    if n_units < 2:
+        return float("inf")
+    return float(stats.t.ppf(stats.norm.cdf(1.0), n_units - 1))
 
 
 def build_system(problem: Params | LangevinSystem, options: SDEOptions) -> LangevinSystem:
-    """The :class:`LangevinSystem` of ``problem`` (parameters or an explicit system)."""
+    """The :class:`LangevinSystem` of ``problem`` (parameters or an explicit system).
+
+    Raises
+    ------
+    ValueError
+        The drift or diffusion matrix has non-finite entries (e.g. ``temperature = 1e300``).
+    """
     if isinstance(problem, Params):
-        return fluctuation_system(problem, wigner_correction=options.wigner_correction)
-    if isinstance(problem, LangevinSystem):
-        return problem
-    raise TypeError(f"problem: expected Params or LangevinSystem, got {type(problem).__name__}")
+        with np.errstate(all="ignore"):
+            try:
+                system = fluctuation_system(problem, wigner_correction=options.wigner_correction)
+            except np.linalg.LinAlgError as exc:
+                raise ValueError(f"params: the fluctuation equations cannot be formed ({exc}); "
+                                 "check for extreme parameter values") from None
+    elif isinstance(problem, LangevinSystem):
+        system = problem
+    else:
+        raise TypeError(f"problem: expected Params or LangevinSystem, got "
+                        f"{type(problem).__name__}")
+    for name in ("A", "D"):
+        m = getattr(system, name)
+        if not np.isfinite(m).all():
+            raise ValueError(f"{name}: the {'drift' if name == 'A' else 'diffusion'} matrix has "
+                             "non-finite entries (overflow from extreme parameter values?)")
+    return system
+
+
+def _check_finite(name: str, value: Any) -> None:
+    """``FloatingPointError`` if ``value`` (array or dict of numbers) holds NaN or inf."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_finite(f"{name}[{k!r}]", v)
+        return
+    a = np.asarray(value, dtype=float)
+    if not np.isfinite(a).all():
+        raise FloatingPointError(
+            f"{name}: non-finite value(s) {a.ravel()[~np.isfinite(a.ravel())][:3].tolist()} in the "
+            "result; refusing to report it (overflow from extreme parameters, or every unit "
+            "diverged)")
 
 
 def _identity(problem: Params | LangevinSystem, options: SDEOptions, seed: int) -> dict[str, Any]:
@@ -71,6 +137,7 @@ def simulate_sde(
     n_jobs: int = 1,
     out: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    max_seconds: float | None = None,
 ) -> SDEResult:
     """Time-averaged stationary covariance of the nonlinear SDE, with error bars.
 
@@ -89,27 +156,47 @@ def simulate_sde(
         Root of ``SeedSequence(seed).spawn(n_chunks)``; the result depends on ``seed`` and
         ``options`` only (not on ``n_jobs``).
     n_jobs : int
-        Joblib workers for the chunks (the active joblib backend is used, e.g. dask).
+        Joblib workers for the chunks (the active joblib backend is used, e.g. dask); capped at
+        the number of chunks and the CPU cores (``timing["n_jobs"]`` is the number used).
     out : path, optional
-        Checkpoint directory: finished chunks are saved there and reused on a rerun.
+        Checkpoint directory: finished chunks are saved there and reused on a rerun (locked
+        while the run lasts; see :mod:`simulator.sde.ensemble`).
     progress : callable, optional
         ``progress(done, total)`` after each chunk.
+    max_seconds : float, optional
+        Refuse (before any work) a run whose estimated time exceeds this.
 
     Returns
     -------
     SDEResult
+        ``status`` is ``"ok"`` or the most severe of ``"diverged"``, ``"unstable"``,
+        ``"unphysical"``, ``"few_units"`` (all that apply in ``flags``, the reasons in
+        ``message``); each non-ok flag is also emitted as a warning
+        (:class:`~simulator.errors.StabilityWarning`, ``PhysicalityWarning``,
+        ``StatisticsWarning``). Standard errors are widened by :func:`student_t_factor`.
 
     Raises
     ------
     UnstableSystemError
         If ``A`` has an eigenvalue with non-negative real part and not ``allow_unstable``
         (raised before any integration).
+    ValueError
+        Non-finite drift/diffusion, fewer than 2 planned statistical units, or a run whose
+        estimated memory (or time, with ``max_seconds``) is beyond the limit -- before any work.
+    CheckpointError
+        ``out`` is locked, belongs to another run, or holds a bad chunk file (named).
+    RunInterrupted
+        Ctrl-C; the finished chunks are saved in ``out``.
+    FloatingPointError
+        A reported quantity came out non-finite, or every unit diverged.
 
     Examples
     --------
     >>> from simulator import Params
-    >>> opts = SDEOptions(n_traj=64, chunk_size=32, t_burn=120.0, t_avg=100.0, batch_time=25.0)
+    >>> opts = SDEOptions(n_traj=64, chunk_size=8, t_avg=150.0)  # 8 chunks x 1 batch of 10 tau
     >>> res = simulate_sde(Params.paper(), opts, seed=1)
+    >>> res.status, res.n_units
+    ('ok', 8)
     >>> bool(abs(res.lyapunov["max_abs_z"]) < 6)
     True
     """
@@ -125,7 +212,19 @@ def simulate_sde(
     if not options.allow_unstable:
         system.check_stable()
     sched = schedule(system, options)
-    chunks = run_chunks(system, options, int(seed), n_jobs=n_jobs, out=out,
+    if sched.n_units < 2:
+        raise ValueError(
+            f"n_traj = {options.n_traj}, t_avg = {sched.t_avg:g}: {sched.n_units} statistical "
+            f"unit ({sched.n_chunks} chunk x {sched.n_batches} batch); an error bar needs at "
+            f"least 2 (and {MIN_UNITS} to be trusted)")
+    workers = effective_workers(n_jobs, options.n_chunks)
+    if workers != n_jobs:
+        log.info("n_jobs = %d: using %d worker(s) (%d chunk(s), %d CPU core(s))", n_jobs,
+                 workers, options.n_chunks, os.cpu_count() or 1)
+    estimate = check_resources(system, options, sched, workers, max_seconds)
+    log.info("estimated %.3g GiB and %.3g s with %d worker(s) for %d unit(s)",
+             estimate["memory_bytes"] / 2**30, estimate["seconds"], workers, sched.n_units)
+    chunks = run_chunks(system, options, int(seed), n_jobs=workers, out=out,
                         identity=_identity(problem, options, int(seed)), progress=progress)
     wall_chunks = time.perf_counter() - t0
     s1 = np.concatenate([c.s1 for c in chunks])
@@ -133,25 +232,62 @@ def simulate_sde(
     counts = np.concatenate([c.counts for c in chunks])
     diverged = sum(c.diverged for c in chunks)
     d = system.dim
-    status, message = "ok", ""
-    if counts.sum() == 0:
-        nan = np.full(d, np.nan)
-        mean, V, se_m, se_V = nan, np.full((d, d), np.nan), nan, np.full((d, d), np.nan)
-        status, message = "failed", "every trajectory diverged before the averaging window"
-    else:
-        mean, V = pooled_covariance(s1, s2, counts)
-        se_m, se_V = batch_means_stderr(s1, s2, counts)
-    if diverged and status == "ok":
-        status = "diverged"
-        message = (f"{diverged} of {options.n_traj} trajectories diverged (non-finite or beyond "
-                   f"bound {options.bound:g}); their data from the block of divergence on are "
-                   "left out")
+    n_units = int((counts > 0).sum())
+    if n_units < 2:
+        raise FloatingPointError(
+            f"{diverged} of {options.n_traj} trajectories diverged (beyond bound "
+            f"{sched.bound:g} or non-finite) and {n_units} statistical unit(s) kept samples; "
+            "no result with an error bar can be formed")
+    tf = student_t_factor(n_units)
+    mean, V = pooled_covariance(s1, s2, counts)
+    se_m, se_V = batch_means_stderr(s1, s2, counts)
+    se_m, se_V = tf * se_m, tf * se_V
     observables: dict[str, Any] = {}
-    if d == 6 and status != "failed":
+    if d == 6:
         observables = jackknife_observables(s1, s2, counts)
+        for key, val in observables.items():
+            if key.endswith("_stderr") and isinstance(val, dict):
+                observables[key] = {k: tf * v for k, v in val.items()}
+    for name, value in (("mean", mean), ("covariance", V), ("mean_stderr", se_m),
+                        ("covariance_stderr", se_V), *observables.items()):
+        _check_finite(name, value)
+    # every reason the numbers cannot be trusted as they stand
+    why: dict[str, str] = {}
+    if diverged:
+        why["diverged"] = (f"{diverged} of {options.n_traj} trajectories diverged (non-finite or "
+                           f"beyond bound {sched.bound:g}); their data from the block of "
+                           "divergence on are left out")
+    if not system.stable:
+        lam = system.eigenvalues[0]
+        why["unstable"] = (f"the point is dynamically unstable (eigenvalue of A "
+                           f"{lam.real:+.3e}{lam.imag:+.3e}i); there is no stationary state and "
+                           "the averages depend on the times chosen")
+    uncertainty = None
+    if system.rates is not None and d % 2 == 0:
+        f = lambda W: np.asarray(uncertainty_violation(W))[..., None]  # noqa: E731
+        val, err = jackknife(s1, s2, counts, f)
+        uncertainty = {"min_eigenvalue": float(val[0]), "stderr": float(tf * err[0])}
+        _check_finite("uncertainty", uncertainty)
+        if uncertainty["min_eigenvalue"] < -PHYSICALITY_SIGMAS * uncertainty["stderr"]:
+            why["unphysical"] = (
+                f"the covariance violates the uncertainty principle: smallest eigenvalue of "
+                f"V + i Omega/2 = {uncertainty['min_eigenvalue']:.4g} +- "
+                f"{uncertainty['stderr']:.2g} (< 0 by more than {PHYSICALITY_SIGMAS:g} sigma)")
+    few = sched.adequacy()
+    if n_units < MIN_UNITS <= sched.n_units:
+        few.append(f"only {n_units} statistical units kept samples (at least {MIN_UNITS} "
+                   "are needed)")
+    if few:
+        why["few_units"] = "error bars not trustworthy: " + "; ".join(few)
+    flags = tuple(k for k in SEVERITY if k in why)
+    status = flags[0] if flags else "ok"
+    message = "; ".join(why[k] for k in flags)
+    for k in flags:
+        warnings.warn(why[k], _WARNING[k], stacklevel=2)
     reference = None
     if system.stable:
         VL = solve_lyapunov(system.A, system.D)
+        _check_finite("lyapunov covariance", VL)
         z = z_scores(V, se_V, VL)
         iu = np.triu_indices(d)
         max_z = max_abs(z[iu])
@@ -162,7 +298,7 @@ def simulate_sde(
             en_z = {k: float(z_scores(en[k], en_se[k], enL[k])) for k in enL}
             reference.update(log_negativity=enL, log_negativity_z=en_z)
             max_z = max_abs([max_z, *en_z.values()])
-        reference["verdict"] = verdict(max_z, int((counts > 0).sum()))
+        reference["verdict"] = verdict(max_z, n_units)
     err = None
     if options.error_check:
         aux = chunk_seeds(int(seed), options.n_chunks + 1)[-1]
@@ -182,7 +318,10 @@ def simulate_sde(
         "chunk_seconds_total": float(chunk_seconds.sum()),
         "trajectory_steps": int(options.n_traj * steps),
         "trajectory_steps_per_second": options.n_traj * steps / max(wall_chunks, 1e-12),
-        "n_jobs": n_jobs,
+        "n_jobs": workers,
+        "n_jobs_requested": n_jobs,
+        "estimated_seconds": estimate["seconds"],
+        "estimated_memory_bytes": estimate["memory_bytes"],
     }
     return SDEResult(
         params=problem if isinstance(problem, Params) else None,
@@ -191,5 +330,7 @@ def simulate_sde(
         covariance_stderr=se_V, observables=observables, lyapunov=reference, diverged=diverged,
         unit_s1=s1, unit_s2=s2, unit_counts=counts, chunk_seconds=chunk_seconds, timing=timing,
         versions=versions(), status=status, message=message, error_check=err,
-        trajectories=kept, trajectory_times=times,
+        trajectories=kept, trajectory_times=times, flags=flags, stderr_t_factor=tf,
+        uncertainty=uncertainty,
+        timestamp=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )

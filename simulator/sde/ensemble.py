@@ -12,9 +12,16 @@ product), so memory does not grow with the run length. At the end of every block
 is checked: a non-finite value or ``|x_k| > bound`` marks it diverged; its block is dropped and it
 takes no further part (it is counted and reported, never averaged in).
 
-With ``out=DIR`` every finished chunk is written to ``DIR/chunks/chunk_NNNNN.npz`` (atomically)
-next to ``DIR/manifest.json``; a later call with the same problem, options and seed loads those
-and runs only the missing chunks, giving the same bits as an uninterrupted run.
+With ``out=DIR`` every finished chunk is written to ``DIR/chunks/chunk_NNNNN.npz`` (atomically,
+mode 0644) next to ``DIR/manifest.json``; a later call with the same problem, options and seed
+loads those and runs only the missing chunks, giving the same bits as an uninterrupted run.
+Checkpoints cannot mix runs: the manifest and every chunk file carry the run id (SHA-256 of the
+problem, options and root seed), each chunk its slot index and a SHA-256 of its arrays, all
+verified on resume; a folder with chunk files but no valid manifest is refused; ``DIR/.lock``
+(``fcntl.flock``, held for the whole run, holder's pid and host written in it) keeps a second
+process out. Any of these faults raises :class:`~simulator.errors.CheckpointError` naming the file
+or folder and what to do. Ctrl-C raises :class:`~simulator.errors.RunInterrupted` after the
+finished chunks are on disk.
 
 Joblib's dask backend works as any joblib backend: inside
 ``with joblib.parallel_config(backend="dask"):`` (after creating a ``distributed.Client``) the
@@ -23,23 +30,63 @@ chunks are scheduled on the cluster; the result does not change.
 
 from __future__ import annotations
 
+import contextlib
+import datetime
+import hashlib
+import io
 import json
+import logging
 import os
-import tempfile
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from ..errors import MIN_UNITS, CheckpointError, RunInterrupted
+from ..resultio import atomic_write_bytes
 from .integrators import make_integrator
 from .options import SDEOptions
 from .system import LangevinSystem
 
-__all__ = ["Schedule", "ChunkResult", "schedule", "run_chunk", "run_chunks", "chunk_seeds"]
+__all__ = ["Schedule", "ChunkResult", "schedule", "run_chunk", "run_chunks", "chunk_seeds",
+           "run_id", "effective_workers", "estimate_resources", "divergence_bound",
+           "BATCH_MIN_CORRELATION_TIMES", "BOUND_SIGMAS"]
 
-CHECKPOINT_FORMAT = 1
+log = logging.getLogger("simulator.sde")
+
+CHECKPOINT_FORMAT = 2
+
+#: Shortest batch, in correlation times ``1 / slowest_rate``, behind an error bar reported as ok.
+#: For a quantity with autocorrelation ``exp(-|t| / tau)`` the batch-means estimate of the
+#: variance of the grand mean is low by the factor ``1 - (tau / T)(1 - exp(-T / tau))`` for
+#: batches of length ``T`` (neighbouring batches are correlated; the estimator assumes they are
+#: not). At ``T = 10 tau`` the error bar is therefore at most 5 % too small, less than the
+#: sampling scatter of an error bar from 8..32 units (13..27 %); at ``T = 3 tau`` it is 18 % too
+#: small and at ``T = tau`` 40 %. Quadratic quantities (covariances) decorrelate faster (``tau/2``
+#: for Gaussian fluctuations), so the bound holds for them too. Tested in
+#: ``tests/test_faults_engine.py::test_batch_factor_justified``.
+BATCH_MIN_CORRELATION_TIMES = 10.0
+
+#: Default averaging window (``1/omega_m``) when the correlation time does not ask for more.
+DEFAULT_T_AVG = 600.0
+
+#: Default divergence bound in standard deviations of the reference state (stationary Lyapunov
+#: or initial covariance; initial plus one unit of time of diffusion when unstable). A
+#: Gaussian fluctuation never gets there (probability ``exp(-5e5)``); a trajectory that does has
+#: left the region the linearised fixed point describes.
+BOUND_SIGMAS = 1e3
+
+#: Assumed memory of one chunk's seed sequence and Python bookkeeping, bytes.
+_CHUNK_OVERHEAD_BYTES = 4096
+#: Fraction of the available memory a run may plan to use.
+_MEMORY_FRACTION = 0.5
+#: Rough cost of the integrator (seconds per step per chunk, and per trajectory-variable step),
+#: measured on one core of a 2020s laptop; used for the up-front time estimate only.
+_SECONDS_PER_CHUNK_STEP = 1.5e-5
+_SECONDS_PER_VARIABLE_STEP = 1.5e-8
 
 
 @dataclass(frozen=True)
@@ -63,6 +110,9 @@ class Schedule:
     steps_per_batch: int
     samples_per_batch: int
     sample_every: int
+    n_chunks: int = 1
+    bound: float = 1e6
+    correlation_time: float | None = None
 
     @property
     def t_burn(self) -> float:
@@ -81,12 +131,97 @@ class Schedule:
             "dt": self.dt, "n_burn": self.n_burn, "n_batches": self.n_batches,
             "steps_per_batch": self.steps_per_batch, "samples_per_batch": self.samples_per_batch,
             "sample_every": self.sample_every, "t_burn": self.t_burn, "t_avg": self.t_avg,
-            "batch_time": self.batch_time,
+            "batch_time": self.batch_time, "n_chunks": self.n_chunks,
+            "n_units": self.n_units, "bound": self.bound,
+            "correlation_time": self.correlation_time,
+            "batch_correlation_times": self.batch_correlation_times,
         }
+
+    @property
+    def n_units(self) -> int:
+        """Planned statistical units, ``n_chunks * n_batches``."""
+        return self.n_chunks * self.n_batches
+
+    @property
+    def batch_correlation_times(self) -> float | None:
+        """Batch length in correlation times (``None`` for an unstable system)."""
+        if self.correlation_time is None:
+            return None
+        return self.batch_time / self.correlation_time
+
+    def adequacy(self) -> list[str]:
+        """Why the planned error bars are not trustworthy (empty list: they are)."""
+        why = []
+        if self.n_units < MIN_UNITS:
+            why.append(f"only {self.n_units} statistical units ({self.n_chunks} chunk(s) x "
+                       f"{self.n_batches} batch(es)); at least {MIN_UNITS} are needed: raise "
+                       "n_traj or t_avg")
+        ct = self.batch_correlation_times
+        if ct is not None and ct < BATCH_MIN_CORRELATION_TIMES * (1 - 1e-9):
+            why.append(f"batch_time {self.batch_time:g} is {ct:.3g} correlation times "
+                       f"(1/slowest rate = {self.correlation_time:.4g}); at least "
+                       f"{BATCH_MIN_CORRELATION_TIMES:g} are needed for batch means: raise "
+                       "batch_time or leave it to the default")
+        return why
+
+
+def initial_moments(system: LangevinSystem, options: SDEOptions
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Mean ``(d,)`` and covariance ``(d, d)`` of the initial fluctuations (see ``initial``)."""
+    d = system.dim
+    if options.initial == "gaussian":
+        cov = np.asarray(options.initial_covariance, dtype=float)
+        mean = np.zeros(d) if options.initial_mean is None else np.asarray(options.initial_mean)
+        if cov.shape != (d, d) or mean.shape != (d,):
+            raise ValueError(f"initial_covariance/initial_mean: need shapes ({d}, {d}) and ({d},)")
+        return mean, cov
+    if options.initial == "lyapunov":
+        from ..linear import solve_lyapunov
+
+        if not system.stable:
+            raise ValueError("initial = 'lyapunov': the system has no stationary state")
+        return np.zeros(d), solve_lyapunov(system.A, system.D)
+    # thermal: optical vacuum fluctuations, thermal mechanics
+    if system.rates is None or d != 6:
+        raise ValueError("initial = 'thermal': needs the optomechanical system; use "
+                         "'gaussian' or 'lyapunov' for other systems")
+    n_m = float(system.rates.n_m)
+    return np.zeros(d), np.diag([0.5, 0.5, 0.5, 0.5, n_m + 0.5, n_m + 0.5])
+
+
+def divergence_bound(system: LangevinSystem, options: SDEOptions) -> float:
+    """``options.bound`` if given, else :data:`BOUND_SIGMAS` times the largest standard
+    deviation of the reference state: the stationary (Lyapunov) or, where larger, the initial
+    covariance of a stable system; the initial covariance plus one unit of time of diffusion
+    ``D`` of an unstable one.
+    """
+    if options.bound is not None:
+        return float(options.bound)
+    _, cov0 = initial_moments(system, options)
+    if system.stable:
+        from ..linear import solve_lyapunov
+
+        var = np.maximum(np.diag(cov0), np.diag(solve_lyapunov(system.A, system.D)))
+    else:
+        var = np.diag(cov0) + np.diag(system.D)
+    sigma = float(np.sqrt(np.max(var)))
+    if not np.isfinite(sigma) or sigma <= 0:
+        raise ValueError(f"bound: cannot be derived from the system (reference standard deviation "
+                         f"{sigma!r}); give bound explicitly")
+    return BOUND_SIGMAS * sigma
 
 
 def schedule(system: LangevinSystem, options: SDEOptions) -> Schedule:
-    """Step counts: burn-in ``8 / slowest_rate`` and batches ``20 / slowest_rate`` by default."""
+    """Step counts and the divergence bound of a run.
+
+    Burn-in ``8 / slowest_rate`` by default. The default averaging window is
+    :data:`DEFAULT_T_AVG`, lengthened to ``ceil(MIN_UNITS / n_chunks)`` batches of
+    :data:`BATCH_MIN_CORRELATION_TIMES` correlation times if that is longer. The default batch
+    length is ``20 / slowest_rate``, shortened (never below ``BATCH_MIN_CORRELATION_TIMES``
+    correlation times) when that gives fewer than :data:`~simulator.errors.MIN_UNITS` units
+    (chunks x batches) in ``t_avg``. Default runs of a stable system therefore always have at
+    least ``MIN_UNITS`` units of adequate length.
+    """
     rate = system.slowest_rate if system.stable else None
     dt, every = options.dt, options.sample_every
     if options.t_burn is not None:
@@ -95,19 +230,33 @@ def schedule(system: LangevinSystem, options: SDEOptions) -> Schedule:
         t_burn = 8.0 / rate
     else:
         raise ValueError("t_burn: must be given for an unstable system (no relaxation rate)")
+    per_chunk = -(-MIN_UNITS // options.n_chunks)
+    # shortest adequate batch, rounded up to whole samples
+    min_batch = None
+    if rate is not None:
+        min_batch = np.ceil(BATCH_MIN_CORRELATION_TIMES / rate / (dt * every) - 1e-9) * dt * every
+    if options.t_avg is not None:
+        t_avg = options.t_avg
+    elif rate is not None:
+        t_avg = max(DEFAULT_T_AVG, per_chunk * min_batch)
+    else:
+        raise ValueError("t_avg: must be given for an unstable system (no relaxation rate)")
     if options.batch_time is not None:
         batch_time = options.batch_time
     elif rate is not None:
-        batch_time = 20.0 / rate
+        batch_time = min(20.0 / rate, t_avg / per_chunk)
+        batch_time = max(batch_time, min_batch)
     else:
-        batch_time = options.t_avg
-    batch_time = min(batch_time, options.t_avg)
-    n_batches = max(1, int(np.floor(options.t_avg / batch_time + 1e-9)))
-    samples = int(np.floor(options.t_avg / n_batches / (dt * every) + 1e-9))
+        batch_time = t_avg
+    batch_time = min(batch_time, t_avg)
+    n_batches = max(1, int(np.floor(t_avg / batch_time + 1e-9)))
+    samples = int(np.floor(t_avg / n_batches / (dt * every) + 1e-9))
     if samples < 1:
-        raise ValueError(f"t_avg = {options.t_avg!r}: fewer than one sample per batch")
+        raise ValueError(f"t_avg = {t_avg!r}: fewer than one sample per batch")
     return Schedule(dt=dt, n_burn=int(round(t_burn / dt)), n_batches=n_batches,
-                    steps_per_batch=samples * every, samples_per_batch=samples, sample_every=every)
+                    steps_per_batch=samples * every, samples_per_batch=samples, sample_every=every,
+                    n_chunks=options.n_chunks, bound=divergence_bound(system, options),
+                    correlation_time=None if rate is None else 1.0 / rate)
 
 
 @dataclass(frozen=True)
@@ -125,31 +274,77 @@ class ChunkResult:
     seconds: float
     kept: np.ndarray | None = None
 
-    def save(self, path: Path) -> None:
-        """Write atomically to ``path`` (``.npz``)."""
-        path = Path(path)
+    def _arrays(self) -> dict[str, np.ndarray]:
         arrays = dict(index=self.index, n_traj=self.n_traj, s1=self.s1, s2=self.s2,
                       counts=self.counts, diverged=self.diverged, final_state=self.final_state,
                       seconds=self.seconds)
         if self.kept is not None:
             arrays["kept"] = self.kept
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-        os.close(fd)
-        try:
-            np.savez(tmp, **arrays)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        return {k: np.asarray(v) for k, v in arrays.items()}
+
+    def save(self, path: Path, run: str = "") -> None:
+        """Write atomically to ``path`` (``.npz``, mode 0644) with the run id ``run`` and a
+        SHA-256 of the arrays."""
+        arrays = self._arrays()
+        arrays["run_id"] = np.asarray(run)
+        arrays["digest"] = np.asarray(_chunk_digest(arrays))
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        atomic_write_bytes(path, buf.getvalue())
 
     @classmethod
-    def load(cls, path: Path) -> "ChunkResult":
-        with np.load(path, allow_pickle=False) as f:
-            return cls(
-                index=int(f["index"]), n_traj=int(f["n_traj"]), s1=f["s1"], s2=f["s2"],
-                counts=f["counts"], diverged=int(f["diverged"]), final_state=f["final_state"],
-                seconds=float(f["seconds"]), kept=f["kept"] if "kept" in f else None,
-            )
+    def load(cls, path: Path, run: str | None = None, index: int | None = None) -> "ChunkResult":
+        """Read and verify a chunk file written by :meth:`save`.
+
+        Raises
+        ------
+        CheckpointError
+            The file is unreadable (empty, truncated, not npz), lacks a field, fails its
+            checksum, or belongs to another run (``run``) or another slot (``index``); the
+            message names the file.
+        """
+        path = Path(path)
+        fix = "delete it to recompute that chunk"
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                data = {k: f[k] for k in f.files}
+        except Exception as exc:  # noqa: BLE001 - any decoding failure is a bad file
+            raise CheckpointError(f"{path}: unreadable chunk file ({type(exc).__name__}: "
+                                  f"{exc}); {fix}") from None
+        need = {"index", "n_traj", "s1", "s2", "counts", "diverged", "final_state", "seconds",
+                "run_id", "digest"}
+        missing = sorted(need - set(data))
+        if missing:
+            raise CheckpointError(f"{path}: not a chunk file of this wgmsim version (missing "
+                                  f"{missing}); {fix}")
+        if str(data["digest"]) != _chunk_digest(data):
+            raise CheckpointError(f"{path}: contents do not match the chunk's checksum (modified "
+                                  f"or corrupted); {fix}")
+        if run is not None and str(data["run_id"]) != run:
+            raise CheckpointError(f"{path}: belongs to another run (run id "
+                                  f"{str(data['run_id'])[:12]}..., this run "
+                                  f"{run[:12]}...); {fix}")
+        if index is not None and int(data["index"]) != index:
+            raise CheckpointError(f"{path}: holds chunk {int(data['index'])}, not chunk {index} "
+                                  f"(copied or renamed?); {fix}")
+        return cls(
+            index=int(data["index"]), n_traj=int(data["n_traj"]), s1=data["s1"], s2=data["s2"],
+            counts=data["counts"], diverged=int(data["diverged"]),
+            final_state=data["final_state"], seconds=float(data["seconds"]),
+            kept=data.get("kept"),
+        )
+
+
+def _chunk_digest(arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 over name, dtype, shape and bytes of every array except ``digest``."""
+    h = hashlib.sha256()
+    for k in sorted(arrays):
+        if k == "digest":
+            continue
+        a = np.ascontiguousarray(arrays[k])
+        h.update(f"{k}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def chunk_seeds(seed: int, n: int) -> list[np.random.SeedSequence]:
@@ -161,27 +356,10 @@ def chunk_seeds(seed: int, n: int) -> list[np.random.SeedSequence]:
 def initial_state(system: LangevinSystem, options: SDEOptions, rng: np.random.Generator,
                   n: int) -> np.ndarray:
     """Wigner samples of the initial fluctuations, shape ``(n, d)``."""
-    d = system.dim
-    if options.initial == "gaussian":
-        cov = np.asarray(options.initial_covariance, dtype=float)
-        mean = np.zeros(d) if options.initial_mean is None else np.asarray(options.initial_mean)
-        if cov.shape != (d, d) or mean.shape != (d,):
-            raise ValueError(f"initial_covariance/initial_mean: need shapes ({d}, {d}) and ({d},)")
-    elif options.initial == "lyapunov":
-        from ..linear import solve_lyapunov
-
-        if not system.stable:
-            raise ValueError("initial = 'lyapunov': the system has no stationary state")
-        cov, mean = solve_lyapunov(system.A, system.D), np.zeros(d)
-    else:  # thermal: optical vacuum fluctuations, thermal mechanics
-        if system.rates is None or d != 6:
-            raise ValueError("initial = 'thermal': needs the optomechanical system; use "
-                             "'gaussian' or 'lyapunov' for other systems")
-        n_m = float(system.rates.n_m)
-        cov, mean = np.diag([0.5, 0.5, 0.5, 0.5, n_m + 0.5, n_m + 0.5]), np.zeros(d)
+    mean, cov = initial_moments(system, options)
     from .integrators import psd_sqrt
 
-    z = rng.standard_normal((n, d))
+    z = rng.standard_normal((n, system.dim))
     return mean + z @ psd_sqrt(cov).T
 
 
@@ -249,7 +427,7 @@ def run_chunk(system: LangevinSystem, options: SDEOptions, sched: Schedule,
                 step_no += 1
                 if n_keep and step_no % options.keep_every == 0:
                     kept.append(x[:n_keep].copy())
-            _check_state(x, options.bound, alive)
+            _check_state(x, sched.bound, alive)
             done += k
         # Averaging window: batches of blocks; sampled states buffered then folded in.
         block = max(every, (block // every) * every)
@@ -270,7 +448,7 @@ def run_chunk(system: LangevinSystem, options: SDEOptions, sched: Schedule,
                     if n_keep and step_no % options.keep_every == 0:
                         kept.append(x[:n_keep].copy())
                 done += k
-                b1, b2, c = _fold_block(buf[:m], x, options.bound, alive, ones)
+                b1, b2, c = _fold_block(buf[:m], x, sched.bound, alive, ones)
                 s1[b] += b1
                 s2[b] += b2
                 counts[b] += c
@@ -324,39 +502,181 @@ def step_error_check(system: LangevinSystem, options: SDEOptions, sched: Schedul
     }
 
 
+# ---- resources ---------------------------------------------------------------------------------
+def effective_workers(n_jobs: int, n_tasks: int) -> int:
+    """Workers actually started: ``n_jobs`` (negative: joblib's ``cpu_count + 1 + n_jobs``)
+    capped at the number of chunks to run and, unless a distributed (dask) backend is active, at
+    ``os.cpu_count()``."""
+    cpus = os.cpu_count() or 1
+    want = n_jobs if n_jobs > 0 else max(1, cpus + 1 + n_jobs)
+    cap = max(1, n_tasks)
+    if not _distributed_backend():
+        cap = min(cap, cpus)
+    return max(1, min(want, cap))
+
+
+def _distributed_backend() -> bool:
+    try:
+        from joblib.parallel import get_active_backend
+
+        backend = get_active_backend()[0]
+    except Exception:  # noqa: BLE001 - old joblib: assume local
+        return False
+    return "dask" in type(backend).__name__.lower()
+
+
+def available_memory() -> int:
+    """Bytes of memory available to a new run (``MemAvailable`` from ``/proc/meminfo``, else
+    ``os.sysconf`` free pages)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 2**62
+
+
+def estimate_resources(system: LangevinSystem, options: SDEOptions, sched: Schedule,
+                       n_workers: int) -> dict[str, float]:
+    """Up-front memory (bytes) and time (seconds) of a run.
+
+    Memory: per worker one chunk's state, noise blocks (up to 3 arrays of ``block x chunk x d``),
+    the sample buffer and kept trajectories; for the whole run, per chunk its unit sums (held
+    twice while reduced), final state and seed bookkeeping. Nothing else grows with ``n_traj``.
+    Time: ``steps x (per-chunk overhead + per-variable cost)`` summed over chunks, divided over
+    the workers; a rough figure (a factor of a few either way).
+    """
+    d, n = system.dim, options.chunk_size
+    block = options.block_for(n)
+    steps = sched.n_burn + sched.n_batches * sched.steps_per_batch
+    kept = 0
+    if options.keep_trajectories:
+        kept = (steps // options.keep_every + 1) * min(options.keep_trajectories, n) * d * 8
+    per_chunk_work = 8 * n * d * (3 * block + block // options.sample_every + 8) + kept
+    per_chunk_kept = 8 * (2 * sched.n_batches * (d * d + d + 1) + n * d) + _CHUNK_OVERHEAD_BYTES
+    memory = n_workers * per_chunk_work + options.n_chunks * per_chunk_kept
+    seconds = (options.n_chunks * steps * (_SECONDS_PER_CHUNK_STEP
+                                           + _SECONDS_PER_VARIABLE_STEP * n * d) / n_workers)
+    return {"memory_bytes": float(memory), "seconds": float(seconds),
+            "memory_limit_bytes": float(_MEMORY_FRACTION * available_memory())}
+
+
+def check_resources(system: LangevinSystem, options: SDEOptions, sched: Schedule,
+                    n_workers: int, max_seconds: float | None = None) -> dict[str, float]:
+    """:func:`estimate_resources`, refusing (``ValueError`` naming ``n_traj``, the estimate and
+    the limit) a run that would need more than half the available memory or, if given, more
+    than ``max_seconds``."""
+    est = estimate_resources(system, options, sched, n_workers)
+    if est["memory_bytes"] > est["memory_limit_bytes"]:
+        raise ValueError(
+            f"n_traj = {options.n_traj}: the run would need about "
+            f"{est['memory_bytes'] / 2**30:.3g} GiB ({options.n_chunks} chunks of "
+            f"{options.chunk_size}, {n_workers} worker(s)), more than the limit of "
+            f"{est['memory_limit_bytes'] / 2**30:.3g} GiB (half the available memory); lower "
+            "n_traj or t_avg, or raise chunk_size")
+    if max_seconds is not None and est["seconds"] > max_seconds:
+        raise ValueError(
+            f"n_traj = {options.n_traj}: the run would take about {est['seconds']:.3g} s with "
+            f"{n_workers} worker(s), more than the limit max_seconds = {max_seconds:g}")
+    return est
+
+
 # ---- checkpoints ------------------------------------------------------------------------------
+def run_id(identity: dict[str, Any]) -> str:
+    """SHA-256 (hex) of the canonical JSON of a run's identity (problem, options, root seed)."""
+    text = json.dumps(identity, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _manifest(identity: dict[str, Any]) -> dict[str, Any]:
-    return {"format": CHECKPOINT_FORMAT, **identity}
+    return {"format": CHECKPOINT_FORMAT, "run_id": run_id(identity), **identity}
+
+
+@contextlib.contextmanager
+def checkpoint_lock(out: Path) -> Iterator[None]:
+    """Hold ``out/.lock`` (``fcntl.flock``, exclusive) for the block; the holder's pid, host and
+    start time are written in it. The kernel releases the lock when the holder dies (even by
+    ``kill -9``), so a stale lock file never blocks.
+
+    Raises
+    ------
+    CheckpointError
+        Another process holds the lock (the message names the folder and the holder), or the
+        folder cannot be created.
+    """
+    import fcntl
+
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise CheckpointError(f"{out}: cannot be used as a checkpoint folder "
+                              f"({exc.strerror or exc})") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 300, 0).decode(errors="replace").strip() or "another process"
+            raise CheckpointError(
+                f"{out}: in use by another run ({holder}); wait for it to finish, or use another "
+                "folder") from None
+        except OSError as exc:  # e.g. a file system without flock
+            raise CheckpointError(f"{out / '.lock'}: cannot be locked ({exc.strerror or exc}); "
+                                  "use a folder on a local file system") from None
+        stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {stamp}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the flock
 
 
 def _prepare_out(out: Path, identity: dict[str, Any]) -> Path:
+    """Check or create ``out/manifest.json`` (under the lock); returns the chunk folder."""
     out = Path(out)
-    (out / "chunks").mkdir(parents=True, exist_ok=True)
+    chunk_dir = out / "chunks"
     path = out / "manifest.json"
     want = json.loads(json.dumps(_manifest(identity)))
+    fresh = "delete the folder (or use another) to start afresh"
     if path.exists():
-        have = json.loads(path.read_text())
+        try:
+            have = json.loads(path.read_text())
+            if not isinstance(have, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise CheckpointError(f"{path}: not a valid checkpoint manifest ({exc}); "
+                                  f"{fresh}") from None
         if have != want:
             diff = sorted(k for k in set(have) | set(want) if have.get(k) != want.get(k))
-            raise ValueError(
-                f"out = {str(out)!r}: holds checkpoints of a different run (differs in {diff}); "
-                "use another directory or delete it"
-            )
-    else:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(want, indent=2, sort_keys=True))
-        os.replace(tmp, path)
-    return out / "chunks"
+            raise CheckpointError(
+                f"{out}: holds checkpoints of a different run (differs in {diff}); use another "
+                "folder or delete it")
+        chunk_dir.mkdir(exist_ok=True)
+        return chunk_dir
+    stray = sorted(chunk_dir.glob("chunk_*.npz")) if chunk_dir.is_dir() else []
+    if stray:
+        raise CheckpointError(
+            f"{out}: holds {len(stray)} chunk file(s) in {chunk_dir} but no manifest.json, so "
+            f"they cannot be checked against this run; {fresh}")
+    chunk_dir.mkdir(exist_ok=True)
+    atomic_write_bytes(path, json.dumps(want, indent=2, sort_keys=True).encode() + b"\n")
+    return chunk_dir
 
 
 def chunk_path(chunk_dir: Path, index: int) -> Path:
     return Path(chunk_dir) / f"chunk_{index:05d}.npz"
 
 
-def _run_and_save(system, options, sched, seed_seq, index, n, chunk_dir):
+def _run_and_save(system, options, sched, seed_seq, index, n, chunk_dir, run=""):
     res = run_chunk(system, options, sched, seed_seq, index, n)
     if chunk_dir is not None:
-        res.save(chunk_path(chunk_dir, index))
+        res.save(chunk_path(chunk_dir, index), run)
     return res
 
 
@@ -368,43 +688,76 @@ def run_chunks(system: LangevinSystem, options: SDEOptions, seed: int, *,
 
     Parameters
     ----------
+    n_jobs : int
+        Requested workers; at most :func:`effective_workers` are started (logged at INFO on the
+        ``simulator.sde`` logger when capped).
     identity : dict
-        JSON-ready description of the problem (parameters, options, seed); stored in the
-        manifest and compared on resume.
+        JSON-ready description of the problem (parameters, options, seed); its hash is the run
+        id stored in the manifest and every chunk file and compared on resume.
     progress : callable or None
         Called as ``progress(done, total)`` after each chunk is available (in the caller).
-    """
-    import joblib
 
+    Raises
+    ------
+    CheckpointError
+        ``out`` is locked by another process, belongs to another run, has chunks but no valid
+        manifest, or holds a chunk file that is unreadable, tampered with, or from another run or
+        slot (named in the message).
+    RunInterrupted
+        Ctrl-C: the finished chunks are saved in ``out``; rerunning resumes.
+    """
     sched = schedule(system, options)
-    sizes = options.chunk_sizes()
-    seeds = chunk_seeds(seed, options.n_chunks)
     ids = list(range(options.n_chunks)) if chunk_ids is None else sorted(set(chunk_ids))
     for i in ids:
         if not 0 <= i < options.n_chunks:
             raise ValueError(f"chunk_ids: {i} outside 0..{options.n_chunks - 1}")
-    chunk_dir = None
+    if out is None:
+        return _run_chunks(system, options, sched, seed, ids, n_jobs, None, None, progress)
+    identity = identity or {"seed": seed, "options": options.to_dict()}
+    with checkpoint_lock(Path(out)):
+        chunk_dir = _prepare_out(Path(out), identity)
+        return _run_chunks(system, options, sched, seed, ids, n_jobs, chunk_dir,
+                           run_id(identity), progress)
+
+
+def _run_chunks(system, options, sched, seed, ids, n_jobs, chunk_dir, run, progress):
+    import joblib
+
+    sizes = options.chunk_sizes()
     results: dict[int, ChunkResult] = {}
-    if out is not None:
-        chunk_dir = _prepare_out(Path(out), identity or {"seed": seed, "options": options.to_dict()})
+    if chunk_dir is not None:
         for i in ids:
             p = chunk_path(chunk_dir, i)
             if p.exists():
-                results[i] = ChunkResult.load(p)
+                results[i] = ChunkResult.load(p, run, i)
     todo = [i for i in ids if i not in results]
     total, done = len(ids), len(results)
-    if progress is not None:
-        progress(done, total)
-    if todo:
-        tasks = (joblib.delayed(_run_and_save)(system, options, sched, seeds[i], i, sizes[i],
-                                               chunk_dir) for i in todo)
-        if n_jobs == 1:
+    if not todo:
+        if progress is not None:
+            progress(done, total)
+        return [results[i] for i in ids]
+    seeds = chunk_seeds(seed, options.n_chunks)
+    workers = effective_workers(n_jobs, len(todo))
+    if workers != n_jobs:
+        log.info("n_jobs = %d: using %d worker(s) (%d chunk(s) to run, %d CPU core(s))",
+                 n_jobs, workers, len(todo), os.cpu_count() or 1)
+    tasks = (joblib.delayed(_run_and_save)(system, options, sched, seeds[i], i, sizes[i],
+                                           chunk_dir, run) for i in todo)
+    try:
+        if progress is not None:
+            progress(done, total)
+        if workers == 1:
             gen = (t[0](*t[1], **t[2]) for t in tasks)
         else:
-            gen = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
+            gen = joblib.Parallel(n_jobs=workers, return_as="generator")(tasks)
         for res in gen:
             results[res.index] = res
             done += 1
             if progress is not None:
                 progress(done, total)
+    except KeyboardInterrupt:
+        if chunk_dir is not None:
+            saved = sum(chunk_path(chunk_dir, i).exists() for i in ids)
+            raise RunInterrupted(saved, total, chunk_dir.parent) from None
+        raise RunInterrupted(done, total, None) from None
     return [results[i] for i in ids]

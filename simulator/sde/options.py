@@ -40,11 +40,16 @@ class SDEOptions:
         number ``ceil(n_traj / chunk_size)`` (not ``n_jobs``) fixes the result.
     t_burn : float or None
         Burn-in discarded before averaging; ``None``: ``8 / slowest_rate`` of ``A``.
-    t_avg : float
+    t_avg : float or None
         Averaging window after the burn-in, > 0 (rounded down to whole batches and steps).
+        ``None``: 600, lengthened where needed so that the chunks hold ``MIN_UNITS`` batches of
+        at least ``10 / slowest_rate`` (required for an unstable system).
     batch_time : float or None
         Length of one batch for batch-means error bars; ``None``: ``20 / slowest_rate`` (at most
-        ``t_avg``). Each (chunk, batch) pair is one statistical unit.
+        ``t_avg``), shortened down to ``10 / slowest_rate`` where that is needed for
+        ``MIN_UNITS`` units. Each (chunk, batch) pair is one statistical unit; a result with
+        fewer than ``MIN_UNITS`` units or batches shorter than ``10 / slowest_rate`` has status
+        ``"few_units"``.
     sample_every : int
         Accumulate the state every this many steps.
     block_steps : int or None
@@ -60,9 +65,12 @@ class SDEOptions:
         ``initial_mean`` and ``initial_covariance``.
     initial_mean, initial_covariance : tuple or None
         Only with ``initial="gaussian"``: mean (d,) and covariance (d, d) of the fluctuations.
-    bound : float
+    bound : float or None
         A trajectory with a non-finite value or ``|x_k| > bound`` is diverged: counted, reported
-        and left out from the block where it happened on.
+        and left out from the block where it happened on. ``None``: scales with the system,
+        :data:`~simulator.sde.ensemble.BOUND_SIGMAS` (1000) times the largest standard deviation
+        of the stationary or, if larger, the initial state (unstable: the initial state plus
+        one unit of time of diffusion); the value used is ``schedule["bound"]`` of the result.
     wigner_correction : bool
         Keep the symmetric-ordering ``-G0`` term of the force.
     allow_unstable : bool
@@ -80,14 +88,14 @@ class SDEOptions:
     n_traj: int = 256
     chunk_size: int = 32
     t_burn: float | None = None
-    t_avg: float = 600.0
+    t_avg: float | None = None
     batch_time: float | None = None
     sample_every: int = 1
     block_steps: int | None = None
     initial: str = "thermal"
     initial_mean: tuple[float, ...] | None = None
     initial_covariance: tuple[tuple[float, ...], ...] | None = None
-    bound: float = 1e6
+    bound: float | None = None
     wigner_correction: bool = True
     allow_unstable: bool = False
     keep_trajectories: int = 0
@@ -99,8 +107,10 @@ class SDEOptions:
         if self.method not in METHODS:
             raise ValueError(f"method = {self.method!r}: must be one of {sorted(METHODS)}")
         put("dt", _positive("dt", self.dt))
-        put("t_avg", _positive("t_avg", self.t_avg))
-        put("bound", _positive("bound", self.bound))
+        if self.t_avg is not None:
+            put("t_avg", _positive("t_avg", self.t_avg))
+        if self.bound is not None:
+            put("bound", _positive("bound", self.bound))
         for name in ("t_burn", "batch_time"):
             if getattr(self, name) is not None:
                 put(name, _positive(name, getattr(self, name), allow_zero=(name == "t_burn")))
@@ -125,7 +135,7 @@ class SDEOptions:
         for name in ("wigner_correction", "allow_unstable", "error_check"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} = {getattr(self, name)!r}: must be True or False")
-        if self.t_avg < self.dt * self.sample_every:
+        if self.t_avg is not None and self.t_avg < self.dt * self.sample_every:
             raise ValueError(f"t_avg = {self.t_avg!r}: shorter than one sample "
                              f"(dt * sample_every = {self.dt * self.sample_every!r})")
 

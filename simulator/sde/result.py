@@ -8,7 +8,11 @@ Format (directory ``DIR``), written by :meth:`SDEResult.save` and read by :meth:
   order ``X_r, Y_r, X_l, Y_l, q, p``), ``mean``/``mean_stderr`` of the fluctuations,
   ``log_negativity``/``log_negativity_stderr`` and ``steering``/``steering_stderr``,
   ``lyapunov`` (the linearised reference, z-scores and verdict), ``diverged``, ``timing``,
-  ``versions``, ``status``, ``message``, ``error_check``, ``format``.
+  ``versions`` (:func:`simulator.resultio.versions`), ``timestamp`` (UTC, ISO 8601), ``status``,
+  ``flags`` (every non-ok status that applies), ``message``, ``stderr_t_factor`` (the Student-t
+  widening already applied to every ``*_stderr``), ``uncertainty`` (smallest eigenvalue of
+  ``V + i Omega/2`` and its error, optomechanical system only), ``error_check``, ``format``,
+  and ``checksum`` (SHA-256 of ``result.npz`` and this JSON, see :mod:`simulator.resultio`).
 * ``DIR/result.npz`` -- the arrays: ``unit_s1 (n_units, d)``, ``unit_s2 (n_units, d, d)``,
   ``unit_counts (n_units,)`` (per chunk and batch, chunk-major), ``chunk_seconds``, and, if kept,
   ``trajectories (n_t, k, d)`` with ``trajectory_times (n_t,)``.
@@ -16,7 +20,6 @@ Format (directory ``DIR``), written by :meth:`SDEResult.save` and read by :meth:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,11 +28,12 @@ import numpy as np
 
 from ..jsonio import to_jsonable
 from ..params import Params
+from ..resultio import read_result, write_result
 from .options import SDEOptions
 
 __all__ = ["SDEResult", "RESULT_FORMAT"]
 
-RESULT_FORMAT = 1
+RESULT_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,16 @@ class SDEResult:
         ``log_negativity_z``, ``verdict``; ``None`` for an unstable system.
     diverged : int
         Trajectories that blew up (left out from the block where it happened on).
+    status : str
+        ``"ok"`` or the most severe of ``flags`` (see :mod:`simulator.errors`).
+    flags : tuple of str
+        Every non-ok status that applies (``"diverged"``, ``"unstable"``, ``"unphysical"``,
+        ``"few_units"``); ``message`` gives the reasons.
+    stderr_t_factor : float
+        Student-t factor already applied to every standard error (see
+        :func:`simulator.sde.engine.student_t_factor`).
+    uncertainty : dict or None
+        ``min_eigenvalue`` of ``V + i Omega / 2`` (negative: unphysical) and its ``stderr``.
     """
 
     params: Params | None
@@ -76,6 +90,10 @@ class SDEResult:
     error_check: dict[str, float] | None = None
     trajectories: np.ndarray | None = field(default=None, repr=False)
     trajectory_times: np.ndarray | None = field(default=None, repr=False)
+    flags: tuple[str, ...] = ()
+    stderr_t_factor: float = 1.0
+    uncertainty: dict[str, float] | None = None
+    timestamp: str = ""
 
     @property
     def log_negativity(self) -> dict[str, float] | None:
@@ -107,7 +125,11 @@ class SDEResult:
         return to_jsonable({
             "format": RESULT_FORMAT,
             "status": self.status,
+            "flags": list(self.flags),
             "message": self.message,
+            "stderr_t_factor": self.stderr_t_factor,
+            "uncertainty": self.uncertainty,
+            "timestamp": self.timestamp,
             "params": None if self.params is None else self.params.to_dict(),
             "options": self.options.to_dict(),
             "schedule": self.schedule,
@@ -129,25 +151,40 @@ class SDEResult:
         })
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``result.json`` and ``result.npz`` into ``directory`` (created); returns it."""
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
+        """Write ``result.json`` and ``result.npz`` (checksummed together, atomically) into
+        ``directory`` (created); returns it."""
         arrays = dict(unit_s1=self.unit_s1, unit_s2=self.unit_s2, unit_counts=self.unit_counts,
                       chunk_seconds=self.chunk_seconds)
         if self.trajectories is not None:
             arrays["trajectories"] = self.trajectories
             arrays["trajectory_times"] = self.trajectory_times
-        np.savez(d / "result.npz", **arrays)
-        (d / "result.json").write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False))
-        return d
+        return write_result(directory, "result", self.to_dict(), arrays)
 
     @classmethod
     def load(cls, directory: str | Path) -> "SDEResult":
-        """Read a result written by :meth:`save`."""
+        """Read a result written by :meth:`save`.
+
+        Raises
+        ------
+        ResultFileError
+            A file is missing, unreadable, of another format, or fails the checksum (modified,
+            or ``result.json`` and ``result.npz`` from different saves); the message names it.
+        """
+        from ..errors import ResultFileError
+
         d = Path(directory)
-        meta = json.loads((d / "result.json").read_text())
+        meta, data = read_result(d, "result")
         if meta.get("format") != RESULT_FORMAT:
-            raise ValueError(f"{d}: result format {meta.get('format')!r}, expected {RESULT_FORMAT}")
+            raise ResultFileError(f"{d / 'result.json'}: result format {meta.get('format')!r}, "
+                                  f"expected {RESULT_FORMAT}")
+        try:
+            return cls._from_record(meta, data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ResultFileError(f"{d / 'result.json'}: inconsistent result record "
+                                  f"({type(exc).__name__}: {exc})") from None
+
+    @classmethod
+    def _from_record(cls, meta: dict[str, Any], data: dict[str, np.ndarray]) -> "SDEResult":
         params = None if meta["params"] is None else Params.from_dict(meta["params"])
         obs_keys = ("log_negativity", "log_negativity_stderr", "steering", "steering_stderr")
         nan = lambda v: np.nan if v is None else v  # noqa: E731
@@ -157,8 +194,6 @@ class SDEResult:
             lyap = dict(lyap)
             for k in ("covariance", "z"):
                 lyap[k] = arr(lyap[k])
-        with np.load(d / "result.npz", allow_pickle=False) as f:
-            data = {k: f[k] for k in f.files}
         return cls(
             params=params,
             options=SDEOptions.from_dict(meta["options"]),
@@ -183,6 +218,10 @@ class SDEResult:
             error_check=meta["error_check"],
             trajectories=data.get("trajectories"),
             trajectory_times=data.get("trajectory_times"),
+            flags=tuple(meta["flags"]),
+            stderr_t_factor=float(meta["stderr_t_factor"]),
+            uncertainty=meta["uncertainty"],
+            timestamp=meta["timestamp"],
         )
 
 

@@ -19,8 +19,9 @@ with the number of outputs, not the number of steps) and compared with
 from __future__ import annotations
 
 import dataclasses
-import json
+import datetime
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -28,12 +29,19 @@ from typing import Any, Callable
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from ..jsonio import to_jsonable
+from ..errors import (
+    MIN_UNITS,
+    ResultFileError,
+    RunInterrupted,
+    StabilityWarning,
+    StatisticsWarning,
+)
 from ..linear import covariance_evolution
 from ..model import Rates, diffusion_matrix, drift_matrix_along, mean_field, nonlinear_drift
 from ..observables import log_negativity
 from ..params import Params
-from .ensemble import chunk_seeds
+from ..resultio import read_result, versions, write_result
+from .ensemble import chunk_seeds, effective_workers
 from .integrators import expm, psd_sqrt
 from .options import _positive
 from .system import OptomechanicalRemainder
@@ -42,7 +50,7 @@ __all__ = ["RingupOptions", "RingupResult", "simulate_ringup"]
 
 RINGUP_METHODS = ("exponential", "euler")
 #: Version of the files written by :meth:`RingupResult.save`.
-RINGUP_FORMAT = 1
+RINGUP_FORMAT = 2
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,6 +141,10 @@ class RingupResult:
     z: np.ndarray
     diverged: int
     timing: dict[str, float]
+    status: str = "ok"
+    message: str = ""
+    versions: dict[str, str] = dataclasses.field(default_factory=dict)
+    timestamp: str = ""
 
     @property
     def photon_number(self) -> dict[str, np.ndarray]:
@@ -169,6 +181,8 @@ class RingupResult:
             "photon_number": self.photon_number, "phonon_number": self.phonon_number,
             "log_negativity": en, "linear_log_negativity": lin_en,
             "max_abs_z": self.max_abs_z, "diverged": self.diverged, "timing": self.timing,
+            "status": self.status, "message": self.message, "versions": self.versions,
+            "timestamp": self.timestamp,
         }
 
     _ARRAYS = ("t", "mean_field", "mean", "mean_stderr", "covariance", "covariance_stderr",
@@ -176,27 +190,38 @@ class RingupResult:
 
     def save(self, directory: str | Path) -> Path:
         """Write ``ringup.npz`` (the arrays of :attr:`_ARRAYS`) and ``ringup.json`` (parameters,
-        options, seed, diverged count, timing, format) into ``directory``; returns it."""
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        np.savez(d / "ringup.npz", **{k: getattr(self, k) for k in self._ARRAYS})
+        options, seed, diverged count, status, timing, versions, format, checksum) into
+        ``directory`` through :func:`simulator.resultio.write_result`; returns it."""
         meta = {"format": RINGUP_FORMAT, "params": self.params.to_dict(),
                 "options": self.options.to_dict(), "seed": self.seed, "diverged": self.diverged,
-                "timing": self.timing, "max_abs_z": self.max_abs_z}
-        (d / "ringup.json").write_text(json.dumps(to_jsonable(meta), indent=2) + "\n")
-        return d
+                "timing": self.timing, "max_abs_z": self.max_abs_z, "status": self.status,
+                "message": self.message, "versions": self.versions, "timestamp": self.timestamp}
+        return write_result(directory, "ringup", meta,
+                            {k: getattr(self, k) for k in self._ARRAYS})
 
     @classmethod
     def load(cls, directory: str | Path) -> "RingupResult":
-        """Read a result written by :meth:`save`."""
+        """Read a result written by :meth:`save`, verifying its checksum.
+
+        Raises
+        ------
+        ResultFileError
+            Missing, unreadable, other format, or checksum mismatch (file named).
+        """
         d = Path(directory)
-        meta = json.loads((d / "ringup.json").read_text())
+        meta, arrays = read_result(d, "ringup")
         if meta.get("format") != RINGUP_FORMAT:
-            raise ValueError(f"{d}: ring-up format {meta.get('format')!r}, expected {RINGUP_FORMAT}")
-        with np.load(d / "ringup.npz") as npz:
-            arrays = {k: npz[k] for k in cls._ARRAYS}
-        return cls(params=Params.from_dict(meta["params"]), options=RingupOptions(**meta["options"]),
-                   seed=meta["seed"], diverged=meta["diverged"], timing=meta["timing"], **arrays)
+            raise ResultFileError(f"{d / 'ringup.json'}: ring-up format {meta.get('format')!r}, "
+                                  f"expected {RINGUP_FORMAT}")
+        try:
+            return cls(params=Params.from_dict(meta["params"]),
+                       options=RingupOptions(**meta["options"]), seed=meta["seed"],
+                       diverged=meta["diverged"], timing=meta["timing"], status=meta["status"],
+                       message=meta["message"], versions=meta["versions"],
+                       timestamp=meta["timestamp"], **{k: arrays[k] for k in cls._ARRAYS})
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ResultFileError(f"{d / 'ringup.json'}: inconsistent ring-up record "
+                                  f"({type(exc).__name__}: {exc})") from None
 
 
 def _mean_path(rates: Rates, bare: float, t_out: np.ndarray, t_mid: np.ndarray,
@@ -322,11 +347,26 @@ def simulate_ringup(params: Params, options: RingupOptions | None = None, *, see
     -------
     RingupResult
         Ensemble mean and covariance at ``t = 0, output_every, ...`` (``1/omega_m``), with
-        errors across chunks, and the linearised prediction.
+        errors across chunks, and the linearised prediction. ``status`` is ``"diverged"``
+        (StabilityWarning) if trajectories were dropped, ``"few_units"`` (StatisticsWarning)
+        with fewer than ``MIN_UNITS`` chunks, else ``"ok"``.
+
+    Raises
+    ------
+    ValueError
+        Fewer than 2 chunks (no error bars), before any work.
+    FloatingPointError
+        A reported quantity came out non-finite.
+    RunInterrupted
+        Ctrl-C (nothing is saved: ring-up has no checkpoints).
     """
     import joblib
 
     options = RingupOptions() if options is None else options
+    if options.n_chunks < 2:
+        raise ValueError(f"n_traj = {options.n_traj}, chunk_size = {options.chunk_size}: "
+                         f"{options.n_chunks} chunk; error bars need at least 2 (and "
+                         f"{MIN_UNITS} to be trusted)")
     t0 = time.perf_counter()
     rates = Rates.from_params(params)
     bare = float(mean_field(rates).bare_detuning)
@@ -346,15 +386,19 @@ def simulate_ringup(params: Params, options: RingupOptions | None = None, *, see
     seeds = chunk_seeds(int(seed), options.n_chunks)
     tasks = [joblib.delayed(_ringup_chunk)(W, Lt, n_m, seeds[i], sizes[i], every, options.bound)
              for i in range(options.n_chunks)]
-    if n_jobs == 1:
-        gen = (f(*a, **k) for f, a, k in tasks)
-    else:
-        gen = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
+    workers = effective_workers(n_jobs, options.n_chunks)
     parts = []
-    for i, part in enumerate(gen):
-        parts.append(part)
-        if progress is not None:
-            progress(i + 1, options.n_chunks)
+    try:
+        if workers == 1:
+            gen = (f(*a, **k) for f, a, k in tasks)
+        else:
+            gen = joblib.Parallel(n_jobs=workers, return_as="generator")(tasks)
+        for i, part in enumerate(gen):
+            parts.append(part)
+            if progress is not None:
+                progress(i + 1, options.n_chunks)
+    except KeyboardInterrupt:
+        raise RunInterrupted(len(parts), options.n_chunks, None) from None  # nothing saved
     s1 = np.stack([p[0] for p in parts])  # (chunks, n_t, 6)
     s2 = np.stack([p[1] for p in parts])
     counts = np.stack([p[2] for p in parts]).astype(float)
@@ -376,10 +420,31 @@ def simulate_ringup(params: Params, options: RingupOptions | None = None, *, see
                                drive_scale=scale, rtol=1e-9, atol=1e-9).covariance
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.where(se_V > 0, (V - lin) / np.where(se_V > 0, se_V, 1.0), np.nan)
+    for name, value in (("mean", m), ("covariance", V), ("mean_field", ubar_out),
+                        ("linear_covariance", lin)):
+        if not np.isfinite(value).all():
+            raise FloatingPointError(f"ring-up {name}: non-finite values in the result; refusing "
+                                     "to report it (extreme parameters, or every trajectory "
+                                     "diverged)")
+    why = []
+    status = "ok"
+    if diverged:
+        status = "diverged"
+        why.append(f"{diverged} of {options.n_traj} trajectories diverged (beyond bound "
+                   f"{options.bound:g}); left out from the output of divergence on")
+        warnings.warn(why[-1], StabilityWarning, stacklevel=2)
+    if options.n_chunks < MIN_UNITS:
+        status = "few_units" if status == "ok" else status
+        why.append(f"error bars from only {options.n_chunks} chunks (at least {MIN_UNITS} "
+                   "are needed): raise n_traj or lower chunk_size")
+        warnings.warn(why[-1], StatisticsWarning, stacklevel=2)
     return RingupResult(
         params=params, options=options, seed=int(seed), t=t_out, mean_field=ubar_out,
         mean=ubar_out + m, mean_stderr=se_m, covariance=0.5 * (V + np.swapaxes(V, 1, 2)),
         covariance_stderr=se_V, linear_covariance=lin, z=z, diverged=diverged,
         timing={"wall_seconds": time.perf_counter() - t0, "steps": n_steps,
-                "trajectory_steps": n_steps * options.n_traj},
+                "trajectory_steps": n_steps * options.n_traj, "n_jobs": workers,
+                "n_jobs_requested": n_jobs},
+        status=status, message="; ".join(why), versions=versions(),
+        timestamp=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )
