@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
 from .conventions import QUADRATURES
 from .errors import PhysicalityWarning
@@ -534,6 +533,8 @@ def covariance_evolution(
             return np.concatenate([du, (A @ V + V @ A.T + D).ravel()])
 
         y0 = np.concatenate([u_start, np.asarray(V0, dtype=float).ravel()])
+    from scipy.integrate import solve_ivp  # lazy: scipy.integrate is most of the import time
+
     scale = np.abs(y0) + 1.0
     sol = solve_ivp(rhs, (t_eval[0], t_eval[-1]), y0, method="DOP853", t_eval=t_eval,
                     rtol=rtol, atol=atol * scale)

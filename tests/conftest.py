@@ -1,6 +1,15 @@
 """Shared fixtures: parameter points used across the test modules."""
 
-import numpy as np
+import os
+
+# One BLAS thread for the test process and the subprocesses it starts, set before numpy loads
+# OpenBLAS: the master-equation tests multiply many small dense matrices, where a second BLAS
+# thread on a busy 2-core machine made them 4-5x slower in CPU time (tests/test_master.py: 73 s ->
+# 15 s). A user's own setting wins.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
 import pytest
 
 from simulator import Params

@@ -7,9 +7,14 @@ from pathlib import Path
 import pytest
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.py"))
+#: Run with -m slow: master_check.py solves two defect-point master equations (the brownian one
+#: is also test_master.py's [defect] case, in the default run).
+SLOW = {"master_check.py"}
 
 
-@pytest.mark.parametrize("script", EXAMPLES, ids=[s.name for s in EXAMPLES])
+@pytest.mark.parametrize("script", [
+    pytest.param(s, id=s.name, marks=[pytest.mark.slow] if s.name in SLOW else [])
+    for s in EXAMPLES])
 def test_example_runs(script, tmp_path):
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                           cwd=tmp_path, timeout=300)

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
 from ..errors import (
     MIN_UNITS,
@@ -227,6 +226,8 @@ class RingupResult:
 def _mean_path(rates: Rates, bare: float, t_out: np.ndarray, t_mid: np.ndarray,
                ramp: float) -> tuple[np.ndarray, np.ndarray, Callable[[float], float]]:
     """Mean-field path at the output times and at the step midpoints."""
+    from scipy.integrate import solve_ivp  # lazy: scipy.integrate is most of the import time
+
     def scale(t: float) -> float:
         return 1.0 if ramp <= 0 else min(1.0, t / ramp)
 
