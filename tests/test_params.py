@@ -120,7 +120,7 @@ def test_to_dict_is_json_ready(paper):
 @pytest.mark.parametrize("params", [
     Params.paper(),
     Params.paper(defects=(), eta=0.0, temperature=0.0, damping="rwa"),
-    Params.paper(defects=((3.1e7 - 2e5j, 0.1), (1e7, 0.7), (-2e6 + 1j, -1.3)),
+    Params.paper(defects=((3.1e7 - 2e5j, 0.1), (1e7, 0.7), (-2e6 - 1j, -1.3)),
                  eta=3.78e7 - 1e6j, beta=0.3, power=1.234567890123e-3, m=7,
                  detuning=-0.1 / 3 * 3.78e7, mass=1.0 / 3 * 1e-11),
 ])
