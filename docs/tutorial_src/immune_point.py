@@ -1,0 +1,6 @@
+"""The immune point
+==================
+
+stub
+"""
+print(1)
