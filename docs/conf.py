@@ -80,7 +80,12 @@ def _titled(name: str, text: str) -> str:
     title = f"``examples/{name}``"
     header = (f'"""\n{title}\n{"=" * len(title)}\n\n{doc.strip()}\n\n'
               f'Run it from a checkout with ``python examples/{name}``.\n"""\n')
-    return header + "".join(lines[end:])
+    hidden = ""
+    if "__file__" in text:  # sphinx-gallery runs the code without __file__: run it as the original
+        hidden = ("# sphinx_gallery_start_ignore\n"
+                  f"__file__ = {str(EXAMPLES / name)!r}\n"
+                  "# sphinx_gallery_end_ignore\n")
+    return header + hidden + "".join(lines[end:])
 
 
 def _copy_examples() -> None:
