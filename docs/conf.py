@@ -77,8 +77,8 @@ def _titled(name: str, text: str) -> str:
         raise ValueError(f"examples/{name}: needs a module docstring (the gallery's caption)")
     end = tree.body[0].end_lineno
     lines = text.splitlines(keepends=True)
-    title = f"``examples/{name}``"
-    header = (f'"""\n{title}\n{"=" * len(title)}\n\n{doc.strip()}\n\n'
+    title = name.removesuffix(".py").replace("_", " ").capitalize()
+    header = (f'"""\n{title}\n{"=" * len(title)}\n\n``examples/{name}``: {doc.strip()}\n\n'
               f'Run it from a checkout with ``python examples/{name}``.\n"""\n')
     hidden = ""
     if "__file__" in text:  # sphinx-gallery runs the code without __file__: run it as the original
