@@ -137,3 +137,44 @@ html_theme_options = {
     "secondary_sidebar_items": ["page-toc"],
 }
 html_show_sourcelink = False
+
+
+# ---- The command line: `wgmsim ... --help` as the parser has it at build time -----------------
+def _cli_help_directive():
+    import argparse
+
+    from docutils import nodes
+    from docutils.parsers.rst import Directive
+
+    class WgmsimHelp(Directive):
+        """``.. wgmsim-help::``: a section with the ``--help`` text of ``wgmsim`` and of every
+        subcommand, taken from :func:`simulator.cli.build_parser` when the docs are built."""
+
+        has_content = False
+
+        def run(self):
+            from simulator.cli import build_parser
+
+            os.environ["COLUMNS"] = "80"  # argparse wraps to this width
+            parser = build_parser()
+            def block(text: str):
+                node = nodes.literal_block(text=text)
+                node["language"] = "text"
+                return node
+
+            out = [block(parser.format_help())]
+            subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+            for action in subs:
+                for name, sub in action.choices.items():
+                    section = nodes.section(ids=[f"wgmsim-{name}"])
+                    section += nodes.title(text=f"wgmsim {name}")
+                    section += block(sub.format_help())
+                    out.append(section)
+            return out
+
+    return WgmsimHelp
+
+
+def setup(app):
+    app.add_directive("wgmsim-help", _cli_help_directive())
+    return {"parallel_read_safe": True}
