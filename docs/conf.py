@@ -155,7 +155,7 @@ def _cli_help_directive():
         def run(self):
             from simulator.cli import build_parser
 
-            os.environ["COLUMNS"] = "80"  # argparse wraps to this width
+            os.environ["COLUMNS"] = "72"  # argparse wraps to this width
             parser = build_parser()
             def block(text: str):
                 node = nodes.literal_block(text=text)
