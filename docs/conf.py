@@ -123,7 +123,6 @@ sphinx_gallery_conf = {
     "reset_modules": ("matplotlib",),
     "within_subsection_order": "FileNameSortKey",
     "promote_jupyter_magic": False,
-    "write_computation_times": True,
     "min_reported_time": 1,
 }
 
