@@ -1,6 +1,8 @@
 # %%
-# Figure (drawn by the documentation; not part of the script)
-# -------------------------------------------------------------
+# Figure
+# ------
+# Drawn by the documentation (not part of the script).
+#
 # Every fixed point of the same resonator on a finer grid of laser detunings: the effective
 # detuning of each against the bare one. Between the turning points three fixed points coexist
 # (static optical bistability); filled markers are linearly stable, open ones unstable.

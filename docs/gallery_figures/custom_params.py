@@ -1,6 +1,8 @@
 # %%
-# Figure (drawn by the documentation from the variables above; not part of the script)
-# ---------------------------------------------------------------------------------------
+# Figure
+# ------
+# Drawn by the documentation from the variables above (not part of the script).
+#
 # The angle scan ``scan`` of the script: E_N of each pair against the nanoparticle's angle for
 # the parameter file's point, with the best angle marked.
 import matplotlib.pyplot as plt

@@ -1,6 +1,8 @@
 # %%
-# Figure (drawn by the documentation from the variables above; not part of the script)
-# ---------------------------------------------------------------------------------------
+# Figure
+# ------
+# Drawn by the documentation from the variables above (not part of the script).
+#
 # The ensemble's 21 independent covariance elements against the Lyapunov solution: the
 # difference ``V_SDE - V_Lyapunov`` with its one-sigma batch-means error bar.
 import matplotlib.pyplot as plt

@@ -1,6 +1,8 @@
 # %%
-# Figure (drawn by the documentation from the variables above; not part of the script)
-# ---------------------------------------------------------------------------------------
+# Figure
+# ------
+# Drawn by the documentation from the variables above (not part of the script).
+#
 # How the cutoffs converged in the last solve of the script (``damping="rwa"``): per round, the
 # Hilbert-space dimension, the change of the covariance since the previous round and E_N. The
 # last change is the truncation error reported with the result.

@@ -1,6 +1,8 @@
 # %%
-# Figure (drawn by the documentation from the variables above; not part of the script)
-# ---------------------------------------------------------------------------------------
+# Figure
+# ------
+# Drawn by the documentation from the variables above (not part of the script).
+#
 # E_N of the three mode pairs against the resonance detuning ``Dt = Delta + Delta_J``, at the
 # immune point ``p`` and with the defect alone; the dotted line is the script's point.
 import matplotlib.pyplot as plt

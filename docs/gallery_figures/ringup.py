@@ -1,6 +1,8 @@
 # %%
-# Figure (drawn by the documentation from the variables above; not part of the script)
-# ---------------------------------------------------------------------------------------
+# Figure
+# ------
+# Drawn by the documentation from the variables above (not part of the script).
+#
 # The ring-up ``res`` of the script: phonons in the fluctuations (with the ensemble's one-sigma
 # error) and E_N of the CW mode and the mechanics, ensemble against the linearised covariance
 # equation along the mean-field path.
