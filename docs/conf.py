@@ -21,7 +21,6 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))  # document (and run) the checkout this file belongs to
-sys.path.insert(0, str(DOCS))
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import simulator  # noqa: E402
