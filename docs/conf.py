@@ -21,6 +21,8 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))  # document (and run) the checkout this file belongs to
+# ... in worker processes too (examples/ensemble_parallel.py runs joblib workers)
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import simulator  # noqa: E402
