@@ -21,7 +21,7 @@ from .sde.estimators import z_scores
 
 __all__ = ["Estimate", "ComparisonRow", "Comparison", "compare", "propagate_bound", "Z_AGREE"]
 
-#: |z| below which a statistical estimate "agrees" with the reference (the SDE engine's own
+#: ``|z|`` below which a statistical estimate "agrees" with the reference (the SDE engine's own
 #: verdict uses the same band). With about 30 quantities per comparison a 5-sigma band flags a
 #: false deviation with probability ~2e-5.
 Z_AGREE = 5.0
@@ -53,7 +53,7 @@ class Comparison:
 
     @property
     def max_abs_score(self) -> float:
-        """Largest |z| (stderr) or |difference / error| (truncation) over all rows."""
+        """Largest ``|z|`` (stderr) or ``|difference / error|`` (truncation) over all rows."""
         scores = [abs(r.score) for r in self.rows if not np.isnan(r.score)]
         return max(scores) if scores else float("nan")
 

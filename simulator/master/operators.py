@@ -2,7 +2,7 @@
 
 The master equation is written for the fluctuations about the mean field of
 :func:`simulator.model.mean_field` (``a_j = alpha_j + delta a_j``, ``q = q_s + delta q``), in
-units of ``omega_m``. Dropping the ``delta`` signs,
+units of ``omega_m``. Dropping the ``delta`` signs::
 
     H = Dt (n_r + n_l) + H_12 a_r^dag a_l + conj(H_12) a_l^dag a_r
         - q (G_r^* a_r + G_r a_r^dag + G_l^* a_l + G_l a_l^dag) / sqrt(2) + (q^2 + p^2) / 2
