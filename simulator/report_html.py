@@ -200,7 +200,8 @@ def _point(d: dict[str, Any]) -> str:
         ("β (nanoparticle angle)", f"{_num(p['beta'])} rad"),
         ("P (input power)", f"{_num(p['power'] * 1e3)} mW"),
         ("T (bath temperature)", f"{_num(p['temperature'] * 1e3)} mK"),
-        ("Γ = κ_0 + κ_ex (total optical decay)", f"{_num(gamma)} s⁻¹ = {_num(gamma / p['omega_m'])} ω_m"),
+        ("Γ = κ_0 + κ_ex (total optical decay)",
+         f"{_num(gamma)} s⁻¹ = {_num(gamma / p['omega_m'])} ω_m"),
         ("G0 (single-photon coupling)", f"{_num(der['G0'])} s⁻¹"),
         ("G0/Γ", _num(der["G0"] / gamma)),
         ("n_m (thermal phonons)", _num(der["n_m"])),
@@ -314,7 +315,8 @@ def _budget(d: dict[str, Any]) -> str:
                 ("trajectories in the check", _num(ec.get("n_traj"))),
                 ("relative change of ⟨x xᵀ⟩ (max element)",
                  _num(ec.get("second_moment_relative_difference"), 3)),
-                ("max absolute change of ⟨x xᵀ⟩", _num(ec.get("second_moment_max_abs_difference"), 3)),
+                ("max absolute change of ⟨x xᵀ⟩",
+                 _num(ec.get("second_moment_max_abs_difference"), 3)),
                 ("rms change of the final state", _num(ec.get("final_state_rms_difference"), 3)),
             ]))
             parts.append('<p class="note">The time-step bias is negligible when this change is '
@@ -331,7 +333,8 @@ def _budget(d: dict[str, Any]) -> str:
             ("modes kept", ", ".join(master.get("modes", []))),
             ("final cutoffs (Fock levels per mode)", _num(master.get("cutoffs"))),
             ("Hilbert-space dimension", _num(master.get("dimension"))),
-            ("truncation-error estimate (max |ΔV| and tail)", _num(master.get("truncation_error"), 3)),
+            ("truncation-error estimate (max |ΔV| and tail)",
+             _num(master.get("truncation_error"), 3)),
             ("tolerance, tail threshold", f"{_num(mo.get('tol'))}, {_num(mo.get('tail'))}"),
             ("top-level populations", _num(master.get("top_population"), 3)),
             ("converged", _num(master.get("converged"))),
@@ -420,7 +423,7 @@ def html_report(res: ValidationResult, figures: Sequence[str | Path] = ()) -> st
     p = d["params"]
     point = (f"Δ/Γ = {p['detuning'] / p['derived']['Gamma']:+.3f}, β = {p['beta']:.4f} rad, "
              f"P = {p['power'] * 1e3:.3g} mW")
-    body = [f"<h1>wgmsim validation report</h1>",
+    body = ["<h1>wgmsim validation report</h1>",
             f'<p class="note">Is the linearised picture right at {_e(point)}? '
             f"wgmsim {_e(d['wgmsim_version'])}.</p>",
             _verdict(d), _point(d), _engines(d), _figures([Path(f) for f in figures], point)]
