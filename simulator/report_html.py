@@ -146,7 +146,7 @@ def _looks_numeric(text: str) -> bool:
     if "<" in text or not text:
         return False
     word = text.split()[0].replace("−", "-")
-    if word == "–":
+    if word in ("–", "≈0"):
         return True
     try:
         float(word)
