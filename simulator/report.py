@@ -115,6 +115,9 @@ def write_report(res: ValidationResult, directory: str | Path) -> Path:
         md += [f"Master equation not compared: {res.master_skipped}.", ""]
     path = directory / "report.md"
     path.write_text("\n".join(md))
+    from .report_html import write_html  # imported here: report_html reads report_dict
+
+    write_html(res, directory, figs if res.comparisons else ())
     return path
 
 

@@ -33,7 +33,7 @@ LAYERS = {
     "model": 1, "observables": 1, "fixed_points": 1,
     "linear": 2,
     "sweep": 3, "sde": 3, "master": 3,
-    "compare": 4, "validate": 4, "report": 4, "plotting": 4, "config": 4,
+    "compare": 4, "validate": 4, "report": 4, "report_html": 4, "plotting": 4, "config": 4,
     "cli": 5, "__main__": 5, "": 5,  # "" is the package root
 }
 ENGINE_LAYER = 3
