@@ -88,7 +88,7 @@ def from_toml(tmp_path, **values):
 CASES = [
     ("power", "10 mW"), ("temperature", "50mK"), ("detuning", "-1Gamma"),
     ("detuning", "-3.5e7/s"), ("detuning", "0.2omega_m"), ("eta", "1-0.05jGamma"),
-    ("eta", "(0.5+0.1j) Gamma"), ("eps", "0.7Gamma"), ("beta", "0.25pi"), ("beta", "10deg"),
+    ("eta", "(0.5-0.1j) Gamma"), ("eps", "0.7Gamma"), ("beta", "0.25pi"), ("beta", "10deg"),
     ("beta", "0.3"), ("mass", "20ng"), ("radius", "0.5mm"), ("omega_m", "10MHz"),
     ("gamma_m", "1e-4omega_m"), ("omega_c", "1.2e15/s"), ("kappa_0", "0.2omega_m"),
     ("kappa_ex", "5MHz"), ("m", "3"), ("damping", "rwa"), ("g0", "0.01Gamma"),
