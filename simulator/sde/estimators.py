@@ -30,6 +30,7 @@ __all__ = [
     "z_scores",
     "max_abs",
     "verdict",
+    "pool_seeds",
 ]
 
 
@@ -166,3 +167,36 @@ def verdict(max_abs_z: float, n_units: int, *, threshold: float = 5.0) -> str:
     if n_units < 8:
         word += f" (only {n_units} batches: error bars uncertain)"
     return word
+
+
+def pool_seeds(values, stderrs) -> dict[str, np.ndarray]:
+    """Pool independent runs (different root seeds) of the same estimate.
+
+    Parameters
+    ----------
+    values, stderrs : array_like, shape (n_seeds, ...)
+        One estimate and its reported standard error per independent run (n_seeds >= 2).
+
+    Returns
+    -------
+    dict of str to ndarray, each of shape ``(...)``
+        ``mean`` (equal weights), ``seed_std`` (sample std over runs, ddof 1), ``pooled_stderr``
+        (``sqrt(sum se_i^2) / n``: the error of the mean if the reported errors are right),
+        ``scatter_stderr`` (``seed_std / sqrt(n)``: the same from the observed scatter) and
+        ``scatter_ratio`` (``seed_std / rms(se_i)``: about 1 when the reported errors are honest,
+        with a relative uncertainty of about ``1 / sqrt(2 (n - 1))``).
+    """
+    v = np.asarray(values, dtype=float)
+    se = np.asarray(stderrs, dtype=float)
+    if v.shape != se.shape:
+        raise ValueError(f"values shape {v.shape} != stderrs shape {se.shape}")
+    n = v.shape[0] if v.ndim else 0
+    if n < 2:
+        raise ValueError(f"pool_seeds needs at least 2 runs, got n_seeds = {n}")
+    std = v.std(axis=0, ddof=1)
+    rms = np.sqrt((se**2).mean(axis=0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = std / rms
+    return {"mean": v.mean(axis=0), "seed_std": std,
+            "pooled_stderr": np.sqrt((se**2).sum(axis=0)) / n,
+            "scatter_stderr": std / np.sqrt(n), "scatter_ratio": ratio}
