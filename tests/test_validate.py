@@ -104,3 +104,32 @@ def test_master_leg_skipped_quickly_when_the_state_is_too_big():
 def test_bad_options_refused_before_work(field, value):
     with pytest.raises(ValueError, match=field):
         ValidateOptions(**{field: value})
+
+
+def test_clipped_en_in_validation_report_is_flagged_not_zero_pm_zero():
+    """Issue 13 point (beta 0.3, 10 mW, Delta -0.77 Gamma, 128 trajectories, seed 1): E_N[l_m]
+    is clipped at 0. The report scores it unclipped, shows an upper bound, and the verdict is
+    the covariance's (it used to read 'deviates ... by inf sigma' / 'undetermined')."""
+    from simulator.report import _table, report_dict, summary_lines
+
+    p = Params.paper(beta=0.3, power=0.01)
+    p = p.replace(detuning=-0.77 * p.Gamma)
+    opts = ValidateOptions(master=False, seed=1, sde=SDEOptions(
+        n_traj=128, chunk_size=32, t_burn=470.0, t_avg=600.0, batch_time=600.0))
+    res = validate(p, opts)
+    comp = res.comparisons[0]
+    rows = {r.quantity: r for r in comp.rows}
+    assert rows["E_N[l_m]"].below_resolution and rows["E_N[l_m]"].reference > 0.002
+    assert all(abs(r.score) < 5 for r in comp.rows), comp.verdict
+    assert comp.agrees and comp.verdict.startswith("agrees") and "below resolution" in comp.verdict
+    assert comp.covariance_verdict.startswith("agrees: all 21")
+    text = "\n".join(summary_lines(res) + _table(res))
+    assert "0 ± 0 " not in text and "0 +- 0 " not in text and "inf" not in text
+    assert "(below resolution)" in text and "covariance alone agrees" in text
+    d = report_dict(res)
+    l_m = next(r for r in d["comparisons"][0]["rows"] if r["quantity"] == "E_N[l_m]")
+    assert l_m["below_resolution"] is True and l_m["error"] is None
+    assert l_m["raw_value"] < 0.002 and l_m["raw_error"] > 0
+    assert d["sde"]["log_negativity_below_resolution"]["l_m"] is True
+    assert d["sde"]["log_negativity_stderr"]["l_m"] is None
+    json.dumps(d, allow_nan=False)

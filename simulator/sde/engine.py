@@ -16,16 +16,13 @@ from typing import Any, Callable
 import numpy as np
 
 from ..linear import solve_lyapunov
-from ..observables import log_negativity
 from ..params import Params
 from .ensemble import chunk_seeds, run_chunks, schedule, step_error_check
 from .estimators import (
     batch_means_stderr,
     jackknife_observables,
-    max_abs,
     pooled_covariance,
-    verdict,
-    z_scores,
+    score_against_reference,
 )
 from .options import SDEOptions
 from .result import SDEResult
@@ -152,17 +149,7 @@ def simulate_sde(
     reference = None
     if system.stable:
         VL = solve_lyapunov(system.A, system.D)
-        z = z_scores(V, se_V, VL)
-        iu = np.triu_indices(d)
-        max_z = max_abs(z[iu])
-        reference = {"covariance": VL, "z": z, "max_abs_z": max_z}
-        if observables:
-            enL = {k: float(v) for k, v in log_negativity(VL).items()}
-            en, en_se = observables["log_negativity"], observables["log_negativity_stderr"]
-            en_z = {k: float(z_scores(en[k], en_se[k], enL[k])) for k in enL}
-            reference.update(log_negativity=enL, log_negativity_z=en_z)
-            max_z = max_abs([max_z, *en_z.values()])
-        reference["verdict"] = verdict(max_z, int((counts > 0).sum()))
+        reference = score_against_reference(V, se_V, VL, observables, int((counts > 0).sum()))
     err = None
     if options.error_check:
         aux = chunk_seeds(int(seed), options.n_chunks + 1)[-1]
