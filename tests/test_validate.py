@@ -133,3 +133,33 @@ def test_clipped_en_in_validation_report_is_flagged_not_zero_pm_zero():
     assert d["sde"]["log_negativity_below_resolution"]["l_m"] is True
     assert d["sde"]["log_negativity_stderr"]["l_m"] is None
     json.dumps(d, allow_nan=False)
+
+
+@pytest.mark.validation
+def test_linearisation_study_pools_seeds(tmp_path):
+    """The linearisation study runs every SDE point with several root seeds and states its
+    conclusions from the pooled numbers (quick variant: two couplings, two seeds)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parents[1] / "validation" / "linearisation_study.py"
+    proc = subprocess.run([sys.executable, str(script), "--quick", "--seeds", "3", "4",
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((tmp_path / "linearisation.json").read_text())
+    assert data["seeds"] == [3, 4]
+    for row in data["coupling"]:
+        seeds = row["seeds"]
+        assert [s["seed"] for s in seeds] == [3, 4] and seeds[0]["V_qq"] != seeds[1]["V_qq"]
+        v = [s["V_qq"] for s in seeds]
+        assert row["V_qq"]["mean"] == pytest.approx(sum(v) / 2)
+        assert row["V_qq"]["seed_std"] == pytest.approx(abs(v[0] - v[1]) / 2**0.5)
+        assert row["V_qq"]["pooled_stderr"] == pytest.approx(
+            (seeds[0]["V_qq_err"] ** 2 + seeds[1]["V_qq_err"] ** 2) ** 0.5 / 2)
+    md = (tmp_path / "LINEARISATION.md").read_text()
+    assert "Pooled over 2 independent seeds" in md and "scatter/se" in md
+    assert (tmp_path / "coupling.png").stat().st_size > 0
+    bad = subprocess.run([sys.executable, str(script), "--seeds", "3", "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--seeds" in bad.stderr
