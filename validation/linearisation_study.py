@@ -366,8 +366,11 @@ def write_report(out: Path, crow, srow, *, seeds, n_traj, t_avg, seconds, comman
              f"{n_traj} trajectories, averaging time {t_avg:g}/omega_m; {seconds:.0f} s). "
              "Every SDE number is pooled over the independent seeds: mean, pooled standard "
              "error `sqrt(sum se_i^2) / n`, seed-to-seed standard deviation, and the ratio of "
-             "that scatter to the reported per-seed standard error. All numbers are in "
-             "`linearisation.json`.", "",
+             "that scatter to the reported per-seed standard error. The same root seeds are "
+             "used at every point (common random numbers: differences between neighbouring "
+             "points are sharper than the error bars suggest, the points are not independent). "
+             "All numbers are in `linearisation.json`; `--report-only` rewrites this page and "
+             "the figures from it.", "",
              "## 1. Single-photon coupling at fixed |G_r|", "", "![coupling](coupling.png)", "",
              "| G0/Gamma | P (W) | V_qq Lyapunov | V_qq SDE (pooled) | seed std | scatter/se | "
              "V_qq master | E_N Lyapunov | E_N SDE (pooled) | seed std | scatter/se | "
@@ -422,7 +425,20 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6],
                     help="independent root seeds, pooled (at least 2; default 6)")
     ap.add_argument("--no-master", action="store_true", help="skip the master equation")
+    ap.add_argument("--report-only", action="store_true",
+                    help="rewrite LINEARISATION.md and the figures from DIR/linearisation.json "
+                         "(no simulation)")
     args = ap.parse_args()
+    if args.report_only:
+        out = Path(args.out)
+        data = json.loads((out / "linearisation.json").read_text())
+        plot_coupling(data["coupling"], out / "coupling.png")
+        plot_stability(data["stability"], out / "stability.png")
+        write_report(out, data["coupling"], data["stability"], seeds=data["seeds"],
+                     n_traj=data["n_traj"], t_avg=data["t_avg"], seconds=data["seconds"],
+                     command=data["command"])
+        print(f"rewrote {out / 'LINEARISATION.md'} from linearisation.json")
+        return
     if len(args.seeds) < 2 or len(set(args.seeds)) != len(args.seeds):
         ap.error(f"--seeds: need at least 2 distinct root seeds, got {args.seeds}")
     out = Path(args.out)
