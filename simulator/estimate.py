@@ -33,6 +33,11 @@ class Estimate:
     error_kind : {"stderr", "truncation"}
     info : dict
         Anything else worth reporting (step-size error, cutoffs, timing, ...).
+    raw_scalars, raw_scalars_err : dict of str to float
+        Unclipped forms of clipped scalars (``E_N[..]``: ``-ln(2 nu_-)``; ``steering[..]``) and
+        their standard errors, same keys (statistical estimates only; may be empty).
+    below_resolution : tuple of str
+        Keys whose clipped value carries no error bar (estimate or jackknife replicate at zero).
     """
 
     engine: str
@@ -42,6 +47,9 @@ class Estimate:
     scalars_err: dict[str, float]
     error_kind: str = "stderr"
     info: dict[str, Any] = field(default_factory=dict)
+    raw_scalars: dict[str, float] = field(default_factory=dict)
+    raw_scalars_err: dict[str, float] = field(default_factory=dict)
+    below_resolution: tuple[str, ...] = ()
 
 
 def propagate_bound(f, V: np.ndarray, err: float, *, h: float = 1e-7) -> float:

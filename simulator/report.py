@@ -54,9 +54,11 @@ def summary_lines(res: ValidationResult) -> list[str]:
         rows = {r.quantity: r for r in comp.rows}
         r = rows.get("E_N[r_m]")
         if r is not None:
-            lines.append(f"  {comp.engine:7s}: E_N(r_m) = {r.value:.4f} +- {r.error:.4f} "
-                         f"({r.verdict})")
+            lines.append(f"  {comp.engine:7s}: E_N(r_m) = "
+                         f"{r.value_text(fmt='.4f', err_fmt='.4f', pm='+-')} ({r.verdict})")
         lines.append(f"  {comp.engine:7s}: {comp.verdict}")
+        if any(r.below_resolution for r in comp.rows) or not comp.agrees:
+            lines.append(f"  {comp.engine:7s}: covariance alone {comp.covariance_verdict}")
     if res.sde is not None and res.sde.n_units < 8:
         lines.append(f"  warning: the SDE error bars rest on only {res.sde.n_units} statistical "
                      "units (chunks x batches; slow relaxation here): treat its verdict with care")
@@ -81,7 +83,7 @@ def _table(res: ValidationResult) -> list[str]:
             if r is None:
                 cells += ["-", "-", "-"]
             else:
-                cells += [f"{r.value:.5g} ± {r.error:.2g}", f"{r.score:+.2f}", r.verdict]
+                cells += [r.value_text(), f"{r.score:+.2f}", r.verdict]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -102,7 +104,11 @@ def write_report(res: ValidationResult, directory: str | Path) -> Path:
         md += ["## Lyapunov vs nonlinear engines", "",
                "Statistical engines (SDE) are scored by z = (value - Lyapunov) / standard error "
                "(batch means over chunks and time; jackknife for E_N and steering); a quantity "
-               "agrees when |z| < 5. Deterministic engines (master equation) are scored by the "
+               "agrees when |z| < 5. E_N and steering are clipped at zero, so the SDE scores "
+               "their unclipped forms (-ln(2 nu_-), (1/2) ln(det A / 4 det W)) against the same "
+               "functions of the Lyapunov covariance; where the estimate or a jackknife "
+               "replicate is clipped the value is shown as an upper bound, \"below "
+               "resolution\". Deterministic engines (master equation) are scored by the "
                "difference over their truncation error estimate.", ""]
         md += _table(res) + [""]
         md += [f"![{f.stem}]({f.name})" for f in figs] + [""]

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 
 from .checks import check_integer
 from .compare import Comparison, Estimate, compare
@@ -132,19 +131,29 @@ def reference_scalars(res: LyapunovResult) -> dict[str, float]:
 
 
 def sde_estimate(res: SDEResult) -> Estimate:
-    """The SDE result as an :class:`Estimate` (standard errors from batch means / jackknife)."""
+    """The SDE result as an :class:`Estimate` (standard errors from batch means / jackknife),
+    with the unclipped E_N and steering and the keys that are below resolution."""
     obs = res.observables
     scalars = {f"E_N[{k}]": v for k, v in obs["log_negativity"].items()}
     scalars.update({f"steering[{k}]": v for k, v in obs["steering"].items()})
     errs = {f"E_N[{k}]": v for k, v in obs["log_negativity_stderr"].items()}
     errs.update({f"steering[{k}]": v for k, v in obs["steering_stderr"].items()})
+    raw, raw_err, below = {}, {}, []
+    for name, label in (("log_negativity", "E_N"), ("steering", "steering")):
+        raw.update({f"{label}[{k}]": v for k, v in obs.get(f"{name}_raw", {}).items()})
+        raw_err.update({f"{label}[{k}]": v for k, v in obs.get(f"{name}_raw_stderr", {}).items()})
+        flags = obs.get(f"{name}_below_resolution")
+        if flags is None:  # a result from before the unclipped estimates: zero means clipped
+            flags = {k: v == 0.0 for k, v in obs[name].items()}
+        below += [f"{label}[{k}]" for k, v in flags.items() if v]
     info = {"trajectories": res.options.n_traj, "dt": res.options.dt,
             "method": res.options.method, "diverged": res.diverged,
             "statistical units": res.n_units, "status": res.status}
     if res.error_check:
         info["step-size check (dt vs dt/2, same noise): relative change of <x x^T>"] = \
             res.error_check["second_moment_relative_difference"]
-    return Estimate("sde", res.covariance, res.covariance_stderr, scalars, errs, "stderr", info)
+    return Estimate("sde", res.covariance, res.covariance_stderr, scalars, errs, "stderr", info,
+                    raw, raw_err, tuple(below))
 
 
 def validate(

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
+import pytest
+
+from simulator import Params, SDEOptions, lyapunov, simulate_sde
 from simulator.observables import log_negativity
 from simulator.sde.estimators import (
     batch_means_stderr,
+    format_clipped,
+    format_log_negativity,
     jackknife,
     jackknife_observables,
+    log_negativity_raw,
+    pool_seeds,
     pooled_covariance,
+    score_against_reference,
     verdict,
     z_scores,
 )
@@ -60,10 +68,17 @@ def test_jackknife_observables_cover_truth():
     s1, s2, c, V_true = _units(rng, n_units=40, per_unit=2000)
     out = jackknife_observables(s1, s2, c)
     en_true = log_negativity(V_true)
+    raw_true = log_negativity_raw(V_true)
     for k, v in out["log_negativity"].items():
         se = out["log_negativity_stderr"][k]
-        assert abs(v - float(en_true[k])) <= 5 * se + 1e-12, (k, v, se)
-    assert set(out["steering"]) == set(out["steering_stderr"])
+        raw, raw_se = out["log_negativity_raw"][k], out["log_negativity_raw_stderr"][k]
+        # the unclipped estimate always covers the unclipped truth, with a real error bar
+        assert raw_se > 0 and abs(raw - float(raw_true[k])) <= 5 * raw_se, (k, raw, raw_se)
+        if out["log_negativity_below_resolution"][k]:
+            assert np.isnan(se), (k, v, se)  # never "0 +- 0"
+        else:
+            assert raw == v and se > 0 and abs(v - float(en_true[k])) <= 5 * se, (k, v, se)
+    assert set(out["steering"]) == set(out["steering_stderr"]) == set(out["steering_raw"])
 
 
 def test_single_unit_has_no_error_bar():
@@ -81,3 +96,96 @@ def test_z_scores_and_verdict():
     assert verdict(4.9, 10) == "agree"
     assert verdict(5.1, 10) == "disagree"
     assert "uncertain" in verdict(1.0, 3)
+
+
+def _issue_point() -> Params:
+    """Issue 13: beta = 0.3, 10 mW, effective detuning -0.77 Gamma (Lyapunov E_N[l_m] 0.0022)."""
+    p = Params.paper(beta=0.3, power=0.01)
+    return p.replace(detuning=-0.77 * p.Gamma)
+
+
+def test_clipped_en_does_not_hide_a_covariance_that_agrees():
+    """Synthetic: covariance max |z| 1.45, E_N[l_m] clipped to "0 +- 0" against a positive
+    reference. The old scoring gave z = inf and "undetermined"; now the clipped E_N is scored
+    unclipped and flagged, and the verdict is "agree"."""
+    VL = lyapunov(_issue_point()).covariance
+    se_V = np.full((6, 6), 0.01)
+    V = VL.copy()
+    V[4, 4] += 1.45 * 0.01
+    V[0, 2] = V[2, 0] = VL[0, 2] - 1.2 * 0.01
+    raw_L = {k: float(v) for k, v in log_negativity_raw(VL).items()}
+    assert raw_L["l_m"] > 0.002 and raw_L["r_l"] < 0  # reference: l_m entangled, r_l not
+    obs = {"log_negativity": {"r_m": raw_L["r_m"] + 0.001, "l_m": 0.0, "r_l": 0.0},
+           "log_negativity_stderr": {"r_m": 0.002, "l_m": 0.0, "r_l": 0.0},
+           "log_negativity_raw": {"r_m": raw_L["r_m"] + 0.001, "l_m": -0.001, "r_l": -0.003},
+           "log_negativity_raw_stderr": {"r_m": 0.002, "l_m": 0.002, "r_l": 0.002},
+           "log_negativity_below_resolution": {"r_m": False, "l_m": True, "r_l": True}}
+    # the failure of issue 13: a clipped "0 +- 0" against 0.0022 scores inf -> undetermined
+    old_z = z_scores(0.0, 0.0, float(log_negativity(VL)["l_m"]))
+    assert np.isinf(old_z) and verdict(old_z, 32).startswith("undetermined")
+    ref = score_against_reference(V, se_V, VL, obs, 32)
+    assert ref["max_abs_z_covariance"] == pytest.approx(1.45)
+    assert ref["verdict_covariance"] == "agree"
+    assert ref["verdict"] == "agree"
+    assert ref["log_negativity_z"]["l_m"] == pytest.approx((-0.001 - raw_L["l_m"]) / 0.002)
+    assert ref["log_negativity_z"]["r_l"] == pytest.approx((-0.003 - raw_L["r_l"]) / 0.002)
+    assert ref["log_negativity_below_resolution"] == {"r_m": False, "l_m": True, "r_l": True}
+    # an unclipped value far off still makes the verdict "disagree" (the scoring is not blind)
+    obs["log_negativity_raw"]["l_m"] = -0.02
+    bad = score_against_reference(V, se_V, VL, obs, 32)
+    assert bad["verdict"] == "disagree" and bad["verdict_covariance"] == "agree"
+
+
+def test_issue_point_verdict_is_not_hidden_by_a_clipped_en():
+    """The issue's run (128 trajectories, seeds 1 and 2): E_N[l_m] is clipped at 0 (seed 1:
+    0 +- 0 before, verdict "undetermined (no error bars)"); now it is scored unclipped, flagged
+    below resolution and never printed as 0 +- 0."""
+    p = _issue_point()
+    raw_has_error = 0
+    for seed in (1, 2):
+        res = simulate_sde(p, SDEOptions(n_traj=128, chunk_size=32, t_burn=470.0, t_avg=600.0,
+                                           batch_time=600.0), seed=seed)
+        L, obs = res.lyapunov, res.observables
+        assert obs["log_negativity"]["l_m"] == 0.0 and obs["log_negativity_below_resolution"]["l_m"]
+        assert np.isnan(obs["log_negativity_stderr"]["l_m"])
+        raw_has_error += obs["log_negativity_raw_stderr"]["l_m"] > 0
+        assert all(np.isfinite(z) for z in L["log_negativity_z"].values())
+        assert not L["verdict"].startswith("undetermined"), L["verdict"]
+        assert L["verdict"].startswith("agree") and L["verdict_covariance"].startswith("agree")
+        assert L["max_abs_z"] < 5 and L["max_abs_z_covariance"] < 5
+        text = str(res)
+        assert "below resolution" in text and "0.0000 +- 0.0000" not in text, text
+    assert raw_has_error == 2
+
+
+def test_format_clipped_never_shows_zero_plus_minus_zero():
+    assert format_clipped(0.1555, 0.0005) == "0.1555 +- 0.0005"
+    assert format_clipped(0.0, float("nan"), 0.001, 0.001, True) == "< 0.003 (below resolution)"
+    text = format_clipped(0.0, 0.0, -0.02, 0.004, True)
+    assert text.startswith("0 (below resolution; unclipped -0.02 +- 0.004")
+    obs = {"log_negativity": {"r_m": 0.1, "l_m": 0.0}, "log_negativity_stderr": {"r_m": 0.01,
+                                                                                  "l_m": 0.0}}
+    assert format_log_negativity(obs) == ("r_m 0.1000 +- 0.0100, "
+                                          "l_m 0.0000 (below resolution, no error bar)")
+
+
+def test_pool_seeds_formulas_and_honest_scatter():
+    v = np.array([1.0, 2.0, 4.0])
+    se = np.array([0.5, 1.0, 2.0])
+    out = pool_seeds(v, se)
+    assert out["mean"] == pytest.approx(7 / 3)
+    assert out["seed_std"] == pytest.approx(np.std(v, ddof=1))
+    assert out["pooled_stderr"] == pytest.approx(np.sqrt(5.25) / 3)
+    assert out["scatter_stderr"] == pytest.approx(np.std(v, ddof=1) / np.sqrt(3))
+    assert out["scatter_ratio"] == pytest.approx(np.std(v, ddof=1) / np.sqrt(5.25 / 3))
+    # honest errors: scatter / stderr ~ 1 within 5 / sqrt(2 (n - 1)); understated: ~ 2
+    rng = np.random.default_rng(11)
+    n = 400
+    honest = pool_seeds(rng.normal(0.0, 1.0, size=(n, 3)), np.ones((n, 3)))
+    assert np.all(np.abs(honest["scatter_ratio"] - 1) < 5 / np.sqrt(2 * (n - 1)))
+    low = pool_seeds(rng.normal(0.0, 1.0, size=n), np.full(n, 0.5))
+    assert abs(low["scatter_ratio"] - 2) < 10 / np.sqrt(2 * (n - 1))
+    with pytest.raises(ValueError, match="n_seeds = 1"):
+        pool_seeds([1.0], [0.1])
+    with pytest.raises(ValueError, match="shape"):
+        pool_seeds([1.0, 2.0], [0.1])

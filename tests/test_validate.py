@@ -104,3 +104,62 @@ def test_master_leg_skipped_quickly_when_the_state_is_too_big():
 def test_bad_options_refused_before_work(field, value):
     with pytest.raises(ValueError, match=field):
         ValidateOptions(**{field: value})
+
+
+def test_clipped_en_in_validation_report_is_flagged_not_zero_pm_zero():
+    """Issue 13 point (beta 0.3, 10 mW, Delta -0.77 Gamma, 128 trajectories, seed 1): E_N[l_m]
+    is clipped at 0. The report scores it unclipped, shows an upper bound, and the verdict is
+    the covariance's (it used to read 'deviates ... by inf sigma' / 'undetermined')."""
+    from simulator.report import _table, report_dict, summary_lines
+
+    p = Params.paper(beta=0.3, power=0.01)
+    p = p.replace(detuning=-0.77 * p.Gamma)
+    opts = ValidateOptions(master=False, seed=1, sde=SDEOptions(
+        n_traj=128, chunk_size=32, t_burn=470.0, t_avg=600.0, batch_time=600.0))
+    res = validate(p, opts)
+    comp = res.comparisons[0]
+    rows = {r.quantity: r for r in comp.rows}
+    assert rows["E_N[l_m]"].below_resolution and rows["E_N[l_m]"].reference > 0.002
+    assert all(abs(r.score) < 5 for r in comp.rows), comp.verdict
+    assert comp.agrees and comp.verdict.startswith("agrees") and "below resolution" in comp.verdict
+    assert comp.covariance_verdict.startswith("agrees: all 21")
+    text = "\n".join(summary_lines(res) + _table(res))
+    assert "0 ± 0 " not in text and "0 +- 0 " not in text and "inf" not in text
+    assert "(below resolution)" in text and "covariance alone agrees" in text
+    d = report_dict(res)
+    l_m = next(r for r in d["comparisons"][0]["rows"] if r["quantity"] == "E_N[l_m]")
+    assert l_m["below_resolution"] is True and l_m["error"] is None
+    assert l_m["raw_value"] < 0.002 and l_m["raw_error"] > 0
+    assert d["sde"]["log_negativity_below_resolution"]["l_m"] is True
+    assert d["sde"]["log_negativity_stderr"]["l_m"] is None
+    json.dumps(d, allow_nan=False)
+
+
+@pytest.mark.validation
+def test_linearisation_study_pools_seeds(tmp_path):
+    """The linearisation study runs every SDE point with several root seeds and states its
+    conclusions from the pooled numbers (quick variant: two couplings, two seeds)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parents[1] / "validation" / "linearisation_study.py"
+    proc = subprocess.run([sys.executable, str(script), "--quick", "--seeds", "3", "4",
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((tmp_path / "linearisation.json").read_text())
+    assert data["seeds"] == [3, 4]
+    for row in data["coupling"]:
+        seeds = row["seeds"]
+        assert [s["seed"] for s in seeds] == [3, 4] and seeds[0]["V_qq"] != seeds[1]["V_qq"]
+        v = [s["V_qq"] for s in seeds]
+        assert row["V_qq"]["mean"] == pytest.approx(sum(v) / 2)
+        assert row["V_qq"]["seed_std"] == pytest.approx(abs(v[0] - v[1]) / 2**0.5)
+        assert row["V_qq"]["pooled_stderr"] == pytest.approx(
+            (seeds[0]["V_qq_err"] ** 2 + seeds[1]["V_qq_err"] ** 2) ** 0.5 / 2)
+    md = (tmp_path / "LINEARISATION.md").read_text()
+    assert "Pooled over 2 independent seeds" in md and "scatter/se" in md
+    assert (tmp_path / "coupling.png").stat().st_size > 0
+    bad = subprocess.run([sys.executable, str(script), "--seeds", "3", "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--seeds" in bad.stderr

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..conventions import QUADRATURES
 from ..sde import METHODS, SDEOptions, SDEResult, UnstableSystemError, simulate_sde
+from ..sde.estimators import format_log_negativity
 from ..sde.options import INITIAL_STATES
 from ..config import write_run_file
 from .common import ProgressBar, add_params_arguments, params_from_args, print_json, set_help
@@ -95,8 +96,7 @@ def format_result(res: SDEResult) -> str:
     if res.message:
         lines.append(f"  {res.message}")
     if res.log_negativity:
-        en, se = res.log_negativity, res.log_negativity_stderr
-        lines.append("  E_N: " + ", ".join(f"{k} {en[k]:.4f} +- {se[k]:.4f}" for k in en))
+        lines.append("  E_N: " + format_log_negativity(res.observables))
     if res.lyapunov:
         L = res.lyapunov
         if "log_negativity" in L:

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import MIN_UNITS, PhysicalityWarning, StabilityWarning, StatisticsWarning
 from ..linear import solve_lyapunov
-from ..observables import log_negativity, uncertainty_violation
+from ..observables import uncertainty_violation
 from ..params import Params
 from ..resultio import versions
 from .ensemble import (
@@ -35,10 +35,8 @@ from .estimators import (
     batch_means_stderr,
     jackknife,
     jackknife_observables,
-    max_abs,
     pooled_covariance,
-    verdict,
-    z_scores,
+    score_against_reference,
 )
 from .options import SDEOptions
 from .result import SDEResult
@@ -250,6 +248,10 @@ def simulate_sde(
                 observables[key] = {k: tf * v for k, v in val.items()}
     for name, value in (("mean", mean), ("covariance", V), ("mean_stderr", se_m),
                         ("covariance_stderr", se_V), *observables.items()):
+        if name in ("log_negativity_stderr", "steering_stderr"):
+            # a clipped value below resolution carries no error bar (NaN) by design
+            below = observables[name.replace("_stderr", "_below_resolution")]
+            value = {k: v for k, v in value.items() if not below[k]}
         _check_finite(name, value)
     # every reason the numbers cannot be trusted as they stand
     why: dict[str, str] = {}
@@ -288,17 +290,7 @@ def simulate_sde(
     if system.stable:
         VL = solve_lyapunov(system.A, system.D)
         _check_finite("lyapunov covariance", VL)
-        z = z_scores(V, se_V, VL)
-        iu = np.triu_indices(d)
-        max_z = max_abs(z[iu])
-        reference = {"covariance": VL, "z": z, "max_abs_z": max_z}
-        if observables:
-            enL = {k: float(v) for k, v in log_negativity(VL).items()}
-            en, en_se = observables["log_negativity"], observables["log_negativity_stderr"]
-            en_z = {k: float(z_scores(en[k], en_se[k], enL[k])) for k in enL}
-            reference.update(log_negativity=enL, log_negativity_z=en_z)
-            max_z = max_abs([max_z, *en_z.values()])
-        reference["verdict"] = verdict(max_z, n_units)
+        reference = score_against_reference(V, se_V, VL, observables, n_units)
     err = None
     if options.error_check:
         aux = chunk_seeds(int(seed), options.n_chunks + 1)[-1]

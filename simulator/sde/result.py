@@ -29,6 +29,7 @@ import numpy as np
 from ..jsonio import to_jsonable
 from ..params import Params
 from ..resultio import read_result, write_result
+from .estimators import format_log_negativity
 from .options import SDEOptions
 
 __all__ = ["SDEResult", "RESULT_FORMAT"]
@@ -112,9 +113,7 @@ class SDEResult:
         lines = [f"SDEResult({self.options.method}, dt={self.options.dt}, "
                  f"n_traj={self.options.n_traj}, status={self.status!r}, diverged={self.diverged})"]
         if self.log_negativity:
-            lines.append("  E_N: " + ", ".join(
-                f"{k} {v:.4f} +- {self.log_negativity_stderr[k]:.4f}"
-                for k, v in self.log_negativity.items()))
+            lines.append("  E_N: " + format_log_negativity(self.observables))
         if self.lyapunov:
             lines.append(f"  vs Lyapunov: max |z| = {self.lyapunov['max_abs_z']:.2f} "
                          f"-> {self.lyapunov['verdict']}")
@@ -186,7 +185,8 @@ class SDEResult:
     @classmethod
     def _from_record(cls, meta: dict[str, Any], data: dict[str, np.ndarray]) -> "SDEResult":
         params = None if meta["params"] is None else Params.from_dict(meta["params"])
-        obs_keys = ("log_negativity", "log_negativity_stderr", "steering", "steering_stderr")
+        obs_keys = tuple(f"{n}{s}" for n in ("log_negativity", "steering") for s in
+                         ("", "_stderr", "_raw", "_raw_stderr", "_below_resolution"))
         nan = lambda v: np.nan if v is None else v  # noqa: E731
         arr = lambda v: np.array(v if v is None else _nan_list(v), dtype=float)  # noqa: E731
         lyap = meta["lyapunov"]
