@@ -10,6 +10,7 @@ from typing import Any
 
 from ..jsonio import to_jsonable
 from ..params import ParameterError, Params
+from .checks import read_params_file
 
 #: ``--set`` keys given in units of Gamma (the rest are SI field names of Params).
 GAMMA_UNITS = {
@@ -66,7 +67,7 @@ def _parse_number(key: str, text: str) -> Any:
 
 def params_from_args(args: argparse.Namespace) -> Params:
     """Base parameters (file or paper defaults) with every ``--set`` applied, validated."""
-    params = Params.from_toml(args.params) if args.params else Params.paper()
+    params = read_params_file(args.params) if args.params is not None else Params.paper()
     si: dict[str, Any] = {}
     scaled: dict[str, Any] = {}
     for item in args.set:

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..conventions import QUADRATURES
 from ..linear import LyapunovResult, lyapunov
+from .checks import wrap
 from .common import add_params_arguments, params_from_args, print_json, set_help
 
 NAME = "lyapunov"
@@ -18,8 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         NAME,
         help="linearised steady state (Lyapunov equation) of one point",
-        description="Mean field, stability, stationary covariance and observables of the "
-        "linearised model (paper Eqs. 8-14). Times and rates in units of omega_m.",
+        description=wrap("Mean field, stability, stationary covariance and observables of the "
+                         "linearised model (paper Eqs. 8-14). Times and rates in units of "
+                         "omega_m."),
         epilog=set_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
