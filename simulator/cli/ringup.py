@@ -67,6 +67,9 @@ def format_result(res: RingupResult) -> str:
         f"max |z| vs linearised = {res.max_abs_z:.2f}",
         "       t    photons_r   phonons   E_N(r_m)  E_N linear",
     ]
+    status = getattr(res, "status", "ok")
+    if status != "ok":
+        lines.insert(2, f"  STATUS {status.upper()}: {getattr(res, 'message', '') or '(no message)'}")
     idx = np.unique(np.linspace(0, len(res.t) - 1, 12).astype(int))
     for i in idx:
         lines.append(f"  {res.t[i]:7.1f}  {ph[i]:10.4e}  {res.phonon_number[i]:8.3f}  "
