@@ -252,9 +252,30 @@ def test_internal_error_one_line_and_traceback_on_request(capsys, monkeypatch):
     assert main(["--debug", "lyapunov"]) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err and "boom 17" in err
+    assert main(["lyapunov", "--debug"]) == 1  # also after the command
+    assert "Traceback" in capsys.readouterr().err
     monkeypatch.setenv("WGMSIM_DEBUG", "1")
     assert main(["lyapunov"]) == 1
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_package_warnings_are_one_line_and_the_result_is_printed(capsys, monkeypatch):
+    import warnings
+
+    from simulator.errors import StatisticsWarning
+
+    real = cli_lyapunov.lyapunov
+
+    def warns(params):
+        warnings.warn("only 3 statistical units\nerror bars too small", StatisticsWarning)
+        return real(params)
+
+    monkeypatch.setattr(cli_lyapunov, "lyapunov", warns)
+    assert main(["lyapunov"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("wgmsim lyapunov:")
+    assert captured.err == ("wgmsim lyapunov: warning: only 3 statistical units; "
+                            "error bars too small\n")
 
 
 # ---- master equation: time budget, convergence -------------------------------------------------------
@@ -386,3 +407,42 @@ def test_head_in_a_shell_pipeline_is_quiet():
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert res.stdout.startswith("wgmsim lyapunov:") and res.stdout.count("\n") == 1
     assert res.stderr == ""
+
+
+@pytest.fixture(scope="module")
+def tiny_sde_result():
+    from simulator import Params
+    from simulator.sde import SDEOptions, simulate_sde
+
+    opts = SDEOptions(n_traj=8, chunk_size=8, t_burn=5.0, t_avg=20.0, batch_time=5.0)
+    return simulate_sde(Params.paper(), opts, seed=2)
+
+
+@pytest.mark.parametrize("status", ["few_units", "unstable", "diverged", "unphysical"])
+@pytest.mark.parametrize("as_json", [False, True])
+def test_sde_status_shown_in_text_and_json(capsys, monkeypatch, tiny_sde_result, status, as_json):
+    import dataclasses
+    import json
+
+    res = dataclasses.replace(tiny_sde_result, status=status, message=f"why {status}")
+    monkeypatch.setattr(cli_sde, "simulate_sde", lambda *a, **k: res)
+    assert main(["sde", *TINY_SDE, *(["--json"] if as_json else [])]) == 0
+    out = capsys.readouterr().out
+    if as_json:
+        data = json.loads(out)
+        assert data["status"] == status and data["message"] == f"why {status}"
+    else:
+        assert f"STATUS {status.upper()}: why {status}" in out
+
+
+def test_clipped_entanglement_is_not_shown_as_zero_pm_zero(capsys, monkeypatch, tiny_sde_result):
+    import dataclasses
+
+    obs = dict(tiny_sde_result.observables)
+    obs["log_negativity"] = {**obs["log_negativity"], "l_m": 0.0}
+    obs["log_negativity_stderr"] = {**obs["log_negativity_stderr"], "l_m": 0.0}
+    res = dataclasses.replace(tiny_sde_result, observables=obs)
+    monkeypatch.setattr(cli_sde, "simulate_sde", lambda *a, **k: res)
+    assert main(["sde", *TINY_SDE]) == 0
+    out = capsys.readouterr().out
+    assert "l_m 0 (clipped at zero" in out and "l_m 0.0000 +- 0.0000" not in out

@@ -12,8 +12,9 @@ import argparse
 import os
 import sys
 import traceback
+import warnings
 
-from ..errors import CheckpointError, ResultFileError, RunInterrupted
+from ..errors import CheckpointError, ResultFileError, RunInterrupted, WgmsimWarning
 from ..params import ParameterError
 from . import lyapunov, me, ringup, sde, validate
 from .checks import OnelineParser, UsageError, one_line, wrap
@@ -46,7 +47,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS:
         module.register(sub)
+    for subparser in sub.choices.values():  # also accepted after the command
+        subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                               help="show the Python traceback of an internal error")
     return parser
+
+
+def _one_line_warnings(name: str):
+    """A ``warnings.showwarning`` printing wgmsim's own warnings as ``NAME: warning: ...``."""
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, WgmsimWarning):
+            print(f"{name}: warning: {one_line(message)}", file=sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    return show
 
 
 def interrupted_message(exc: KeyboardInterrupt, out: str | None = None) -> str:
@@ -90,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USAGE  # a one-line usage error, already printed
         name = f"wgmsim {args.command}"
         debug = debug or args.debug
-        status = int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warnings(name)
+            status = int(args.func(args) or 0)
         sys.stdout.flush()
         return status
     except KeyboardInterrupt as exc:
