@@ -312,6 +312,11 @@ def _check_derived(p: Params) -> None:
         raise ParameterError(
             f"detuning = {p.detuning!r} s^-1: the drive frequency omega_c - detuning must be > 0, "
             f"i.e. detuning < omega_c = {p.omega_c!r}")
+    if p.temperature > 0 and HBAR * p.omega_m / (K_B * p.temperature) > 700:
+        raise ParameterError(
+            f"temperature = {p.temperature!r}, omega_m = {p.omega_m!r}: hbar omega_m / k_B T = "
+            f"{HBAR * p.omega_m / (K_B * p.temperature):.3g} must be <= 700 (n_m underflows); "
+            "the bath is at zero temperature for this mode: set temperature = 0")
     lim = DERIVED_LIMIT
     checks = (  # (derived name, fields it comes from, function of p giving its size)
         ("Gamma/omega_m", ("kappa_0", "kappa_ex", "omega_m"), lambda: p.Gamma / p.omega_m),

@@ -154,13 +154,24 @@ def test_bad_plot_path_refused_before_the_run(capsys, tmp_path, monkeypatch, kin
     ("power=1e300", "power = 1e+300"), ("omega_m=1e-300", "omega_m = 1e-300"),
     ("detuning=1e8", "detuning = "), ("temperature=1e300", "temperature = 1e+300"),
     ("mass=1e-300", "mass = 1e-300"), ("gamma_m=1e300", "gamma_m = 1e+300"),
-    ("power=inf", "power"), ("power=nan", "power"),
+    ("power=inf", "power"), ("power=nan", "power"), ("temperature=1e12", "temperature = 1000000000000.0"),
+    ("omega_m=1e20", "omega_m = 1e+20"),
 ])
 @pytest.mark.parametrize("command", ["lyapunov", "sde"])
 def test_extreme_values_refused(capsys, command, setting, needle):
     assert main([command, "--set", setting, *(TINY_SDE if command == "sde" else [])]) == 2
     line = one_error_line(capsys, f"wgmsim {command}: invalid parameter", needle)
     assert "LinAlgError" not in line
+
+
+def test_nan_result_is_an_error_not_a_result(capsys):
+    """A defect of 1e10 Gamma passes the parameter checks but the Lyapunov solution loses every
+    digit (E_N of the CW-CCW pair is NaN): refused, no number printed."""
+    assert main(["lyapunov", "--set", "eps=1e10"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert lines == [lines[0]] and "numerical failure" in lines[0] and "log_negativity.r_l" in lines[0]
 
 
 # ---- numeric flags --------------------------------------------------------------------------------
@@ -276,6 +287,18 @@ def test_package_warnings_are_one_line_and_the_result_is_printed(capsys, monkeyp
     assert captured.out.startswith("wgmsim lyapunov:")
     assert captured.err == ("wgmsim lyapunov: warning: only 3 statistical units; "
                             "error bars too small\n")
+
+
+def test_warnings_of_a_failed_command_are_not_shown(capsys, monkeypatch):
+    import warnings
+
+    def warns_then_fails(params):
+        warnings.warn("invalid value encountered in log", RuntimeWarning)
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(cli_lyapunov, "lyapunov", warns_then_fails)
+    assert main(["lyapunov"]) == 1
+    one_error_line(capsys, "internal error: RuntimeError: boom")
 
 
 # ---- master equation: time budget, convergence -------------------------------------------------------

@@ -53,17 +53,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line_warnings(name: str):
-    """A ``warnings.showwarning`` printing wgmsim's own warnings as ``NAME: warning: ...``."""
-    default = warnings.showwarning
-
-    def show(message, category, filename, lineno, file=None, line=None):
-        if issubclass(category, WgmsimWarning):
-            print(f"{name}: warning: {one_line(message)}", file=sys.stderr)
-        else:
-            default(message, category, filename, lineno, file, line)
-
-    return show
+def _print_warnings(name: str, caught: list) -> None:
+    """Each distinct warning of a finished run as one line, ``NAME: warning: ...``."""
+    seen = set()
+    for w in caught:
+        text = one_line(w.message)
+        if not issubclass(w.category, WgmsimWarning):
+            text = f"{w.category.__name__}: {text}"
+        if text not in seen:
+            seen.add(text)
+            print(f"{name}: warning: {text}", file=sys.stderr)
 
 
 def interrupted_message(exc: KeyboardInterrupt, out: str | None = None) -> str:
@@ -107,10 +106,13 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USAGE  # a one-line usage error, already printed
         name = f"wgmsim {args.command}"
         debug = debug or args.debug
-        with warnings.catch_warnings():
-            warnings.showwarning = _one_line_warnings(name)
+        # warnings are shown once the command has finished, one line each; a command that
+        # fails shows only its error line
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
             status = int(args.func(args) or 0)
         sys.stdout.flush()
+        _print_warnings(name, caught)
         return status
     except KeyboardInterrupt as exc:
         fail(interrupted_message(exc, getattr(args, "out", None)))

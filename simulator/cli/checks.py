@@ -14,14 +14,14 @@ import tempfile
 import textwrap
 import tomllib
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from ..params import ParameterError, Params
 
 __all__ = [
     "UsageError", "OnelineParser", "integer", "real", "n_jobs_arg", "read_params_file",
     "check_out_dir", "check_plot_file", "cap_workers", "check_memory", "one_line", "wrap",
-    "PLOT_SUFFIXES",
+    "nonfinite_entries", "PLOT_SUFFIXES",
 ]
 
 #: File types ``--plot`` can write (matplotlib's standard backends).
@@ -239,3 +239,15 @@ def check_memory(what: str, need_bytes: float, detail: str = "") -> None:
     extra = f" ({detail})" if detail else ""
     raise UsageError(f"{what}: the run needs about {need_bytes / 1e9:.3g} GB of memory{extra}, "
                      f"{avail / 1e9:.3g} GB is available; make the run smaller")
+
+
+def nonfinite_entries(data: Any, path: str = "") -> list[str]:
+    """Paths (``a.b[2]``) of the NaN or infinite floats in a nested dict/list of results."""
+    if isinstance(data, dict):
+        return [p for k, v in data.items()
+                for p in nonfinite_entries(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(data, (list, tuple)):
+        return [p for i, v in enumerate(data) for p in nonfinite_entries(v, f"{path}[{i}]")]
+    if isinstance(data, float) and not math.isfinite(data):
+        return [path]
+    return []

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..conventions import QUADRATURES
 from ..linear import LyapunovResult, lyapunov
-from .checks import wrap
+from .checks import UsageError, nonfinite_entries, wrap
 from .common import add_params_arguments, params_from_args, print_json, set_help
 
 NAME = "lyapunov"
@@ -68,8 +68,13 @@ def format_result(res: LyapunovResult) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the command; an unstable point is a result (exit 0)."""
+    """Run the command; an unstable point is a result (exit 0), a NaN is not (exit 2)."""
     res = lyapunov(params_from_args(args))
+    bad = nonfinite_entries(res.to_dict()) if res.stable else []
+    if bad:
+        raise UsageError(f"numerical failure: {', '.join(bad[:4])} not finite at this point "
+                         f"(Lyapunov residual {res.residual:.2g}); the parameters are beyond the "
+                         "double-precision range of the linearised solver")
     if args.json:
         print_json(res.to_dict())
     else:
