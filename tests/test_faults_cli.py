@@ -237,7 +237,7 @@ def test_n_jobs_capped_with_a_note(capsys, monkeypatch):
     (ResultFileError("/runs/a/result.npz: checksum mismatch"), 2, "result.npz: checksum"),
     (RunInterrupted(3, 8, Path("/runs/a")), 130, "3 of 8 chunks saved in /runs/a"),
     (RunInterrupted(3, 8, None), 130, "3 of 8 chunks (nothing saved"),
-    (KeyboardInterrupt(), 130, "interrupted"),
+    (KeyboardInterrupt(), 130, "interrupted; finished chunks are saved in /tmp/wgmsim-ck"),
     (MemoryError(), 2, "out of memory"),
     (PermissionError(13, "Permission denied", "/runs/a/x.npz"), 2, "/runs/a/x.npz"),
 ])
@@ -246,7 +246,7 @@ def test_engine_errors_are_one_line(capsys, monkeypatch, exc, status, needle):
         raise exc
 
     monkeypatch.setattr(cli_sde, "simulate_sde", fail)
-    assert main(["sde", *TINY_SDE]) == status
+    assert main(["sde", *TINY_SDE, "--out", "/tmp/wgmsim-ck"]) == status
     line = one_error_line(capsys, "wgmsim sde:", needle)
     if status == 130 and getattr(exc, "folder", None):
         assert "rerun the same command to resume" in line
@@ -411,7 +411,8 @@ def test_sigint_during_ringup(tmp_path):
     finally:
         proc.kill()
     assert proc.returncode == 130, err
-    assert err.splitlines() == [err.strip()] and "interrupted" in err and "Traceback" not in err
+    assert err.splitlines() == [err.strip()] and "Traceback" not in err
+    assert err.startswith("wgmsim ringup: interrupted") and "keeps no partial results" in err
 
 
 def test_closed_pipe_is_quiet():

@@ -22,6 +22,9 @@ from .checks import OnelineParser, UsageError, one_line, wrap
 #: Subcommand modules, in the order shown by ``wgmsim --help``.
 COMMANDS = (validate, lyapunov, sde, ringup, me)
 
+#: Commands that checkpoint finished chunks in ``--out`` (a rerun resumes from them).
+CHECKPOINTING = ("sde", "validate")
+
 #: Exit statuses (see the module docstring).
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_NOT_CONVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 #: Closed output pipe: what a shell reports for a tool killed by SIGPIPE (128 + 13).
@@ -115,7 +118,13 @@ def main(argv: list[str] | None = None) -> int:
         _print_warnings(name, caught)
         return status
     except KeyboardInterrupt as exc:
-        fail(interrupted_message(exc, getattr(args, "out", None)))
+        command = getattr(args, "command", None)
+        # only sde and validate checkpoint their chunks in --out; ringup's --out is the result
+        out = getattr(args, "out", None) if command in CHECKPOINTING else None
+        message = interrupted_message(exc, out)
+        if command == "ringup" and not isinstance(exc, RunInterrupted):
+            message += " (a ring-up run keeps no partial results)"
+        fail(message)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # the reader went away (``wgmsim lyapunov | head -1``): stop quietly, as CLI tools do
