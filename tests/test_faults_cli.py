@@ -40,7 +40,7 @@ def one_error_line(capsys, *needles: str) -> str:
     return lines[0]
 
 
-# ---- --params files ---------------------------------------------------------------------------
+# ---- --params files -----------------------------------------------------------------------------
 def _params_file(tmp_path: Path, kind: str) -> tuple[str, str]:
     """(path given to --params, text the error must contain)."""
     f = tmp_path / "p.toml"
@@ -87,7 +87,7 @@ def test_unreadable_params_file(capsys, tmp_path):
     one_error_line(capsys, str(f), "cannot read")
 
 
-# ---- --out directories ------------------------------------------------------------------------
+# ---- --out directories --------------------------------------------------------------------------
 def _out_dir(tmp_path: Path, kind: str) -> tuple[str, str]:
     if kind == "existing_file":
         (tmp_path / "f").write_text("keep me")
@@ -149,12 +149,13 @@ def test_bad_plot_path_refused_before_the_run(capsys, tmp_path, monkeypatch, kin
     assert not out.exists()  # no half-written result
 
 
-# ---- extreme parameter values --------------------------------------------------------------------
+# ---- extreme parameter values -------------------------------------------------------------------
 @pytest.mark.parametrize("setting,needle", [
     ("power=1e300", "power = 1e+300"), ("omega_m=1e-300", "omega_m = 1e-300"),
     ("detuning=1e8", "detuning = "), ("temperature=1e300", "temperature = 1e+300"),
     ("mass=1e-300", "mass = 1e-300"), ("gamma_m=1e300", "gamma_m = 1e+300"),
-    ("power=inf", "power"), ("power=nan", "power"), ("temperature=1e12", "temperature = 1000000000000.0"),
+    ("power=inf", "power"), ("power=nan", "power"),
+    ("temperature=1e12", "temperature = 1000000000000.0"),
     ("omega_m=1e20", "omega_m = 1e+20"),
 ])
 @pytest.mark.parametrize("command", ["lyapunov", "sde"])
@@ -171,10 +172,11 @@ def test_nan_result_is_an_error_not_a_result(capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     lines = captured.err.splitlines()
-    assert lines == [lines[0]] and "numerical failure" in lines[0] and "log_negativity.r_l" in lines[0]
+    assert lines == [lines[0]] and "numerical failure" in lines[0]
+    assert "log_negativity.r_l" in lines[0]
 
 
-# ---- numeric flags --------------------------------------------------------------------------------
+# ---- numeric flags ------------------------------------------------------------------------------
 BAD_FLAGS = [
     ("sde", "--n-traj", "0"), ("sde", "--n-traj", "-5"), ("sde", "--n-traj", "1.5"),
     ("sde", "--n-traj", "many"), ("sde", "--dt", "0"), ("sde", "--dt", "-1"),
@@ -231,7 +233,7 @@ def test_n_jobs_capped_with_a_note(capsys, monkeypatch):
     assert seen["n_jobs"] == 1
 
 
-# ---- engine errors ------------------------------------------------------------------------------------
+# ---- engine errors ------------------------------------------------------------------------------
 @pytest.mark.parametrize("exc,status,needle", [
     (CheckpointError("/runs/a: locked by process 4242"), 2, "/runs/a: locked by process 4242"),
     (ResultFileError("/runs/a/result.npz: checksum mismatch"), 2, "result.npz: checksum"),
@@ -301,13 +303,14 @@ def test_warnings_of_a_failed_command_are_not_shown(capsys, monkeypatch):
     one_error_line(capsys, "internal error: RuntimeError: boom")
 
 
-# ---- master equation: time budget, convergence -------------------------------------------------------
+# ---- master equation: time budget, convergence --------------------------------------------------
 def test_me_not_converged_exits_3_and_keeps_the_result(capsys):
     assert main(["me", "--max-dim", "20"]) == 3
     captured = capsys.readouterr()
     assert "covariance" in captured.out  # the result is printed, not lost
     lines = captured.err.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("wgmsim me: not converged") and "max_dim" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("wgmsim me: not converged")
+    assert "max_dim" in lines[0]
 
 
 def test_me_max_time_reaches_the_options(capsys, monkeypatch):
@@ -330,7 +333,7 @@ def test_me_max_time_reaches_the_options(capsys, monkeypatch):
         one_error_line(capsys, "--max-time 7.5", "max_time")
 
 
-# ---- validate: a failing leg is reported, not a crash ---------------------------------------------------
+# ---- validate: a failing leg is reported, not a crash -------------------------------------------
 def test_validate_reports_failed_legs(capsys, tmp_path, monkeypatch):
     def sde_fails(*args, **kwargs):
         raise FloatingPointError("overflow in step 12")
@@ -349,7 +352,7 @@ def test_validate_reports_failed_legs(capsys, tmp_path, monkeypatch):
     assert "SDE ensemble not compared" in report and "Master equation not compared" in report
 
 
-# ---- real processes: Ctrl-C and closed pipes --------------------------------------------------------------
+# ---- real processes: Ctrl-C and closed pipes ----------------------------------------------------
 def _spawn(*args: str, **kwargs) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.Popen([sys.executable, "-m", "simulator", *args], cwd=ROOT, env=env,
@@ -365,7 +368,9 @@ def _wait_for(predicate, timeout: float = 60.0) -> None:
 
 
 def _chunk_files(folder: Path) -> list[Path]:
-    return [f for f in folder.rglob("*") if f.is_file() and f.parent.name == "chunks"]
+    """Finished chunk files (not the temporary files of an atomic write in progress)."""
+    return [f for f in folder.rglob("*.npz")
+            if f.is_file() and f.parent.name == "chunks" and ".tmp" not in f.name]
 
 
 @pytest.mark.parametrize("command", ["sde", pytest.param("validate", marks=pytest.mark.slow)])
@@ -376,6 +381,7 @@ def test_sigint_keeps_finished_chunks(tmp_path, command):
     proc = _spawn(*args, "--out", str(out), stdout=subprocess.DEVNULL)
     try:
         _wait_for(lambda: out.exists() and len(_chunk_files(out)) >= 1)
+        before = {f.name for f in _chunk_files(out)}
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:
@@ -385,7 +391,7 @@ def test_sigint_keeps_finished_chunks(tmp_path, command):
     assert len(lines) == 1 and "Traceback" not in err, err
     assert lines[0].startswith(f"wgmsim {command}: interrupted")
     assert "resume" in lines[0] and str(out) in lines[0]
-    assert len(_chunk_files(out)) >= 1  # the finished chunks are still there
+    assert before <= {f.name for f in _chunk_files(out)}  # the finished chunks are still there
 
 
 def _cpu_seconds(pid: int) -> float:

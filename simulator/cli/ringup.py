@@ -69,7 +69,8 @@ def format_result(res: RingupResult) -> str:
     ]
     status = getattr(res, "status", "ok")
     if status != "ok":
-        lines.insert(2, f"  STATUS {status.upper()}: {getattr(res, 'message', '') or '(no message)'}")
+        why = getattr(res, "message", "") or "(no message)"
+        lines.insert(2, f"  STATUS {status.upper()}: {why}")
     idx = np.unique(np.linspace(0, len(res.t) - 1, 12).astype(int))
     for i in idx:
         lines.append(f"  {res.t[i]:7.1f}  {ph[i]:10.4e}  {res.phonon_number[i]:8.3f}  "

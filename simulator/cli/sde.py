@@ -22,11 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         NAME,
         help="nonlinear stochastic (truncated-Wigner) ensemble: stationary covariance, E_N",
-        description=wrap("Integrates the nonlinear Langevin equations (paper Eq. 3, truncated Wigner) "
-        "about the mean-field fixed point for an ensemble of trajectories, averages the "
-        "covariance over time after a burn-in, and compares it with the Lyapunov solution. "
-        "Times in units of 1/omega_m. With --out DIR finished chunks are checkpointed in DIR "
-        "and the same command resumes a killed run; the result is saved there too."),
+        description=wrap(
+            "Integrates the nonlinear Langevin equations (paper Eq. 3, truncated Wigner) "
+            "about the mean-field fixed point for an ensemble of trajectories, averages the "
+            "covariance over time after a burn-in, and compares it with the Lyapunov solution. "
+            "Times in units of 1/omega_m. With --out DIR finished chunks are checkpointed in DIR "
+            "and the same command resumes a killed run; the result is saved there too."),
         epilog=set_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -20,12 +20,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         NAME,
         help="is the linearised picture right? Lyapunov vs SDE vs master equation, with a report",
-        description=wrap("Runs the Lyapunov analysis, an SDE ensemble of the nonlinear equations and "
-        "the master equation (where its Fock truncation fits) on one configuration (default: "
-        "the paper's immune point at its optimal detuning), compares covariance, E_N and "
-        "steering, and writes report.md, report.json and figures to --out. Exits 0 whenever it "
-        "ran, whatever the verdict; an engine that fails is reported as not compared, with "
-        "the reason."),
+        description=wrap(
+            "Runs the Lyapunov analysis, an SDE ensemble of the nonlinear equations and "
+            "the master equation (where its Fock truncation fits) on one configuration (default: "
+            "the paper's immune point at its optimal detuning), compares covariance, E_N and "
+            "steering, and writes report.md, report.json and figures to --out. Exits 0 whenever it "
+            "ran, whatever the verdict; an engine that fails is reported as not compared, with "
+            "the reason."),
         epilog=set_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
