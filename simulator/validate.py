@@ -21,7 +21,7 @@ import numpy as np
 from .checks import check_integer
 from .compare import Comparison, Estimate, compare, propagate_bound
 from .conventions import PAIRS
-from .errors import CheckpointError
+from .errors import CheckpointError, ResultFileError
 from .jsonio import to_jsonable
 from .linear import LyapunovResult, lyapunov
 from .observables import log_negativity_block, steering_block, two_mode_block
@@ -197,8 +197,8 @@ def validate(
                                                                             options.seed),
                                progress=sde_progress)
         comparisons.append(compare(lin.covariance, refs, sde_estimate(sde_res)))
-    except CheckpointError:
-        raise  # the folder belongs to another run or is locked: the user must act, not a result
+    except (CheckpointError, ResultFileError):
+        raise  # a locked, foreign or damaged checkpoint: the user must act; not a result
     except Exception as exc:  # noqa: BLE001 - any engine failure is reported, never a crash
         sde_res, sde_skipped = None, _failure("the SDE ensemble", exc)
     timing["sde"] = time.perf_counter() - t0

@@ -219,6 +219,12 @@ def test_huge_n_traj_refused_with_numbers(capsys, monkeypatch, command):
     one_error_line(capsys, "--n-traj 1000000000", "GB of memory", "available")
 
 
+def test_long_average_refused_for_memory(capsys, monkeypatch):
+    monkeypatch.setattr(cli_sde, "simulate_sde", lambda *a, **k: pytest.fail("the run started"))
+    assert main(["sde", "--t-avg", "1e12", "--quiet"]) == 2
+    one_error_line(capsys, "--t-avg 1e+12", "GB of memory")
+
+
 def test_n_jobs_capped_with_a_note(capsys, monkeypatch):
     seen = {}
 

@@ -98,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
         opts = RingupOptions(method=args.method, dt=args.dt, n_traj=args.n_traj,
                              chunk_size=args.chunk_size, t_final=args.t_final,
                              output_every=args.output_every, ramp_time=args.ramp_time)
-        check_memory(f"--n-traj {opts.n_traj} (chunks of {opts.chunk_size})",
+        check_memory(f"--n-traj {opts.n_traj} --chunk-size {opts.chunk_size} "
+                     f"--t-final {opts.t_final:g}",
                      estimate_memory(opts), f"{opts.n_chunks} chunks")
         n_jobs = cap_workers(args.n_jobs, opts.n_chunks, lambda m: print(m, file=sys.stderr))
         show = not args.quiet and sys.stderr.isatty()

@@ -158,7 +158,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         options = options_from_args(args)
         need, steps, n_chunks = estimate_run(params, options)
-        check_memory(f"--n-traj {options.n_traj} (chunks of {options.chunk_size})", need,
+        check_memory(f"--n-traj {options.n_traj} --chunk-size {options.chunk_size} "
+                     f"--t-avg {options.t_avg:g}", need,
                      f"{n_chunks} chunks, {steps:.3g} trajectory-steps")
         n_jobs = cap_workers(args.n_jobs, n_chunks, lambda m: print(m, file=sys.stderr))
         show = not args.quiet and sys.stderr.isatty()
