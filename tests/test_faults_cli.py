@@ -65,11 +65,16 @@ def _params_file(tmp_path: Path, kind: str) -> tuple[str, str]:
         return str(f / "x.toml"), "cannot read"
     if kind == "empty_name":
         return "", "empty file name"
+    if kind == "device":
+        return "/dev/zero", "not a regular file"
+    if kind == "huge":
+        f.write_text("# " + "x" * 2_000_000 + "\n")
+        return str(f), "too large"
     raise AssertionError(kind)
 
 
 @pytest.mark.parametrize("kind", ["missing", "directory", "binary", "invalid_toml", "unknown_key",
-                                  "bad_value", "below_a_file", "empty_name"])
+                                  "bad_value", "below_a_file", "empty_name", "device", "huge"])
 def test_bad_params_file(capsys, tmp_path, kind):
     path, needle = _params_file(tmp_path, kind)
     assert main(["lyapunov", "--params", path]) == 2

@@ -24,6 +24,9 @@ __all__ = [
     "nonfinite_entries", "PLOT_SUFFIXES",
 ]
 
+#: Largest ``--params`` file read (a parameter file is a few hundred bytes).
+MAX_PARAMS_BYTES = 1_000_000
+
 #: File types ``--plot`` can write (matplotlib's standard backends).
 PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".eps", ".ps", ".jpg", ".jpeg")
 
@@ -125,6 +128,11 @@ def read_params_file(path: str) -> Params:
     if not path:
         raise UsageError("--params '': empty file name")
     p = Path(path)
+    if p.exists() and not p.is_dir() and not p.is_file():
+        raise UsageError(f"--params {path}: not a regular file (a device, pipe or socket)")
+    if p.is_file() and p.stat().st_size > MAX_PARAMS_BYTES:
+        raise UsageError(f"--params {path}: {p.stat().st_size} bytes, too large for a parameter "
+                         f"file (at most {MAX_PARAMS_BYTES})")
     try:
         data = p.read_bytes()
     except IsADirectoryError:
