@@ -155,25 +155,45 @@ def test_bad_plot_path_refused_before_the_run(capsys, tmp_path, monkeypatch, kin
 
 
 # ---- extreme parameter values -------------------------------------------------------------------
-@pytest.mark.parametrize("setting,needle", [
-    ("power=1e300", "power = 1e+300"), ("omega_m=1e-300", "omega_m = 1e-300"),
-    ("detuning=1e8", "detuning = "), ("temperature=1e300", "temperature = 1e+300"),
-    ("mass=1e-300", "mass = 1e-300"), ("gamma_m=1e300", "gamma_m = 1e+300"),
-    ("power=inf", "power"), ("power=nan", "power"),
-    ("temperature=1e12", "temperature = 1000000000000.0"),
-    ("omega_m=1e20", "omega_m = 1e+20"),
-])
+#: Parameter files (bare numbers are SI) whose every value is finite but whose derived quantities
+#: overflow: (TOML text, text the error must contain).
+EXTREME = {
+    "power=1e300 W": ("power = 1e300", "power = 1e+300"),
+    "omega_m=1e-300": ("omega_m = 1e-300", "omega_m = 1e-300"),
+    "detuning=1e8 Gamma": ("detuning = 3.78e15", "detuning = 3780000000000000.0"),
+    "temperature=1e300 K": ("temperature = 1e300", "temperature = 1e+300"),
+    "temperature=1e12 K": ("temperature = 1e12", "temperature = 1000000000000.0"),
+    "mass=1e-300": ("mass = 1e-300", "mass = 1e-300"),
+    "gamma_m=1e300": ("gamma_m = 1e300", "gamma_m = 1e+300"),
+    "omega_m=1e20": ("omega_m = 1e20", "omega_m = 1e+20"),
+    "kappa_0=1e25": ("kappa_0 = 1e25", "kappa_0 = 1e+25"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EXTREME))
 @pytest.mark.parametrize("command", ["lyapunov", "sde"])
-def test_extreme_values_refused(capsys, command, setting, needle):
-    assert main([command, "--set", setting, *(TINY_SDE if command == "sde" else [])]) == 2
-    line = one_error_line(capsys, f"wgmsim {command}: invalid parameter", needle)
+def test_extreme_values_refused(capsys, tmp_path, command, case):
+    text, needle = EXTREME[case]
+    f = tmp_path / "extreme.toml"
+    f.write_text(text + "\n")
+    args = [command, "--params", str(f), *(TINY_SDE if command == "sde" else [])]
+    assert main(args) == 2
+    line = one_error_line(capsys, f"wgmsim {command}: invalid parameter", needle, "must be")
     assert "LinAlgError" not in line
 
 
-def test_nan_result_is_an_error_not_a_result(capsys):
+@pytest.mark.parametrize("value", ["inf", "nan"])
+def test_non_finite_set_value_refused(capsys, value):
+    assert main(["lyapunov", "--set", f"power={value}"]) == 2
+    one_error_line(capsys, "wgmsim lyapunov:", "power")
+
+
+def test_nan_result_is_an_error_not_a_result(capsys, tmp_path):
     """A defect of 1e10 Gamma passes the parameter checks but the Lyapunov solution loses every
     digit (E_N of the CW-CCW pair is NaN): refused, no number printed."""
-    assert main(["lyapunov", "--set", "eps=1e10"]) == 2
+    f = tmp_path / "eps.toml"
+    f.write_text("[[defects]]\neps = 3.78e17\nbeta = 0.0\n")
+    assert main(["lyapunov", "--params", str(f)]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     lines = captured.err.splitlines()
