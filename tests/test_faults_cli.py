@@ -507,3 +507,13 @@ def test_clipped_entanglement_is_not_shown_as_zero_pm_zero(capsys, monkeypatch, 
     assert main(["sde", *TINY_SDE]) == 0
     out = capsys.readouterr().out
     assert "l_m 0 (clipped at zero" in out and "l_m 0.0000 +- 0.0000" not in out
+
+
+def test_ctrl_c_without_out_says_how_to_keep_chunks(capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise RunInterrupted(2, 8, None)
+
+    monkeypatch.setattr(cli_sde, "simulate_sde", interrupted)
+    assert main(["sde", *TINY_SDE]) == 130
+    one_error_line(capsys, "wgmsim sde: interrupted after 2 of 8 chunks (nothing saved)",
+                   "give --out DIR")

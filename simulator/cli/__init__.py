@@ -74,8 +74,7 @@ def interrupted_message(exc: KeyboardInterrupt, out: str | None = None) -> str:
         if exc.folder is not None:
             return (f"interrupted: {exc.done} of {exc.total} chunks saved in {exc.folder}; "
                     "rerun the same command to resume")
-        return (f"interrupted after {exc.done} of {exc.total} chunks (nothing saved: give "
-                "--out DIR to keep finished chunks)")
+        return f"interrupted after {exc.done} of {exc.total} chunks (nothing saved)"
     if out:
         return (f"interrupted; finished chunks are saved in {out}; rerun the same command "
                 "to resume")
@@ -124,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         message = interrupted_message(exc, out)
         if command == "ringup" and not isinstance(exc, RunInterrupted):
             message += " (a ring-up run keeps no partial results)"
+        elif command == "sde" and not out:
+            message += "; give --out DIR to keep finished chunks"
         fail(message)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
