@@ -161,6 +161,7 @@ class Params:
         put("defects", self._check_defects(self.defects))
         if self.damping not in DAMPING_MODELS:
             raise ParameterError(f"damping = {self.damping!r}: must be one of {DAMPING_MODELS}")
+        _check_derived(self)
 
     @staticmethod
     def _check_defects(defects: Any) -> tuple[tuple[complex, float], ...]:
@@ -373,6 +374,53 @@ def _no_gain(name: str, value: complex) -> complex:
             "positive semidefinite)"
         )
     return value
+
+
+#: Largest allowed size of a derived rate in units of omega_m, and of the thermal phonon number.
+#: The paper's point has drive/omega_m ~ 5e4, n_m ~ 40; beyond this the double-precision
+#: mean field and covariance overflow or lose every digit (seen: LinAlgError, NaN, 1e298).
+DERIVED_LIMIT = 1e15
+
+
+def _check_derived(p: Params) -> None:
+    """Refuse fields whose derived quantities are non-finite or absurd for the model.
+
+    Every value is finite on its own, but e.g. ``power = 1e300`` gives a drive of 1e150
+    omega_m, ``omega_m = 1e-300`` rates of 1e307 omega_m, ``temperature = 1e300`` an infinite
+    phonon number, and a detuning above ``omega_c`` a negative drive frequency.
+    """
+    if not p.omega_c - p.detuning > 0:
+        raise ParameterError(
+            f"detuning = {p.detuning!r} s^-1: the drive frequency omega_c - detuning must be > 0, "
+            f"i.e. detuning < omega_c = {p.omega_c!r}")
+    if p.temperature > 0 and HBAR * p.omega_m / (K_B * p.temperature) > 700:
+        raise ParameterError(
+            f"temperature = {p.temperature!r}, omega_m = {p.omega_m!r}: hbar omega_m / k_B T = "
+            f"{HBAR * p.omega_m / (K_B * p.temperature):.3g} must be <= 700 (n_m underflows); "
+            "the bath is at zero temperature for this mode: set temperature = 0")
+    lim = DERIVED_LIMIT
+    checks = (  # (derived name, fields it comes from, function of p giving its size)
+        ("Gamma/omega_m", ("kappa_0", "kappa_ex", "omega_m"), lambda: p.Gamma / p.omega_m),
+        ("gamma_m/omega_m", ("gamma_m", "omega_m"), lambda: p.gamma_m / p.omega_m),
+        ("G0/omega_m", ("omega_c", "radius", "mass", "omega_m"), lambda: p.G0 / p.omega_m),
+        ("drive/omega_m", ("power", "kappa_ex", "omega_c", "detuning", "omega_m"),
+         lambda: p.drive_amplitude / p.omega_m),
+        ("|detuning|/omega_m", ("detuning", "omega_m"), lambda: abs(p.detuning) / p.omega_m),
+        ("|J1|/omega_m", ("defects", "eta", "omega_m"), lambda: abs(p.J1) / p.omega_m),
+        ("|J2|/omega_m", ("defects", "eta", "omega_m"), lambda: abs(p.J2) / p.omega_m),
+        ("n_m (thermal phonons)", ("temperature", "omega_m"), lambda: p.n_m),
+    )
+    for name, fields, size in checks:
+        try:
+            with np.errstate(all="raise"):
+                value = float(size())
+        except (OverflowError, ZeroDivisionError, FloatingPointError, ValueError):
+            value = math.inf
+        if not (math.isfinite(value) and value <= lim):
+            given = ", ".join(f"{f} = {getattr(p, f)!r}" for f in fields if f != "defects")
+            raise ParameterError(
+                f"{given}: derived {name} = {value:.3g} must be finite and <= {lim:g}; "
+                "beyond it the model's double-precision numbers overflow or lose every digit")
 
 
 def _backscatter(p: Params, sign: int) -> complex:

@@ -27,6 +27,7 @@ def report_dict(res: ValidationResult) -> dict[str, Any]:
         "sde": None if res.sde is None else res.sde.to_dict(),
         "master": None if res.master is None else res.master.to_dict(),
         "master_skipped": res.master_skipped,
+        "sde_skipped": res.sde_skipped,
         "comparisons": [c.to_dict() for c in res.comparisons],
         "verdicts": res.verdicts,
         "timing": res.timing,
@@ -62,6 +63,8 @@ def summary_lines(res: ValidationResult) -> list[str]:
     if res.sde is not None and res.sde.n_units < 8:
         lines.append(f"  warning: the SDE error bars rest on only {res.sde.n_units} statistical "
                      "units (chunks x batches; slow relaxation here): treat its verdict with care")
+    if res.sde_skipped:
+        lines.append(f"  SDE ensemble not compared: {res.sde_skipped}")
     if res.master_skipped:
         lines.append(f"  master equation not compared: {res.master_skipped}")
     lines.append("  timing: " + ", ".join(f"{k} {v:.1f} s" for k, v in res.timing.items()))
@@ -117,6 +120,8 @@ def write_report(res: ValidationResult, directory: str | Path) -> Path:
             md.append(f"- **{comp.engine}**: "
                       + ", ".join(f"{k} = {_fmt(v)}" for k, v in comp.info.items()))
         md.append("")
+    if res.sde_skipped:
+        md += [f"SDE ensemble not compared: {res.sde_skipped}.", ""]
     if res.master_skipped:
         md += [f"Master equation not compared: {res.master_skipped}.", ""]
     path = directory / "report.md"

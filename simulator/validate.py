@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from .checks import check_integer
 from .compare import Comparison, Estimate, compare
+from .errors import CheckpointError, ResultFileError
 from .jsonio import to_jsonable
 from .linear import LyapunovResult, lyapunov
 from .params import Params
@@ -103,6 +104,8 @@ class ValidationResult:
         Lyapunov E_N and steering keyed as in the comparison rows.
     timing : dict
         Wall seconds per engine.
+    sde_skipped : str or None
+        Why the SDE ensemble was not compared (it raised), or ``None``.
     """
 
     params: Params
@@ -114,6 +117,7 @@ class ValidationResult:
     comparisons: tuple[Comparison, ...]
     reference_scalars: dict[str, float]
     timing: dict[str, float] = field(default_factory=dict)
+    sde_skipped: str | None = None
 
     @property
     def verdicts(self) -> dict[str, str]:
@@ -192,21 +196,37 @@ def validate(
     t0 = time.perf_counter()
     sde_progress = None if progress is None else (lambda d, t: progress("sde", d, t))
     sde_opts = options.sde_options()
-    sde_res = simulate_sde(params, sde_opts, seed=options.seed, n_jobs=options.n_jobs,
-                           out=None if out is None else _checkpoint_dir(out, params, sde_opts,
-                                                                        options.seed),
-                           progress=sde_progress)
+    comparisons = []
+    sde_res, sde_skipped = None, None
+    try:
+        sde_res = simulate_sde(params, sde_opts, seed=options.seed, n_jobs=options.n_jobs,
+                               out=None if out is None else _checkpoint_dir(out, params, sde_opts,
+                                                                            options.seed),
+                               progress=sde_progress)
+        comparisons.append(compare(lin.covariance, refs, sde_estimate(sde_res)))
+    except (CheckpointError, ResultFileError):
+        raise  # a locked, foreign or damaged checkpoint: the user must act; not a result
+    except Exception as exc:  # noqa: BLE001 - any engine failure is reported, never a crash
+        sde_res, sde_skipped = None, _failure("the SDE ensemble", exc)
     timing["sde"] = time.perf_counter() - t0
-    comparisons = [compare(lin.covariance, refs, sde_estimate(sde_res))]
     master_res, skipped = None, "not requested"
     if options.master:
         t0 = time.perf_counter()
-        master_res, estimate, skipped = _run_master(params, options)
+        try:
+            master_res, estimate, skipped = _run_master(params, options)
+            if estimate is not None:
+                comparisons.append(compare(lin.covariance, refs, estimate))
+        except Exception as exc:  # noqa: BLE001 - any engine failure is reported, never a crash
+            master_res, skipped = None, _failure("the master equation", exc)
         timing["master"] = time.perf_counter() - t0
-        if estimate is not None:
-            comparisons.append(compare(lin.covariance, refs, estimate))
     return ValidationResult(params, options, lin, sde_res, master_res, skipped,
-                            tuple(comparisons), refs, timing)
+                            tuple(comparisons), refs, timing, sde_skipped=sde_skipped)
+
+
+def _failure(leg: str, exc: BaseException) -> str:
+    """One line saying why a leg of the validation failed."""
+    text = " ".join(str(exc).split()) or "(no message)"
+    return f"{leg} failed: {type(exc).__name__}: {text}"
 
 
 def _checkpoint_dir(out: str | Path, params: Params, sde: SDEOptions, seed: int) -> Path:

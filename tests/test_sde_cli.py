@@ -45,7 +45,7 @@ def test_sde_refuses_unstable_point(capsys):
     assert rc == 2 and "unstable" in err and "eigenvalue" in err
 
 
-@pytest.mark.parametrize("extra,word", [(["--dt", "-1"], "dt"), (["--n-traj", "0"], "n_traj"),
+@pytest.mark.parametrize("extra,word", [(["--dt", "-1"], "dt"), (["--n-traj", "0"], "--n-traj"),
                                         (["--set", "bogus=1"], "bogus")])
 def test_sde_bad_input_names_the_field(capsys, extra, word):
     assert main(ARGS + extra) == 2

@@ -1,42 +1,152 @@
-"""The ``wgmsim`` command line. Each subcommand lives in its own module with ``register``."""
+"""The ``wgmsim`` command line. Each subcommand lives in its own module with ``register``.
+
+Exit statuses: 0 done (whatever the physics verdict), 1 internal error (a bug: please report),
+2 bad input or a refused run (one line on stderr naming the value or file), 3 the master
+equation did not fit or did not converge, 130 interrupted (Ctrl-C; finished chunks are kept),
+141 the reader of stdout went away (``wgmsim lyapunov | head -1``; nothing is printed).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
+import warnings
 
+from ..errors import CheckpointError, ResultFileError, RunInterrupted, WgmsimWarning
 from ..params import ParameterError
 from . import lyapunov, me, ringup, sde, validate
+from .checks import OnelineParser, UsageError, one_line, wrap
 
 #: Subcommand modules, in the order shown by ``wgmsim --help``.
 COMMANDS = (validate, lyapunov, sde, ringup, me)
+
+#: Commands that checkpoint finished chunks in ``--out`` (a rerun resumes from them).
+CHECKPOINTING = ("sde", "validate")
+
+#: Exit statuses (see the module docstring).
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_NOT_CONVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+#: Closed output pipe: what a shell reports for a tool killed by SIGPIPE (128 + 13).
+EXIT_PIPE = 141
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand registered."""
     from .. import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = OnelineParser(
         prog="wgmsim",
-        description="Cavity optomechanics in a whispering-gallery resonator with backscattering: "
-        "linearised, stochastic (SDE) and master-equation engines.",
+        description=wrap(
+            "Cavity optomechanics in a whispering-gallery resonator with backscattering: "
+            "linearised, stochastic (SDE) and master-equation engines."),
+        epilog="exit status: 0 done, 1 internal error, 2 bad input or refused run, "
+        "3 master equation not converged, 130 interrupted",
     )
     parser.add_argument("--version", action="version", version=f"wgmsim {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of an internal error (also: "
+                        "WGMSIM_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS:
         module.register(sub)
+    for subparser in sub.choices.values():  # also accepted after the command
+        subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                               help="show the Python traceback of an internal error")
     return parser
+
+
+def _print_warnings(name: str, caught: list) -> None:
+    """Each distinct warning of a finished run as one line, ``NAME: warning: ...``."""
+    seen = set()
+    for w in caught:
+        text = one_line(w.message)
+        if not issubclass(w.category, WgmsimWarning):
+            text = f"{w.category.__name__}: {text}"
+        if text not in seen:
+            seen.add(text)
+            print(f"{name}: warning: {text}", file=sys.stderr)
+
+
+def interrupted_message(exc: KeyboardInterrupt, out: str | None = None) -> str:
+    """The one line printed on Ctrl-C: chunks saved, where, and how to resume."""
+    if isinstance(exc, RunInterrupted):
+        if exc.folder is not None:
+            return (f"interrupted: {exc.done} of {exc.total} chunks saved in {exc.folder}; "
+                    "rerun the same command to resume")
+        return f"interrupted after {exc.done} of {exc.total} chunks (nothing saved)"
+    if out:
+        return (f"interrupted; finished chunks are saved in {out}; rerun the same command "
+                "to resume")
+    return "interrupted"
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe: point stdout at /dev/null so the exit flush raises nothing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``wgmsim`` console script; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    name = "wgmsim"
+    debug = os.environ.get("WGMSIM_DEBUG", "") not in ("", "0")
+    args = None
+
+    def fail(message: str) -> None:
+        print(f"{name}: {one_line(message)}", file=sys.stderr)
+
     try:
-        return int(args.func(args) or 0)
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exc:
+            if exc.code in (0, None):  # --help, --version: exit as argparse does
+                raise
+            return EXIT_USAGE  # a one-line usage error, already printed
+        name = f"wgmsim {args.command}"
+        debug = debug or args.debug
+        # warnings are shown once the command has finished, one line each; a command that
+        # fails shows only its error line
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            status = int(args.func(args) or 0)
+        sys.stdout.flush()
+        _print_warnings(name, caught)
+        return status
+    except KeyboardInterrupt as exc:
+        command = getattr(args, "command", None)
+        # only sde and validate checkpoint their chunks in --out; ringup's --out is the result
+        out = getattr(args, "out", None) if command in CHECKPOINTING else None
+        message = interrupted_message(exc, out)
+        if command == "ringup" and not isinstance(exc, RunInterrupted):
+            message += " (a ring-up run keeps no partial results)"
+        elif command == "sde" and not out:
+            message += "; give --out DIR to keep finished chunks"
+        fail(message)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader went away (``wgmsim lyapunov | head -1``): stop quietly, as CLI tools do
+        _silence_stdout()
+        return EXIT_PIPE
     except ParameterError as exc:
-        print(f"wgmsim {args.command}: invalid parameter: {exc}", file=sys.stderr)
-        return 2
+        fail(f"invalid parameter: {exc}")
+    except (UsageError, CheckpointError, ResultFileError) as exc:
+        fail(str(exc))
+    except MemoryError:
+        fail("out of memory: make the run smaller (--n-traj, --t-avg, --max-dim)")
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        fail(f"cannot access{where}: {exc.strerror or exc}")
+    except Exception as exc:  # noqa: BLE001 - the last line of defence of the command line
+        if debug:
+            traceback.print_exc()
+        hint = "" if debug else "; rerun with --debug for the traceback"
+        fail(f"internal error: {type(exc).__name__}: {exc} (please report{hint})")
+        return EXIT_INTERNAL
+    return EXIT_USAGE
 
 
 if __name__ == "__main__":

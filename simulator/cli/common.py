@@ -9,8 +9,9 @@ import time
 from typing import Any
 
 from ..jsonio import to_jsonable
-from ..config import apply_changes, read_params
+from ..config import apply_changes
 from ..params import ParameterError, Params
+from .checks import check_toml_file, read_params_file
 from .runfile import merge_config
 
 #: ``--set`` keys: name -> (meaning, example). Every value carries a unit except ``m``, angles
@@ -64,12 +65,14 @@ def params_from_args(args: argparse.Namespace) -> Params:
 
     Also merges the run file's option tables into ``args`` (:func:`.runfile.merge_config`).
     """
+    if getattr(args, "config", None) is not None:
+        check_toml_file("--config", args.config)
     run = merge_config(args)
     params = Params.paper()
     if run is not None and run.params:
         params = apply_changes(params, run.params, source=f"{run.path} [params]")
-    if getattr(args, "params", None):
-        params = read_params(args.params, base=params)
+    if getattr(args, "params", None) is not None:
+        params = read_params_file(args.params, base=params)
     settings: dict[str, str] = {}
     for item in getattr(args, "set", []):
         key, sep, text = item.partition("=")

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..conventions import QUADRATURES
 from ..linear import LyapunovResult, lyapunov
+from .checks import UsageError, nonfinite_entries, wrap
 from .common import add_params_arguments, params_from_args, print_json, set_help
 from .runfile import add_config_argument
 
@@ -19,8 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         NAME,
         help="linearised steady state (Lyapunov equation) of one point",
-        description="Mean field, stability, stationary covariance and observables of the "
-        "linearised model (paper Eqs. 8-14). Times and rates in units of omega_m.",
+        description=wrap("Mean field, stability, stationary covariance and observables of the "
+                         "linearised model (paper Eqs. 8-14). Times and rates in units of "
+                         "omega_m."),
         epilog=set_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -68,8 +70,14 @@ def format_result(res: LyapunovResult) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the command; an unstable point is a result (exit 0)."""
+    """Run the command; an unstable point is a result (exit 0), a NaN is not (exit 2)."""
     res = lyapunov(params_from_args(args))
+    # the raw record: to_dict() has already turned NaN into null
+    bad = nonfinite_entries(res._record()) if res.stable else []
+    if bad:
+        raise UsageError(f"numerical failure: {', '.join(bad[:4])} not finite at this point "
+                         f"(Lyapunov residual {res.residual:.2g}); the parameters are beyond the "
+                         "double-precision range of the linearised solver")
     if args.json:
         print_json(res.to_dict())
     else:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 import numpy as np
 
 from ..conventions import QUADRATURES
+from .checks import UsageError, integer, one_line, real, wrap
 from .common import add_params_arguments, params_from_args, print_json, set_help
 from .runfile import add_config_argument, build_options
 
@@ -16,10 +18,22 @@ NAME = "me"
 
 def _cutoffs(text: str) -> tuple[int, ...]:
     try:
-        return tuple(int(c) for c in text.split(","))
+        values = tuple(int(c) for c in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--cutoffs {text!r}: expected integers like 4,12") from None
+        values = ()
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected integers >= 1 like 4,12")
+    return values
+
+
+def _with_budget(cls, max_time: float | None, **kwargs):
+    """``cls(**kwargs)`` plus ``max_time`` when given; refused if ``cls`` has no such option."""
+    if max_time is not None:
+        if "max_time" not in {f.name for f in dataclasses.fields(cls)}:
+            raise UsageError(f"--max-time {max_time:g}: {cls.__name__} of this version has no "
+                             "time budget (max_time)")
+        kwargs["max_time"] = max_time
+    return cls(**kwargs)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,33 +41,38 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         NAME,
         help="master-equation steady state (or time evolution) in a truncated Fock space",
-        description="Fluctuations about the mean field as a QuTiP master equation "
+        description=wrap("Fluctuations about the mean field as a QuTiP master equation "
         "(Caldeira-Leggett for damping=brownian, Lindblad thermal bath for damping=rwa), with "
         "automatic Fock cutoffs, compared with the Lyapunov solution of the same model. "
-        "Units of omega_m.",
+        "Units of omega_m. Exit status 3 when the state does not fit the truncation or "
+        "the cutoffs do not converge (the result is still printed)."),
         epilog=set_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_params_arguments(p)
     p.add_argument("--nonlinear", action="store_true",
                    help="keep the cubic -g0 (n_r + n_l) q term (default: linearised Hamiltonian)")
-    p.add_argument("--t-max", type=float, metavar="T",
+    p.add_argument("--t-max", type=real(), metavar="T",
                    help="time evolution up to T (1/omega_m) from optical vacuum and a thermal "
                    "mechanics (qutip.mesolve) instead of the steady state")
-    p.add_argument("--n-times", type=int, default=51, metavar="K",
+    p.add_argument("--n-times", type=integer(2), default=51, metavar="K",
                    help="number of output times with --t-max (default 51)")
-    p.add_argument("--initial-phonons", type=float, metavar="N",
+    p.add_argument("--initial-phonons", type=real(0.0, strict=False), metavar="N",
                    help="initial phonon number with --t-max (default: the bath's n_m)")
     p.add_argument("--basis", choices=("normal", "fock"),
                    help="steady-state truncation basis (default normal modes)")
     p.add_argument("--method", choices=("sylvester", "direct", "ilu"),
                    help="steady-state solver (default sylvester)")
-    p.add_argument("--tol", type=float,
+    p.add_argument("--tol", type=real(),
                    help="steady state: stop when max |Delta V| between cutoffs < TOL "
                    "(default 1e-3)")
     p.add_argument("--cutoffs", type=_cutoffs, metavar="N1,N2[,N3]",
                    help="fixed Fock cutoffs per basis mode (no convergence loop)")
-    p.add_argument("--max-dim", type=int, metavar="D", help="largest Hilbert-space dimension")
+    p.add_argument("--max-dim", type=integer(8), metavar="D",
+                   help="largest Hilbert-space dimension (>= 8)")
+    p.add_argument("--max-time", type=real(), metavar="SECONDS",
+                   help="time budget of the solver; a run that exceeds it stops as not "
+                   "converged (exit status 3)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     add_config_argument(p, NAME)
     p.set_defaults(func=run)
@@ -96,12 +115,15 @@ def _format_evolution(tr) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the command; a state too big for the truncated space exits with status 3."""
+    """Run the command; a state too big for the truncated space, or cutoffs that did not converge
+    (``max_dim``, ``max_rounds`` or ``--max-time`` reached), exit with status 3 after the result
+    is printed."""
     from ..master import (EvolveOptions, MasterOptions, TruncationError, evolve_master,
                           solve_master)
 
     params = params_from_args(args)
     common = {} if args.max_dim is None else {"max_dim": args.max_dim}
+    budget = {} if args.max_time is None else {"max_time": args.max_time}
     if args.cutoffs is not None:
         common["cutoffs"] = args.cutoffs
     try:
@@ -116,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
             t = np.linspace(0.0, args.t_max, args.n_times)
             out = evolve_master(params, t, initial_phonons=args.initial_phonons,
                                 options=build_options(args, EvolveOptions, "master",
-                                                      nonlinear=args.nonlinear, **common))
+                                                      nonlinear=args.nonlinear, **budget,
+                                                      **common))
             text = _format_evolution(out)
         else:
             if args.initial_phonons is not None:
@@ -124,16 +147,27 @@ def run(args: argparse.Namespace) -> int:
             given = {k.lstrip("-"): v for k, v in steady_only.items() if v is not None}
             out = solve_master(params, options=build_options(args, MasterOptions, "master",
                                                              nonlinear=args.nonlinear, **given,
-                                                             **common))
+                                                             **budget, **common))
             text = _format_steady(out)
     except TruncationError as exc:
-        print(f"wgmsim me: refused: {exc}", file=sys.stderr)
+        print(f"wgmsim me: refused: {one_line(exc)}", file=sys.stderr)
         return 3
+    except UsageError:
+        raise
     except ValueError as exc:
-        print(f"wgmsim me: {exc}", file=sys.stderr)
+        print(f"wgmsim me: {one_line(exc)}", file=sys.stderr)
         return 2
     if args.json:
         print_json(out.to_dict())
     else:
         print(text)
+    status = getattr(out, "status", None)
+    looped = args.t_max is None and args.cutoffs is None  # fixed cutoffs: no convergence loop
+    if looped and (getattr(out, "converged", True) is False or status not in (None, "ok")):
+        sys.stdout.flush()
+        why = one_line(getattr(out, "message", "") or status)
+        if not why.startswith("not converged"):
+            why = f"not converged: {why}"
+        print(f"wgmsim me: {why}", file=sys.stderr)
+        return 3
     return 0

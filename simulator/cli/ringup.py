@@ -10,6 +10,8 @@ import numpy as np
 from ..observables import log_negativity
 from ..sde.ringup import RINGUP_METHODS, RingupOptions, RingupResult, simulate_ringup
 from ..config import write_run_file
+from .checks import (UsageError, cap_workers, check_memory, check_out_dir, check_plot_file,
+                     integer, n_jobs_arg, one_line, real, wrap)
 from .common import ProgressBar, add_params_arguments, params_from_args, print_json, set_help
 from .runfile import add_config_argument, build_options
 
@@ -21,28 +23,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         NAME,
         help="transient from an empty cavity: SDE ensemble vs linearised covariance equation",
-        description="Starts from an empty cavity and thermal mechanics, switches the drive on "
+        description=wrap("Starts from an empty cavity and thermal mechanics, switches the drive on "
         "(optionally ramped) at the bare detuning of the requested fixed point, and integrates "
         "the nonlinear truncated-Wigner equations for an ensemble; compares the ensemble "
         "covariance with dV/dt = A(t) V + V A(t)^T + D along the mean-field path. "
-        "Times in units of 1/omega_m.",
+        "Times in units of 1/omega_m."),
         epilog=set_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_params_arguments(p)
     d = RingupOptions()
-    p.add_argument("--n-traj", type=int, default=d.n_traj, help="trajectories (default %(default)s)")
-    p.add_argument("--chunk-size", type=int, default=d.chunk_size,
+    p.add_argument("--n-traj", type=integer(1), default=d.n_traj,
+                   help="trajectories (default %(default)s; 1e5 is read as 100000)")
+    p.add_argument("--chunk-size", type=integer(1), default=d.chunk_size,
                    help="trajectories per chunk (default %(default)s)")
-    p.add_argument("--dt", type=float, default=d.dt, help="time step (default %(default)s)")
-    p.add_argument("--t-final", type=float, default=d.t_final, help="end time (default %(default)s)")
-    p.add_argument("--output-every", type=float, default=d.output_every,
+    p.add_argument("--dt", type=real(), default=d.dt, help="time step (default %(default)s)")
+    p.add_argument("--t-final", type=real(), default=d.t_final,
+                   help="end time (default %(default)s)")
+    p.add_argument("--output-every", type=real(), default=d.output_every,
                    help="time between outputs (default %(default)s)")
-    p.add_argument("--ramp-time", type=float, default=d.ramp_time,
+    p.add_argument("--ramp-time", type=real(0.0, strict=False), default=d.ramp_time,
                    help="linear ramp of the drive (default %(default)s: switched on)")
-    p.add_argument("--method", choices=RINGUP_METHODS, default=d.method)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--n-jobs", type=int, default=1)
+    p.add_argument("--method", choices=RINGUP_METHODS, default=d.method,
+                   help="integrator of the ensemble (default %(default)s)")
+    p.add_argument("--seed", type=integer(0), default=0,
+                   help="root seed of the ensemble (default %(default)s)")
+    p.add_argument("--n-jobs", type=n_jobs_arg, default=1,
+                   help="parallel workers (-1: all cores; capped at the chunks and cores)")
     p.add_argument("--plot", metavar="FILE", help="save a figure (png/pdf) of the transient")
     p.add_argument("--out", metavar="DIR",
                    help="save the result (ringup.npz + ringup.json; RingupResult.load reads it)")
@@ -63,6 +70,10 @@ def format_result(res: RingupResult) -> str:
         f"max |z| vs linearised = {res.max_abs_z:.2f}",
         "       t    photons_r   phonons   E_N(r_m)  E_N linear",
     ]
+    status = getattr(res, "status", "ok")
+    if status != "ok":
+        why = getattr(res, "message", "") or "(no message)"
+        lines.insert(2, f"  STATUS {status.upper()}: {why}")
     idx = np.unique(np.linspace(0, len(res.t) - 1, 12).astype(int))
     for i in idx:
         lines.append(f"  {res.t[i]:7.1f}  {ph[i]:10.4e}  {res.phonon_number[i]:8.3f}  "
@@ -72,18 +83,36 @@ def format_result(res: RingupResult) -> str:
     return "\n".join(lines)
 
 
+def estimate_memory(opts: RingupOptions) -> float:
+    """Peak memory (bytes) of a ring-up run: per chunk the sums at every output time
+    (``n_out x (d + d^2 + 1)`` doubles), held about four times while reduced, and the index
+    arrays that split the trajectories into chunks (two integers per trajectory)."""
+    n_out = int(opts.t_final / opts.output_every + 1e-9) + 1
+    return (4 * 8.0 * opts.n_chunks * n_out * (6 + 36 + 1) + 16.0 * opts.n_traj
+            + 8.0 * opts.chunk_size * 6 * 64)
+
+
 def run(args: argparse.Namespace) -> int:
+    """Run the command; paths are checked before the run so that no result is lost."""
     params = params_from_args(args)
+    check_out_dir(args.out)
+    check_plot_file(args.plot)
     try:
         opts = build_options(args, RingupOptions, "ringup",
                              method=args.method, dt=args.dt, n_traj=args.n_traj,
                              chunk_size=args.chunk_size, t_final=args.t_final,
                              output_every=args.output_every, ramp_time=args.ramp_time)
+        check_memory(f"--n-traj {opts.n_traj} --chunk-size {opts.chunk_size} "
+                     f"--t-final {opts.t_final:g}",
+                     estimate_memory(opts), f"{opts.n_chunks} chunks")
+        n_jobs = cap_workers(args.n_jobs, opts.n_chunks, lambda m: print(m, file=sys.stderr))
         show = not args.quiet and sys.stderr.isatty()
-        res = simulate_ringup(params, opts, seed=args.seed, n_jobs=args.n_jobs,
+        res = simulate_ringup(params, opts, seed=args.seed, n_jobs=n_jobs,
                               progress=ProgressBar("ringup") if show else None)
+    except UsageError:
+        raise
     except ValueError as exc:
-        print(f"wgmsim ringup: {exc}", file=sys.stderr)
+        print(f"wgmsim ringup: {one_line(exc)}", file=sys.stderr)
         return 2
     if args.out:
         res.save(args.out)

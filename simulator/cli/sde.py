@@ -12,6 +12,8 @@ from ..sde import METHODS, SDEOptions, SDEResult, UnstableSystemError, simulate_
 from ..sde.estimators import format_log_negativity
 from ..sde.options import INITIAL_STATES
 from ..config import write_run_file
+from .checks import (UsageError, cap_workers, check_memory, check_out_dir, integer, n_jobs_arg,
+                     one_line, real, wrap)
 from .common import ProgressBar, add_params_arguments, params_from_args, print_json, set_help
 from .runfile import add_config_argument, build_options
 
@@ -23,34 +25,39 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         NAME,
         help="nonlinear stochastic (truncated-Wigner) ensemble: stationary covariance, E_N",
-        description="Integrates the nonlinear Langevin equations (paper Eq. 3, truncated Wigner) "
-        "about the mean-field fixed point for an ensemble of trajectories, averages the "
-        "covariance over time after a burn-in, and compares it with the Lyapunov solution. "
-        "Times in units of 1/omega_m. With --out DIR finished chunks are checkpointed in DIR "
-        "and the same command resumes a killed run; the result is saved there too.",
+        description=wrap(
+            "Integrates the nonlinear Langevin equations (paper Eq. 3, truncated Wigner) "
+            "about the mean-field fixed point for an ensemble of trajectories, averages the "
+            "covariance over time after a burn-in, and compares it with the Lyapunov solution. "
+            "Times in units of 1/omega_m. With --out DIR finished chunks are checkpointed in DIR "
+            "and the same command resumes a killed run; the result is saved there too."),
         epilog=set_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_params_arguments(p)
     d = SDEOptions()
-    p.add_argument("--n-traj", type=int, default=d.n_traj, help="trajectories (default %(default)s)")
-    p.add_argument("--t-burn", type=float, default=None,
+    p.add_argument("--n-traj", type=integer(1), default=d.n_traj,
+                   help="trajectories (default %(default)s; 1e5 is read as 100000)")
+    p.add_argument("--t-burn", type=real(0.0, strict=False), default=None,
                    help="burn-in time (default 8 / slowest decay rate of A)")
-    p.add_argument("--t-avg", type=float, default=d.t_avg, help="averaging time (default %(default)s)")
-    p.add_argument("--dt", type=float, default=d.dt, help="time step (default %(default)s)")
+    p.add_argument("--t-avg", type=real(), default=d.t_avg,
+                   help="averaging time (default %(default)s)")
+    p.add_argument("--dt", type=real(), default=d.dt, help="time step (default %(default)s)")
     p.add_argument("--method", choices=sorted(METHODS), default=d.method,
                    help="integrator (default %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="root seed (default %(default)s)")
-    p.add_argument("--n-jobs", type=int, default=1, help="parallel workers (-1: all cores)")
-    p.add_argument("--chunk-size", type=int, default=d.chunk_size,
+    p.add_argument("--seed", type=integer(0), default=0,
+                   help="root seed (default %(default)s)")
+    p.add_argument("--n-jobs", type=n_jobs_arg, default=1,
+                   help="parallel workers (-1: all cores; capped at the chunks and cores)")
+    p.add_argument("--chunk-size", type=integer(1), default=d.chunk_size,
                    help="trajectories per chunk (fixes the result; default %(default)s)")
-    p.add_argument("--batch-time", type=float, default=None,
+    p.add_argument("--batch-time", type=real(), default=None,
                    help="batch length for batch-means errors (default 20 / slowest rate)")
-    p.add_argument("--sample-every", type=int, default=d.sample_every,
+    p.add_argument("--sample-every", type=integer(1), default=d.sample_every,
                    help="accumulate every N steps (default %(default)s)")
     p.add_argument("--initial", choices=INITIAL_STATES[:2], default=d.initial,
                    help="initial fluctuations (default %(default)s)")
-    p.add_argument("--bound", type=float, default=d.bound,
+    p.add_argument("--bound", type=real(), default=d.bound,
                    help="|x| beyond which a trajectory is diverged (default 1000 standard "
                    "deviations of the stationary state)")
     p.add_argument("--no-wigner-correction", action="store_true",
@@ -83,6 +90,13 @@ def json_record(res: SDEResult) -> dict:
     return res.to_dict()
 
 
+def _value_pm(value: float, err: float, key: str) -> str:
+    """``key value +- err``; an estimate clipped at zero has no error bar and says so."""
+    if value == 0 and not err:
+        return f"{key} 0 (clipped at zero: no entanglement resolved, no error bar)"
+    return f"{key} {value:.4f} +- {err:.4f}"
+
+
 def format_result(res: SDEResult) -> str:
     """Readable summary of an :class:`SDEResult`."""
     s, o = res.schedule, res.options
@@ -93,7 +107,9 @@ def format_result(res: SDEResult) -> str:
         f"per chunk ({res.n_units} units)",
         f"  status {res.status}; diverged trajectories: {res.diverged}",
     ]
-    if res.message:
+    if res.status != "ok":
+        lines.append(f"  STATUS {res.status.upper()}: {res.message or '(no message)'}")
+    elif res.message:
         lines.append(f"  {res.message}")
     if res.log_negativity:
         lines.append("  E_N: " + format_log_negativity(res.observables))
@@ -120,19 +136,48 @@ def format_result(res: SDEResult) -> str:
     return "\n".join(lines)
 
 
+def estimate_run(params, options: SDEOptions) -> tuple[float, float, int]:
+    """Peak memory (bytes), trajectory-steps and chunks of a run, before it starts.
+
+    Memory: per chunk the batch sums (``n_batches x (d + d^2 + 1)`` doubles, held twice while
+    reduced) and the final state (``chunk_size x d``), plus the working arrays of one chunk.
+    """
+    from ..sde import build_system
+    from ..sde.ensemble import schedule
+
+    system = build_system(params, options)
+    if not options.allow_unstable:
+        system.check_stable()
+    sched = schedule(system, options)
+    d, n = system.dim, options.n_chunks
+    per_chunk = 8.0 * (2 * sched.n_batches * (d + d * d + 1) + options.chunk_size * d) + 2048
+    working = 8.0 * options.chunk_size * d * (options.block_for(options.chunk_size) + 16)
+    steps = float(options.n_traj) * (sched.n_burn + sched.n_batches * sched.steps_per_batch)
+    return n * per_chunk + working, steps, n
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run the command. Exit 2 for bad input or unstable parameters."""
+    """Run the command. Exit 2 for bad input, unstable parameters or a run too big to fit."""
     params = params_from_args(args)
+    check_out_dir(args.out)
     try:
         options = options_from_args(args)
+        need, steps, n_chunks = estimate_run(params, options)
+        check_memory(f"--n-traj {options.n_traj} --chunk-size {options.chunk_size} "
+                     f"--t-avg {'default' if options.t_avg is None else format(options.t_avg, 'g')}",
+                     need,
+                     f"{n_chunks} chunks, {steps:.3g} trajectory-steps")
+        n_jobs = cap_workers(args.n_jobs, n_chunks, lambda m: print(m, file=sys.stderr))
         show = not args.quiet and sys.stderr.isatty()
-        res = simulate_sde(params, options, seed=args.seed, n_jobs=args.n_jobs, out=args.out,
+        res = simulate_sde(params, options, seed=args.seed, n_jobs=n_jobs, out=args.out,
                            progress=ProgressBar() if show else None)
     except UnstableSystemError as exc:
-        print(f"wgmsim sde: unstable parameters: {exc}", file=sys.stderr)
+        print(f"wgmsim sde: unstable parameters: {one_line(exc)}", file=sys.stderr)
         return 2
+    except UsageError:
+        raise
     except ValueError as exc:
-        print(f"wgmsim sde: {exc}", file=sys.stderr)
+        print(f"wgmsim sde: {one_line(exc)}", file=sys.stderr)
         return 2
     if args.out:
         res.save(args.out)
