@@ -11,6 +11,13 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every run (a CI run must not depend on luck); run
+# with HYPOTHESIS_PROFILE=explore to search afresh.
+settings.register_profile("default", derandomize=True, deadline=None)
+settings.register_profile("explore", derandomize=False, deadline=None, max_examples=500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 from simulator import Params
 
