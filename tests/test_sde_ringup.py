@@ -53,7 +53,7 @@ def test_ringup_options_name_the_field():
     with pytest.raises(ValueError, match="output_every"):
         RingupOptions(dt=0.05, output_every=0.07)
     with pytest.raises(ValueError, match="method"):
-        RingupOptions(method="sra1")
+        RingupOptions(method="rk4")
     with pytest.raises(ValueError, match="ramp_time"):
         RingupOptions(ramp_time=-1.0)
 

@@ -8,7 +8,8 @@ import sys
 import numpy as np
 
 from ..observables import log_negativity
-from ..sde.ringup import RINGUP_METHODS, RingupOptions, RingupResult, simulate_ringup
+from ..sde.integrators import METHODS
+from ..sde.ringup import RingupOptions, RingupResult, simulate_ringup
 from ..config import write_run_file
 from .common import ProgressBar, add_params_arguments, params_from_args, print_json, set_help
 from .runfile import add_config_argument, build_options
@@ -40,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="time between outputs (default %(default)s)")
     p.add_argument("--ramp-time", type=float, default=d.ramp_time,
                    help="linear ramp of the drive (default %(default)s: switched on)")
-    p.add_argument("--method", choices=RINGUP_METHODS, default=d.method)
+    p.add_argument("--method", choices=sorted(METHODS), default=d.method)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-jobs", type=int, default=1)
     p.add_argument("--plot", metavar="FILE", help="save a figure (png/pdf) of the transient")
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
                              chunk_size=args.chunk_size, t_final=args.t_final,
                              output_every=args.output_every, ramp_time=args.ramp_time)
         show = not args.quiet and sys.stderr.isatty()
-        res = simulate_ringup(params, opts, seed=args.seed, n_jobs=args.n_jobs,
+        res = simulate_ringup(params, opts, seed=args.seed, n_jobs=args.n_jobs, out=args.out,
                               progress=ProgressBar("ringup") if show else None)
     except ValueError as exc:
         print(f"wgmsim ringup: {exc}", file=sys.stderr)

@@ -53,6 +53,7 @@ from .system import LangevinSystem
 
 __all__ = ["Schedule", "ChunkResult", "schedule", "run_chunk", "run_chunks", "chunk_seeds",
            "run_id", "effective_workers", "estimate_resources", "divergence_bound",
+           "check_run_arguments", "seed_records",
            "BATCH_MIN_CORRELATION_TIMES", "BOUND_SIGMAS"]
 
 log = logging.getLogger("simulator.sde")
@@ -560,6 +561,21 @@ def step_error_check(system: LangevinSystem, options: SDEOptions, sched: Schedul
         "second_moment_max_element": float(scale),
         "second_moment_relative_difference": float(diff.max() / scale) if scale > 0 else float("nan"),
     }
+
+
+def check_run_arguments(seed: Any, n_jobs: Any) -> None:
+    """``ValueError`` naming ``seed`` (an integer >= 0) or ``n_jobs`` (a non-zero integer) when
+    they are not; shared by every ensemble driver."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed = {seed!r}: must be an integer >= 0")
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
+        raise ValueError(f"n_jobs = {n_jobs!r}: must be a non-zero integer (-1: all cores)")
+
+
+def seed_records(seed: int, n_chunks: int) -> list[dict[str, Any]]:
+    """The per-chunk seeds of a run as JSON (entropy and spawn key of each chunk's stream)."""
+    return [{"entropy": s.entropy, "spawn_key": list(s.spawn_key)}
+            for s in chunk_seeds(int(seed), n_chunks)]
 
 
 # ---- resources ---------------------------------------------------------------------------------
