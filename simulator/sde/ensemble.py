@@ -410,11 +410,12 @@ def _fold_block(buf: np.ndarray, x: np.ndarray, bound: float, alive: np.ndarray,
     return X.sum(axis=0), X.T @ X, X.shape[0]
 
 
-def _fold_groups(buf: np.ndarray, x: np.ndarray, bound: float, alive: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _fold_groups(buf: np.ndarray, x: np.ndarray, bound: float, alive: np.ndarray,
+                 ones: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """As :func:`_fold_block` for a block spanning several bins: ``buf (q, m, n, d)`` holds the
     ``m`` samples of each of ``q`` bins; returns ``s1 (q, d)``, ``s2 (q, d, d)``, ``counts (q,)``.
-    Divergence is judged over the whole block (its trajectories' samples are all dropped)."""
+    Divergence is judged over the whole block (its trajectories' samples are all dropped). The
+    sums of each bin are formed as in :func:`_fold_block` (same bits for the same samples)."""
     q, m, n, d = buf.shape
     was_alive = alive.copy()
     X = buf.reshape(q, m * n, d)
@@ -423,7 +424,8 @@ def _fold_groups(buf: np.ndarray, x: np.ndarray, bound: float, alive: np.ndarray
             and was_alive.all()):
         _check_state(x, bound, alive)
         if alive.all():
-            return X.sum(axis=1), s2, np.full(q, m * n, dtype=np.int64)
+            s1 = np.stack([ones[: m * n] @ X[g] for g in range(q)])
+            return s1, s2, np.full(q, m * n, dtype=np.int64)
     ok = np.abs(buf).max(axis=(0, 1, 3)) <= bound
     _check_state(x, bound, alive)
     alive &= ok
@@ -507,7 +509,7 @@ def run_chunk(system: LangevinSystem, options: SDEOptions, sched: Schedule,
                     counts[off + b] += c
                 else:
                     g1, g2, gc = _fold_groups(buf[:m].reshape(q, m // q, n, d), x, sched.bound,
-                                              alive)
+                                              alive, ones)
                     s1[off + b:off + b + q] += g1
                     s2[off + b:off + b + q] += g2
                     counts[off + b:off + b + q] += gc
