@@ -133,18 +133,7 @@ def reference_scalars(res: LyapunovResult) -> dict[str, float]:
 
 def sde_estimate(res: SDEResult) -> Estimate:
     """The SDE result as an :class:`Estimate` (standard errors from batch means / jackknife)."""
-    obs = res.observables
-    scalars = {f"E_N[{k}]": v for k, v in obs["log_negativity"].items()}
-    scalars.update({f"steering[{k}]": v for k, v in obs["steering"].items()})
-    errs = {f"E_N[{k}]": v for k, v in obs["log_negativity_stderr"].items()}
-    errs.update({f"steering[{k}]": v for k, v in obs["steering_stderr"].items()})
-    info = {"trajectories": res.options.n_traj, "dt": res.options.dt,
-            "method": res.options.method, "diverged": res.diverged,
-            "statistical units": res.n_units, "status": res.status}
-    if res.error_check:
-        info["step-size check (dt vs dt/2, same noise): relative change of <x x^T>"] = \
-            res.error_check["second_moment_relative_difference"]
-    return Estimate("sde", res.covariance, res.covariance_stderr, scalars, errs, "stderr", info)
+    return res.to_estimate()
 
 
 def validate(
