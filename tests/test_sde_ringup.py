@@ -232,3 +232,61 @@ def test_killed_ringup_cli_run_resumes_bit_identical(tmp_path):
     loaded = RingupResult.load(out)
     for k in RingupResult._ARRAYS[:-1]:
         np.testing.assert_array_equal(getattr(loaded, k), getattr(ref, k), err_msg=k)
+
+
+# ---- result protocol -----------------------------------------------------------------------------
+@few_units_ok
+def test_ringup_result_protocol(ringup, tmp_path):
+    import qutip
+
+    from simulator.conventions import covariance_xxpp
+
+    res = ringup
+    res.save(tmp_path)
+    back = RingupResult.load(tmp_path)
+    a, b = res._arrays(), back._arrays()
+    assert set(a) == set(b) and "log_negativity_stderr.r_m" in a
+    for k in a:
+        assert a[k].dtype == b[k].dtype, k
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    assert json.dumps(back._meta()) == json.dumps(res._meta())
+    assert back.provenance == res.provenance and back.params == res.params
+    data = json.loads(json.dumps(res.to_dict(), allow_nan=False))
+    prov = data["provenance"]
+    assert prov["versions"]["qutip"] == qutip.__version__ and prov["timestamp"]
+    assert prov["seeds"] == res.seeds and prov["options"]["n_traj"] == 256
+    assert prov["params"] == Params.paper().to_dict()
+    assert len(data["log_negativity_stderr"]["r_m"]) == len(res.t)
+    r = repr(res)
+    assert "\n" not in r and len(r) < 400 and "array" not in r and r.startswith("RingupResult(")
+    assert "<table>" in res._repr_html_()
+    np.testing.assert_array_equal(res.covariance_xxpp(), covariance_xxpp(res.covariance))
+    xr = pytest.importorskip("xarray")
+    ds = res.to_xarray()
+    assert isinstance(ds, xr.Dataset) and ds.attrs["wgmsim_type"] == "RingupResult"
+    assert ds["covariance"].dims == ("time", "mode_i", "mode_j")
+    np.testing.assert_array_equal(ds["time"].values, res.t)
+    np.testing.assert_array_equal(ds["covariance"].sel(mode_i="q", mode_j="q").values,
+                                  res.covariance[:, 4, 4])
+    assert ds["unit_s2"].dims == ("chunk", "time", "mode_i", "mode_j")
+    np.testing.assert_array_equal(ds["log_negativity"].sel(pair="r_m").values,
+                                  res.log_negativity["r_m"])
+    np.testing.assert_array_equal(ds["log_negativity_stderr"].sel(pair="l_m").values,
+                                  res.log_negativity_stderr["l_m"])
+
+
+def test_ringup_reads_format_2_folders(ringup, tmp_path):
+    """Folders written by the ring-up before the result protocol still load (no chunk sums)."""
+    from simulator.resultio import write_result
+
+    res = ringup
+    meta = {"format": 2, "params": res.params.to_dict(), "options": res.options.to_dict(),
+            "seed": res.seed, "diverged": res.diverged, "timing": res.timing,
+            "max_abs_z": res.max_abs_z, "status": res.status, "message": res.message,
+            "versions": {"numpy": "1.0"}, "timestamp": "2026-01-01T00:00:00+00:00"}
+    write_result(tmp_path, "ringup", meta, {k: getattr(res, k) for k in RingupResult._ARRAYS[:8]})
+    back = RingupResult.load(tmp_path)
+    np.testing.assert_array_equal(back.covariance, res.covariance)
+    assert back.seeds == res.seeds and back.versions == {"numpy": "1.0"}
+    assert back.timestamp == "2026-01-01T00:00:00+00:00" and back.unit_s1.shape[0] == 0
+    assert back.log_negativity_stderr is None and back.max_abs_z == res.max_abs_z
