@@ -23,6 +23,7 @@ from .compare import Comparison, Estimate, compare
 from .jsonio import to_jsonable
 from .linear import LyapunovResult, lyapunov
 from .params import Params
+from .protocol import ResultProtocol
 from .sde import SDEOptions, SDEResult, simulate_sde
 
 __all__ = [
@@ -84,8 +85,8 @@ class ValidateOptions:
         return SDEOptions(n_traj=1024, chunk_size=128, t_avg=3000.0, error_check=True)
 
 
-@dataclass(frozen=True)
-class ValidationResult:
+@dataclass(frozen=True, repr=False)
+class ValidationResult(ResultProtocol):
     """Everything a validation run produced.
 
     Attributes
@@ -120,6 +121,110 @@ class ValidationResult:
     def verdicts(self) -> dict[str, str]:
         """One line per engine."""
         return {c.engine: c.verdict for c in self.comparisons}
+
+    # ---- result protocol (simulator.protocol): the engines' results nested under prefixes ----
+    _file_name = "validation"
+    _NESTED = ("lyapunov", "sde", "master")
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        out = {}
+        for name in self._NESTED:
+            sub = getattr(self, name)
+            if sub is not None:
+                out.update({f"{name}.{k}": v for k, v in sub._arrays().items()})
+        return out
+
+    def _meta(self) -> dict[str, Any]:
+        import dataclasses
+
+        opts = {f.name: getattr(self.options, f.name) for f in dataclasses.fields(self.options)}
+        if opts.get("sde") is not None:
+            opts["sde"] = opts["sde"].to_dict()
+        nested = {name: None if getattr(self, name) is None else
+                  {"type": type(getattr(self, name)).__name__,
+                   "meta": getattr(self, name)._meta(),
+                   "provenance": getattr(self, name).provenance} for name in self._NESTED}
+        comps = [{"engine": c.engine, "error_kind": c.error_kind, "info": c.info,
+                  "rows": [dataclasses.asdict(r) for r in c.rows]} for c in self.comparisons]
+        return {"params": self.params.to_dict(), "options": opts, "nested": nested,
+                "master_skipped": self.master_skipped, "comparisons": comps,
+                "reference_scalars": self.reference_scalars, "timing": self.timing}
+
+    @classmethod
+    def _from_saved(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]
+                    ) -> "ValidationResult":
+        from .compare import ComparisonRow
+        from .master import MasterResult
+
+        types = {"LyapunovResult": LyapunovResult, "SDEResult": SDEResult,
+                 "MasterResult": MasterResult}
+        subs = {}
+        for name in cls._NESTED:
+            rec = meta["nested"][name]
+            if rec is None:
+                subs[name] = None
+                continue
+            sub = types[rec["type"]]._from_saved(
+                rec["meta"], {k[len(name) + 1:]: v for k, v in arrays.items()
+                              if k.startswith(name + ".")})
+            prov = rec["provenance"]
+            object.__setattr__(sub, "_stamp", {k: prov.get(k) for k in
+                                               ("versions", "timestamp", "platform")})
+            subs[name] = sub
+        nan = lambda v: np.nan if v is None else v  # noqa: E731
+        comps = tuple(Comparison(c["engine"], c["error_kind"],
+                                 tuple(ComparisonRow(**{k: nan(v) for k, v in r.items()})
+                                       for r in c["rows"]), c["info"])
+                      for c in meta["comparisons"])
+        opts = dict(meta["options"])
+        if opts.get("sde") is not None:
+            opts["sde"] = SDEOptions.from_dict(opts["sde"])
+        return cls(Params.from_dict(meta["params"]), ValidateOptions(**opts), subs["lyapunov"],
+                   subs["sde"], subs["master"], meta["master_skipped"], comps,
+                   meta["reference_scalars"], meta["timing"])
+
+    def _provenance_inputs(self) -> dict[str, Any]:
+        out = super()._provenance_inputs()
+        out["seeds"] = None if self.sde is None else self.sde.seeds
+        return out
+
+    def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+        shared = ("mode", "mode_i", "mode_j")
+        out = {}
+        for name in self._NESTED:
+            sub = getattr(self, name)
+            if sub is not None:
+                for k, (dims, v) in sub._xarray_vars().items():
+                    out[f"{name}_{k}"] = (tuple(d if d in shared else f"{name}_{d}"
+                                                for d in dims), v)
+        return out
+
+    def _xarray_coords(self) -> dict[str, Any]:
+        shared = ("mode", "mode_i", "mode_j")
+        out = {}
+        for name in self._NESTED:
+            sub = getattr(self, name)
+            if sub is not None:
+                for k, v in sub._xarray_coords().items():
+                    out[k if k in shared else f"{name}_{k}"] = v
+        return out
+
+    def _summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"stable": self.lyapunov.stable}
+        for c in self.comparisons:
+            out[c.engine] = "agrees" if c.agrees else "deviates"
+        if self.master_skipped:
+            out["master"] = "skipped"
+        return out
+
+    def _record(self) -> dict[str, Any]:
+        return {"params": self.params.to_dict(), "options": self._meta()["options"],
+                "lyapunov": self.lyapunov.to_dict(),
+                "sde": None if self.sde is None else self.sde.to_dict(),
+                "master": None if self.master is None else self.master.to_dict(),
+                "master_skipped": self.master_skipped,
+                "comparisons": [c.to_dict() for c in self.comparisons],
+                "verdicts": self.verdicts, "timing": self.timing}
 
 
 def reference_scalars(res: LyapunovResult) -> dict[str, float]:
