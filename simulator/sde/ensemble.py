@@ -5,6 +5,11 @@ all its random numbers from ``np.random.default_rng(SeedSequence(seed).spawn(n_c
 returns only sums (per batch of the averaging window), so the reduced result is independent of
 ``n_jobs`` and of the order in which chunks finish: they are reduced in chunk order.
 
+The same loop runs a time-resolved (transient) problem: a system with a time-dependent drift
+``A(t)`` (every step is given its start time) and a :class:`Schedule` with ``record_initial``
+and one sample per bin, so that a chunk returns its sums at every output time instead of per
+batch (the ring-up, :mod:`simulator.sde.ringup`). Nothing in it depends on the dimension ``d``.
+
 Inside a chunk the state is an array ``(n, d)`` advanced for all its trajectories at once. Noise
 is drawn ``block_steps`` steps at a time; the sampled states of a block go into a fixed buffer and
 are folded into the batch sums ``sum x`` and ``sum x x^T`` at the end of the block (one matrix

@@ -45,6 +45,7 @@ from ..resultio import read_result
 from .engine import student_t_factor
 from .ensemble import (
     Schedule,
+    check_resources,
     check_run_arguments,
     effective_workers,
     initial_moments,
@@ -548,7 +549,8 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
     Raises
     ------
     ValueError
-        Bad seed or n_jobs, or fewer than 2 chunks (no error bars), before any work.
+        Bad seed or n_jobs, fewer than 2 chunks (no error bars), or a run whose estimated memory
+        is beyond half the available memory -- before any work.
     CheckpointError
         ``out`` is locked, belongs to another run, or holds a bad chunk file (named).
     FloatingPointError
@@ -582,6 +584,7 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
         raise TypeError(f"problem: expected Params or LangevinSystem, got "
                         f"{type(problem).__name__}")
     workers = effective_workers(n_jobs, options.n_chunks)
+    check_resources(system, sde_opts, sched, workers)  # refuses a run beyond half the memory
     identity = {"engine": "ringup", "problem": identity_problem, "options": options.to_dict(),
                 "seed": int(seed)}
     chunks = run_chunks(system, sde_opts, int(seed), n_jobs=workers, out=out, identity=identity,
