@@ -30,6 +30,7 @@ Format 2 (directory ``DIR``), written by wgmsim before the result protocol, stil
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,7 +175,25 @@ class SDEResult(ResultProtocol):
             info["step-size check (dt vs dt/2, same noise): relative change of <x x^T>"] = \
                 self.error_check["second_moment_relative_difference"]
         return Estimate("sde", self.covariance, self.covariance_stderr, scalars, errs, "stderr",
-                        info)
+                        info, **self._unclipped_estimates())
+
+    def _unclipped_estimates(self) -> dict[str, Any]:
+        """The unclipped E_N / steering and the keys below resolution (issue 13), for an
+        :class:`Estimate` that has those fields (empty for one that has not: merge bridge,
+        to be dropped once issue 13's ``Estimate`` is on this branch)."""
+        if "raw_scalars" not in {f.name for f in dataclasses.fields(Estimate)}:
+            return {}
+        obs = self.observables
+        raw, raw_err, below = {}, {}, []
+        for name, label in (("log_negativity", "E_N"), ("steering", "steering")):
+            raw.update({f"{label}[{k}]": v for k, v in obs.get(f"{name}_raw", {}).items()})
+            raw_err.update({f"{label}[{k}]": v
+                            for k, v in obs.get(f"{name}_raw_stderr", {}).items()})
+            flags = obs.get(f"{name}_below_resolution")
+            if flags is None:  # a result from before the unclipped estimates: zero means clipped
+                flags = {k: v == 0.0 for k, v in obs[name].items()}
+            below += [f"{label}[{k}]" for k, v in flags.items() if v]
+        return {"raw_scalars": raw, "raw_scalars_err": raw_err, "below_resolution": tuple(below)}
 
     # ---- result protocol (simulator.protocol) ------------------------------------------------
     _file_name = "result"
