@@ -126,7 +126,7 @@ class ValidationResult(ResultProtocol):
     _file_name = "validation"
     _NESTED = ("lyapunov", "sde", "master")
 
-    def _arrays(self) -> dict[str, np.ndarray]:
+    def _arrays(self) -> dict[str, Any]:
         out = {}
         for name in self._NESTED:
             sub = getattr(self, name)
@@ -147,11 +147,13 @@ class ValidationResult(ResultProtocol):
         comps = [{"engine": c.engine, "error_kind": c.error_kind, "info": c.info,
                   "rows": [dataclasses.asdict(r) for r in c.rows]} for c in self.comparisons]
         return {"params": self.params.to_dict(), "options": opts, "nested": nested,
-                "master_skipped": self.master_skipped, "comparisons": comps,
-                "reference_scalars": self.reference_scalars, "timing": self.timing}
+                "master_skipped": self.master_skipped,
+                "sde_skipped": getattr(self, "sde_skipped", None),  # field of issue 8's leg failures
+                "comparisons": comps, "reference_scalars": self.reference_scalars,
+                "timing": self.timing}
 
     @classmethod
-    def _from_saved(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]
+    def _from_saved(cls, meta: dict[str, Any], arrays: dict[str, Any]
                     ) -> "ValidationResult":
         from .compare import ComparisonRow
         from .master import MasterResult
@@ -171,7 +173,7 @@ class ValidationResult(ResultProtocol):
             object.__setattr__(sub, "_stamp", {k: prov.get(k) for k in
                                                ("versions", "timestamp", "platform")})
             subs[name] = sub
-        nan = lambda v: np.nan if v is None else v  # noqa: E731
+        nan = lambda v: float("nan") if v is None else v  # noqa: E731
         comps = tuple(Comparison(c["engine"], c["error_kind"],
                                  tuple(ComparisonRow(**{k: nan(v) for k, v in r.items()})
                                        for r in c["rows"]), c["info"])
@@ -179,16 +181,19 @@ class ValidationResult(ResultProtocol):
         opts = dict(meta["options"])
         if opts.get("sde") is not None:
             opts["sde"] = SDEOptions.from_dict(opts["sde"])
+        extra = {}
+        if meta.get("sde_skipped") is not None:
+            extra["sde_skipped"] = meta["sde_skipped"]
         return cls(Params.from_dict(meta["params"]), ValidateOptions(**opts), subs["lyapunov"],
                    subs["sde"], subs["master"], meta["master_skipped"], comps,
-                   meta["reference_scalars"], meta["timing"])
+                   meta["reference_scalars"], meta["timing"], **extra)
 
     def _provenance_inputs(self) -> dict[str, Any]:
         out = super()._provenance_inputs()
         out["seeds"] = None if self.sde is None else self.sde.seeds
         return out
 
-    def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+    def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], Any]]:
         shared = ("mode", "mode_i", "mode_j")
         out = {}
         for name in self._NESTED:

@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
 from ..conventions import PAIRS, QUADRATURES, covariance_xxpp as _covariance_xxpp
 from ..errors import MIN_UNITS, ResultFileError, StabilityWarning, StatisticsWarning
@@ -165,6 +164,8 @@ class MeanFieldPath:
     times ``(k,)`` gives ``(k, 6)``; picklable (it travels to joblib workers)."""
 
     def __init__(self, rates: Rates, bare: float, t_end: float, ramp: float) -> None:
+        from scipy.integrate import solve_ivp  # lazy: scipy.integrate is most of the import time
+
         self.scale = scale = DriveRamp(ramp)
 
         def rhs(t, u):
