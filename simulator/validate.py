@@ -23,6 +23,7 @@ from .errors import CheckpointError, ResultFileError
 from .jsonio import to_jsonable
 from .linear import LyapunovResult, lyapunov
 from .params import Params
+from .protocol import ResultProtocol
 from .sde import SDEOptions, SDEResult, simulate_sde
 
 __all__ = [
@@ -84,8 +85,8 @@ class ValidateOptions:
         return SDEOptions(n_traj=1024, chunk_size=128, t_avg=3000.0, error_check=True)
 
 
-@dataclass(frozen=True)
-class ValidationResult:
+@dataclass(frozen=True, repr=False)
+class ValidationResult(ResultProtocol):
     """Everything a validation run produced.
 
     Attributes
@@ -124,6 +125,115 @@ class ValidationResult:
         """One line per engine."""
         return {c.engine: c.verdict for c in self.comparisons}
 
+    # ---- result protocol (simulator.protocol): the engines' results nested under prefixes ----
+    _file_name = "validation"
+    _NESTED = ("lyapunov", "sde", "master")
+
+    def _arrays(self) -> dict[str, Any]:
+        out = {}
+        for name in self._NESTED:
+            sub = getattr(self, name)
+            if sub is not None:
+                out.update({f"{name}.{k}": v for k, v in sub._arrays().items()})
+        return out
+
+    def _meta(self) -> dict[str, Any]:
+        import dataclasses
+
+        opts = {f.name: getattr(self.options, f.name) for f in dataclasses.fields(self.options)}
+        if opts.get("sde") is not None:
+            opts["sde"] = opts["sde"].to_dict()
+        nested = {name: None if getattr(self, name) is None else
+                  {"type": type(getattr(self, name)).__name__,
+                   "meta": getattr(self, name)._meta(),
+                   "provenance": getattr(self, name).provenance} for name in self._NESTED}
+        comps = [{"engine": c.engine, "error_kind": c.error_kind, "info": c.info,
+                  "rows": [dataclasses.asdict(r) for r in c.rows]} for c in self.comparisons]
+        return {"params": self.params.to_dict(), "options": opts, "nested": nested,
+                "master_skipped": self.master_skipped,
+                "sde_skipped": getattr(self, "sde_skipped", None),  # field of issue 8's leg failures
+                "comparisons": comps, "reference_scalars": self.reference_scalars,
+                "timing": self.timing}
+
+    @classmethod
+    def _from_saved(cls, meta: dict[str, Any], arrays: dict[str, Any]
+                    ) -> "ValidationResult":
+        from .compare import ComparisonRow
+        from .master import MasterResult
+
+        types = {"LyapunovResult": LyapunovResult, "SDEResult": SDEResult,
+                 "MasterResult": MasterResult}
+        subs = {}
+        for name in cls._NESTED:
+            rec = meta["nested"][name]
+            if rec is None:
+                subs[name] = None
+                continue
+            sub = types[rec["type"]]._from_saved(
+                rec["meta"], {k[len(name) + 1:]: v for k, v in arrays.items()
+                              if k.startswith(name + ".")})
+            prov = rec["provenance"]
+            object.__setattr__(sub, "_stamp", {k: prov.get(k) for k in
+                                               ("versions", "timestamp", "platform")})
+            subs[name] = sub
+        nan = lambda v: float("nan") if v is None else v  # noqa: E731
+        comps = tuple(Comparison(c["engine"], c["error_kind"],
+                                 tuple(ComparisonRow(**{k: nan(v) for k, v in r.items()})
+                                       for r in c["rows"]), c["info"])
+                      for c in meta["comparisons"])
+        opts = dict(meta["options"])
+        if opts.get("sde") is not None:
+            opts["sde"] = SDEOptions.from_dict(opts["sde"])
+        extra = {}
+        if meta.get("sde_skipped") is not None:
+            extra["sde_skipped"] = meta["sde_skipped"]
+        return cls(Params.from_dict(meta["params"]), ValidateOptions(**opts), subs["lyapunov"],
+                   subs["sde"], subs["master"], meta["master_skipped"], comps,
+                   meta["reference_scalars"], meta["timing"], **extra)
+
+    def _provenance_inputs(self) -> dict[str, Any]:
+        out = super()._provenance_inputs()
+        out["seeds"] = None if self.sde is None else self.sde.seeds
+        return out
+
+    def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], Any]]:
+        shared = ("mode", "mode_i", "mode_j")
+        out = {}
+        for name in self._NESTED:
+            sub = getattr(self, name)
+            if sub is not None:
+                for k, (dims, v) in sub._xarray_vars().items():
+                    out[f"{name}_{k}"] = (tuple(d if d in shared else f"{name}_{d}"
+                                                for d in dims), v)
+        return out
+
+    def _xarray_coords(self) -> dict[str, Any]:
+        shared = ("mode", "mode_i", "mode_j")
+        out = {}
+        for name in self._NESTED:
+            sub = getattr(self, name)
+            if sub is not None:
+                for k, v in sub._xarray_coords().items():
+                    out[k if k in shared else f"{name}_{k}"] = v
+        return out
+
+    def _summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"stable": self.lyapunov.stable}
+        for c in self.comparisons:
+            out[c.engine] = "agrees" if c.agrees else "deviates"
+        if self.master_skipped:
+            out["master"] = "skipped"
+        return out
+
+    def _record(self) -> dict[str, Any]:
+        return {"params": self.params.to_dict(), "options": self._meta()["options"],
+                "lyapunov": self.lyapunov.to_dict(),
+                "sde": None if self.sde is None else self.sde.to_dict(),
+                "master": None if self.master is None else self.master.to_dict(),
+                "master_skipped": self.master_skipped,
+                "comparisons": [c.to_dict() for c in self.comparisons],
+                "verdicts": self.verdicts, "timing": self.timing}
+
 
 def reference_scalars(res: LyapunovResult) -> dict[str, float]:
     """E_N and steering of the Lyapunov solution, keyed ``E_N[r_m]``, ``steering[r->m]``, ..."""
@@ -135,29 +245,8 @@ def reference_scalars(res: LyapunovResult) -> dict[str, float]:
 
 
 def sde_estimate(res: SDEResult) -> Estimate:
-    """The SDE result as an :class:`Estimate` (standard errors from batch means / jackknife),
-    with the unclipped E_N and steering and the keys that are below resolution."""
-    obs = res.observables
-    scalars = {f"E_N[{k}]": v for k, v in obs["log_negativity"].items()}
-    scalars.update({f"steering[{k}]": v for k, v in obs["steering"].items()})
-    errs = {f"E_N[{k}]": v for k, v in obs["log_negativity_stderr"].items()}
-    errs.update({f"steering[{k}]": v for k, v in obs["steering_stderr"].items()})
-    raw, raw_err, below = {}, {}, []
-    for name, label in (("log_negativity", "E_N"), ("steering", "steering")):
-        raw.update({f"{label}[{k}]": v for k, v in obs.get(f"{name}_raw", {}).items()})
-        raw_err.update({f"{label}[{k}]": v for k, v in obs.get(f"{name}_raw_stderr", {}).items()})
-        flags = obs.get(f"{name}_below_resolution")
-        if flags is None:  # a result from before the unclipped estimates: zero means clipped
-            flags = {k: v == 0.0 for k, v in obs[name].items()}
-        below += [f"{label}[{k}]" for k, v in flags.items() if v]
-    info = {"trajectories": res.options.n_traj, "dt": res.options.dt,
-            "method": res.options.method, "diverged": res.diverged,
-            "statistical units": res.n_units, "status": res.status}
-    if res.error_check:
-        info["step-size check (dt vs dt/2, same noise): relative change of <x x^T>"] = \
-            res.error_check["second_moment_relative_difference"]
-    return Estimate("sde", res.covariance, res.covariance_stderr, scalars, errs, "stderr", info,
-                    raw, raw_err, tuple(below))
+    """The SDE result as an :class:`Estimate` (standard errors from batch means / jackknife)."""
+    return res.to_estimate()
 
 
 def validate(

@@ -322,3 +322,104 @@ def test_block_size_changes_only_rounding():
             np.testing.assert_array_equal(a.final_state, b.final_state)
             np.testing.assert_allclose(a.s2, b.s2, rtol=1e-12)
             np.testing.assert_array_equal(a.counts, b.counts)
+
+
+# ---- result protocol ---------------------------------------------------------------------------
+VERSION_KEYS = {"python", "wgmsim", "numpy", "scipy", "qutip", "joblib", "matplotlib"}
+
+
+def assert_result_protocol(res, tmp_path):
+    """save/load bit for bit with the same metadata and provenance; JSON-safe to_dict with
+    complete provenance; short repr and an HTML table; xarray with the wgmsim metadata."""
+    import qutip
+
+    res.save(tmp_path)
+    back = type(res).load(tmp_path)
+    a, b = res._arrays(), back._arrays()
+    assert set(a) == set(b)
+    for k in a:
+        assert a[k].dtype == b[k].dtype, k
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    assert json.dumps(back._meta(), default=str) == json.dumps(res._meta(), default=str)
+    assert back.provenance == res.provenance
+    prov = json.loads(json.dumps(res.to_dict(), allow_nan=False))["provenance"]
+    assert VERSION_KEYS <= set(prov["versions"])
+    assert prov["versions"]["qutip"] == qutip.__version__
+    assert prov["timestamp"] and prov["seeds"] == res.seeds and prov["options"]["n_traj"]
+    r = repr(res)
+    assert "\n" not in r and len(r) < 400 and "array" not in r
+    assert r.startswith(type(res).__name__ + "(")
+    assert "<table>" in res._repr_html_()
+    pytest.importorskip("xarray")
+    ds = res.to_xarray()
+    assert ds.attrs["wgmsim_type"] == type(res).__name__
+    json.loads(ds.attrs["wgmsim"])
+    return back, ds
+
+
+@few_units_ok
+def test_sde_result_protocol(tmp_path):
+    res = simulate_sde(Params.paper(), SMALL.replace(keep_trajectories=2, keep_every=50),
+                       seed=2)
+    back, ds = assert_result_protocol(res, tmp_path)
+    _same(res, back)
+    assert back.lyapunov["verdict"] == res.lyapunov["verdict"]
+    np.testing.assert_array_equal(back.lyapunov["z"], res.lyapunov["z"])
+    assert json.loads((tmp_path / "result.json").read_text())["type"] == "SDEResult"
+    assert ds["covariance"].dims == ("mode_i", "mode_j")
+    np.testing.assert_array_equal(ds["covariance"].sel(mode_i="q", mode_j="p").values,
+                                  res.covariance[4, 5])
+    assert ds["unit_s2"].dims == ("unit", "mode_i", "mode_j")
+    np.testing.assert_array_equal(ds["unit_s2"].values, res.unit_s2)
+    np.testing.assert_array_equal(ds["trajectories"].values, res.trajectories)
+    np.testing.assert_array_equal(ds["sample_time"].values, res.trajectory_times)
+    np.testing.assert_array_equal(ds["lyapunov_covariance"].values, res.lyapunov["covariance"])
+    assert f"E_N[r_m]={res.log_negativity['r_m']:.6g}" in repr(res)
+    assert res.provenance["params"] == Params.paper().to_dict()
+
+
+@few_units_ok
+def test_sde_result_of_an_explicit_system_round_trips(tmp_path):
+    system = LangevinSystem(A=[[-1.0, 0.3], [-0.3, -1.0]], D=np.eye(2))
+    res = simulate_sde(system, SDEOptions(n_traj=16, chunk_size=4, dt=0.1, t_burn=5.0,
+                                          t_avg=20.0, batch_time=10.0, initial="lyapunov"),
+                       seed=1)
+    back, ds = assert_result_protocol(res, tmp_path)
+    assert back.params is None and ds["mode_i"].values.tolist() == ["x0", "x1"]
+    with pytest.raises(ValueError, match="6-variable"):
+        res.to_estimate()
+
+
+@few_units_ok
+def test_sde_result_reads_format_2_folders(tmp_path):
+    """Folders written before the result protocol (result.json = the format-2 record) load."""
+    from simulator.resultio import write_result
+
+    res = simulate_sde(Params.paper(), SMALL, seed=3)
+    arrays = {k: getattr(res, k) for k in ("unit_s1", "unit_s2", "unit_counts", "chunk_seconds")}
+    write_result(tmp_path, "result", res._record(), arrays)
+    back = SDEResult.load(tmp_path)
+    _same(res, back)
+    assert back.versions == res.versions and back.timestamp == res.timestamp
+    assert back.provenance["versions"] == res.versions
+
+
+@few_units_ok
+def test_sde_estimate_and_xxpp():
+    from simulator.compare import compare
+    from simulator.conventions import covariance_xxpp
+    from simulator.validate import reference_scalars, sde_estimate
+
+    res = simulate_sde(Params.paper(), QUICK, seed=4)
+    est = res.to_estimate()
+    assert est.engine == "sde" and est.error_kind == "stderr"
+    np.testing.assert_array_equal(est.covariance_err, res.covariance_stderr)
+    assert est.scalars["E_N[r_m]"] == res.log_negativity["r_m"]
+    assert est.scalars_err["E_N[r_m]"] == res.log_negativity_stderr["r_m"] > 0
+    assert est.info["n_units"] == res.n_units >= 8
+    assert sde_estimate(res).scalars == est.scalars
+    ref = lyapunov(Params.paper())
+    comp = compare(ref.covariance, reference_scalars(ref), est)
+    assert comp.agrees, comp.verdict
+    np.testing.assert_array_equal(res.covariance_xxpp(), covariance_xxpp(res.covariance))
+    assert res.covariance_xxpp(1.0)[2, 2] == res.covariance[4, 4]  # x_m = q at hbar = 1

@@ -156,3 +156,77 @@ def test_draw_with_reused_buffers_gives_the_same_noise(method):
         np.testing.assert_array_equal(x, y)
     c = integ.draw(rng, 8, 5, reuse=True)  # the next block overwrites the buffers
     assert c[0] is b[0] and not np.array_equal(c[0], a[0])
+
+
+# ---- time-dependent drift A(t) --------------------------------------------------------------------
+class _ConstantDrift:
+    def __init__(self, A):
+        self.A = np.asarray(A, dtype=float)
+
+    def __call__(self, t):
+        return np.broadcast_to(self.A, (len(t),) + self.A.shape)
+
+
+class _OscillatingDecay:
+    """A(t) = -(1 + 0.5 sin t) I_2: commuting, so the noise-free solution is
+    x(T) = exp(-(T + 0.5 (1 - cos T))) x(0)."""
+
+    def __call__(self, t):
+        return -(1.0 + 0.5 * np.sin(t))[:, None, None] * np.eye(2)
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_constant_drift_at_steps_like_the_stationary_system(method):
+    """A system given A(t) = A steps bit for bit like the stationary one (paged matrices, across
+    page boundaries, noise included)."""
+    s = _optomechanical_test_system()
+    td = LangevinSystem(A=s.A, D=s.D, nonlinearity=s.nonlinearity, drift_at=_ConstantDrift(s.A))
+    assert td.time_dependent and not s.time_dependent
+    a, b = make_integrator(method, s, 0.05), make_integrator(method, td, 0.05)
+    b.PAGE = 7  # several pages in a short path
+    x = np.random.default_rng(1).normal(size=(5, 6))
+    rng_a, rng_b = np.random.default_rng(2), np.random.default_rng(2)
+    xa, xb = x.copy(), x.copy()
+    for block in range(3):
+        na = a.draw(rng_a, 6, 5)
+        nb = b.draw(rng_b, 6, 5, t0=block * 6 * 0.05)
+        xa = integrate_path(a, xa, na, t0=block * 6 * 0.05)
+        xb = integrate_path(b, xb, nb, t0=block * 6 * 0.05)
+    np.testing.assert_allclose(xb, xa, rtol=1e-13, atol=1e-12)
+    with pytest.raises(ValueError, match="start time"):
+        b.step(x, tuple(v[0] for v in nb))
+
+
+@pytest.mark.parametrize("method,order", [("euler", 1.0), ("exponential", 2.0), ("sra1", 2.0)])
+def test_time_dependent_drift_converges_at_the_scheme_order(method, order):
+    """Noise-free path of A(t) = -(1 + 0.5 sin t): the error at T = 2 falls as dt^order (Euler
+    first order; the midpoint-frozen exponential and Ralston's SRA1 second order), so A(t) is
+    evaluated at the right times (a scheme that froze A(0) would not converge at all)."""
+    system = LangevinSystem(A=-np.eye(2), D=np.zeros((2, 2)), drift_at=_OscillatingDecay())
+    T = 2.0
+    exact = np.exp(-(T + 0.5 * (1.0 - np.cos(T))))
+    errors = []
+    for n in (20, 40, 80):
+        integ = make_integrator(method, system, T / n)
+        noise = tuple(np.zeros((n, 1, 2)) for _ in range(integ.n_normals))
+        errors.append(abs(integrate_path(integ, np.ones((1, 2)), noise)[0, 0] - exact))
+    rates = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
+    assert np.all(np.abs(rates - order) < 0.15), (errors, rates)
+
+
+def test_time_dependent_exponential_noise_has_the_frozen_covariance():
+    """Per step the exponential noise has covariance Q of the midpoint matrix A(t + dt/2)."""
+    system = LangevinSystem(A=-np.eye(2), D=np.diag([1.0, 2.0]), drift_at=_OscillatingDecay())
+    integ = make_integrator("exponential", system, 0.3)
+    t0 = 0.6
+    z = np.random.default_rng(4).standard_normal((3, 1, 200000, 2))
+    (w,) = integ.noise_from_normals(z, t0=t0)
+    for k in range(3):
+        a = -(1.0 + 0.5 * np.sin(t0 + (k + 0.5) * 0.3))
+        Q = np.diag([1.0, 2.0]) * (np.exp(2 * a * 0.3) - 1.0) / (2 * a)
+        np.testing.assert_allclose(integ._at("Q", t0 + k * 0.3), Q, rtol=1e-12)
+        emp = w[k].T @ w[k] / w.shape[1]
+        se = np.sqrt(2.0 / w.shape[1]) * np.diag(Q).max()
+        assert np.abs(emp - Q).max() < 5 * se
+    with pytest.raises(ValueError, match="time-dependent"):
+        integ.coarsen((w[0],), (w[1],))

@@ -23,7 +23,7 @@ from .checks import OnelineParser, UsageError, one_line, wrap
 COMMANDS = (validate, lyapunov, sde, ringup, me)
 
 #: Commands that checkpoint finished chunks in ``--out`` (a rerun resumes from them).
-CHECKPOINTING = ("sde", "validate")
+CHECKPOINTING = ("sde", "ringup", "validate")
 
 #: Exit statuses (see the module docstring).
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_NOT_CONVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -118,12 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         return status
     except KeyboardInterrupt as exc:
         command = getattr(args, "command", None)
-        # only sde and validate checkpoint their chunks in --out; ringup's --out is the result
+        # sde, ringup and validate checkpoint their finished chunks in --out
         out = getattr(args, "out", None) if command in CHECKPOINTING else None
         message = interrupted_message(exc, out)
-        if command == "ringup" and not isinstance(exc, RunInterrupted):
-            message += " (a ring-up run keeps no partial results)"
-        elif command == "sde" and not out:
+        if command in ("sde", "ringup") and not out:
             message += "; give --out DIR to keep finished chunks"
         fail(message)
         return EXIT_INTERRUPTED

@@ -8,7 +8,8 @@ import sys
 import numpy as np
 
 from ..observables import log_negativity
-from ..sde.ringup import RINGUP_METHODS, RingupOptions, RingupResult, simulate_ringup
+from ..sde.integrators import METHODS
+from ..sde.ringup import RingupOptions, RingupResult, simulate_ringup
 from ..config import write_run_file
 from .checks import (UsageError, cap_workers, check_memory, check_out_dir, check_plot_file,
                      integer, n_jobs_arg, one_line, real, wrap)
@@ -44,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="time between outputs (default %(default)s)")
     p.add_argument("--ramp-time", type=real(0.0, strict=False), default=d.ramp_time,
                    help="linear ramp of the drive (default %(default)s: switched on)")
-    p.add_argument("--method", choices=RINGUP_METHODS, default=d.method,
+    p.add_argument("--method", choices=sorted(METHODS), default=d.method,
                    help="integrator of the ensemble (default %(default)s)")
     p.add_argument("--seed", type=integer(0), default=0,
                    help="root seed of the ensemble (default %(default)s)")
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
                      estimate_memory(opts), f"{opts.n_chunks} chunks")
         n_jobs = cap_workers(args.n_jobs, opts.n_chunks, lambda m: print(m, file=sys.stderr))
         show = not args.quiet and sys.stderr.isatty()
-        res = simulate_ringup(params, opts, seed=args.seed, n_jobs=n_jobs,
+        res = simulate_ringup(params, opts, seed=args.seed, n_jobs=n_jobs, out=args.out,
                               progress=ProgressBar("ringup") if show else None)
     except UsageError:
         raise

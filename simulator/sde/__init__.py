@@ -3,10 +3,15 @@
 * :func:`simulate_sde` -> :class:`SDEResult`: stationary covariance, E_N and steering with error
   bars from an ensemble, compared with the Lyapunov solution.
 * :class:`SDEOptions`: how the ensemble is run (method, step, times, chunks, initial state).
-* :class:`LangevinSystem`, :func:`fluctuation_system`: the SDE ``dx = (A x + N(x)) dt + dW``.
-* :data:`METHODS` and the integrators (``euler``, ``exponential``, ``sra1``).
+* :class:`LangevinSystem`, :func:`fluctuation_system`: the SDE ``dx = (A x + N(x)) dt + dW``
+  (``A`` constant, or ``A(t)`` with ``drift_at``).
+* :data:`METHODS` and the integrators (``euler``, ``exponential``, ``sra1``), for both.
 * :func:`simulate_ringup` -> :class:`RingupResult`: the transient from an empty cavity against
-  the linearised covariance equation.
+  the linearised covariance equation, on the same integrators, chunk loop, seeding,
+  checkpoints and estimators as :func:`simulate_sde` (a time-dependent system, time-resolved
+  sums).
+
+Both results follow the result protocol (:mod:`simulator.protocol`).
 """
 
 from .engine import build_system, simulate_sde

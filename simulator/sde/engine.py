@@ -25,6 +25,7 @@ from ..params import Params
 from ..resultio import versions
 from .ensemble import (
     check_resources,
+    check_run_arguments,
     chunk_seeds,
     effective_workers,
     run_chunks,
@@ -201,10 +202,7 @@ def simulate_sde(
     options = SDEOptions() if options is None else options
     if not isinstance(options, SDEOptions):
         raise TypeError(f"options: expected SDEOptions, got {type(options).__name__}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed = {seed!r}: must be an integer >= 0")
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
-        raise ValueError(f"n_jobs = {n_jobs!r}: must be a non-zero integer (-1: all cores)")
+    check_run_arguments(seed, n_jobs)
     t0 = time.perf_counter()
     system = build_system(problem, options)
     if not options.allow_unstable:

@@ -5,6 +5,11 @@ all its random numbers from ``np.random.default_rng(SeedSequence(seed).spawn(n_c
 returns only sums (per batch of the averaging window), so the reduced result is independent of
 ``n_jobs`` and of the order in which chunks finish: they are reduced in chunk order.
 
+The same loop runs a time-resolved (transient) problem: a system with a time-dependent drift
+``A(t)`` (every step is given its start time) and a :class:`Schedule` with ``record_initial``
+and one sample per bin, so that a chunk returns its sums at every output time instead of per
+batch (the ring-up, :mod:`simulator.sde.ringup`). Nothing in it depends on the dimension ``d``.
+
 Inside a chunk the state is an array ``(n, d)`` advanced for all its trajectories at once. Noise
 is drawn ``block_steps`` steps at a time; the sampled states of a block go into a fixed buffer and
 are folded into the batch sums ``sum x`` and ``sum x x^T`` at the end of the block (one matrix
@@ -53,6 +58,7 @@ from .system import LangevinSystem
 
 __all__ = ["Schedule", "ChunkResult", "schedule", "run_chunk", "run_chunks", "chunk_seeds",
            "run_id", "effective_workers", "estimate_resources", "divergence_bound",
+           "check_run_arguments", "seed_records",
            "BATCH_MIN_CORRELATION_TIMES", "BOUND_SIGMAS"]
 
 log = logging.getLogger("simulator.sde")
@@ -102,6 +108,9 @@ class Schedule:
     steps_per_batch : int
         Steps per batch (a multiple of ``sample_every``).
     samples_per_batch : int
+    record_initial : bool
+        Also record the initial state as a bin of its own, before the batches (time-resolved
+        runs such as the ring-up: bin ``b`` is then the state at ``b * steps_per_batch * dt``).
     """
 
     dt: float
@@ -113,6 +122,12 @@ class Schedule:
     n_chunks: int = 1
     bound: float = 1e6
     correlation_time: float | None = None
+    record_initial: bool = False
+
+    @property
+    def n_bins(self) -> int:
+        """Rows of a chunk's sums: the batches, plus the initial state if recorded."""
+        return self.n_batches + int(self.record_initial)
 
     @property
     def t_burn(self) -> float:
@@ -135,6 +150,7 @@ class Schedule:
             "n_units": self.n_units, "bound": self.bound,
             "correlation_time": self.correlation_time,
             "batch_correlation_times": self.batch_correlation_times,
+            "record_initial": self.record_initial,
         }
 
     @property
@@ -261,8 +277,9 @@ def schedule(system: LangevinSystem, options: SDEOptions) -> Schedule:
 
 @dataclass(frozen=True)
 class ChunkResult:
-    """Sums of one chunk. Shapes: ``s1 (n_batches, d)``, ``s2 (n_batches, d, d)``,
-    ``counts (n_batches,)`` (number of samples, i.e. trajectories x sampled times)."""
+    """Sums of one chunk. Shapes: ``s1 (n_bins, d)``, ``s2 (n_bins, d, d)``,
+    ``counts (n_bins,)`` (number of samples, i.e. trajectories x sampled times); a bin is a batch
+    of the averaging window, or an output time of a time-resolved run (:attr:`Schedule.n_bins`)."""
 
     index: int
     n_traj: int
@@ -398,17 +415,49 @@ def _fold_block(buf: np.ndarray, x: np.ndarray, bound: float, alive: np.ndarray,
     return X.sum(axis=0), X.T @ X, X.shape[0]
 
 
+def _fold_groups(buf: np.ndarray, x: np.ndarray, bound: float, alive: np.ndarray,
+                 ones: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """As :func:`_fold_block` for a block spanning several bins: ``buf (q, m, n, d)`` holds the
+    ``m`` samples of each of ``q`` bins; returns ``s1 (q, d)``, ``s2 (q, d, d)``, ``counts (q,)``.
+    Divergence is judged over the whole block (its trajectories' samples are all dropped). The
+    sums of each bin are formed as in :func:`_fold_block` (same bits for the same samples)."""
+    q, m, n, d = buf.shape
+    was_alive = alive.copy()
+    X = buf.reshape(q, m * n, d)
+    s2 = np.matmul(np.swapaxes(X, 1, 2), X)
+    if (np.isfinite(s2).all() and np.diagonal(s2, axis1=1, axis2=2).max() <= bound * bound
+            and was_alive.all()):
+        _check_state(x, bound, alive)
+        if alive.all():
+            s1 = np.stack([ones[: m * n] @ X[g] for g in range(q)])
+            return s1, s2, np.full(q, m * n, dtype=np.int64)
+    ok = np.abs(buf).max(axis=(0, 1, 3)) <= bound
+    _check_state(x, bound, alive)
+    alive &= ok
+    x[~alive] = 0.0
+    use = alive & was_alive
+    X = buf[:, :, use].reshape(q, -1, d)
+    return (X.sum(axis=1), np.matmul(np.swapaxes(X, 1, 2), X),
+            np.full(q, X.shape[1], dtype=np.int64))
+
+
 def run_chunk(system: LangevinSystem, options: SDEOptions, sched: Schedule,
               seed_seq: np.random.SeedSequence, index: int, n: int) -> ChunkResult:
-    """Integrate one chunk of ``n`` trajectories and return its batch sums."""
+    """Integrate one chunk of ``n`` trajectories and return its sums per bin.
+
+    The system may be stationary or time-dependent (``system.drift_at``; every step gets its
+    start time ``step_no * dt``) and of any dimension. A schedule with ``record_initial`` also
+    sums the initial state (bin 0); batches shorter than a noise block share one block.
+    """
     start = time.perf_counter()
     rng = np.random.default_rng(seed_seq)
     integ = make_integrator(options.method, system, options.dt)
-    d = system.dim
+    d, dt = system.dim, options.dt
     nb, every, block = sched.n_batches, sched.sample_every, options.block_for(n)
-    s1 = np.zeros((nb, d))
-    s2 = np.zeros((nb, d, d))
-    counts = np.zeros(nb, dtype=np.int64)
+    nbin, off = sched.n_bins, int(sched.record_initial)
+    s1 = np.zeros((nbin, d))
+    s2 = np.zeros((nbin, d, d))
+    counts = np.zeros(nbin, dtype=np.int64)
     alive = np.ones(n, dtype=bool)
     n_keep = min(options.keep_trajectories, n) if index == 0 else 0
     kept: list[np.ndarray] = []
@@ -421,9 +470,9 @@ def run_chunk(system: LangevinSystem, options: SDEOptions, sched: Schedule,
         done = 0
         while done < sched.n_burn:
             k = min(block, sched.n_burn - done)
-            noise = integ.draw(rng, k, n, reuse=True)
+            noise = integ.draw(rng, k, n, reuse=True, t0=step_no * dt)
             for j in range(k):
-                x = integ.step(x, tuple(a[j] for a in noise))
+                x = integ.step(x, tuple(a[j] for a in noise), step_no * dt)
                 step_no += 1
                 if n_keep and step_no % options.keep_every == 0:
                     kept.append(x[:n_keep].copy())
@@ -431,16 +480,26 @@ def run_chunk(system: LangevinSystem, options: SDEOptions, sched: Schedule,
             done += k
         # Averaging window: batches of blocks; sampled states buffered then folded in.
         block = max(every, (block // every) * every)
-        buf = np.empty((block // every, n, d))
+        spb = sched.steps_per_batch
+        per_block = block // spb  # whole batches that fit in one block (0: batches span blocks)
+        buf = np.empty((max(block, spb * max(per_block, 1)) // every, n, d))
         ones = np.ones(buf.shape[0] * n)
-        for b in range(nb):
+        if off:
+            b1, b2, c = _fold_block(x[None], x, sched.bound, alive, ones)
+            s1[0] += b1
+            s2[0] += b2
+            counts[0] += c
+        b = 0
+        while b < nb:
+            q = min(per_block, nb - b) if per_block > 1 else 1
             done = 0
-            while done < sched.steps_per_batch:
-                k = min(block, sched.steps_per_batch - done)
-                noise = integ.draw(rng, k, n, reuse=True)
+            total = q * spb
+            while done < total:
+                k = min(block, total - done) if q == 1 else total
+                noise = integ.draw(rng, k, n, reuse=True, t0=step_no * dt)
                 m = 0
                 for j in range(k):
-                    x = integ.step(x, tuple(a[j] for a in noise))
+                    x = integ.step(x, tuple(a[j] for a in noise), step_no * dt)
                     step_no += 1
                     if (j + 1) % every == 0:
                         buf[m] = x
@@ -448,10 +507,18 @@ def run_chunk(system: LangevinSystem, options: SDEOptions, sched: Schedule,
                     if n_keep and step_no % options.keep_every == 0:
                         kept.append(x[:n_keep].copy())
                 done += k
-                b1, b2, c = _fold_block(buf[:m], x, sched.bound, alive, ones)
-                s1[b] += b1
-                s2[b] += b2
-                counts[b] += c
+                if q == 1:
+                    b1, b2, c = _fold_block(buf[:m], x, sched.bound, alive, ones)
+                    s1[off + b] += b1
+                    s2[off + b] += b2
+                    counts[off + b] += c
+                else:
+                    g1, g2, gc = _fold_groups(buf[:m].reshape(q, m // q, n, d), x, sched.bound,
+                                              alive, ones)
+                    s1[off + b:off + b + q] += g1
+                    s2[off + b:off + b + q] += g2
+                    counts[off + b:off + b + q] += gc
+            b += q
     return ChunkResult(
         index=index, n_traj=n, s1=s1, s2=s2, counts=counts, diverged=int((~alive).sum()),
         final_state=x, seconds=time.perf_counter() - start,
@@ -480,12 +547,13 @@ def step_error_check(system: LangevinSystem, options: SDEOptions, sched: Schedul
         done = 0
         while done < total:
             k = min(block, total - done)
-            nf = fine.draw(rng, 2 * k, n)
+            nf = fine.draw(rng, 2 * k, n, t0=done * options.dt)
             nc = fine.coarsen_path(nf)
             for j in range(k):
-                xc = coarse.step(xc, tuple(a[j] for a in nc))
-                xf = fine.step(xf, tuple(a[2 * j] for a in nf))
-                xf = fine.step(xf, tuple(a[2 * j + 1] for a in nf))
+                t = (done + j) * options.dt
+                xc = coarse.step(xc, tuple(a[j] for a in nc), t)
+                xf = fine.step(xf, tuple(a[2 * j] for a in nf), t)
+                xf = fine.step(xf, tuple(a[2 * j + 1] for a in nf), t + 0.5 * options.dt)
                 if done + j >= sched.n_burn and (done + j + 1 - sched.n_burn) % sched.sample_every == 0:
                     m_c += xc.T @ xc
                     m_f += xf.T @ xf
@@ -500,6 +568,21 @@ def step_error_check(system: LangevinSystem, options: SDEOptions, sched: Schedul
         "second_moment_max_element": float(scale),
         "second_moment_relative_difference": float(diff.max() / scale) if scale > 0 else float("nan"),
     }
+
+
+def check_run_arguments(seed: Any, n_jobs: Any) -> None:
+    """``ValueError`` naming ``seed`` (an integer >= 0) or ``n_jobs`` (a non-zero integer) when
+    they are not; shared by every ensemble driver."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed = {seed!r}: must be an integer >= 0")
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
+        raise ValueError(f"n_jobs = {n_jobs!r}: must be a non-zero integer (-1: all cores)")
+
+
+def seed_records(seed: int, n_chunks: int) -> list[dict[str, Any]]:
+    """The per-chunk seeds of a run as JSON (entropy and spawn key of each chunk's stream)."""
+    return [{"entropy": s.entropy, "spawn_key": list(s.spawn_key)}
+            for s in chunk_seeds(int(seed), n_chunks)]
 
 
 # ---- resources ---------------------------------------------------------------------------------
@@ -558,7 +641,7 @@ def estimate_resources(system: LangevinSystem, options: SDEOptions, sched: Sched
     if options.keep_trajectories:
         kept = (steps // options.keep_every + 1) * min(options.keep_trajectories, n) * d * 8
     per_chunk_work = 8 * n * d * (3 * block + block // options.sample_every + 8) + kept
-    per_chunk_kept = 8 * (2 * sched.n_batches * (d * d + d + 1) + n * d) + _CHUNK_OVERHEAD_BYTES
+    per_chunk_kept = 8 * (2 * sched.n_bins * (d * d + d + 1) + n * d) + _CHUNK_OVERHEAD_BYTES
     memory = n_workers * per_chunk_work + options.n_chunks * per_chunk_kept
     seconds = (options.n_chunks * steps * (_SECONDS_PER_CHUNK_STEP
                                            + _SECONDS_PER_VARIABLE_STEP * n * d) / n_workers)
@@ -683,7 +766,8 @@ def _run_and_save(system, options, sched, seed_seq, index, n, chunk_dir, run="")
 def run_chunks(system: LangevinSystem, options: SDEOptions, seed: int, *,
                chunk_ids: Sequence[int] | None = None, n_jobs: int = 1,
                out: str | Path | None = None, identity: dict[str, Any] | None = None,
-               progress: Callable[[int, int], None] | None = None) -> list[ChunkResult]:
+               progress: Callable[[int, int], None] | None = None,
+               sched: Schedule | None = None) -> list[ChunkResult]:
     """Compute (or load from ``out``) the chunks ``chunk_ids`` (default: all), in chunk order.
 
     Parameters
@@ -696,6 +780,9 @@ def run_chunks(system: LangevinSystem, options: SDEOptions, seed: int, *,
         id stored in the manifest and every chunk file and compared on resume.
     progress : callable or None
         Called as ``progress(done, total)`` after each chunk is available (in the caller).
+    sched : Schedule or None
+        The steps and bins of each chunk; ``None``: :func:`schedule` of the stationary run. A
+        transient (ring-up) passes its own, time-resolved one.
 
     Raises
     ------
@@ -706,7 +793,7 @@ def run_chunks(system: LangevinSystem, options: SDEOptions, seed: int, *,
     RunInterrupted
         Ctrl-C: the finished chunks are saved in ``out``; rerunning resumes.
     """
-    sched = schedule(system, options)
+    sched = schedule(system, options) if sched is None else sched
     ids = list(range(options.n_chunks)) if chunk_ids is None else sorted(set(chunk_ids))
     for i in ids:
         if not 0 <= i < options.n_chunks:

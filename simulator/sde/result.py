@@ -1,6 +1,16 @@
 """The result of an SDE ensemble run, and its storage format.
 
-Format (directory ``DIR``), written by :meth:`SDEResult.save` and read by :meth:`SDEResult.load`:
+:class:`SDEResult` follows the result protocol (:mod:`simulator.protocol`): ``save(DIR)`` writes
+``DIR/result.npz`` (every array bit for bit: ``fixed_point``, ``mean``, ``covariance`` and their
+errors, the unit sums, ``chunk_seconds``, kept trajectories, ``lyapunov.covariance`` and
+``lyapunov.z``) and ``DIR/result.json`` (type, format, provenance, every other field, SHA-256
+checksum over both); ``load`` also reads the folders written before the protocol (format 2,
+described below); ``to_dict()`` is the JSON record of the format-2 ``result.json`` plus
+``provenance``; ``to_xarray()`` names the dimensions ``mode``, ``mode_i``, ``mode_j``, ``unit``,
+``chunk``, ``sample_time``, ``trajectory``; ``to_estimate()`` feeds :func:`simulator.compare.compare`.
+
+Format 2 (directory ``DIR``), written by wgmsim before the result protocol, still read by
+:meth:`SDEResult.load`:
 
 * ``DIR/result.json`` -- every scalar and small matrix: ``params`` (as :meth:`Params.to_dict`,
   or ``null`` for a bare :class:`LangevinSystem`), ``options``, ``schedule``, ``seed`` and the
@@ -26,9 +36,12 @@ from typing import Any
 
 import numpy as np
 
-from ..jsonio import to_jsonable
+from ..conventions import QUADRATURES, covariance_xxpp as _covariance_xxpp
+from ..errors import ResultFileError
+from ..estimate import Estimate
 from ..params import Params
-from ..resultio import read_result, write_result
+from ..protocol import ResultProtocol, _stamp
+from ..resultio import read_result
 from .estimators import format_log_negativity
 from .options import SDEOptions
 
@@ -37,8 +50,8 @@ __all__ = ["SDEResult", "RESULT_FORMAT"]
 RESULT_FORMAT = 2
 
 
-@dataclass(frozen=True)
-class SDEResult:
+@dataclass(frozen=True, repr=False)
+class SDEResult(ResultProtocol):
     """Stationary statistics of an SDE ensemble (dimensionless units, time in ``1/omega_m``).
 
     Attributes
@@ -119,9 +132,70 @@ class SDEResult:
                          f"-> {self.lyapunov['verdict']}")
         return "\n".join(lines)
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready record (see the module docstring)."""
-        return to_jsonable({
+    def __post_init__(self) -> None:
+        stamp = _stamp()
+        if self.versions:
+            stamp["versions"] = dict(self.versions)
+        if self.timestamp:
+            stamp["timestamp"] = self.timestamp
+        object.__setattr__(self, "_stamp", stamp)
+
+    # ---- Gaussian state and comparison -------------------------------------------------------
+    def covariance_xxpp(self, hbar: float = 2.0) -> np.ndarray:
+        """The covariance in thewalrus / Strawberry Fields form: order ``(x_r, x_l, x_m, p_r,
+        p_l, p_m)``, vacuum ``hbar/2`` (:func:`simulator.conventions.covariance_xxpp`)."""
+        return _covariance_xxpp(self.covariance, hbar)
+
+    def to_estimate(self) -> Estimate:
+        """The ensemble as an :class:`~simulator.compare.Estimate`: covariance with its
+        (Student-t widened) batch-means error, E_N and steering with their jackknife errors,
+        and ``info`` with the trajectories, step, method, diverged count, statistical units
+        (``n_units``) and status.
+
+        Raises
+        ------
+        ValueError
+            Not the 6-variable optomechanical system (no E_N or steering).
+        """
+        obs = self.observables
+        if not obs:
+            raise ValueError("to_estimate: needs the 6-variable optomechanical system (this "
+                             f"result has d = {len(self.mean)} and no E_N or steering)")
+        scalars = {f"E_N[{k}]": v for k, v in obs["log_negativity"].items()}
+        scalars.update({f"steering[{k}]": v for k, v in obs["steering"].items()})
+        errs = {f"E_N[{k}]": v for k, v in obs["log_negativity_stderr"].items()}
+        errs.update({f"steering[{k}]": v for k, v in obs["steering_stderr"].items()})
+        info = {"trajectories": self.options.n_traj, "dt": self.options.dt,
+                "method": self.options.method, "diverged": self.diverged,
+                "statistical units": self.n_units, "n_units": self.n_units,
+                "status": self.status}
+        if self.error_check:
+            info["step-size check (dt vs dt/2, same noise): relative change of <x x^T>"] = \
+                self.error_check["second_moment_relative_difference"]
+        return Estimate("sde", self.covariance, self.covariance_stderr, scalars, errs, "stderr",
+                        info, **self._unclipped_estimates())
+
+    def _unclipped_estimates(self) -> dict[str, Any]:
+        """The unclipped E_N / steering and the keys below resolution (issue 13)."""
+        obs = self.observables
+        raw, raw_err, below = {}, {}, []
+        for name, label in (("log_negativity", "E_N"), ("steering", "steering")):
+            raw.update({f"{label}[{k}]": v for k, v in obs.get(f"{name}_raw", {}).items()})
+            raw_err.update({f"{label}[{k}]": v
+                            for k, v in obs.get(f"{name}_raw_stderr", {}).items()})
+            flags = obs.get(f"{name}_below_resolution")
+            if flags is None:  # a result from before the unclipped estimates: zero means clipped
+                flags = {k: v == 0.0 for k, v in obs[name].items()}
+            below += [f"{label}[{k}]" for k, v in flags.items() if v]
+        return {"raw_scalars": raw, "raw_scalars_err": raw_err, "below_resolution": tuple(below)}
+
+    # ---- result protocol (simulator.protocol) ------------------------------------------------
+    _file_name = "result"
+    _LYAPUNOV_ARRAYS = ("covariance", "z")
+
+    def _record(self) -> dict[str, Any]:
+        """JSON-ready record (see the module docstring); ``to_dict()`` adds ``provenance``."""
+        return {
             "format": RESULT_FORMAT,
             "status": self.status,
             "flags": list(self.flags),
@@ -134,7 +208,7 @@ class SDEResult:
             "schedule": self.schedule,
             "seed": self.seed,
             "seeds": self.seeds,
-            "quadratures": ["X_r", "Y_r", "X_l", "Y_l", "q", "p"][: len(self.mean)],
+            "quadratures": list(QUADRATURES)[: len(self.mean)],
             "fixed_point": self.fixed_point,
             "mean": self.mean,
             "mean_stderr": self.mean_stderr,
@@ -147,40 +221,126 @@ class SDEResult:
             "timing": self.timing,
             "versions": self.versions,
             "error_check": self.error_check,
-        })
+        }
 
-    def save(self, directory: str | Path) -> Path:
-        """Write ``result.json`` and ``result.npz`` (checksummed together, atomically) into
-        ``directory`` (created); returns it."""
-        arrays = dict(unit_s1=self.unit_s1, unit_s2=self.unit_s2, unit_counts=self.unit_counts,
-                      chunk_seconds=self.chunk_seconds)
+    def _arrays(self) -> dict[str, np.ndarray]:
+        out = {k: np.asarray(getattr(self, k)) for k in
+               ("fixed_point", "mean", "mean_stderr", "covariance", "covariance_stderr",
+                "unit_s1", "unit_s2", "unit_counts", "chunk_seconds")}
         if self.trajectories is not None:
-            arrays["trajectories"] = self.trajectories
-            arrays["trajectory_times"] = self.trajectory_times
-        return write_result(directory, "result", self.to_dict(), arrays)
+            out["trajectories"] = np.asarray(self.trajectories)
+            out["trajectory_times"] = np.asarray(self.trajectory_times)
+        if self.lyapunov is not None:
+            for k in self._LYAPUNOV_ARRAYS:
+                out[f"lyapunov.{k}"] = np.asarray(self.lyapunov[k])
+            # scores may be inf (z_scores with a zero error): kept bit for bit in the npz
+            out["lyapunov.max_abs_z"] = np.asarray(float(self.lyapunov["max_abs_z"]))
+            for pair, z in (self.lyapunov.get("log_negativity_z") or {}).items():
+                out[f"lyapunov.log_negativity_z.{pair}"] = np.asarray(float(z))
+        return out
+
+    def _meta(self) -> dict[str, Any]:
+        lyap = None if self.lyapunov is None else {
+            k: v for k, v in self.lyapunov.items()
+            if k not in self._LYAPUNOV_ARRAYS + ("max_abs_z", "log_negativity_z")}
+        return {"params": None if self.params is None else self.params.to_dict(),
+                "options": self.options.to_dict(), "seed": self.seed, "seeds": self.seeds,
+                "schedule": self.schedule, "observables": self.observables, "lyapunov": lyap,
+                "diverged": self.diverged, "timing": self.timing, "versions": self.versions,
+                "status": self.status, "flags": list(self.flags), "message": self.message,
+                "error_check": self.error_check, "stderr_t_factor": self.stderr_t_factor,
+                "uncertainty": self.uncertainty, "timestamp": self.timestamp,
+                # readable copies (the arrays in result.npz are what load() uses)
+                "quadratures": list(QUADRATURES)[: len(self.mean)],
+                "covariance": self.covariance.tolist(),
+                "covariance_stderr": self.covariance_stderr.tolist()}
+
+    @classmethod
+    def _from_saved(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "SDEResult":
+        nan = lambda v: np.nan if v is None else v  # noqa: E731
+        lyap = meta["lyapunov"]
+        if lyap is not None:
+            lyap = dict(lyap)
+            lyap.update({k: arrays[f"lyapunov.{k}"] for k in cls._LYAPUNOV_ARRAYS})
+            lyap["max_abs_z"] = float(arrays["lyapunov.max_abs_z"])
+            en_z = {k.rsplit(".", 1)[1]: float(v) for k, v in arrays.items()
+                    if k.startswith("lyapunov.log_negativity_z.")}
+            if en_z:
+                lyap["log_negativity_z"] = en_z
+        return cls(
+            params=None if meta["params"] is None else Params.from_dict(meta["params"]),
+            options=SDEOptions.from_dict(meta["options"]), seed=meta["seed"],
+            seeds=meta["seeds"], schedule=meta["schedule"],
+            observables={k: {kk: nan(vv) for kk, vv in v.items()}
+                         for k, v in meta["observables"].items()},
+            lyapunov=lyap, diverged=int(meta["diverged"]), timing=meta["timing"],
+            versions=meta["versions"], status=meta["status"], message=meta["message"],
+            error_check=meta["error_check"], flags=tuple(meta["flags"]),
+            stderr_t_factor=float(meta["stderr_t_factor"]), uncertainty=meta["uncertainty"],
+            timestamp=meta["timestamp"],
+            trajectories=arrays.get("trajectories"),
+            trajectory_times=arrays.get("trajectory_times"),
+            **{k: arrays[k] for k in ("fixed_point", "mean", "mean_stderr", "covariance",
+                                      "covariance_stderr", "unit_s1", "unit_s2", "unit_counts",
+                                      "chunk_seconds")})
 
     @classmethod
     def load(cls, directory: str | Path) -> "SDEResult":
-        """Read a result written by :meth:`save`.
+        """Read a result written by :meth:`save` (or a format-2 folder of an earlier wgmsim).
 
         Raises
         ------
         ResultFileError
-            A file is missing, unreadable, of another format, or fails the checksum (modified,
-            or ``result.json`` and ``result.npz`` from different saves); the message names it.
+            A file is missing, unreadable, of another format or type, or fails the checksum
+            (modified, or ``result.json`` and ``result.npz`` from different saves); the message
+            names it.
         """
-        from ..errors import ResultFileError
-
         d = Path(directory)
         meta, data = read_result(d, "result")
-        if meta.get("format") != RESULT_FORMAT:
-            raise ResultFileError(f"{d / 'result.json'}: result format {meta.get('format')!r}, "
-                                  f"expected {RESULT_FORMAT}")
         try:
+            if "type" in meta:
+                return super().load(d)
+            if meta.get("format") != RESULT_FORMAT:
+                raise ResultFileError(f"{d / 'result.json'}: result format "
+                                      f"{meta.get('format')!r}, expected {RESULT_FORMAT}")
             return cls._from_record(meta, data)
         except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, ResultFileError):
+                raise
             raise ResultFileError(f"{d / 'result.json'}: inconsistent result record "
                                   f"({type(exc).__name__}: {exc})") from None
+
+    def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+        dims = {"fixed_point": ("mode",), "mean": ("mode",), "mean_stderr": ("mode",),
+                "unit_s1": ("unit", "mode"), "unit_s2": ("unit", "mode_i", "mode_j"),
+                "unit_counts": ("unit",), "chunk_seconds": ("chunk",),
+                "trajectories": ("sample_time", "trajectory", "mode"),
+                "trajectory_times": ("sample_time",)}
+        out = {}
+        for k, v in self._arrays().items():
+            default = ("mode_i", "mode_j") if v.ndim == 2 else ()
+            out[k.replace(".", "_")] = (dims.get(k, default), v)
+        return out
+
+    def _xarray_coords(self) -> dict[str, Any]:
+        d = len(self.mean)
+        names = list(QUADRATURES) if d == 6 else [f"x{k}" for k in range(d)]
+        out: dict[str, Any] = {"mode": names, "mode_i": names, "mode_j": names}
+        if self.trajectory_times is not None:
+            out["sample_time"] = np.asarray(self.trajectory_times)
+        return out
+
+    def _summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"method": self.options.method, "dt": self.options.dt,
+                               "n_traj": self.options.n_traj, "n_units": self.n_units}
+        if self.log_negativity:
+            out["E_N[r_m]"] = self.log_negativity["r_m"]
+            out["stderr"] = self.log_negativity_stderr["r_m"]
+        if self.lyapunov:
+            out["max_abs_z"] = self.lyapunov["max_abs_z"]
+        out["diverged"] = self.diverged
+        out["status"] = self.status
+        return out
 
     @classmethod
     def _from_record(cls, meta: dict[str, Any], data: dict[str, np.ndarray]) -> "SDEResult":

@@ -9,17 +9,22 @@ amplitudes are split exactly as ``u = ubar(t) + x``: ``ubar`` solves the plain m
     dx = (A(t) x + N(x)) dt + dW,     A(t) = drift_matrix_along(ubar(t)),
 
 keep every nonlinear term (the same remainder ``N`` as about the fixed point, since the drift is
-quadratic). The ``exponential`` method propagates with ``exp(A(t_mid) dt)`` and the exact noise
-covariance of the frozen midpoint matrix (second order in the variation of ``A``); ``euler`` uses
-``A(t_n)``. The ensemble mean and covariance are accumulated at output times only (memory grows
-with the number of outputs, not the number of steps) and compared with
-:func:`simulator.linear.covariance_evolution` started from the same state.
+quadratic). This is a :class:`~simulator.sde.system.LangevinSystem` with a time-dependent drift
+(``drift_at``), and it runs through the stationary engine's machinery unchanged: the integrators of
+:data:`~simulator.sde.integrators.METHODS` (``exponential`` freezes ``A`` at each step's midpoint
+with the exact step-noise covariance of that matrix), the chunk loop, seeding
+(``SeedSequence(seed).spawn(n_chunks)``), checkpoints (``out=DIR``: run id, lock, checksums) and
+divergence handling of :mod:`simulator.sde.ensemble`, with a time-resolved schedule: each chunk
+returns the sums ``sum x``, ``sum x x^T`` and the counts at every output time (memory grows with
+the number of outputs, not of steps). Errors are across chunks (batch means over chunks for the
+covariance, delete-one jackknife for ``E_N(t)``), widened by the Student-t factor of the stationary
+engine; z-scores against :func:`simulator.linear.covariance_evolution` from the same initial state
+come from :func:`simulator.sde.estimators.z_scores`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import time
 import warnings
 from dataclasses import dataclass
@@ -28,27 +33,32 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import (
-    MIN_UNITS,
-    ResultFileError,
-    RunInterrupted,
-    StabilityWarning,
-    StatisticsWarning,
-)
+from ..conventions import PAIRS, QUADRATURES, covariance_xxpp as _covariance_xxpp
+from ..errors import MIN_UNITS, ResultFileError, StabilityWarning, StatisticsWarning
 from ..linear import covariance_evolution
 from ..model import Rates, diffusion_matrix, drift_matrix_along, mean_field, nonlinear_drift
 from ..observables import log_negativity
 from ..params import Params
-from ..resultio import read_result, versions, write_result
-from .ensemble import chunk_seeds, effective_workers
-from .integrators import expm, psd_sqrt
-from .options import _positive
-from .system import OptomechanicalRemainder
+from ..protocol import ResultProtocol
+from ..resultio import read_result
+from .engine import student_t_factor
+from .ensemble import (
+    Schedule,
+    check_resources,
+    check_run_arguments,
+    effective_workers,
+    initial_moments,
+    run_chunks,
+    seed_records,
+)
+from .estimators import batch_means_stderr, jackknife, max_abs, pooled_covariance, z_scores
+from .integrators import METHODS, ExponentialEuler
+from .options import SDEOptions, _positive
+from .system import LangevinSystem, OptomechanicalRemainder
 
-__all__ = ["RingupOptions", "RingupResult", "simulate_ringup"]
+__all__ = ["RingupOptions", "RingupResult", "simulate_ringup", "ringup_system", "MeanFieldPath"]
 
-RINGUP_METHODS = ("exponential", "euler")
-#: Version of the files written by :meth:`RingupResult.save`.
+#: Version of the files written by the ring-up before the result protocol (still read).
 RINGUP_FORMAT = 2
 
 
@@ -58,7 +68,9 @@ class RingupOptions:
 
     Parameters
     ----------
-    method : {"exponential", "euler"}
+    method : str
+        Integrator, a key of :data:`~simulator.sde.integrators.METHODS` (the same table as the
+        stationary engine).
     dt : float
     n_traj, chunk_size : int
         Trajectories, and trajectories per chunk (chunks fix the seeds and the error bars).
@@ -85,8 +97,8 @@ class RingupOptions:
 
     def __post_init__(self) -> None:
         put = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
-        if self.method not in RINGUP_METHODS:
-            raise ValueError(f"method = {self.method!r}: must be one of {RINGUP_METHODS}")
+        if self.method not in METHODS:
+            raise ValueError(f"method = {self.method!r}: must be one of {sorted(METHODS)}")
         for name in ("dt", "t_final", "output_every", "bound"):
             put(name, _positive(name, getattr(self, name)))
         put("ramp_time", _positive("ramp_time", self.ramp_time, allow_zero=True))
@@ -98,38 +110,166 @@ class RingupOptions:
         if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
             raise ValueError(f"output_every = {self.output_every!r}: must be a multiple of "
                              f"dt = {self.dt!r}")
+        if self.n_outputs < 1:
+            raise ValueError(f"t_final = {self.t_final!r}: shorter than output_every = "
+                             f"{self.output_every!r}")
 
     @property
     def n_chunks(self) -> int:
         return -(-self.n_traj // self.chunk_size)
 
+    @property
+    def steps_per_output(self) -> int:
+        return int(round(self.output_every / self.dt))
+
+    @property
+    def n_outputs(self) -> int:
+        """Output times after ``t = 0`` (the last one at or before ``t_final``)."""
+        return int(np.floor(self.t_final / self.output_every + 1e-9))
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def sde_options(self, initial: str = "thermal") -> SDEOptions:
+        """The same run in the stationary engine's terms (what the chunk loop reads)."""
+        every = self.steps_per_output
+        return SDEOptions(method=self.method, dt=self.dt, n_traj=self.n_traj,
+                          chunk_size=self.chunk_size, t_burn=0.0,
+                          t_avg=self.n_outputs * every * self.dt, batch_time=every * self.dt,
+                          sample_every=every, initial=initial, bound=self.bound,
+                          wigner_correction=self.wigner_correction, allow_unstable=True)
 
-@dataclass(frozen=True)
-class RingupResult:
-    """Ensemble statistics against time.
+    def schedule(self) -> Schedule:
+        """Time-resolved schedule: the initial state and one sample every ``output_every``."""
+        every = self.steps_per_output
+        return Schedule(dt=self.dt, n_burn=0, n_batches=self.n_outputs, steps_per_batch=every,
+                        samples_per_batch=1, sample_every=every, n_chunks=self.n_chunks,
+                        bound=self.bound, correlation_time=None, record_initial=True)
+
+
+# ---- the time-dependent system -----------------------------------------------------------------
+class DriveRamp:
+    """Drive amplitude factor ``min(1, t / ramp)`` (1 for ``ramp = 0``); picklable."""
+
+    def __init__(self, ramp: float) -> None:
+        self.ramp = float(ramp)
+
+    def __call__(self, t: float) -> float:
+        return 1.0 if self.ramp <= 0 else min(1.0, t / self.ramp)
+
+
+class MeanFieldPath:
+    """``ubar(t)``: the plain mean-field equations from an empty cavity (``u = 0``), solved to
+    ``rtol = 1e-10`` on ``[0, t_end]`` in pieces split at the end of the ramp. Calling it with
+    times ``(k,)`` gives ``(k, 6)``; picklable (it travels to joblib workers)."""
+
+    def __init__(self, rates: Rates, bare: float, t_end: float, ramp: float) -> None:
+        from scipy.integrate import solve_ivp  # lazy: scipy.integrate is most of the import time
+
+        self.scale = scale = DriveRamp(ramp)
+
+        def rhs(t, u):
+            return nonlinear_drift(rates, u, bare, drive_scale=scale(t), wigner_correction=False)
+
+        cuts = [0.0, ramp, t_end] if 0 < ramp < t_end else [0.0, t_end]
+        u = np.zeros(6)
+        atol = 1e-10 * max(1.0, float(np.abs(mean_field(rates).vector()).max()))
+        self.pieces = []
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            sol = solve_ivp(rhs, (a, b), u, method="DOP853", rtol=1e-10, atol=atol,
+                            dense_output=True)
+            if not sol.success:
+                raise RuntimeError(f"ring-up mean field: {sol.message}")
+            self.pieces.append((a, b, sol.sol))
+            u = sol.y[:, -1]
+        self.t_end = float(t_end)
+
+    def __call__(self, t: np.ndarray) -> np.ndarray:
+        t = np.atleast_1d(np.asarray(t, dtype=float))
+        out = np.empty((len(t), 6))
+        todo = np.ones(len(t), dtype=bool)
+        for a, b, sol in self.pieces:
+            sel = todo & (t <= b + 1e-12)
+            if sel.any():
+                out[sel] = sol(np.clip(t[sel], a, b)).T
+                todo &= ~sel
+        if todo.any():  # beyond t_end (a step's last node): hold the final value
+            out[todo] = self.pieces[-1][2](self.pieces[-1][1])
+        return out
+
+
+class PathDrift:
+    """``A(t) = drift_matrix_along(ubar(t))`` for times ``(k,)``, shape ``(k, 6, 6)``."""
+
+    def __init__(self, rates: Rates, bare: float, path: MeanFieldPath) -> None:
+        self.rates, self.bare, self.path = rates, float(bare), path
+
+    def __call__(self, t: np.ndarray) -> np.ndarray:
+        u = self.path(t)
+        r = self.rates
+        a_r = (u[:, 0] + 1j * u[:, 1]) / np.sqrt(2.0)
+        a_l = (u[:, 2] + 1j * u[:, 3]) / np.sqrt(2.0)
+        return np.asarray(drift_matrix_along(r, a_r, a_l, self.bare + r.delta_J - r.g0 * u[:, 4]))
+
+
+def ringup_system(params: Params, options: RingupOptions) -> tuple[LangevinSystem, MeanFieldPath]:
+    """The fluctuations about the mean-field path from an empty cavity, as a time-dependent
+    :class:`LangevinSystem` (``drift_at`` = :class:`PathDrift`), and the path."""
+    rates = Rates.from_params(params)
+    bare = float(mean_field(rates).bare_detuning)
+    t_end = options.n_outputs * options.steps_per_output * options.dt
+    path = MeanFieldPath(rates, bare, t_end, options.ramp_time)
+    drift = PathDrift(rates, bare, path)
+    remainder = OptomechanicalRemainder(g0=float(rates.g0),
+                                        offset=1.0 if options.wigner_correction else 0.0)
+    system = LangevinSystem(A=drift(np.zeros(1))[0], D=diffusion_matrix(rates),
+                            nonlinearity=remainder, rates=rates, bare_detuning=bare,
+                            drift_at=drift)
+    return system, path
+
+
+# ---- result -------------------------------------------------------------------------------------
+@dataclass(frozen=True, repr=False)
+class RingupResult(ResultProtocol):
+    """Ensemble statistics against time (saved as ``DIR/ringup.npz`` + ``DIR/ringup.json``).
 
     Attributes
     ----------
+    params : Params or None
+        ``None`` for a run of an explicit :class:`LangevinSystem`.
+    seed : int
+    seeds : list of dict
+        Entropy and spawn key of each chunk's stream (``SeedSequence(seed).spawn(n_chunks)``).
     t : ndarray, shape (n_t,)
         Output times (``1/omega_m``), ``t[0] = 0``.
-    mean_field : ndarray, shape (n_t, 6)
+    mean_field : ndarray, shape (n_t, d)
         The deterministic path ``ubar(t)``.
-    mean, mean_stderr : ndarray, shape (n_t, 6)
+    mean, mean_stderr : ndarray, shape (n_t, d)
         Ensemble mean of the full amplitudes ``ubar + <x>`` and its error (across chunks).
-    covariance, covariance_stderr : ndarray, shape (n_t, 6, 6)
-    linear_covariance : ndarray, shape (n_t, 6, 6)
+    covariance, covariance_stderr : ndarray, shape (n_t, d, d)
+    linear_covariance : ndarray, shape (n_t, d, d)
         :func:`~simulator.linear.covariance_evolution` from the same initial state.
-    z : ndarray, shape (n_t, 6, 6)
-        ``(covariance - linear_covariance) / covariance_stderr``.
+    z : ndarray, shape (n_t, d, d)
+        ``(covariance - linear_covariance) / covariance_stderr``
+        (:func:`~simulator.sde.estimators.z_scores`: 0 or inf where the error is 0).
+    observables : dict
+        ``log_negativity`` and ``log_negativity_stderr`` (jackknife over chunks), each a dict of
+        pair -> ndarray (n_t,); empty unless ``d = 6``.
+    unit_s1, unit_s2, unit_counts : ndarray
+        Per-chunk sums at the output times: ``(n_chunks, n_t, d)``, ``(n_chunks, n_t, d, d)``,
+        ``(n_chunks, n_t)``.
     diverged : int
+    status, flags, message
+        ``"ok"``, or the most severe of ``"diverged"``, ``"few_units"`` (all in ``flags``).
+    stderr_t_factor : float
+        Student-t widening already applied to every error (as in the stationary engine).
     """
 
-    params: Params
+    params: Params | None
     options: RingupOptions
     seed: int
+    seeds: list[dict[str, Any]]
+    schedule: dict[str, Any]
     t: np.ndarray
     mean_field: np.ndarray
     mean: np.ndarray
@@ -138,13 +278,19 @@ class RingupResult:
     covariance_stderr: np.ndarray
     linear_covariance: np.ndarray
     z: np.ndarray
+    observables: dict[str, dict[str, np.ndarray]]
+    unit_s1: np.ndarray
+    unit_s2: np.ndarray
+    unit_counts: np.ndarray
+    chunk_seconds: np.ndarray
     diverged: int
     timing: dict[str, float]
     status: str = "ok"
+    flags: tuple[str, ...] = ()
     message: str = ""
-    versions: dict[str, str] = dataclasses.field(default_factory=dict)
-    timestamp: str = ""
+    stderr_t_factor: float = 1.0
 
+    # ---- physics ---------------------------------------------------------------------------
     @property
     def photon_number(self) -> dict[str, np.ndarray]:
         """``<a^dag a> = (<X>^2 + <Y>^2 + V_XX + V_YY)/2 - 1/2`` per optical mode, shape (n_t,)."""
@@ -160,292 +306,342 @@ class RingupResult:
 
     @property
     def log_negativity(self) -> dict[str, np.ndarray]:
-        """``E_N(t)`` of the ensemble covariance, per pair."""
-        return log_negativity(self.covariance)
+        """``E_N(t)`` of the ensemble covariance, per pair, shape (n_t,)."""
+        return self.observables.get("log_negativity") or log_negativity(self.covariance)
+
+    @property
+    def log_negativity_stderr(self) -> dict[str, np.ndarray] | None:
+        """Jackknife error (over chunks) of ``E_N(t)``, per pair."""
+        return self.observables.get("log_negativity_stderr")
 
     @property
     def max_abs_z(self) -> float:
-        iu = np.triu_indices(6)
-        a = np.abs(self.z[:, iu[0], iu[1]])
-        return float(np.nanmax(a)) if np.isfinite(a).any() else float("nan")
+        iu = np.triu_indices(self.z.shape[-1])
+        return max_abs(self.z[:, iu[0], iu[1]])
 
-    def to_dict(self) -> dict[str, Any]:
-        en = self.log_negativity
-        lin_en = log_negativity(self.linear_covariance)
-        return {
-            "params": self.params.to_dict(), "options": self.options.to_dict(), "seed": self.seed,
-            "t": self.t, "mean_field": self.mean_field, "mean": self.mean,
-            "covariance": self.covariance, "covariance_stderr": self.covariance_stderr,
-            "linear_covariance": self.linear_covariance,
-            "photon_number": self.photon_number, "phonon_number": self.phonon_number,
-            "log_negativity": en, "linear_log_negativity": lin_en,
-            "max_abs_z": self.max_abs_z, "diverged": self.diverged, "timing": self.timing,
-            "status": self.status, "message": self.message, "versions": self.versions,
-            "timestamp": self.timestamp,
-        }
+    @property
+    def n_units(self) -> int:
+        """Chunks with samples at every output time (the units of the error bars)."""
+        return int((self.unit_counts > 0).all(axis=1).sum()) if self.unit_counts.size else 0
 
+    @property
+    def versions(self) -> dict[str, str]:
+        """Versions of Python, wgmsim and its dependencies (from :attr:`provenance`)."""
+        return self.provenance["versions"]
+
+    @property
+    def timestamp(self) -> str:
+        """UTC time the result was made (ISO 8601)."""
+        return self.provenance["timestamp"]
+
+    def covariance_xxpp(self, hbar: float = 2.0) -> np.ndarray:
+        """The covariance at every output time in thewalrus / Strawberry Fields form, shape
+        ``(n_t, 6, 6)`` (:func:`simulator.conventions.covariance_xxpp`)."""
+        return _covariance_xxpp(self.covariance, hbar)
+
+    # ---- result protocol ---------------------------------------------------------------------
+    _file_name = "ringup"
     _ARRAYS = ("t", "mean_field", "mean", "mean_stderr", "covariance", "covariance_stderr",
-               "linear_covariance", "z")
+               "linear_covariance", "z", "unit_s1", "unit_s2", "unit_counts", "chunk_seconds")
 
-    def save(self, directory: str | Path) -> Path:
-        """Write ``ringup.npz`` (the arrays of :attr:`_ARRAYS`) and ``ringup.json`` (parameters,
-        options, seed, diverged count, status, timing, versions, format, checksum) into
-        ``directory`` through :func:`simulator.resultio.write_result`; returns it."""
-        meta = {"format": RINGUP_FORMAT, "params": self.params.to_dict(),
-                "options": self.options.to_dict(), "seed": self.seed, "diverged": self.diverged,
-                "timing": self.timing, "max_abs_z": self.max_abs_z, "status": self.status,
-                "message": self.message, "versions": self.versions, "timestamp": self.timestamp}
-        return write_result(directory, "ringup", meta,
-                            {k: getattr(self, k) for k in self._ARRAYS})
+    def _arrays(self) -> dict[str, np.ndarray]:
+        out = {k: np.asarray(getattr(self, k)) for k in self._ARRAYS}
+        for name, per_pair in self.observables.items():
+            for pair, v in per_pair.items():
+                out[f"{name}.{pair}"] = np.asarray(v)
+        return out
+
+    def _meta(self) -> dict[str, Any]:
+        return {"params": None if self.params is None else self.params.to_dict(),
+                "options": self.options.to_dict(), "seed": self.seed, "seeds": self.seeds,
+                "schedule": self.schedule, "diverged": self.diverged, "timing": self.timing,
+                "status": self.status, "flags": list(self.flags), "message": self.message,
+                "stderr_t_factor": self.stderr_t_factor}
+
+    @classmethod
+    def _from_saved(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "RingupResult":
+        observables: dict[str, dict[str, np.ndarray]] = {}
+        for key, v in arrays.items():
+            if "." in key:
+                name, pair = key.split(".", 1)
+                observables.setdefault(name, {})[pair] = v
+        return cls(params=None if meta["params"] is None else Params.from_dict(meta["params"]),
+                   options=RingupOptions(**meta["options"]), seed=int(meta["seed"]),
+                   seeds=meta["seeds"], schedule=meta["schedule"], observables=observables,
+                   diverged=int(meta["diverged"]), timing=meta["timing"], status=meta["status"],
+                   flags=tuple(meta["flags"]), message=meta["message"],
+                   stderr_t_factor=float(meta["stderr_t_factor"]),
+                   **{k: arrays[k] for k in cls._ARRAYS})
 
     @classmethod
     def load(cls, directory: str | Path) -> "RingupResult":
-        """Read a result written by :meth:`save`, verifying its checksum.
+        """Read a folder written by :meth:`save` (or by wgmsim's ring-up before the result
+        protocol, format 2), verifying its checksum.
 
         Raises
         ------
         ResultFileError
-            Missing, unreadable, other format, or checksum mismatch (file named).
+            Missing, unreadable, other format or type, or checksum mismatch (file named).
         """
         d = Path(directory)
-        meta, arrays = read_result(d, "ringup")
-        if meta.get("format") != RINGUP_FORMAT:
-            raise ResultFileError(f"{d / 'ringup.json'}: ring-up format {meta.get('format')!r}, "
-                                  f"expected {RINGUP_FORMAT}")
+        meta, arrays = read_result(d, cls._file_name)
         try:
-            return cls(params=Params.from_dict(meta["params"]),
-                       options=RingupOptions(**meta["options"]), seed=meta["seed"],
-                       diverged=meta["diverged"], timing=meta["timing"], status=meta["status"],
-                       message=meta["message"], versions=meta["versions"],
-                       timestamp=meta["timestamp"], **{k: arrays[k] for k in cls._ARRAYS})
+            if "type" in meta:
+                return super().load(d)
+            if meta.get("format") != RINGUP_FORMAT:
+                raise ResultFileError(f"{d / 'ringup.json'}: ring-up format "
+                                      f"{meta.get('format')!r}, expected {RINGUP_FORMAT}")
+            return cls._from_legacy(meta, arrays)
         except (KeyError, TypeError, ValueError) as exc:
             raise ResultFileError(f"{d / 'ringup.json'}: inconsistent ring-up record "
                                   f"({type(exc).__name__}: {exc})") from None
 
-
-def _mean_path(rates: Rates, bare: float, t_out: np.ndarray, t_mid: np.ndarray,
-               ramp: float) -> tuple[np.ndarray, np.ndarray, Callable[[float], float]]:
-    """Mean-field path at the output times and at the step midpoints."""
-    from scipy.integrate import solve_ivp  # lazy: scipy.integrate is most of the import time
-
-    def scale(t: float) -> float:
-        return 1.0 if ramp <= 0 else min(1.0, t / ramp)
-
-    def rhs(t, u):
-        return nonlinear_drift(rates, u, bare, drive_scale=scale(t), wigner_correction=False)
-
-    t_end = float(t_out[-1])
-    pieces = [(0.0, min(ramp, t_end)), (min(ramp, t_end), t_end)] if 0 < ramp < t_end else [(0.0, t_end)]
-    u = np.zeros(6)
-    sols = []
-    for a, b in pieces:
-        if b <= a:
-            continue
-        sol = solve_ivp(rhs, (a, b), u, method="DOP853", rtol=1e-10,
-                        atol=1e-10 * max(1.0, float(np.abs(mean_field(rates).vector()).max())),
-                        dense_output=True)
-        if not sol.success:
-            raise RuntimeError(f"ring-up mean field: {sol.message}")
-        sols.append((a, b, sol))
-        u = sol.y[:, -1]
-
-    def at(ts: np.ndarray) -> np.ndarray:
-        out = np.empty((len(ts), 6))
-        for i, t in enumerate(ts):
-            for a, b, sol in sols:
-                if t <= b + 1e-12:
-                    out[i] = sol.sol(min(max(t, a), b))
-                    break
+    @classmethod
+    def _from_legacy(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "RingupResult":
+        """A format-2 folder: no per-chunk sums (empty), no E_N errors, seeds re-derived."""
+        options = RingupOptions(**meta["options"])
+        n_t, d = arrays["mean"].shape
+        out = cls(params=Params.from_dict(meta["params"]), options=options,
+                  seed=int(meta["seed"]), seeds=seed_records(int(meta["seed"]), options.n_chunks),
+                  schedule={}, observables={}, unit_s1=np.zeros((0, n_t, d)),
+                  unit_s2=np.zeros((0, n_t, d, d)), unit_counts=np.zeros((0, n_t)),
+                  chunk_seconds=np.zeros(0), diverged=int(meta["diverged"]),
+                  timing=meta["timing"], status=meta["status"],
+                  flags=() if meta["status"] == "ok" else (meta["status"],),
+                  message=meta["message"], **{k: arrays[k] for k in cls._ARRAYS[:8]})
+        stamp = dict(out.provenance)
+        stamp.update(versions=meta.get("versions") or {}, timestamp=meta.get("timestamp"))
+        object.__setattr__(out, "_stamp", {k: stamp[k] for k in
+                                           ("versions", "timestamp", "platform")})
         return out
 
-    return at(t_out), at(t_mid), scale
+    def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+        dims = {"mean_field": ("time", "mode"), "mean": ("time", "mode"),
+                "mean_stderr": ("time", "mode"), "unit_s1": ("chunk", "time", "mode"),
+                "unit_s2": ("chunk", "time", "mode_i", "mode_j"), "unit_counts": ("chunk", "time"),
+                "chunk_seconds": ("chunk",)}
+        out = {k: (dims.get(k, ("time", "mode_i", "mode_j")), np.asarray(getattr(self, k)))
+               for k in self._ARRAYS if k != "t"}
+        for name, per_pair in self.observables.items():
+            out[name] = (("time", "pair"), np.stack([per_pair[p] for p in per_pair], axis=-1))
+        return out
+
+    def _xarray_coords(self) -> dict[str, Any]:
+        d = self.covariance.shape[-1]
+        names = list(QUADRATURES) if d == 6 else [f"x{k}" for k in range(d)]
+        out = {"time": np.asarray(self.t), "mode": names, "mode_i": names, "mode_j": names}
+        if self.observables:
+            out["pair"] = list(next(iter(self.observables.values())))
+        return out
+
+    def _summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"n_traj": self.options.n_traj, "t_final": float(self.t[-1]),
+                               "n_t": len(self.t), "method": self.options.method}
+        if self.observables:
+            en, se = self.observables["log_negativity"], self.observables["log_negativity_stderr"]
+            out["E_N[r_m](t_final)"] = float(en["r_m"][-1])
+            out["stderr"] = float(se["r_m"][-1])
+        out["max_abs_z"] = self.max_abs_z
+        out["diverged"] = self.diverged
+        out["status"] = self.status
+        return out
+
+    def _record(self) -> dict[str, Any]:
+        out = {**self._meta(), **{k: getattr(self, k) for k in self._ARRAYS[:8]},
+               "photon_number": self.photon_number, "phonon_number": self.phonon_number,
+               "log_negativity": self.log_negativity,
+               "log_negativity_stderr": self.log_negativity_stderr,
+               "linear_log_negativity": log_negativity(self.linear_covariance),
+               "max_abs_z": self.max_abs_z, "n_units": self.n_units,
+               "versions": self.versions, "timestamp": self.timestamp}
+        if self.covariance.shape[-1] != 6:
+            for k in ("photon_number", "phonon_number", "log_negativity",
+                      "linear_log_negativity"):
+                out.pop(k)
+        return out
 
 
-def _step_matrices(rates: Rates, bare: float, u_steps: np.ndarray, dt: float, method: str,
-                   remainder: OptomechanicalRemainder) -> tuple[np.ndarray, np.ndarray]:
-    """Per-step lifted weights ``W (n_steps, 15, 6)`` and noise factors ``Lt (n_steps, 6, 6)``."""
-    n = len(u_steps)
-    a_r = (u_steps[:, 0] + 1j * u_steps[:, 1]) / np.sqrt(2.0)
-    a_l = (u_steps[:, 2] + 1j * u_steps[:, 3]) / np.sqrt(2.0)
-    A = drift_matrix_along(rates, a_r, a_l, bare + rates.delta_J - rates.g0 * u_steps[:, 4])
-    D = diffusion_matrix(rates)
-    C, c = remainder.feature_matrix, remainder.constant
-    W = np.empty((n, 6 + C.shape[0] + 1, 6))
-    Lt = np.empty((n, 6, 6))
-    eye = np.eye(6)
-    if method == "euler":
-        Bt = psd_sqrt(D).T
-        W[:, :6] = np.swapaxes(eye + dt * A, 1, 2)
-        W[:, 6:-1] = dt * C
-        W[:, -1] = dt * c
-        Lt[:] = np.sqrt(dt) * Bt
-        return W, Lt
-    # batched over steps: exp(A dt), Phi = int_0^dt exp(A s) ds, Van Loan noise covariance
-    E = expm(A * dt)
-    aug = np.zeros((n, 12, 12))
-    aug[:, :6, :6], aug[:, :6, 6:] = A, eye
-    Phi = expm(aug * dt)[:, :6, 6:]
-    vl = np.zeros((n, 12, 12))
-    vl[:, :6, :6], vl[:, :6, 6:], vl[:, 6:, 6:] = -A, D, np.swapaxes(A, 1, 2)
-    F = expm(vl * dt)
-    Q = np.swapaxes(F[:, 6:, 6:], 1, 2) @ F[:, :6, 6:]
-    Q = 0.5 * (Q + np.swapaxes(Q, 1, 2))
-    w, U = np.linalg.eigh(Q)
-    Lt[:] = np.swapaxes(U * np.sqrt(np.clip(w, 0.0, None))[:, None, :], 1, 2)
-    PhiT = np.swapaxes(Phi, 1, 2)
-    W[:, :6] = np.swapaxes(E, 1, 2)
-    W[:, 6:-1] = C @ PhiT
-    W[:, -1] = (c @ PhiT)
-    return W, Lt
+# ---- driver -------------------------------------------------------------------------------------
+def _linear_reference(system: LangevinSystem, options: RingupOptions, t_out: np.ndarray,
+                      V0: np.ndarray) -> np.ndarray:
+    """Covariance of the linearised SDE of an explicit system from ``V0``: the exact discrete
+    propagation ``V -> E V E^T + Q`` of the exponential integrator (exact for a constant ``A``;
+    midpoint-frozen ``A(t)`` otherwise), sampled at ``t_out``."""
+    every = options.steps_per_output
+    if not system.time_dependent:
+        integ = ExponentialEuler(system, every * options.dt)
+        E_of = lambda i: integ.E  # noqa: E731
+        Q_of = lambda i: integ.Q  # noqa: E731
+        stride = 1
+    else:
+        integ = ExponentialEuler(system, options.dt)
+        E_of = lambda i: integ._at("E", i * options.dt)  # noqa: E731
+        Q_of = lambda i: integ._at("Q", i * options.dt)  # noqa: E731
+        stride = every
+    out = np.empty((len(t_out),) + V0.shape)
+    V = out[0] = V0
+    for n in range(1, len(t_out)):
+        for i in range((n - 1) * stride, n * stride):
+            E = E_of(i)
+            V = E @ V @ E.T + Q_of(i)
+        out[n] = 0.5 * (V + V.T)
+    return out
 
 
-def _ringup_chunk(W, Lt, n_m, seed_seq, n, every, bound, block=64):
-    rng = np.random.default_rng(seed_seq)
-    n_steps = W.shape[0]
-    n_out = n_steps // every + 1
-    s1 = np.zeros((n_out, 6))
-    s2 = np.zeros((n_out, 6, 6))
-    counts = np.zeros(n_out, dtype=np.int64)
-    alive = np.ones(n, dtype=bool)
-    x = rng.standard_normal((n, 6)) * np.sqrt([0.5, 0.5, 0.5, 0.5, n_m + 0.5, n_m + 0.5])
-    G = np.empty((n, W.shape[1]))
-    G[:, -1] = 1.0
-    C_feat = OptomechanicalRemainder(g0=1.0)  # features only (coefficients live in W)
+def _statistics(s1, s2, counts, tf):
+    """Per output time: pooled mean and covariance, errors across chunks, E_N with jackknife."""
+    n_t, d = s1.shape[1], s1.shape[2]
+    m = np.empty((n_t, d))
+    V = np.empty((n_t, d, d))
+    se_m = np.empty((n_t, d))
+    se_V = np.empty((n_t, d, d))
+    pairs = list(PAIRS)
+    en = np.empty((n_t, len(pairs)))
+    en_se = np.empty((n_t, len(pairs)))
 
-    def record(j):
-        nonlocal x
-        ok = np.abs(x).max(axis=1) <= bound
-        alive[:] &= ok
-        x[~alive] = 0.0
-        X = x[alive]
-        s1[j] += X.sum(axis=0)
-        s2[j] += X.T @ X
-        counts[j] += X.shape[0]
+    def en_vector(W):
+        e = log_negativity(W)
+        return np.stack([e[p] for p in pairs], axis=-1)
 
-    with np.errstate(over="ignore", invalid="ignore"):
-        record(0)
-        done = 0
-        while done < n_steps:
-            k = min(block, n_steps - done)
-            noise = rng.standard_normal((k, n, 6)) @ Lt[done:done + k]
-            for j in range(k):
-                G[:, :6] = x
-                C_feat.features(x, out=G[:, 6:-1])
-                x = G @ W[done + j]
-                x += noise[j]
-                if (done + j + 1) % every == 0:
-                    record((done + j + 1) // every)
-            done += k
-    return s1, s2, counts, int((~alive).sum())
+    for i in range(n_t):
+        m[i], V[i] = pooled_covariance(s1[:, i], s2[:, i], counts[:, i])
+        se_m[i], se_V[i] = batch_means_stderr(s1[:, i], s2[:, i], counts[:, i])
+        if d == 6:
+            en[i], en_se[i] = jackknife(s1[:, i], s2[:, i], counts[:, i], en_vector)
+    observables = {}
+    if d == 6:
+        observables = {"log_negativity": {p: en[:, k] for k, p in enumerate(pairs)},
+                       "log_negativity_stderr": {p: tf * en_se[:, k]
+                                                 for k, p in enumerate(pairs)}}
+    return m, V, tf * se_m, tf * se_V, observables
 
 
-def simulate_ringup(params: Params, options: RingupOptions | None = None, *, seed: int = 0,
-                    n_jobs: int = 1, progress: Callable[[int, int], None] | None = None
-                    ) -> RingupResult:
+def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | None = None, *,
+                    seed: int = 0, n_jobs: int = 1, out: str | Path | None = None,
+                    progress: Callable[[int, int], None] | None = None) -> RingupResult:
     """Ring-up ensemble from an empty cavity; see the module docstring.
+
+    Parameters
+    ----------
+    problem : Params or LangevinSystem
+        Parameters (the ring-up from an empty cavity towards the fixed point at
+        ``params.detuning``), or an explicit system (stationary or with ``drift_at``) started
+        in the stationary (Lyapunov) state of its ``A`` (``A(0)``), which must then be stable.
+    options : RingupOptions, optional
+    seed : int
+        Root of ``SeedSequence(seed).spawn(n_chunks)`` (>= 0); the result does not depend on
+        ``n_jobs``.
+    n_jobs : int
+        Joblib workers (non-zero; -1: all cores), capped at the chunks and the cores.
+    out : path, optional
+        Checkpoint folder: finished chunks are saved there (run id, lock, checksums as in
+        :mod:`simulator.sde.ensemble`) and reused by a rerun, which gives the same bits.
+    progress : callable, optional
+        ``progress(done, total)`` after each chunk.
 
     Returns
     -------
     RingupResult
         Ensemble mean and covariance at ``t = 0, output_every, ...`` (``1/omega_m``), with
-        errors across chunks, and the linearised prediction. ``status`` is ``"diverged"``
-        (StabilityWarning) if trajectories were dropped, ``"few_units"`` (StatisticsWarning)
-        with fewer than ``MIN_UNITS`` chunks, else ``"ok"``.
+        errors across chunks, ``E_N(t)`` with jackknife errors, and the linearised prediction.
+        ``status`` is ``"diverged"`` (StabilityWarning) if trajectories were dropped,
+        ``"few_units"`` (StatisticsWarning) with fewer than ``MIN_UNITS`` chunks, else ``"ok"``.
 
     Raises
     ------
     ValueError
-        Fewer than 2 chunks (no error bars), before any work.
+        Bad seed or n_jobs, fewer than 2 chunks (no error bars), or a run whose estimated memory
+        is beyond half the available memory -- before any work.
+    CheckpointError
+        ``out`` is locked, belongs to another run, or holds a bad chunk file (named).
     FloatingPointError
         A reported quantity came out non-finite.
     RunInterrupted
-        Ctrl-C (nothing is saved: ring-up has no checkpoints).
+        Ctrl-C; the finished chunks are saved in ``out`` (if given).
     """
-    import joblib
-
     options = RingupOptions() if options is None else options
+    if not isinstance(options, RingupOptions):
+        raise TypeError(f"options: expected RingupOptions, got {type(options).__name__}")
+    check_run_arguments(seed, n_jobs)
     if options.n_chunks < 2:
         raise ValueError(f"n_traj = {options.n_traj}, chunk_size = {options.chunk_size}: "
                          f"{options.n_chunks} chunk; error bars need at least 2 (and "
                          f"{MIN_UNITS} to be trusted)")
     t0 = time.perf_counter()
-    rates = Rates.from_params(params)
-    bare = float(mean_field(rates).bare_detuning)
-    dt = options.dt
-    every = int(round(options.output_every / dt))
-    n_out = int(np.floor(options.t_final / options.output_every + 1e-9))
-    n_steps = n_out * every
-    t_out = np.arange(n_out + 1) * every * dt
-    t_steps = (np.arange(n_steps) + (0.5 if options.method == "exponential" else 0.0)) * dt
-    ubar_out, ubar_steps, scale = _mean_path(rates, bare, t_out, t_steps, options.ramp_time)
-    remainder = OptomechanicalRemainder(g0=float(rates.g0),
-                                        offset=1.0 if options.wigner_correction else 0.0)
-    W, Lt = _step_matrices(rates, bare, ubar_steps, dt, options.method, remainder)
-    # the features are (q x, x x) with unit coupling; the couplings g0 are in W
-    n_m = float(rates.n_m)
-    sizes = [len(a) for a in np.array_split(np.arange(options.n_traj), options.n_chunks)]
-    seeds = chunk_seeds(int(seed), options.n_chunks)
-    tasks = [joblib.delayed(_ringup_chunk)(W, Lt, n_m, seeds[i], sizes[i], every, options.bound)
-             for i in range(options.n_chunks)]
+    sched = options.schedule()
+    t_out = np.arange(sched.n_bins) * sched.steps_per_batch * options.dt
+    if isinstance(problem, Params):
+        system, path = ringup_system(problem, options)
+        sde_opts = options.sde_options("thermal")
+        identity_problem: Any = problem.to_dict()
+    elif isinstance(problem, LangevinSystem):
+        system, path = problem, None
+        problem.check_stable()
+        sde_opts = options.sde_options("lyapunov")
+        identity_problem = {"A": problem.A.tolist(), "D": problem.D.tolist(),
+                            "nonlinearity": repr(problem.nonlinearity),
+                            "drift_at": repr(problem.drift_at)}
+    else:
+        raise TypeError(f"problem: expected Params or LangevinSystem, got "
+                        f"{type(problem).__name__}")
     workers = effective_workers(n_jobs, options.n_chunks)
-    parts = []
-    try:
-        if workers == 1:
-            gen = (f(*a, **k) for f, a, k in tasks)
-        else:
-            gen = joblib.Parallel(n_jobs=workers, return_as="generator")(tasks)
-        for i, part in enumerate(gen):
-            parts.append(part)
-            if progress is not None:
-                progress(i + 1, options.n_chunks)
-    except KeyboardInterrupt:
-        raise RunInterrupted(len(parts), options.n_chunks, None) from None  # nothing saved
-    s1 = np.stack([p[0] for p in parts])  # (chunks, n_t, 6)
-    s2 = np.stack([p[1] for p in parts])
-    counts = np.stack([p[2] for p in parts]).astype(float)
-    diverged = sum(p[3] for p in parts)
-    C = counts.sum(axis=0)
-    m = s1.sum(0) / C[:, None]
-    V = s2.sum(0) / C[:, None, None] - m[:, :, None] * m[:, None, :]
-    # errors across chunks (independent): per-chunk estimates, weighted spread
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mc = s1 / counts[..., None]
-        Vc = s2 / counts[..., None, None] - mc[..., :, None] * mc[..., None, :]
-        w = counts / C
-        nc = len(parts)
-        f = nc / (nc - 1.0) if nc > 1 else np.nan
-        se_m = np.sqrt(f * np.einsum("ct,ctj->tj", w**2, (mc - m) ** 2))
-        se_V = np.sqrt(f * np.einsum("ct,ctjk->tjk", w**2, (Vc - V) ** 2))
-    V0 = np.diag([0.5, 0.5, 0.5, 0.5, n_m + 0.5, n_m + 0.5])
-    lin = covariance_evolution(rates, t_out, V0, u0=np.zeros(6), bare_detuning=bare,
-                               drive_scale=scale, rtol=1e-9, atol=1e-9).covariance
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z = np.where(se_V > 0, (V - lin) / np.where(se_V > 0, se_V, 1.0), np.nan)
-    for name, value in (("mean", m), ("covariance", V), ("mean_field", ubar_out),
+    check_resources(system, sde_opts, sched, workers)  # refuses a run beyond half the memory
+    identity = {"engine": "ringup", "problem": identity_problem, "options": options.to_dict(),
+                "seed": int(seed)}
+    chunks = run_chunks(system, sde_opts, int(seed), n_jobs=workers, out=out, identity=identity,
+                        progress=progress, sched=sched)
+    wall_chunks = time.perf_counter() - t0
+    s1 = np.stack([c.s1 for c in chunks])  # (chunks, n_t, d)
+    s2 = np.stack([c.s2 for c in chunks])
+    counts = np.stack([c.counts for c in chunks])
+    diverged = sum(c.diverged for c in chunks)
+    n_units = int((counts > 0).all(axis=1).sum())
+    if n_units < 2:
+        raise FloatingPointError(f"{diverged} of {options.n_traj} trajectories diverged and "
+                                 f"{n_units} chunk(s) kept samples at every output time; no "
+                                 "result with an error bar can be formed")
+    tf = student_t_factor(n_units)
+    m, V, se_m, se_V, observables = _statistics(s1, s2, counts, tf)
+    V0 = initial_moments(system, sde_opts)[1]
+    if path is not None:
+        rates = system.rates
+        ubar = path(t_out)
+        lin = covariance_evolution(rates, t_out, V0, u0=np.zeros(6),
+                                   bare_detuning=system.bare_detuning, drive_scale=path.scale,
+                                   rtol=1e-9, atol=1e-9).covariance
+    else:
+        ubar = np.broadcast_to(system.mean, m.shape).copy()
+        lin = _linear_reference(system, options, t_out, V0)
+    for name, value in (("mean", m), ("covariance", V), ("mean_field", ubar),
                         ("linear_covariance", lin)):
         if not np.isfinite(value).all():
             raise FloatingPointError(f"ring-up {name}: non-finite values in the result; refusing "
                                      "to report it (extreme parameters, or every trajectory "
                                      "diverged)")
-    why = []
-    status = "ok"
+    z = z_scores(V, se_V, lin)
+    why: dict[str, str] = {}
     if diverged:
-        status = "diverged"
-        why.append(f"{diverged} of {options.n_traj} trajectories diverged (beyond bound "
-                   f"{options.bound:g}); left out from the output of divergence on")
-        warnings.warn(why[-1], StabilityWarning, stacklevel=2)
-    if options.n_chunks < MIN_UNITS:
-        status = "few_units" if status == "ok" else status
-        why.append(f"error bars from only {options.n_chunks} chunks (at least {MIN_UNITS} "
-                   "are needed): raise n_traj or lower chunk_size")
-        warnings.warn(why[-1], StatisticsWarning, stacklevel=2)
+        why["diverged"] = (f"{diverged} of {options.n_traj} trajectories diverged (beyond bound "
+                           f"{options.bound:g}); left out from the block of divergence on")
+    if n_units < MIN_UNITS:
+        why["few_units"] = (f"error bars from only {n_units} chunks (at least {MIN_UNITS} are "
+                            "needed): raise n_traj or lower chunk_size")
+    flags = tuple(k for k in ("diverged", "few_units") if k in why)
+    for k in flags:
+        warnings.warn(why[k], StabilityWarning if k == "diverged" else StatisticsWarning,
+                      stacklevel=2)
+    steps = sched.n_batches * sched.steps_per_batch
+    timing = {"wall_seconds": time.perf_counter() - t0, "chunks_wall_seconds": wall_chunks,
+              "chunk_seconds_total": float(sum(c.seconds for c in chunks)), "steps": steps,
+              "trajectory_steps": steps * options.n_traj, "n_jobs": workers,
+              "n_jobs_requested": n_jobs}
     return RingupResult(
-        params=params, options=options, seed=int(seed), t=t_out, mean_field=ubar_out,
-        mean=ubar_out + m, mean_stderr=se_m, covariance=0.5 * (V + np.swapaxes(V, 1, 2)),
-        covariance_stderr=se_V, linear_covariance=lin, z=z, diverged=diverged,
-        timing={"wall_seconds": time.perf_counter() - t0, "steps": n_steps,
-                "trajectory_steps": n_steps * options.n_traj, "n_jobs": workers,
-                "n_jobs_requested": n_jobs},
-        status=status, message="; ".join(why), versions=versions(),
-        timestamp=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        params=problem if isinstance(problem, Params) else None, options=options,
+        seed=int(seed), seeds=seed_records(int(seed), options.n_chunks),
+        schedule=sched.to_dict(), t=t_out, mean_field=ubar, mean=ubar + m, mean_stderr=se_m,
+        covariance=V, covariance_stderr=se_V, linear_covariance=lin, z=z,
+        observables=observables, unit_s1=s1, unit_s2=s2, unit_counts=counts,
+        chunk_seconds=np.array([c.seconds for c in chunks]), diverged=diverged, timing=timing,
+        status=flags[0] if flags else "ok", flags=flags, message="; ".join(why[k] for k in flags),
+        stderr_t_factor=tf,
     )

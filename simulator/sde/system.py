@@ -7,7 +7,8 @@ time in ``1/omega_m``) obeys
 
     dx = (A x + N(x)) dt + dW,      <dW dW^T> = D dt,
 
-with ``A`` the drift matrix at the fixed point (:func:`simulator.model.drift_matrix`), ``D`` the
+with ``A`` the drift matrix at the fixed point (or, for a time-dependent system such as the
+ring-up, ``A(t)`` along a mean-field path: ``LangevinSystem(drift_at=...)``) (:func:`simulator.model.drift_matrix`), ``D`` the
 diffusion matrix (:func:`simulator.model.diffusion_matrix`; not diagonal with lossy scatterers,
 whose shared vacuum channels correlate the CW and CCW noise: the integrators draw ``dW`` through a
 matrix square root of ``D``, see ``docs/conventions.md``) and the nonlinear remainder, every term
@@ -109,6 +110,12 @@ class LangevinSystem:
         The model coefficients, when built from parameters.
     bare_detuning : float or None
         Laser detuning ``Delta_a / omega_m`` of the fixed point.
+    drift_at : callable or None
+        Time-dependent drift ``A(t)``: maps times ``t (k,)`` (``1/omega_m``) to matrices
+        ``(k, d, d)``, vectorised and picklable (it travels to joblib workers). ``None``: the
+        constant ``A`` (a stationary system). With ``drift_at`` given, ``A`` is ``A(0)`` and
+        ``eigenvalues``/``stable`` describe that matrix only; the integrators evaluate
+        ``A(t)`` at their own nodes (see :mod:`simulator.sde.integrators`).
     """
 
     A: np.ndarray
@@ -117,6 +124,7 @@ class LangevinSystem:
     mean: np.ndarray | None = None
     rates: Rates | None = None
     bare_detuning: float | None = None
+    drift_at: Callable[[np.ndarray], np.ndarray] | None = None
     eigenvalues: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -143,6 +151,31 @@ class LangevinSystem:
     def dim(self) -> int:
         """Number of variables ``d``."""
         return self.A.shape[0]
+
+    @property
+    def time_dependent(self) -> bool:
+        """``A`` depends on time (``drift_at`` given)."""
+        return self.drift_at is not None
+
+    def drift_matrices(self, t: np.ndarray) -> np.ndarray:
+        """``A(t)`` at times ``t (k,)``, shape ``(k, d, d)`` (the constant ``A`` repeated for a
+        stationary system).
+
+        Raises
+        ------
+        ValueError
+            ``drift_at`` returned another shape or non-finite entries.
+        """
+        t = np.atleast_1d(np.asarray(t, dtype=float))
+        if self.drift_at is None:
+            return np.broadcast_to(self.A, (len(t),) + self.A.shape)
+        A = np.asarray(self.drift_at(t), dtype=float)
+        if A.shape != (len(t),) + self.A.shape:
+            raise ValueError(f"drift_at: returned shape {A.shape} for {len(t)} time(s); "
+                             f"expected {(len(t),) + self.A.shape}")
+        if not np.isfinite(A).all():
+            raise ValueError("drift_at: non-finite drift matrix A(t)")
+        return A
 
     @property
     def stable(self) -> bool:
