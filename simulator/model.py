@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .conventions import HBAR, K_B
-from .params import Params, ParameterError, check_array
+from .params import (Params, ParameterError, check_array, drive_amplitude, scattering,
+                     single_photon_coupling, thermal_occupation, total_decay)
 
 __all__ = [
     "Rates",
@@ -131,39 +131,26 @@ class Rates:
                     "gamma [[1, e^(-2i m beta)], [e^(2i m beta), 1]] must be positive semidefinite)"
                 )
         om = params.omega_m if "omega_m" not in grid else get("omega_m")
-        m, eta, beta = params.m, get("eta"), get("beta")
-        j1 = sum(e * np.exp(-2j * m * b) for e, b in defects) + eta * np.exp(-2j * m * beta)
-        j2 = sum(e * np.exp(+2j * m * b) for e, b in defects) + eta * np.exp(+2j * m * beta)
-        delta_J = sum(np.real(e) for e, _ in defects) + np.real(eta)
-        # loss matrix of the scattering channels, gamma_j = -Im eps_j >= 0 (checked by Params)
-        gamma_J = -(sum(np.imag(e) for e, _ in defects) + np.imag(eta))
-        loss_12 = (sum(-np.imag(e) * np.exp(-2j * m * b) for e, b in defects)
-                   - np.imag(eta) * np.exp(-2j * m * beta))
+        sc = scattering(defects, get("eta"), get("beta"), params.m)
         kappa_0, kappa_ex = get("kappa_0"), get("kappa_ex")
         detuning, power, omega_c = get("detuning"), get("power"), get("omega_c")
-        drive = np.sqrt(2.0 * kappa_ex) * np.sqrt(power / (HBAR * (omega_c - detuning)))
-        g0 = omega_c / get("radius") * np.sqrt(HBAR / (get("mass") * om))
-        temperature = get("temperature")
-        with np.errstate(divide="ignore"):
-            n_m = np.where(
-                temperature > 0,
-                1.0 / np.expm1(HBAR * om / (K_B * np.where(temperature > 0, temperature, 1.0))),
-                0.0,
-            )
+        drive = drive_amplitude(kappa_ex, power, omega_c, detuning)
+        g0 = single_photon_coupling(omega_c, get("radius"), get("mass"), om)
+        n_m = thermal_occupation(get("temperature"), om)
         return cls(
             delta=detuning / om,
-            delta_J=delta_J / om,
-            j1=j1 / om,
-            j2=j2 / om,
-            Gamma=(kappa_0 + kappa_ex) / om,
+            delta_J=sc.delta_J / om,
+            j1=sc.j1 / om,
+            j2=sc.j2 / om,
+            Gamma=total_decay(kappa_0, kappa_ex) / om,
             kappa_ex=kappa_ex / om,
             gamma_m=get("gamma_m") / om,
             g0=g0 / om,
             drive=drive / om,
             n_m=n_m,
             damping=params.damping,
-            gamma_J=gamma_J / om + 0.0,
-            loss_12=loss_12 / om,
+            gamma_J=sc.gamma_J / om + 0.0,
+            loss_12=sc.loss_12 / om,
         )
 
     @property

@@ -167,3 +167,28 @@ def test_sweep_grid_validation(paper):
         Rates.from_params(paper, colour=np.ones(2))
     with pytest.raises(ParameterError, match="exactly one defect"):
         Rates.from_params(paper.replace(defects=()), eps=np.ones(2))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_rates_are_params_derived_quantities_over_omega_m(seed):
+    """Each derived quantity is written once (simulator.params): Rates.from_params equals the
+    Params property divided by omega_m exactly (on main n_m differed by an ulp at some points:
+    math.expm1 there, np.expm1 here)."""
+    rng = np.random.default_rng(seed)
+    checked = 0
+    for _ in range(40):
+        p = Params.paper(
+            temperature=float(10 ** rng.uniform(-4, 1)), omega_m=float(10 ** rng.uniform(6, 8)),
+            power=float(10 ** rng.uniform(-5, -1)), kappa_ex=float(10 ** rng.uniform(6, 7.5)),
+            eta=complex(rng.normal() * 1e6, -abs(rng.normal()) * 1e5),
+            defects=((complex(rng.normal() * 1e6, -1e4), float(rng.uniform(0, 3))),))
+        r, om = Rates.from_params(p), p.omega_m
+        assert float(r.n_m) == p.n_m
+        assert float(r.g0) == p.G0 / om
+        assert float(r.drive) == p.drive_amplitude / om
+        assert float(r.Gamma) == p.Gamma / om
+        # same formula; numpy's 0-d-array and scalar complex products may round differently
+        np.testing.assert_allclose([r.j1, r.j2], np.array([p.J1, p.J2]) / om, rtol=1e-15)
+        assert float(r.delta_J) == p.Delta_J / om
+        checked += 1
+    assert checked == 40
