@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .conventions import SQRT2, VACUUM_VARIANCE, amplitude, quadratures
 from .params import (Params, ParameterError, check_array, drive_amplitude, scattering,
                      single_photon_coupling, thermal_occupation, total_decay)
 
@@ -26,13 +27,14 @@ __all__ = [
     "mean_field",
     "drift_matrix",
     "drift_matrix_along",
+    "drift_matrix_about",
+    "coupling",
+    "initial_covariance",
     "diffusion_matrix",
     "loss_matrix",
     "nonlinear_drift",
     "transmission",
 ]
-
-SQRT2 = np.sqrt(2.0)
 
 
 @dataclass(frozen=True)
@@ -190,12 +192,9 @@ class MeanField:
 
     def vector(self) -> np.ndarray:
         """The mean as a phase-space vector ``(X_r, Y_r, X_l, Y_l, q, p)``, shape ``(..., 6)``."""
-        a_r, a_l = self.alpha_r, self.alpha_l
         return np.stack(
-            np.broadcast_arrays(
-                SQRT2 * a_r.real, SQRT2 * a_r.imag, SQRT2 * a_l.real, SQRT2 * a_l.imag,
-                self.q, self.p,
-            ),
+            np.broadcast_arrays(*quadratures(self.alpha_r), *quadratures(self.alpha_l),
+                                self.q, self.p),
             axis=-1,
         )
 
@@ -247,7 +246,7 @@ def drift_matrix_along(rates: Rates, alpha_r, alpha_l, dt) -> np.ndarray:
     shape = np.broadcast_shapes(alpha_r.shape, rates.shape)
     A = np.zeros(shape + (6, 6))
     gam = rates.Gamma + rates.gamma_J
-    g_r, g_l = SQRT2 * rates.g0 * alpha_r, SQRT2 * rates.g0 * alpha_l
+    g_r, g_l = coupling(rates, alpha_r), coupling(rates, alpha_l)
     j1, j2 = rates.j1, rates.j2
     # CW mode: (-i dt - Gamma) a_r - i J1 a_l + i g0 alpha_r q
     A[..., 0, 0], A[..., 0, 1], A[..., 1, 0], A[..., 1, 1] = -gam, dt, -dt, -gam
@@ -267,6 +266,32 @@ def drift_matrix_along(rates: Rates, alpha_r, alpha_l, dt) -> np.ndarray:
     else:
         A[..., 4, 4] = A[..., 5, 5] = -0.5 * rates.gamma_m
     return A
+
+
+def drift_matrix_about(rates: Rates, u, bare_detuning) -> np.ndarray:
+    """:func:`drift_matrix_along` about full phase-space amplitudes ``u``, shape ``(..., 6)``
+    (a point of a mean-field path), at the laser detuning ``bare_detuning = Delta_a / omega_m``:
+    ``alpha_j = (X_j + i Y_j)/sqrt(2)`` and optical detuning ``Delta_a + Delta_J - g0 q``."""
+    u = np.asarray(u)
+    return drift_matrix_along(rates, amplitude(u[..., 0], u[..., 1]),
+                              amplitude(u[..., 2], u[..., 3]),
+                              bare_detuning + rates.delta_J - rates.g0 * u[..., 4])
+
+
+def coupling(rates: Rates, alpha):
+    """Optomechanical coupling ``G = sqrt(2) g0 alpha`` (units of ``omega_m``) of a mean
+    amplitude ``alpha`` (complex; pass ``|alpha|`` for ``|G|``)."""
+    return SQRT2 * rates.g0 * alpha
+
+
+def initial_covariance(n_m=0.0) -> np.ndarray:
+    """Covariance of the optical vacuum and a thermal mechanics with ``n_m`` quanta.
+
+    ``diag(1/2, 1/2, 1/2, 1/2, n_m + 1/2, n_m + 1/2)`` (the vacuum for ``n_m = 0``), shape
+    ``(6, 6)``; the state every time-domain run (SDE, ring-up, master equation) starts from.
+    """
+    v = VACUUM_VARIANCE
+    return np.diag([v, v, v, v, n_m + v, n_m + v])
 
 
 def drift_matrix(rates: Rates, mf: MeanField | None = None) -> np.ndarray:
@@ -365,8 +390,7 @@ def nonlinear_drift(
     du/dt : ndarray, shape (..., 6)
     """
     u = np.asarray(u, dtype=float)
-    a_r = (u[..., 0] + 1j * u[..., 1]) / SQRT2
-    a_l = (u[..., 2] + 1j * u[..., 3]) / SQRT2
+    a_r, a_l = amplitude(u[..., 0], u[..., 1]), amplitude(u[..., 2], u[..., 3])
     q, p = u[..., 4], u[..., 5]
     dc = bare_detuning + rates.delta_J
     rot = -1j * (dc - rates.g0 * q) - (rates.Gamma + rates.gamma_J)
@@ -378,9 +402,7 @@ def nonlinear_drift(
     else:
         dq, dp = p - 0.5 * rates.gamma_m * q, -q - 0.5 * rates.gamma_m * p + force
     return np.stack(
-        np.broadcast_arrays(
-            SQRT2 * da_r.real, SQRT2 * da_r.imag, SQRT2 * da_l.real, SQRT2 * da_l.imag, dq, dp
-        ),
+        np.broadcast_arrays(*quadratures(da_r), *quadratures(da_l), dq, dp),
         axis=-1,
     )
 
