@@ -208,8 +208,8 @@ def mean_field(rates: Rates) -> MeanField:
     (``J1``, ``J2`` already hold their off-diagonal loss). With RWA damping (which also damps ``q``) the mechanical fixed point
     is ``p_s = gamma_m q_s / 2`` with ``q_s (1 + gamma_m^2/4) = g0 (|alpha_r|^2 + |alpha_l|^2)``.
     """
-    dt = rates.delta + rates.delta_J
-    z = 1j * dt + (rates.Gamma + rates.gamma_J)
+    dtilde = rates.delta + rates.delta_J
+    z = 1j * dtilde + (rates.Gamma + rates.gamma_J)
     den = z * z + rates.j1 * rates.j2
     alpha_r = z * rates.drive / den
     alpha_l = -1j * rates.j2 * rates.drive / den
@@ -229,11 +229,12 @@ def mean_field(rates: Rates) -> MeanField:
     )
 
 
-def drift_matrix_along(rates: Rates, alpha_r, alpha_l, dt) -> np.ndarray:
+def drift_matrix_along(rates: Rates, alpha_r, alpha_l, dtilde) -> np.ndarray:
     """Drift matrix of the fluctuations about any mean-field point ``(alpha_r, alpha_l, q)``.
 
     Linearising Eq. 3 about a (possibly time-dependent) mean field gives ``du/dt = A u + noise``
-    with the optical detuning ``dt = Delta_a + Delta_J - g0 q`` and couplings
+    with the optical detuning ``dtilde = Delta_a + Delta_J - g0 q`` (units of ``omega_m``; not a
+    time step) and couplings
     ``G_j = sqrt(2) g0 alpha_j``; each optical mode decays at ``Gamma + gamma_J`` (the scatterers'
     diagonal loss), and the complex ``J1``, ``J2`` hold the Hamiltonian and the off-diagonal loss.
 
@@ -242,19 +243,19 @@ def drift_matrix_along(rates: Rates, alpha_r, alpha_l, dt) -> np.ndarray:
     A : ndarray, shape (..., 6, 6)
         In units of ``omega_m``; order ``(X_r, Y_r, X_l, Y_l, q, p)``.
     """
-    alpha_r, alpha_l, dt = np.broadcast_arrays(alpha_r, alpha_l, dt)
+    alpha_r, alpha_l, dtilde = np.broadcast_arrays(alpha_r, alpha_l, dtilde)
     shape = np.broadcast_shapes(alpha_r.shape, rates.shape)
     A = np.zeros(shape + (6, 6))
     gam = rates.Gamma + rates.gamma_J
     g_r, g_l = coupling(rates, alpha_r), coupling(rates, alpha_l)
     j1, j2 = rates.j1, rates.j2
-    # CW mode: (-i dt - Gamma) a_r - i J1 a_l + i g0 alpha_r q
-    A[..., 0, 0], A[..., 0, 1], A[..., 1, 0], A[..., 1, 1] = -gam, dt, -dt, -gam
+    # CW mode: (-i dtilde - Gamma) a_r - i J1 a_l + i g0 alpha_r q
+    A[..., 0, 0], A[..., 0, 1], A[..., 1, 0], A[..., 1, 1] = -gam, dtilde, -dtilde, -gam
     A[..., 0, 2], A[..., 0, 3] = np.imag(j1), np.real(j1)
     A[..., 1, 2], A[..., 1, 3] = -np.real(j1), np.imag(j1)
     A[..., 0, 4], A[..., 1, 4] = -g_r.imag, g_r.real
-    # CCW mode: (-i dt - Gamma) a_l - i J2 a_r + i g0 alpha_l q
-    A[..., 2, 2], A[..., 2, 3], A[..., 3, 2], A[..., 3, 3] = -gam, dt, -dt, -gam
+    # CCW mode: (-i dtilde - Gamma) a_l - i J2 a_r + i g0 alpha_l q
+    A[..., 2, 2], A[..., 2, 3], A[..., 3, 2], A[..., 3, 3] = -gam, dtilde, -dtilde, -gam
     A[..., 2, 0], A[..., 2, 1] = np.imag(j2), np.real(j2)
     A[..., 3, 0], A[..., 3, 1] = -np.real(j2), np.imag(j2)
     A[..., 2, 4], A[..., 3, 4] = -g_l.imag, g_l.real

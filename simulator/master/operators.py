@@ -232,7 +232,7 @@ def hamiltonian(space: Space, rates: Rates, mf: MeanField, *, nonlinear: bool = 
     Lindblad channels (:func:`scatterer_channels`).
     """
     j1, j2 = complex(rates.j1), complex(rates.j2)
-    dt = float(rates.delta + rates.delta_J)
+    dtilde = float(rates.delta + rates.delta_J)  # optical detuning Delta + Delta_J
     g0 = float(rates.g0)
     q, p = space.quad("m")
     H = 0.5 * (q @ q + p @ p)
@@ -244,7 +244,7 @@ def hamiltonian(space: Space, rates: Rates, mf: MeanField, *, nonlinear: bool = 
         n = a.dag() @ a
         n_tot = n_tot + n
         G = complex(coupling(rates, alpha))
-        H = H + dt * n - _sym(q, np.conj(G) * a + G * a.dag()) / np.sqrt(2.0)
+        H = H + dtilde * n - _sym(q, np.conj(G) * a + G * a.dag()) / np.sqrt(2.0)
     a_r, a_l = space.lowering("r"), space.lowering("l")
     if a_l is not None:
         H = H + j1 * (a_r.dag() @ a_l) + j2 * (a_l.dag() @ a_r)
