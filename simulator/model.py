@@ -29,6 +29,7 @@ __all__ = [
     "drift_matrix_along",
     "drift_matrix_about",
     "coupling",
+    "static_stiffness",
     "initial_covariance",
     "diffusion_matrix",
     "loss_matrix",
@@ -199,6 +200,12 @@ class MeanField:
         )
 
 
+def static_stiffness(rates: Rates):
+    """Static mechanical stiffness ``k`` with ``q_s = g0 (|alpha_r|^2 + |alpha_l|^2) / k``:
+    1 for Brownian damping, ``1 + gamma_m^2 / 4`` for RWA damping (which also damps ``q``)."""
+    return 1.0 + 0.25 * rates.gamma_m**2 if rates.damping == "rwa" else 1.0
+
+
 def mean_field(rates: Rates) -> MeanField:
     """Explicit mean field at the effective detuning (paper Eq. 10).
 
@@ -214,11 +221,9 @@ def mean_field(rates: Rates) -> MeanField:
     alpha_r = z * rates.drive / den
     alpha_l = -1j * rates.j2 * rates.drive / den
     force = rates.g0 * (np.abs(alpha_r) ** 2 + np.abs(alpha_l) ** 2)
-    if rates.damping == "brownian":
-        q, p = force, np.zeros_like(force)
-    else:  # RWA damping also damps q: p_s = gamma_m q_s / 2, q_s (1 + gamma_m^2 / 4) = force
-        q = force / (1.0 + 0.25 * rates.gamma_m**2)
-        p = 0.5 * rates.gamma_m * q
+    q = force / static_stiffness(rates)
+    # RWA damping also damps q: p_s = gamma_m q_s / 2
+    p = np.zeros_like(force) if rates.damping == "brownian" else 0.5 * rates.gamma_m * q
     return MeanField(
         alpha_r=alpha_r,
         alpha_l=alpha_l,
