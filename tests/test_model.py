@@ -199,3 +199,22 @@ def test_params_n_m_is_the_engines_n_m():
     with one formula the two agree exactly (Params.n_m moved by that ulp)."""
     p = Params.paper(temperature=0.0007038487463432079, omega_m=47890282.31802419)
     assert float(Rates.from_params(p).n_m) == p.n_m
+
+
+def test_folded_helpers(paper):
+    """The helpers that replaced repeated formulas (issue 9) state the conventions."""
+    from simulator.conventions import amplitude, quadratures
+    from simulator.model import coupling, drift_matrix_about, initial_covariance
+
+    a = np.array([0.3 - 1.2j, 2.0 + 0.5j])
+    X, Y = quadratures(a)
+    np.testing.assert_allclose(amplitude(X, Y), a, rtol=1e-15)
+    np.testing.assert_allclose(X**2 + Y**2, 2.0 * np.abs(a) ** 2, rtol=1e-15)
+    assert np.array_equal(initial_covariance(0.0), 0.5 * np.eye(6))
+    assert np.array_equal(np.diag(initial_covariance(2.5)), [0.5] * 4 + [3.0, 3.0])
+    r = Rates.from_params(paper)
+    mf = mean_field(r)
+    assert coupling(r, abs(mf.alpha_r)) == pytest.approx(0.61, abs=0.005)  # paper's G/omega_m
+    # about the fixed point at its bare detuning: the steady-state drift matrix
+    np.testing.assert_allclose(drift_matrix_about(r, mf.vector(), mf.bare_detuning),
+                               drift_matrix(r, mf), rtol=0, atol=1e-12)

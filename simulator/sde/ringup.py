@@ -216,8 +216,7 @@ def ringup_system(params: Params, options: RingupOptions) -> tuple[LangevinSyste
     t_end = options.n_outputs * options.steps_per_output * options.dt
     path = MeanFieldPath(rates, bare, t_end, options.ramp_time)
     drift = PathDrift(rates, bare, path)
-    remainder = OptomechanicalRemainder(g0=float(rates.g0),
-                                        offset=1.0 if options.wigner_correction else 0.0)
+    remainder = OptomechanicalRemainder.of(rates, wigner_correction=options.wigner_correction)
     system = LangevinSystem(A=drift(np.zeros(1))[0], D=diffusion_matrix(rates),
                             nonlinearity=remainder, rates=rates, bare_detuning=bare,
                             drift_at=drift)
