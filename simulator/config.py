@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .model import Rates, mean_field
+from .model import Rates, coupling, mean_field
 from .params import SHORTHAND_KEYS, ParameterError, Params
 from .sde import SDEOptions
 from .sde.ringup import RingupOptions
@@ -85,7 +85,7 @@ def power_for_coupling(params: Params, G: float) -> float:
     if not (math.isfinite(G) and G >= 0):
         raise ParameterError(f"G = {G!r}: must be a finite rate >= 0")
     rates = Rates.from_params(params.replace(power=1.0))
-    per_watt = math.sqrt(2.0) * float(rates.g0) * abs(complex(mean_field(rates).alpha_r)) \
+    per_watt = float(coupling(rates, abs(complex(mean_field(rates).alpha_r)))) \
         * params.omega_m
     if per_watt == 0.0:
         raise ParameterError(f"G = {G!r}: the CW mode is not driven at these parameters")

@@ -32,6 +32,9 @@ VACUUM_VARIANCE = 0.5
 #: Mechanical damping models understood by every engine.
 DAMPING_MODELS = ("brownian", "rwa")
 
+#: ``sqrt(2)``, the factor between quadratures and amplitudes.
+SQRT2 = np.sqrt(2.0)
+
 #: Symplectic form for one mode, ``[u_k, u_l] = i Omega_kl``.
 OMEGA_1 = np.array([[0.0, 1.0], [-1.0, 0.0]])
 
@@ -39,6 +42,17 @@ OMEGA_1 = np.array([[0.0, 1.0], [-1.0, 0.0]])
 def symplectic_form(n_modes: int) -> np.ndarray:
     """Return the ``(2n, 2n)`` symplectic form ``Omega = diag(OMEGA_1, ..., OMEGA_1)``."""
     return np.kron(np.eye(n_modes), OMEGA_1)
+
+
+def amplitude(X, Y):
+    """Complex amplitude ``a = (X + i Y)/sqrt(2)`` of the quadratures ``X, Y`` (arrays or
+    operators, any shape)."""
+    return (X + 1j * Y) / SQRT2
+
+
+def quadratures(a) -> tuple:
+    """Quadratures ``(X, Y) = sqrt(2) (Re a, Im a)`` of complex amplitudes ``a`` (arrays)."""
+    return SQRT2 * a.real, SQRT2 * a.imag
 
 
 def mode_indices(*modes: str) -> list[int]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.polynomial import Polynomial
 
-from .model import MeanField, Rates, drift_matrix, mean_field
+from .model import MeanField, Rates, drift_matrix, mean_field, static_stiffness
 from .params import Params
 
 __all__ = ["FixedPoints", "fixed_points"]
@@ -92,7 +92,7 @@ def fixed_points(params: Params, bare_detuning: float, *, tol: float = 1e-7) -> 
     im_part = 2.0 * gam * x + c.imag
     den = re_part**2 + im_part**2
     num = x**2 + gam**2 + abs(complex(rates.j2)) ** 2
-    stiffness = 1.0 + (0.25 * float(rates.gamma_m) ** 2 if rates.damping == "rwa" else 0.0)
+    stiffness = float(static_stiffness(rates))
     poly = (s - x) * den - (g0 * e) ** 2 / stiffness * num
     roots = poly.roots()
     scale = max(1.0, abs(s), gam)

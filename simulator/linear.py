@@ -18,9 +18,10 @@ from .errors import PhysicalityWarning
 from .model import (
     MeanField,
     Rates,
+    coupling,
     diffusion_matrix,
     drift_matrix,
-    drift_matrix_along,
+    drift_matrix_about,
     mean_field,
     nonlinear_drift,
     transmission,
@@ -332,8 +333,8 @@ class LyapunovResult(ResultProtocol):
             "transmission": float(transmission(r)),
             "photon_number": {"r": float(photons["r"]), "l": float(photons["l"])},
             "coupling": {
-                "r": float(np.sqrt(2.0) * r.g0 * abs(mf.alpha_r)),
-                "l": float(np.sqrt(2.0) * r.g0 * abs(mf.alpha_l)),
+                "r": float(coupling(r, abs(mf.alpha_r))),
+                "l": float(coupling(r, abs(mf.alpha_l))),
             },
             "mean_field": {
                 "alpha_r": [float(mf.alpha_r.real), float(mf.alpha_r.imag)],
@@ -507,12 +508,9 @@ def covariance_evolution(
     mf = mean_field(rates)
     delta_a = float(mf.bare_detuning) if bare_detuning is None else float(bare_detuning)
     D = diffusion_matrix(rates)
-    sqrt2 = np.sqrt(2.0)
 
     def A_of(u: np.ndarray) -> np.ndarray:
-        a_r = (u[0] + 1j * u[1]) / sqrt2
-        a_l = (u[2] + 1j * u[3]) / sqrt2
-        return drift_matrix_along(rates, a_r, a_l, delta_a + rates.delta_J - rates.g0 * u[4])
+        return drift_matrix_about(rates, u, delta_a)
 
     if mean_path is not None:
 

@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from .conventions import HBAR, K_B
-from .params import Params, ParameterError, check_array
+from .conventions import SQRT2, VACUUM_VARIANCE, amplitude, quadratures
+from .params import (Params, ParameterError, check_array, drive_amplitude, scattering,
+                     single_photon_coupling, thermal_occupation, total_decay)
 
 __all__ = [
     "Rates",
@@ -26,13 +27,15 @@ __all__ = [
     "mean_field",
     "drift_matrix",
     "drift_matrix_along",
+    "drift_matrix_about",
+    "coupling",
+    "static_stiffness",
+    "initial_covariance",
     "diffusion_matrix",
     "loss_matrix",
     "nonlinear_drift",
     "transmission",
 ]
-
-SQRT2 = np.sqrt(2.0)
 
 
 @dataclass(frozen=True)
@@ -131,39 +134,26 @@ class Rates:
                     "gamma [[1, e^(-2i m beta)], [e^(2i m beta), 1]] must be positive semidefinite)"
                 )
         om = params.omega_m if "omega_m" not in grid else get("omega_m")
-        m, eta, beta = params.m, get("eta"), get("beta")
-        j1 = sum(e * np.exp(-2j * m * b) for e, b in defects) + eta * np.exp(-2j * m * beta)
-        j2 = sum(e * np.exp(+2j * m * b) for e, b in defects) + eta * np.exp(+2j * m * beta)
-        delta_J = sum(np.real(e) for e, _ in defects) + np.real(eta)
-        # loss matrix of the scattering channels, gamma_j = -Im eps_j >= 0 (checked by Params)
-        gamma_J = -(sum(np.imag(e) for e, _ in defects) + np.imag(eta))
-        loss_12 = (sum(-np.imag(e) * np.exp(-2j * m * b) for e, b in defects)
-                   - np.imag(eta) * np.exp(-2j * m * beta))
+        sc = scattering(defects, get("eta"), get("beta"), params.m)
         kappa_0, kappa_ex = get("kappa_0"), get("kappa_ex")
         detuning, power, omega_c = get("detuning"), get("power"), get("omega_c")
-        drive = np.sqrt(2.0 * kappa_ex) * np.sqrt(power / (HBAR * (omega_c - detuning)))
-        g0 = omega_c / get("radius") * np.sqrt(HBAR / (get("mass") * om))
-        temperature = get("temperature")
-        with np.errstate(divide="ignore"):
-            n_m = np.where(
-                temperature > 0,
-                1.0 / np.expm1(HBAR * om / (K_B * np.where(temperature > 0, temperature, 1.0))),
-                0.0,
-            )
+        drive = drive_amplitude(kappa_ex, power, omega_c, detuning)
+        g0 = single_photon_coupling(omega_c, get("radius"), get("mass"), om)
+        n_m = thermal_occupation(get("temperature"), om)
         return cls(
             delta=detuning / om,
-            delta_J=delta_J / om,
-            j1=j1 / om,
-            j2=j2 / om,
-            Gamma=(kappa_0 + kappa_ex) / om,
+            delta_J=sc.delta_J / om,
+            j1=sc.j1 / om,
+            j2=sc.j2 / om,
+            Gamma=total_decay(kappa_0, kappa_ex) / om,
             kappa_ex=kappa_ex / om,
             gamma_m=get("gamma_m") / om,
             g0=g0 / om,
             drive=drive / om,
             n_m=n_m,
             damping=params.damping,
-            gamma_J=gamma_J / om + 0.0,
-            loss_12=loss_12 / om,
+            gamma_J=sc.gamma_J / om + 0.0,
+            loss_12=sc.loss_12 / om,
         )
 
     @property
@@ -203,14 +193,17 @@ class MeanField:
 
     def vector(self) -> np.ndarray:
         """The mean as a phase-space vector ``(X_r, Y_r, X_l, Y_l, q, p)``, shape ``(..., 6)``."""
-        a_r, a_l = self.alpha_r, self.alpha_l
         return np.stack(
-            np.broadcast_arrays(
-                SQRT2 * a_r.real, SQRT2 * a_r.imag, SQRT2 * a_l.real, SQRT2 * a_l.imag,
-                self.q, self.p,
-            ),
+            np.broadcast_arrays(*quadratures(self.alpha_r), *quadratures(self.alpha_l),
+                                self.q, self.p),
             axis=-1,
         )
+
+
+def static_stiffness(rates: Rates):
+    """Static mechanical stiffness ``k`` with ``q_s = g0 (|alpha_r|^2 + |alpha_l|^2) / k``:
+    1 for Brownian damping, ``1 + gamma_m^2 / 4`` for RWA damping (which also damps ``q``)."""
+    return 1.0 + 0.25 * rates.gamma_m**2 if rates.damping == "rwa" else 1.0
 
 
 def mean_field(rates: Rates) -> MeanField:
@@ -222,17 +215,15 @@ def mean_field(rates: Rates) -> MeanField:
     (``J1``, ``J2`` already hold their off-diagonal loss). With RWA damping (which also damps ``q``) the mechanical fixed point
     is ``p_s = gamma_m q_s / 2`` with ``q_s (1 + gamma_m^2/4) = g0 (|alpha_r|^2 + |alpha_l|^2)``.
     """
-    dt = rates.delta + rates.delta_J
-    z = 1j * dt + (rates.Gamma + rates.gamma_J)
+    dtilde = rates.delta + rates.delta_J
+    z = 1j * dtilde + (rates.Gamma + rates.gamma_J)
     den = z * z + rates.j1 * rates.j2
     alpha_r = z * rates.drive / den
     alpha_l = -1j * rates.j2 * rates.drive / den
     force = rates.g0 * (np.abs(alpha_r) ** 2 + np.abs(alpha_l) ** 2)
-    if rates.damping == "brownian":
-        q, p = force, np.zeros_like(force)
-    else:  # RWA damping also damps q: p_s = gamma_m q_s / 2, q_s (1 + gamma_m^2 / 4) = force
-        q = force / (1.0 + 0.25 * rates.gamma_m**2)
-        p = 0.5 * rates.gamma_m * q
+    q = force / static_stiffness(rates)
+    # RWA damping also damps q: p_s = gamma_m q_s / 2
+    p = np.zeros_like(force) if rates.damping == "brownian" else 0.5 * rates.gamma_m * q
     return MeanField(
         alpha_r=alpha_r,
         alpha_l=alpha_l,
@@ -243,11 +234,12 @@ def mean_field(rates: Rates) -> MeanField:
     )
 
 
-def drift_matrix_along(rates: Rates, alpha_r, alpha_l, dt) -> np.ndarray:
+def drift_matrix_along(rates: Rates, alpha_r, alpha_l, dtilde) -> np.ndarray:
     """Drift matrix of the fluctuations about any mean-field point ``(alpha_r, alpha_l, q)``.
 
     Linearising Eq. 3 about a (possibly time-dependent) mean field gives ``du/dt = A u + noise``
-    with the optical detuning ``dt = Delta_a + Delta_J - g0 q`` and couplings
+    with the optical detuning ``dtilde = Delta_a + Delta_J - g0 q`` (units of ``omega_m``; not a
+    time step) and couplings
     ``G_j = sqrt(2) g0 alpha_j``; each optical mode decays at ``Gamma + gamma_J`` (the scatterers'
     diagonal loss), and the complex ``J1``, ``J2`` hold the Hamiltonian and the off-diagonal loss.
 
@@ -256,19 +248,19 @@ def drift_matrix_along(rates: Rates, alpha_r, alpha_l, dt) -> np.ndarray:
     A : ndarray, shape (..., 6, 6)
         In units of ``omega_m``; order ``(X_r, Y_r, X_l, Y_l, q, p)``.
     """
-    alpha_r, alpha_l, dt = np.broadcast_arrays(alpha_r, alpha_l, dt)
+    alpha_r, alpha_l, dtilde = np.broadcast_arrays(alpha_r, alpha_l, dtilde)
     shape = np.broadcast_shapes(alpha_r.shape, rates.shape)
     A = np.zeros(shape + (6, 6))
     gam = rates.Gamma + rates.gamma_J
-    g_r, g_l = SQRT2 * rates.g0 * alpha_r, SQRT2 * rates.g0 * alpha_l
+    g_r, g_l = coupling(rates, alpha_r), coupling(rates, alpha_l)
     j1, j2 = rates.j1, rates.j2
-    # CW mode: (-i dt - Gamma) a_r - i J1 a_l + i g0 alpha_r q
-    A[..., 0, 0], A[..., 0, 1], A[..., 1, 0], A[..., 1, 1] = -gam, dt, -dt, -gam
+    # CW mode: (-i dtilde - Gamma) a_r - i J1 a_l + i g0 alpha_r q
+    A[..., 0, 0], A[..., 0, 1], A[..., 1, 0], A[..., 1, 1] = -gam, dtilde, -dtilde, -gam
     A[..., 0, 2], A[..., 0, 3] = np.imag(j1), np.real(j1)
     A[..., 1, 2], A[..., 1, 3] = -np.real(j1), np.imag(j1)
     A[..., 0, 4], A[..., 1, 4] = -g_r.imag, g_r.real
-    # CCW mode: (-i dt - Gamma) a_l - i J2 a_r + i g0 alpha_l q
-    A[..., 2, 2], A[..., 2, 3], A[..., 3, 2], A[..., 3, 3] = -gam, dt, -dt, -gam
+    # CCW mode: (-i dtilde - Gamma) a_l - i J2 a_r + i g0 alpha_l q
+    A[..., 2, 2], A[..., 2, 3], A[..., 3, 2], A[..., 3, 3] = -gam, dtilde, -dtilde, -gam
     A[..., 2, 0], A[..., 2, 1] = np.imag(j2), np.real(j2)
     A[..., 3, 0], A[..., 3, 1] = -np.real(j2), np.imag(j2)
     A[..., 2, 4], A[..., 3, 4] = -g_l.imag, g_l.real
@@ -280,6 +272,32 @@ def drift_matrix_along(rates: Rates, alpha_r, alpha_l, dt) -> np.ndarray:
     else:
         A[..., 4, 4] = A[..., 5, 5] = -0.5 * rates.gamma_m
     return A
+
+
+def drift_matrix_about(rates: Rates, u, bare_detuning) -> np.ndarray:
+    """:func:`drift_matrix_along` about full phase-space amplitudes ``u``, shape ``(..., 6)``
+    (a point of a mean-field path), at the laser detuning ``bare_detuning = Delta_a / omega_m``:
+    ``alpha_j = (X_j + i Y_j)/sqrt(2)`` and optical detuning ``Delta_a + Delta_J - g0 q``."""
+    u = np.asarray(u)
+    return drift_matrix_along(rates, amplitude(u[..., 0], u[..., 1]),
+                              amplitude(u[..., 2], u[..., 3]),
+                              bare_detuning + rates.delta_J - rates.g0 * u[..., 4])
+
+
+def coupling(rates: Rates, alpha):
+    """Optomechanical coupling ``G = sqrt(2) g0 alpha`` (units of ``omega_m``) of a mean
+    amplitude ``alpha`` (complex; pass ``|alpha|`` for ``|G|``)."""
+    return SQRT2 * rates.g0 * alpha
+
+
+def initial_covariance(n_m=0.0) -> np.ndarray:
+    """Covariance of the optical vacuum and a thermal mechanics with ``n_m`` quanta.
+
+    ``diag(1/2, 1/2, 1/2, 1/2, n_m + 1/2, n_m + 1/2)`` (the vacuum for ``n_m = 0``), shape
+    ``(6, 6)``; the state every time-domain run (SDE, ring-up, master equation) starts from.
+    """
+    v = VACUUM_VARIANCE
+    return np.diag([v, v, v, v, n_m + v, n_m + v])
 
 
 def drift_matrix(rates: Rates, mf: MeanField | None = None) -> np.ndarray:
@@ -378,8 +396,7 @@ def nonlinear_drift(
     du/dt : ndarray, shape (..., 6)
     """
     u = np.asarray(u, dtype=float)
-    a_r = (u[..., 0] + 1j * u[..., 1]) / SQRT2
-    a_l = (u[..., 2] + 1j * u[..., 3]) / SQRT2
+    a_r, a_l = amplitude(u[..., 0], u[..., 1]), amplitude(u[..., 2], u[..., 3])
     q, p = u[..., 4], u[..., 5]
     dc = bare_detuning + rates.delta_J
     rot = -1j * (dc - rates.g0 * q) - (rates.Gamma + rates.gamma_J)
@@ -391,9 +408,7 @@ def nonlinear_drift(
     else:
         dq, dp = p - 0.5 * rates.gamma_m * q, -q - 0.5 * rates.gamma_m * p + force
     return np.stack(
-        np.broadcast_arrays(
-            SQRT2 * da_r.real, SQRT2 * da_r.imag, SQRT2 * da_l.real, SQRT2 * da_l.imag, dq, dp
-        ),
+        np.broadcast_arrays(*quadratures(da_r), *quadratures(da_l), dq, dp),
         axis=-1,
     )
 

@@ -15,8 +15,12 @@ __all__ = [
     "two_mode_block",
     "log_negativity",
     "log_negativity_block",
+    "log_negativity_raw",
+    "log_negativity_raw_block",
     "steering",
     "steering_block",
+    "steering_raw",
+    "steering_raw_block",
     "purity",
     "occupation",
     "symplectic_eigenvalues",
@@ -47,6 +51,13 @@ def log_negativity_block(W: np.ndarray) -> np.ndarray:
     -------
     E_N : ndarray, shape (...)
     """
+    return np.maximum(0.0, log_negativity_raw_block(W)) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def log_negativity_raw_block(W: np.ndarray) -> np.ndarray:
+    """``-ln(2 nu_-)`` of a two-mode covariance ``(..., 4, 4)``, *not* clipped at zero
+    (:func:`log_negativity_block` is its ``max(0, .)``); ``nu_-`` is the smallest symplectic
+    eigenvalue of the partial transpose. Shape ``(...)``."""
     W = np.asarray(W)
     a, b, c = W[..., :2, :2], W[..., 2:, 2:], W[..., :2, 2:]
     sigma = np.linalg.det(a) + np.linalg.det(b) - 2.0 * np.linalg.det(c)
@@ -55,13 +66,21 @@ def log_negativity_block(W: np.ndarray) -> np.ndarray:
     # nu_-^2 = (S - sqrt(S^2 - 4 det W)) / 2 = 2 det W / (S + sqrt(...)), without cancellation
     with np.errstate(divide="ignore", invalid="ignore"):
         nu_minus = np.sqrt(np.clip(2.0 * det_w / (sigma + np.sqrt(disc)), 0.0, None))
-    with np.errstate(divide="ignore"):
-        return np.maximum(0.0, -np.log(2.0 * nu_minus)) + 0.0  # + 0.0 turns -0.0 into 0.0
+        return -np.log(2.0 * nu_minus)
 
 
 def log_negativity(V: np.ndarray) -> dict[str, np.ndarray]:
     """``E_N`` for every pair of modes: ``{"r_m", "l_m", "r_l"}`` (see :data:`PAIRS`)."""
     return {key: log_negativity_block(two_mode_block(V, *pair)) for key, pair in PAIRS.items()}
+
+
+def log_negativity_raw(V: np.ndarray) -> dict[str, np.ndarray]:
+    """Unclipped ``-ln(2 nu_-)`` for every pair (keys as :func:`log_negativity`).
+
+    ``E_N = max(0, raw)``; ``raw < 0`` means no entanglement, and how far below zero.
+    ``V`` has shape ``(..., 6, 6)``; each value has shape ``(...)``.
+    """
+    return {k: log_negativity_raw_block(two_mode_block(V, *pair)) for k, pair in PAIRS.items()}
 
 
 def steering_block(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -75,11 +94,18 @@ def steering_block(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     -------
     (G_ab, G_ba) : tuple of ndarray, shape (...)
     """
+    g_ab, g_ba = steering_raw_block(W)
+    return np.maximum(0.0, g_ab), np.maximum(0.0, g_ba)
+
+
+def steering_raw_block(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unclipped ``(1/2) ln(det A / (4 det W))`` and the same with ``B`` (:func:`steering_block`
+    is their ``max(0, .)``), each of shape ``(...)``."""
     W = np.asarray(W)
     det_w = 4.0 * np.linalg.det(W)
-    g_ab = 0.5 * np.log(np.linalg.det(W[..., :2, :2]) / det_w)
-    g_ba = 0.5 * np.log(np.linalg.det(W[..., 2:, 2:]) / det_w)
-    return np.maximum(0.0, g_ab), np.maximum(0.0, g_ba)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (0.5 * np.log(np.linalg.det(W[..., :2, :2]) / det_w),
+                0.5 * np.log(np.linalg.det(W[..., 2:, 2:]) / det_w))
 
 
 def steering(V: np.ndarray) -> dict[str, np.ndarray]:
@@ -88,6 +114,15 @@ def steering(V: np.ndarray) -> dict[str, np.ndarray]:
     for a, b in PAIRS.values():
         g_ab, g_ba = steering_block(two_mode_block(V, a, b))
         out[f"{a}->{b}"], out[f"{b}->{a}"] = g_ab, g_ba
+    return out
+
+
+def steering_raw(V: np.ndarray) -> dict[str, np.ndarray]:
+    """Unclipped steering both ways for each pair (keys as :func:`steering`;
+    ``steering = max(0, raw)``)."""
+    out = {}
+    for a, b in PAIRS.values():
+        out[f"{a}->{b}"], out[f"{b}->{a}"] = steering_raw_block(two_mode_block(V, a, b))
     return out
 
 

@@ -19,7 +19,7 @@ import math
 import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 import numpy as np
 
@@ -316,19 +316,17 @@ class Params:
     @property
     def Gamma(self) -> float:
         """Total optical amplitude decay rate ``kappa_0 + kappa_ex`` (s^-1)."""
-        return self.kappa_0 + self.kappa_ex
+        return float(total_decay(self.kappa_0, self.kappa_ex))
 
     @property
     def G0(self) -> float:
         """Single-photon coupling ``(omega_c / R) sqrt(hbar / (mu omega_m))`` (s^-1)."""
-        return self.omega_c / self.radius * math.sqrt(HBAR / (self.mass * self.omega_m))
+        return float(single_photon_coupling(self.omega_c, self.radius, self.mass, self.omega_m))
 
     @property
     def n_m(self) -> float:
         """Thermal phonon number ``1/(exp(hbar omega_m / k_B T) - 1)`` (0 at T = 0)."""
-        if self.temperature == 0.0:
-            return 0.0
-        return 1.0 / math.expm1(HBAR * self.omega_m / (K_B * self.temperature))
+        return float(thermal_occupation(self.temperature, self.omega_m))
 
     @property
     def a_in(self) -> float:
@@ -336,27 +334,88 @@ class Params:
 
         As in the paper, the drive frequency uses the effective detuning (``omega_d >> G0 q_s``).
         """
-        return math.sqrt(self.power / (HBAR * (self.omega_c - self.detuning)))
+        return float(input_amplitude(self.power, self.omega_c, self.detuning))
 
     @property
     def drive_amplitude(self) -> float:
         """Drive ``E = sqrt(2 kappa_ex) a_in`` (s^-1), the paper's script epsilon in Eq. 3."""
-        return math.sqrt(2.0 * self.kappa_ex) * self.a_in
+        return float(drive_amplitude(self.kappa_ex, self.power, self.omega_c, self.detuning))
 
     @property
     def J1(self) -> complex:
         """``J1 = sum_j eps_j exp(-2i m beta_j) + eta exp(-2i m beta)`` (s^-1)."""
-        return _backscatter(self, -1)
+        return complex(scattering(self.defects, self.eta, self.beta, self.m).j1)
 
     @property
     def J2(self) -> complex:
         """``J2 = sum_j eps_j exp(+2i m beta_j) + eta exp(+2i m beta)`` (s^-1)."""
-        return _backscatter(self, +1)
+        return complex(scattering(self.defects, self.eta, self.beta, self.m).j2)
 
     @property
     def Delta_J(self) -> float:
         """Common frequency shift ``Re(sum_j eps_j + eta)`` (s^-1)."""
-        return float(sum(e for e, _ in self.defects).real + self.eta.real)
+        return float(scattering(self.defects, self.eta, self.beta, self.m).delta_J)
+
+
+# ---- derived quantities: the one place each formula is written ---------------------------------
+# SI units in and out; every function broadcasts over arrays (``Rates.from_params`` passes sweep
+# grids, the ``Params`` properties pass scalars).
+def total_decay(kappa_0, kappa_ex):
+    """``Gamma = kappa_0 + kappa_ex`` (s^-1)."""
+    return kappa_0 + kappa_ex
+
+
+def single_photon_coupling(omega_c, radius, mass, omega_m):
+    """``G0 = (omega_c / R) sqrt(hbar / (mu omega_m))`` (s^-1)."""
+    return omega_c / radius * np.sqrt(HBAR / (mass * omega_m))
+
+
+def thermal_occupation(temperature, omega_m):
+    """``n_m = 1/(exp(hbar omega_m / k_B T) - 1)``, 0 where ``T = 0``."""
+    temperature = np.asarray(temperature)
+    with np.errstate(divide="ignore"):
+        return np.where(
+            temperature > 0,
+            1.0 / np.expm1(HBAR * omega_m / (K_B * np.where(temperature > 0, temperature, 1.0))),
+            0.0,
+        )
+
+
+def input_amplitude(power, omega_c, detuning):
+    """``a_in = sqrt(P / (hbar (omega_c - detuning)))`` (s^-1/2)."""
+    return np.sqrt(power / (HBAR * (omega_c - detuning)))
+
+
+def drive_amplitude(kappa_ex, power, omega_c, detuning):
+    """``E = sqrt(2 kappa_ex) a_in`` (s^-1), the paper's script epsilon in Eq. 3."""
+    return np.sqrt(2.0 * kappa_ex) * input_amplitude(power, omega_c, detuning)
+
+
+class Scattering(NamedTuple):
+    """Scatterer sums (s^-1): see :class:`simulator.model.Rates` for each field's meaning."""
+
+    j1: Any
+    j2: Any
+    delta_J: Any
+    gamma_J: Any
+    loss_12: Any
+
+
+def scattering(defects, eta, beta, m: int) -> Scattering:
+    """Backscattering of the defects ``(eps_j, beta_j)`` and the nanoparticle ``(eta, beta)``.
+
+    ``J1 = sum_j eps_j e^{-2i m beta_j} + eta e^{-2i m beta}``, ``J2`` with ``e^{+2i m beta}``,
+    ``Delta_J = Re(sum_j eps_j + eta)``, the diagonal loss ``gamma_J = -Im(sum_j eps_j + eta)``
+    and the off-diagonal loss ``L_12 = sum_j gamma_j e^{-2i m beta_j}`` (``gamma_j = -Im eps_j``,
+    nanoparticle included). Strengths and angles may be arrays that broadcast together.
+    """
+    j1 = sum(e * np.exp(-2j * m * b) for e, b in defects) + eta * np.exp(-2j * m * beta)
+    j2 = sum(e * np.exp(+2j * m * b) for e, b in defects) + eta * np.exp(+2j * m * beta)
+    delta_J = sum(np.real(e) for e, _ in defects) + np.real(eta)
+    gamma_J = -(sum(np.imag(e) for e, _ in defects) + np.imag(eta))
+    loss_12 = (sum(-np.imag(e) * np.exp(-2j * m * b) for e, b in defects)
+               - np.imag(eta) * np.exp(-2j * m * beta))
+    return Scattering(j1, j2, delta_J, gamma_J, loss_12)
 
 
 def _no_gain(name: str, value: complex) -> complex:
@@ -422,11 +481,6 @@ def _check_derived(p: Params) -> None:
             raise ParameterError(
                 f"{given}: derived {name} = {value:.3g} must be finite and <= {lim:g}; "
                 "beyond it the model's double-precision numbers overflow or lose every digit")
-
-
-def _backscatter(p: Params, sign: int) -> complex:
-    total = sum(e * np.exp(sign * 2j * p.m * b) for e, b in p.defects)
-    return complex(total + p.eta * np.exp(sign * 2j * p.m * p.beta))
 
 
 def _complex_from_pair(name: str, pair: Any) -> complex:

@@ -14,7 +14,7 @@ import numpy as np
 
 from .conventions import covariance_xxpp as _covariance_xxpp
 from .linear import lyapunov_residual, routh_hurwitz_stable, solve_lyapunov
-from .model import Rates, diffusion_matrix, drift_matrix, mean_field, transmission
+from .model import Rates, coupling, diffusion_matrix, drift_matrix, mean_field, transmission
 from .observables import log_negativity, occupation, steering
 from .params import Params
 from .protocol import ResultProtocol
@@ -211,7 +211,6 @@ def sweep(params: Params, *, eigenvalues: bool = False, **grid: Any) -> SweepRes
         st = steering(V)
     en = {k: np.where(stable, v, np.nan) for k, v in en.items()}
     st = {k: np.where(stable, v, np.nan) for k, v in st.items()}
-    g = np.sqrt(2.0) * rates.g0
     max_re = np.linalg.eigvals(A).real.max(axis=-1) if eigenvalues else None
     return SweepResult(
         params=params,
@@ -224,8 +223,8 @@ def sweep(params: Params, *, eigenvalues: bool = False, **grid: Any) -> SweepRes
         transmission=np.broadcast_to(transmission(rates), shape),
         photon_number_r=np.broadcast_to(np.abs(mf.alpha_r) ** 2, shape),
         photon_number_l=np.broadcast_to(np.abs(mf.alpha_l) ** 2, shape),
-        coupling_r=np.broadcast_to(g * np.abs(mf.alpha_r), shape),
-        coupling_l=np.broadcast_to(g * np.abs(mf.alpha_l), shape),
+        coupling_r=np.broadcast_to(coupling(rates, np.abs(mf.alpha_r)), shape),
+        coupling_l=np.broadcast_to(coupling(rates, np.abs(mf.alpha_l)), shape),
         residual=residual,
         max_real_eigenvalue=max_re,
     )

@@ -305,3 +305,22 @@ def test_cli_refusal_and_evolution(capsys):
                  "--set", "power=5mW", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert len(out["t"]) == 3 and len(out["phonon_number"]) == 3
+
+
+def test_cli_choices_are_the_engine_tables():
+    """``wgmsim me`` lists its bases and methods literally (the CLI must not import qutip to
+    build its parser); they must be exactly the engine's tables, and the damping models the
+    conventions' table."""
+    import argparse
+
+    from simulator.cli import build_parser
+    from simulator.cli.common import SET_KEYS
+    from simulator.conventions import DAMPING_MODELS
+    from simulator.master.operators import BASES
+    from simulator.master.steady import STEADY_METHODS
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    me = {a.dest: a for a in sub.choices["me"]._actions}
+    assert tuple(me["basis"].choices) == BASES
+    assert tuple(me["method"].choices) == tuple(STEADY_METHODS)
+    assert SET_KEYS["damping"][0].endswith(" | ".join(DAMPING_MODELS))

@@ -167,3 +167,54 @@ def test_sweep_grid_validation(paper):
         Rates.from_params(paper, colour=np.ones(2))
     with pytest.raises(ParameterError, match="exactly one defect"):
         Rates.from_params(paper.replace(defects=()), eps=np.ones(2))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_rates_are_params_derived_quantities_over_omega_m(seed):
+    """Each derived quantity is written once (simulator.params): Rates.from_params equals the
+    Params property divided by omega_m exactly (on main n_m differed by an ulp at some points:
+    math.expm1 there, np.expm1 here)."""
+    rng = np.random.default_rng(seed)
+    checked = 0
+    for _ in range(40):
+        p = Params.paper(
+            temperature=float(10 ** rng.uniform(-4, 1)), omega_m=float(10 ** rng.uniform(6, 8)),
+            power=float(10 ** rng.uniform(-5, -1)), kappa_ex=float(10 ** rng.uniform(6, 7.5)),
+            eta=complex(rng.normal() * 1e6, -abs(rng.normal()) * 1e5),
+            defects=((complex(rng.normal() * 1e6, -1e4), float(rng.uniform(0, 3))),))
+        r, om = Rates.from_params(p), p.omega_m
+        assert float(r.n_m) == p.n_m
+        assert float(r.g0) == p.G0 / om
+        assert float(r.drive) == p.drive_amplitude / om
+        assert float(r.Gamma) == p.Gamma / om
+        # same formula; numpy's 0-d-array and scalar complex products may round differently
+        np.testing.assert_allclose([r.j1, r.j2], np.array([p.J1, p.J2]) / om, rtol=1e-15)
+        assert float(r.delta_J) == p.Delta_J / om
+        checked += 1
+    assert checked == 40
+
+
+def test_params_n_m_is_the_engines_n_m():
+    """At this point math.expm1 (Params.n_m on main) and np.expm1 (Rates.n_m) differ by an ulp;
+    with one formula the two agree exactly (Params.n_m moved by that ulp)."""
+    p = Params.paper(temperature=0.0007038487463432079, omega_m=47890282.31802419)
+    assert float(Rates.from_params(p).n_m) == p.n_m
+
+
+def test_folded_helpers(paper):
+    """The helpers that replaced repeated formulas (issue 9) state the conventions."""
+    from simulator.conventions import amplitude, quadratures
+    from simulator.model import coupling, drift_matrix_about, initial_covariance
+
+    a = np.array([0.3 - 1.2j, 2.0 + 0.5j])
+    X, Y = quadratures(a)
+    np.testing.assert_allclose(amplitude(X, Y), a, rtol=1e-15)
+    np.testing.assert_allclose(X**2 + Y**2, 2.0 * np.abs(a) ** 2, rtol=1e-15)
+    assert np.array_equal(initial_covariance(0.0), 0.5 * np.eye(6))
+    assert np.array_equal(np.diag(initial_covariance(2.5)), [0.5] * 4 + [3.0, 3.0])
+    r = Rates.from_params(paper)
+    mf = mean_field(r)
+    assert coupling(r, abs(mf.alpha_r)) == pytest.approx(0.61, abs=0.005)  # paper's G/omega_m
+    # about the fixed point at its bare detuning: the steady-state drift matrix
+    np.testing.assert_allclose(drift_matrix_about(r, mf.vector(), mf.bare_detuning),
+                               drift_matrix(r, mf), rtol=0, atol=1e-12)

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..jsonio import to_jsonable
 from ..config import apply_changes
+from ..conventions import DAMPING_MODELS
 from ..params import ParameterError, Params
 from .checks import check_toml_file, read_params_file
 from .runfile import merge_config
@@ -23,7 +24,7 @@ SET_KEYS = {
     "beta": ("nanoparticle angle (rad when bare)", "0.125pi"),
     "power": ("input power", "30mW"),
     "temperature": ("bath temperature", "200mK"),
-    "damping": ("mechanical damping model: brownian | rwa", "rwa"),
+    "damping": (f"mechanical damping model: {' | '.join(DAMPING_MODELS)}", "rwa"),
     "mass": ("effective mass", "10ng"),
     "radius": ("resonator radius", "1.1mm"),
     "omega_m": ("mechanical angular frequency (Hz means 2 pi Hz)", "63e6/s"),

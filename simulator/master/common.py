@@ -9,6 +9,7 @@ import numpy as np
 
 from ..checks import check_integer, check_real
 from ..conventions import HBAR, K_B
+from ..model import initial_covariance
 from .operators import Space
 
 __all__ = ["TruncationError", "moments", "MIN_CUTOFF"]
@@ -88,7 +89,7 @@ def moments(space: Space, rho: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     idx = space.quadrature_index
     mean = np.zeros(6)
     mean[idx] = m
-    V6 = 0.5 * np.eye(6)
+    V6 = initial_covariance(0.0)  # unrepresented modes: vacuum
     V6[np.ix_(idx, idx)] = V
     return mean, V6
 

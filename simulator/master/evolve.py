@@ -20,6 +20,7 @@ from ..conventions import covariance_xxpp as _covariance_xxpp
 from ..errors import PhysicalityWarning
 from ..linear import LyapunovResult, covariance_evolution, lyapunov
 from ..observables import log_negativity, occupation, unphysical_message
+from ..model import initial_covariance
 from ..params import Params
 from ..protocol import ResultProtocol
 from .common import (
@@ -187,7 +188,7 @@ class MasterTrajectory(ResultProtocol):
     def quadrature_operators(self) -> dict[str, qutip.Qobj]:
         """Physical fluctuation quadratures of the kept modes on the space of :attr:`states`."""
         return quadrature_operators(build_space(self.modes, "fock", self.cutoffs,
-                                                0.5 * np.eye(6)))
+                                                initial_covariance(0.0)))
 
     def covariance_xxpp(self, hbar: float = 2.0) -> np.ndarray:
         """Covariances in thewalrus / Strawberry Fields form, shape ``(n_t, 6, 6)``
@@ -321,8 +322,8 @@ def evolve_master(params: Params, t: np.ndarray, *, initial_phonons: float | Non
     if not (math.isfinite(n0) and n0 >= 0):
         raise ValueError(f"initial_phonons = {initial_phonons!r}: must be a finite number >= 0")
     # dV/dt = A V + V A^T + D is affine in V0: V(t; n0) = V_cold(t) + n0 W(t)
-    cold = covariance_evolution(ref.rates, t, np.diag([0.5] * 6)).covariance
-    warm = covariance_evolution(ref.rates, t, np.diag([0.5] * 4 + [1.5, 1.5])).covariance
+    cold = covariance_evolution(ref.rates, t, initial_covariance(0.0)).covariance
+    warm = covariance_evolution(ref.rates, t, initial_covariance(1.0)).covariance
     lin = cold + n0 * (warm - cold)
     modes = kept_modes(ref.rates)
 

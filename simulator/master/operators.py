@@ -47,8 +47,8 @@ import qutip
 import scipy.linalg
 import scipy.sparse.linalg
 
-from ..conventions import symplectic_form
-from ..model import MeanField, Rates, loss_matrix
+from ..conventions import amplitude, mode_indices, symplectic_form
+from ..model import MeanField, Rates, coupling, loss_matrix
 
 __all__ = [
     "BASES",
@@ -66,8 +66,6 @@ __all__ = [
 
 #: Fock-space bases the engine understands.
 BASES = ("normal", "fock")
-#: Physical mode name -> indices of its quadratures in ``(X_r, Y_r, X_l, Y_l, q, p)``.
-_QUAD = {"r": (0, 1), "l": (2, 3), "m": (4, 5)}
 #: |J1|, |J2| below this fraction of Gamma count as zero (CCW mode decoupled).
 DECOUPLED_RTOL = 1e-12
 
@@ -158,7 +156,7 @@ class Space:
     @property
     def quadrature_index(self) -> list[int]:
         """Indices in ``(X_r, Y_r, X_l, Y_l, q, p)`` of the operators in :attr:`x`."""
-        return [i for m in self.modes for i in _QUAD[m]]
+        return mode_indices(*self.modes)
 
     def quad(self, mode: str) -> tuple:
         """``(X, Y)`` (or ``(q, p)``) of a physical mode, or ``None`` if it is not represented."""
@@ -170,7 +168,7 @@ class Space:
     def lowering(self, mode: str):
         """``a = (X + i Y)/sqrt(2)`` of a physical mode (``b`` for the mechanics), or ``None``."""
         xy = self.quad(mode)
-        return None if xy is None else (xy[0] + 1j * xy[1]) / np.sqrt(2.0)
+        return None if xy is None else amplitude(*xy)
 
 
 def build_space(modes: tuple[str, ...], basis: str, cutoffs: tuple[int, ...],
@@ -193,7 +191,7 @@ def build_space(modes: tuple[str, ...], basis: str, cutoffs: tuple[int, ...],
     if len(cutoffs) != k or any(int(c) < 2 for c in cutoffs):
         raise ValueError(f"cutoffs = {cutoffs!r}: need {k} integers >= 2 (one per basis mode)")
     cutoffs = tuple(int(c) for c in cutoffs)
-    idx = [i for m in modes for i in _QUAD[m]]
+    idx = mode_indices(*modes)
     V = np.asarray(V_ref, dtype=float)[np.ix_(idx, idx)]
     if basis == "normal":
         nu, S = williamson(V)
@@ -234,7 +232,7 @@ def hamiltonian(space: Space, rates: Rates, mf: MeanField, *, nonlinear: bool = 
     Lindblad channels (:func:`scatterer_channels`).
     """
     j1, j2 = complex(rates.j1), complex(rates.j2)
-    dt = float(rates.delta + rates.delta_J)
+    dtilde = float(rates.delta + rates.delta_J)  # optical detuning Delta + Delta_J
     g0 = float(rates.g0)
     q, p = space.quad("m")
     H = 0.5 * (q @ q + p @ p)
@@ -245,8 +243,8 @@ def hamiltonian(space: Space, rates: Rates, mf: MeanField, *, nonlinear: bool = 
             continue
         n = a.dag() @ a
         n_tot = n_tot + n
-        G = np.sqrt(2.0) * g0 * alpha
-        H = H + dt * n - _sym(q, np.conj(G) * a + G * a.dag()) / np.sqrt(2.0)
+        G = complex(coupling(rates, alpha))
+        H = H + dtilde * n - _sym(q, np.conj(G) * a + G * a.dag()) / np.sqrt(2.0)
     a_r, a_l = space.lowering("r"), space.lowering("l")
     if a_l is not None:
         H = H + j1 * (a_r.dag() @ a_l) + j2 * (a_l.dag() @ a_r)

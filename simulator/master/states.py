@@ -31,6 +31,7 @@ import qutip
 import scipy.sparse.linalg
 
 from ..conventions import QUADRATURES
+from ..model import initial_covariance
 from .operators import Space, build_space
 
 __all__ = ["quadrature_operators", "to_fock_basis", "qobj_to_arrays", "qobj_from_arrays"]
@@ -85,7 +86,7 @@ def to_fock_basis(rho: qutip.Qobj, space: Space, cutoffs: tuple[int, ...]) -> qu
             raise ValueError(f"cutoffs = {cutoffs}: the state is already in the physical Fock "
                              f"basis with cutoffs {space.cutoffs}")
         return rho
-    phys = build_space(space.modes, "fock", cutoffs, 0.5 * np.eye(6))
+    phys = build_space(space.modes, "fock", cutoffs, initial_covariance(0.0))
     xs = [x.data.as_scipy() for x in phys.x]
     s_inv = np.linalg.inv(space.S)
     k = len(space.modes)

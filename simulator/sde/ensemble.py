@@ -51,6 +51,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from ..errors import MIN_UNITS, CheckpointError, RunInterrupted
+from ..model import initial_covariance
 from ..resultio import atomic_write_bytes
 from .integrators import make_integrator
 from .options import SDEOptions
@@ -201,8 +202,7 @@ def initial_moments(system: LangevinSystem, options: SDEOptions
     if system.rates is None or d != 6:
         raise ValueError("initial = 'thermal': needs the optomechanical system; use "
                          "'gaussian' or 'lyapunov' for other systems")
-    n_m = float(system.rates.n_m)
-    return np.zeros(d), np.diag([0.5, 0.5, 0.5, 0.5, n_m + 0.5, n_m + 0.5])
+    return np.zeros(d), initial_covariance(float(system.rates.n_m))
 
 
 def divergence_bound(system: LangevinSystem, options: SDEOptions) -> float:

@@ -29,7 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..conventions import PAIRS
-from ..observables import log_negativity, steering, two_mode_block
+from ..observables import log_negativity, log_negativity_raw, steering, steering_raw
 
 __all__ = [
     "pooled_covariance",
@@ -126,41 +126,6 @@ def _jackknife_replicates(s1, s2, counts, f):
     th = np.asarray(f(V_loo))
     se = np.sqrt((n - 1.0) / n * ((th - th.mean(axis=0)) ** 2).sum(axis=0))
     return value, se, th
-
-
-def _log_negativity_raw_block(W: np.ndarray) -> np.ndarray:
-    """``-ln(2 nu_-)`` of a two-mode covariance ``(..., 4, 4)``, *not* clipped at zero (the same
-    formula as :func:`simulator.observables.log_negativity_block`, which is its ``max(0, .)``)."""
-    W = np.asarray(W)
-    a, b, c = W[..., :2, :2], W[..., 2:, 2:], W[..., :2, 2:]
-    sigma = np.linalg.det(a) + np.linalg.det(b) - 2.0 * np.linalg.det(c)
-    det_w = np.linalg.det(W)
-    disc = np.clip(sigma**2 - 4.0 * det_w, 0.0, None)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        nu_minus = np.sqrt(np.clip(2.0 * det_w / (sigma + np.sqrt(disc)), 0.0, None))
-        return -np.log(2.0 * nu_minus)
-
-
-def log_negativity_raw(V: np.ndarray) -> dict[str, np.ndarray]:
-    """Unclipped ``-ln(2 nu_-)`` for every pair (keys as :func:`simulator.observables.log_negativity`).
-
-    ``E_N = max(0, raw)``; ``raw < 0`` means no entanglement, and how far below zero.
-    ``V`` has shape ``(..., 6, 6)``; each value has shape ``(...)``.
-    """
-    return {k: _log_negativity_raw_block(two_mode_block(V, *pair)) for k, pair in PAIRS.items()}
-
-
-def steering_raw(V: np.ndarray) -> dict[str, np.ndarray]:
-    """Unclipped ``(1/2) ln(det A / (4 det W))`` both ways for each pair (keys as
-    :func:`simulator.observables.steering`; ``steering = max(0, raw)``)."""
-    out = {}
-    for a, b in PAIRS.values():
-        W = two_mode_block(V, a, b)
-        det_w = 4.0 * np.linalg.det(W)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out[f"{a}->{b}"] = 0.5 * np.log(np.linalg.det(W[..., :2, :2]) / det_w)
-            out[f"{b}->{a}"] = 0.5 * np.log(np.linalg.det(W[..., 2:, 2:]) / det_w)
-    return out
 
 
 def _vector(fn: Callable[[np.ndarray], dict], keys: list[str]):

@@ -36,7 +36,7 @@ import numpy as np
 from ..conventions import PAIRS, QUADRATURES, covariance_xxpp as _covariance_xxpp
 from ..errors import MIN_UNITS, ResultFileError, StabilityWarning, StatisticsWarning
 from ..linear import covariance_evolution
-from ..model import Rates, diffusion_matrix, drift_matrix_along, mean_field, nonlinear_drift
+from ..model import Rates, diffusion_matrix, drift_matrix_about, mean_field, nonlinear_drift
 from ..observables import log_negativity
 from ..params import Params
 from ..protocol import ResultProtocol
@@ -205,11 +205,7 @@ class PathDrift:
         self.rates, self.bare, self.path = rates, float(bare), path
 
     def __call__(self, t: np.ndarray) -> np.ndarray:
-        u = self.path(t)
-        r = self.rates
-        a_r = (u[:, 0] + 1j * u[:, 1]) / np.sqrt(2.0)
-        a_l = (u[:, 2] + 1j * u[:, 3]) / np.sqrt(2.0)
-        return np.asarray(drift_matrix_along(r, a_r, a_l, self.bare + r.delta_J - r.g0 * u[:, 4]))
+        return np.asarray(drift_matrix_about(self.rates, self.path(t), self.bare))
 
 
 def ringup_system(params: Params, options: RingupOptions) -> tuple[LangevinSystem, MeanFieldPath]:
@@ -220,8 +216,7 @@ def ringup_system(params: Params, options: RingupOptions) -> tuple[LangevinSyste
     t_end = options.n_outputs * options.steps_per_output * options.dt
     path = MeanFieldPath(rates, bare, t_end, options.ramp_time)
     drift = PathDrift(rates, bare, path)
-    remainder = OptomechanicalRemainder(g0=float(rates.g0),
-                                        offset=1.0 if options.wigner_correction else 0.0)
+    remainder = OptomechanicalRemainder.of(rates, wigner_correction=options.wigner_correction)
     system = LangevinSystem(A=drift(np.zeros(1))[0], D=diffusion_matrix(rates),
                             nonlinearity=remainder, rates=rates, bare_detuning=bare,
                             drift_at=drift)

@@ -74,6 +74,12 @@ class OptomechanicalRemainder:
         object.__setattr__(self, "feature_matrix", C)
         object.__setattr__(self, "constant", const)
 
+    @classmethod
+    def of(cls, rates: Rates, *, wigner_correction: bool = True) -> "OptomechanicalRemainder":
+        """The remainder of the model ``rates`` (a single point), with or without the
+        truncated-Wigner offset ``c = 1``."""
+        return cls(g0=float(rates.g0), offset=1.0 if wigner_correction else 0.0)
+
     def features(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Quadratic features ``(q X_r, q Y_r, q X_l, q Y_l, X_r^2, Y_r^2, X_l^2, Y_l^2)`` of
         ``x (..., 6)``, shape ``(..., 8)``."""
@@ -240,7 +246,7 @@ def fluctuation_system(params: Params, *, wigner_correction: bool = True) -> Lan
     mf = mean_field(rates)
     A = drift_matrix(rates, mf)
     D = diffusion_matrix(rates)
-    remainder = OptomechanicalRemainder(g0=float(rates.g0), offset=1.0 if wigner_correction else 0.0)
+    remainder = OptomechanicalRemainder.of(rates, wigner_correction=wigner_correction)
     return LangevinSystem(
         A=A, D=D, nonlinearity=remainder, mean=mf.vector(), rates=rates,
         bare_detuning=float(mf.bare_detuning),
