@@ -222,7 +222,7 @@ def score_against_reference(V: np.ndarray, se_V: np.ndarray, VL: np.ndarray,
     n_units : int
         Statistical units with samples.
     threshold : float
-        |z| at or above which a quantity disagrees.
+        ``|z|`` at or above which a quantity disagrees.
 
     Returns
     -------
