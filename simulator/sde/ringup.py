@@ -39,6 +39,7 @@ from ..linear import covariance_evolution
 from ..model import Rates, diffusion_matrix, drift_matrix_along, mean_field, nonlinear_drift
 from ..observables import log_negativity
 from ..params import Params
+from ..progress import as_callback
 from ..resultio import read_result, versions, write_result
 from .ensemble import chunk_seeds, effective_workers
 from .integrators import expm, psd_sqrt
@@ -364,6 +365,7 @@ def simulate_ringup(params: Params, options: RingupOptions | None = None, *, see
     import joblib
 
     options = RingupOptions() if options is None else options
+    progress = as_callback(progress, "ringup", "chunk")  # True: a tqdm bar (simulator.progress)
     if options.n_chunks < 2:
         raise ValueError(f"n_traj = {options.n_traj}, chunk_size = {options.chunk_size}: "
                          f"{options.n_chunks} chunk; error bars need at least 2 (and "
