@@ -174,3 +174,26 @@ def test_no_print_in_the_library():
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print":
                 found.append(f"{path.relative_to(PKG)}:{node.lineno}")
     assert not found, f"print() in the library: {found}"
+
+
+# ---- BLAS threads in master-equation solves ------------------------------------------------------
+def test_master_solves_use_one_blas_thread(monkeypatch):
+    """``threadpoolctl`` limits every BLAS pool to ``BLAS_THREADS`` during a solve, then restores."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    import simulator.master.steady as steady
+
+    seen = []
+    real = steady.STEADY_METHODS["sylvester"]
+
+    def spy(*args, **kwargs):
+        seen.append({p["num_threads"] for p in threadpool_info()})
+        return real(*args, **kwargs)
+
+    monkeypatch.setitem(steady.STEADY_METHODS, "sylvester", spy)
+    with threadpool_limits(limits=2):
+        before = {p["num_threads"] for p in threadpool_info()}
+        solve_master(Params.paper())
+        after = {p["num_threads"] for p in threadpool_info()}
+    assert seen and all(s == {steady.BLAS_THREADS} for s in seen)
+    assert after == before
