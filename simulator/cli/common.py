@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from typing import Any
 
@@ -111,6 +112,19 @@ def show_progress(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "progress", False)) or sys.stderr.isatty()
 
 
+class StderrHandler(logging.StreamHandler):
+    """A stream handler writing to whatever ``sys.stderr`` is when a message comes, so that a
+    stream redirected or captured after :func:`configure_logging` is never a stale one."""
+
+    @property
+    def stream(self):  # noqa: D102
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 #: Format of a log line: ``12:03:04 INFO simulator.validate: validate: sde leg started (...)``.
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -119,8 +133,6 @@ def configure_logging(args: argparse.Namespace) -> None:
     """Send the ``simulator`` loggers to stderr, one line each: WARNING by default, INFO with
     ``--verbose``, DEBUG with ``-vv``, ERROR with ``--quiet``. Replaces the handler of an earlier
     call (``main`` may run many times in one process)."""
-    import logging
-
     verbose = int(getattr(args, "verbose", 0) or 0)
     if getattr(args, "quiet", False):
         level = logging.ERROR
@@ -130,9 +142,8 @@ def configure_logging(args: argparse.Namespace) -> None:
     for h in list(logger.handlers):
         if getattr(h, "_wgmsim_cli", False):
             logger.removeHandler(h)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler._wgmsim_cli = True  # type: ignore[attr-defined]
     handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt="%H:%M:%S"))
     logger.addHandler(handler)
     logger.setLevel(level)
-    logger.propagate = False
