@@ -137,7 +137,8 @@ def test_me_progress_bar_and_quiet(capsys):
 def test_me_verbose_logs_rounds(capsys):
     assert main(["me", "-v"]) == 0
     err = capsys.readouterr().err
-    rounds = [x for x in err.splitlines() if "INFO simulator.master: master steady state: round" in x]
+    tag = "INFO simulator.master: master steady state: round"
+    rounds = [x for x in err.splitlines() if tag in x]
     assert len(rounds) >= 2
     assert main(["-v", "me"]) == 0  # also before the command
     assert "INFO simulator.master" in capsys.readouterr().err
@@ -178,7 +179,8 @@ def test_no_print_in_the_library():
 
 # ---- BLAS threads in master-equation solves ------------------------------------------------------
 def test_master_solves_use_one_blas_thread(monkeypatch):
-    """``threadpoolctl`` limits every BLAS pool to ``BLAS_THREADS`` during a solve, then restores."""
+    """``threadpoolctl`` limits every BLAS pool to ``BLAS_THREADS`` during a solve, then
+    restores them."""
     from threadpoolctl import threadpool_info, threadpool_limits
 
     import simulator.master.steady as steady

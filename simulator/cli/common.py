@@ -95,13 +95,14 @@ def add_output_arguments(parser: argparse.ArgumentParser, *, top: bool = False) 
     """Add ``--quiet``, ``-v/--verbose`` and ``--progress`` (on the top-level parser with their
     defaults; on a subcommand, ``top=False``, without defaults so that they are accepted after the
     command too and a flag given before it is kept)."""
-    extra = {} if top else {"default": argparse.SUPPRESS}
-    parser.add_argument("-q", "--quiet", action="store_true", **({"default": False} if top else extra),
+    def default(value):
+        return {"default": value if top else argparse.SUPPRESS}
+
+    parser.add_argument("-q", "--quiet", action="store_true", **default(False),
                         help="no progress bar and no INFO messages (warnings and errors only)")
-    parser.add_argument("-v", "--verbose", action="count", **({"default": 0} if top else extra),
+    parser.add_argument("-v", "--verbose", action="count", **default(0),
                         help="log what the engines do, one line each (INFO; -vv: DEBUG)")
-    parser.add_argument("--progress", action="store_true",
-                        **({"default": False} if top else extra),
+    parser.add_argument("--progress", action="store_true", **default(False),
                         help="draw progress bars even when stderr is not a terminal (batch logs)")
 
 
