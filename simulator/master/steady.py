@@ -364,30 +364,34 @@ class MasterResult(ResultProtocol):
 
 
 # ---- steady state -------------------------------------------------------------------------------
-def _solve_sylvester(L, space: Space, ref: LyapunovResult, options: "MasterOptions"):
+def _solve_sylvester(L, space: Space, ref: LyapunovResult, options: "MasterOptions",
+                     callback=None):
     """``qutip.steadystate`` with LGMRES preconditioned by the inverse of the no-jump (Sylvester)
     part of ``L`` (:func:`~simulator.master.operators.sylvester_preconditioner`), started from the
     Gaussian reference state. The default: seconds where the sparse LU takes minutes."""
     M = sylvester_preconditioner(space, ref.rates, ref.mean_field, nonlinear=options.nonlinear)
     x0 = gaussian_product_state(space).full().ravel(order="F")
     return qutip.steadystate(L, method="direct", solver="lgmres", M=M, x0=x0, atol=0.0,
-                             rtol=options.solver_rtol, maxiter=2000)
+                             rtol=options.solver_rtol, maxiter=2000, callback=callback)
 
 
-def _solve_direct(L, space: Space, ref: LyapunovResult, options: "MasterOptions"):
+def _solve_direct(L, space: Space, ref: LyapunovResult, options: "MasterOptions",
+                  callback=None):
     """Plain ``qutip.steadystate``: sparse LU (``scipy.sparse.linalg.spsolve``)."""
     return qutip.steadystate(L, method="direct", solver="spsolve")
 
 
-def _solve_ilu(L, space: Space, ref: LyapunovResult, options: "MasterOptions"):
+def _solve_ilu(L, space: Space, ref: LyapunovResult, options: "MasterOptions", callback=None):
     """``qutip.steadystate`` with LGMRES and an incomplete-LU (``spilu``) preconditioner."""
     x0 = gaussian_product_state(space).full().ravel(order="F")
     return qutip.steadystate(L, method="direct", solver="lgmres", use_precond=True, x0=x0,
                              drop_tol=1e-3, fill_factor=10, atol=0.0, rtol=options.solver_rtol,
-                             maxiter=2000)
+                             maxiter=2000, callback=callback)
 
 
-#: Steady-state methods: the only place a method name becomes a solver.
+#: Steady-state methods: the only place a method name becomes a solver. Each is called as
+#: ``solve(L, space, ref, options, callback=None)``; an iterative one calls ``callback(x)`` after
+#: each iteration (counted in the round's log line).
 STEADY_METHODS = {"sylvester": _solve_sylvester, "direct": _solve_direct, "ilu": _solve_ilu}
 
 
@@ -397,9 +401,16 @@ def _steady_state(space: Space, ref: LyapunovResult, options: "MasterOptions") -
     L = liouvillian(space, ref.rates, ref.mean_field, nonlinear=options.nonlinear)
     times["build"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    rho = STEADY_METHODS[options.method](L, space, ref, options)
+    iterations = [0]
+
+    def count(_x) -> None:
+        iterations[0] += 1
+
+    rho = STEADY_METHODS[options.method](L, space, ref, options, callback=count)
     times["solve"] = time.perf_counter() - t0
-    return rho, times
+    log.debug("master steady state: %s at dimension %d solved in %.3g s (%d iterations)",
+              options.method, space.dim, times["solve"], iterations[0])
+    return rho, {**times, "iterations": iterations[0]}
 
 
 def _tail_estimates(cutoffs: tuple[int, ...], top: tuple[float, ...]) -> np.ndarray:
@@ -506,14 +517,16 @@ def _solve_master(params: Params, options: MasterOptions, report) -> MasterResul
         top = top_population(space, R)
         times["moments"] = time.perf_counter() - t0
         times["build"] += t_ops
+        iterations = times.pop("iterations")
         change = None if prev_V is None else float(np.abs(V - prev_V).max())
         history.append({"cutoffs": list(cutoffs), "dim": space.dim, "change": change,
                         "top_population": list(top),
                         "log_negativity_r_m": float(log_negativity(V)["r_m"]), "timing": times})
         prev_V = V
         log.info("master steady state: round %d, cutoffs %s (dimension %d), change %s, "
-                 "solve %.3g s", len(history), tuple(cutoffs), space.dim,
-                 "-" if change is None else f"{change:.2e}", times["solve"])
+                 "solve %.3g s (%s)", len(history), tuple(cutoffs), space.dim,
+                 "-" if change is None else f"{change:.2e}", times["solve"],
+                 f"{iterations} solver iterations" if iterations else "direct solve")
         if report is not None:
             report(len(history), rounds)
         if options.cutoffs is not None:
