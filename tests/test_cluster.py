@@ -74,3 +74,23 @@ def test_missing_dask_is_a_clear_error(capsys, monkeypatch):
 def test_no_scheduler_changes_nothing():
     with dask_backend(None) as client:
         assert client is None
+
+
+@pytest.mark.slow
+def test_ringup_and_validate_on_a_local_cluster(capsys, tmp_path):
+    """``ringup`` and ``validate`` take ``--scheduler`` too, with the same bits as one job."""
+    pytest.importorskip("distributed")
+    ringup = ["ringup", "--n-traj", "16", "--chunk-size", "4", "--t-final", "4", "--json"]
+    assert main(ringup) == 0
+    serial = json.loads(capsys.readouterr().out)
+    assert main(ringup + ["--scheduler", "local:2"]) == 0
+    cluster = json.loads(capsys.readouterr().out)
+    for key in ("covariance", "covariance_stderr", "mean"):
+        assert cluster[key] == serial[key], key
+    runs = []
+    for extra in ([], ["--scheduler", "local:2"]):
+        out = tmp_path / f"v{len(runs)}"
+        assert main(["validate", "--quick", "--no-master", "--json", "--out", str(out)]
+                    + extra) == 0
+        runs.append(json.loads(capsys.readouterr().out))
+    assert runs[0]["sde"]["covariance"] == runs[1]["sde"]["covariance"]
