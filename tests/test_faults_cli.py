@@ -352,7 +352,7 @@ def test_me_max_time_reaches_the_options(capsys, monkeypatch):
     if "max_time" in {f.name for f in dataclasses.fields(MasterOptions)}:
         seen = {}
 
-        def fake(params, options):
+        def fake(params, options, **kwargs):  # kwargs: progress
             seen["max_time"] = options.max_time
             raise ValueError("stop")
 

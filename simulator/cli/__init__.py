@@ -18,6 +18,7 @@ from ..errors import CheckpointError, ResultFileError, RunInterrupted, WgmsimWar
 from ..params import ParameterError
 from . import lyapunov, me, ringup, sde, validate
 from .checks import OnelineParser, UsageError, one_line, wrap
+from .common import add_output_arguments, configure_logging
 
 #: Subcommand modules, in the order shown by ``wgmsim --help``.
 COMMANDS = (validate, lyapunov, sde, ringup, me)
@@ -47,12 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="show the Python traceback of an internal error (also: "
                         "WGMSIM_DEBUG=1)")
+    add_output_arguments(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS:
         module.register(sub)
     for subparser in sub.choices.values():  # also accepted after the command
         subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                                help="show the Python traceback of an internal error")
+        add_output_arguments(subparser)
     return parser
 
 
@@ -108,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USAGE  # a one-line usage error, already printed
         name = f"wgmsim {args.command}"
         debug = debug or args.debug
+        configure_logging(args)
         # warnings are shown once the command has finished, one line each; a command that
         # fails shows only its error line
         with warnings.catch_warnings(record=True) as caught:

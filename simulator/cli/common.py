@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
-import time
 from typing import Any
 
 from ..jsonio import to_jsonable
@@ -92,18 +92,60 @@ def print_json(data: dict[str, Any]) -> None:
     sys.stdout.write("\n")
 
 
-class ProgressBar:
-    """A one-line text progress bar on stderr (chunks done of total)."""
+def add_output_arguments(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    """Add ``--quiet``, ``-v/--verbose`` and ``--progress`` (on the top-level parser with their
+    defaults; on a subcommand, ``top=False``, without defaults so that they are accepted after the
+    command too and a flag given before it is kept)."""
+    def default(value):
+        return {"default": value if top else argparse.SUPPRESS}
 
-    def __init__(self, label: str = "sde", stream=None, width: int = 30) -> None:
-        self.label, self.width, self.start = label, width, time.perf_counter()
-        self.stream = sys.stderr if stream is None else stream
+    parser.add_argument("-q", "--quiet", action="store_true", **default(False),
+                        help="no progress bar and no INFO messages (warnings and errors only)")
+    parser.add_argument("-v", "--verbose", action="count", **default(0),
+                        help="log what the engines do, one line each (INFO; -vv: DEBUG)")
+    parser.add_argument("--progress", action="store_true", **default(False),
+                        help="draw progress bars even when stderr is not a terminal (batch logs)")
 
-    def __call__(self, done: int, total: int) -> None:
-        frac = done / total if total else 1.0
-        bar = "#" * int(round(frac * self.width))
-        el = time.perf_counter() - self.start
-        self.stream.write(f"\r  {self.label} [{bar:<{self.width}}] {done}/{total} chunks  {el:6.1f} s")
-        if done >= total:
-            self.stream.write("\n")
-        self.stream.flush()
+
+def show_progress(args: argparse.Namespace) -> bool:
+    """Whether to draw progress bars: stderr a terminal (or ``--progress``), unless ``--quiet``."""
+    if getattr(args, "quiet", False):
+        return False
+    return bool(getattr(args, "progress", False)) or sys.stderr.isatty()
+
+
+class StderrHandler(logging.StreamHandler):
+    """A stream handler writing to whatever ``sys.stderr`` is when a message comes, so that a
+    stream redirected or captured after :func:`configure_logging` is never a stale one."""
+
+    @property
+    def stream(self):  # noqa: D102
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+#: Format of a log line: ``12:03:04 INFO simulator.validate: validate: sde leg started (...)``.
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(args: argparse.Namespace) -> None:
+    """Send the ``simulator`` loggers to stderr, one line each: WARNING by default, INFO with
+    ``--verbose``, DEBUG with ``-vv``, ERROR with ``--quiet``. Replaces the handler of an earlier
+    call (``main`` may run many times in one process)."""
+    verbose = int(getattr(args, "verbose", 0) or 0)
+    if getattr(args, "quiet", False):
+        level = logging.ERROR
+    else:
+        level = (logging.WARNING, logging.INFO)[verbose] if verbose < 2 else logging.DEBUG
+    logger = logging.getLogger("simulator")
+    for h in list(logger.handlers):
+        if getattr(h, "_wgmsim_cli", False):
+            logger.removeHandler(h)
+    handler = StderrHandler()
+    handler._wgmsim_cli = True  # type: ignore[attr-defined]
+    handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt="%H:%M:%S"))
+    logger.addHandler(handler)
+    logger.setLevel(level)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..conventions import QUADRATURES
 from .checks import UsageError, integer, one_line, real, wrap
-from .common import add_params_arguments, params_from_args, print_json, set_help
+from .common import add_params_arguments, params_from_args, print_json, set_help, show_progress
 from .runfile import add_config_argument, build_options
 
 NAME = "me"
@@ -139,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
             out = evolve_master(params, t, initial_phonons=args.initial_phonons,
                                 options=build_options(args, EvolveOptions, "master",
                                                       nonlinear=args.nonlinear, **budget,
-                                                      **common))
+                                                      **common),
+                                progress=show_progress(args))
             text = _format_evolution(out)
         else:
             if args.initial_phonons is not None:
@@ -147,7 +148,8 @@ def run(args: argparse.Namespace) -> int:
             given = {k.lstrip("-"): v for k, v in steady_only.items() if v is not None}
             out = solve_master(params, options=build_options(args, MasterOptions, "master",
                                                              nonlinear=args.nonlinear, **given,
-                                                             **budget, **common))
+                                                             **budget, **common),
+                               progress=show_progress(args))
             text = _format_steady(out)
     except TruncationError as exc:
         print(f"wgmsim me: refused: {one_line(exc)}", file=sys.stderr)

@@ -13,7 +13,8 @@ from ..sde.ringup import RingupOptions, RingupResult, simulate_ringup
 from ..config import write_run_file
 from .checks import (UsageError, cap_workers, check_memory, check_out_dir, check_plot_file,
                      integer, n_jobs_arg, one_line, real, wrap)
-from .common import ProgressBar, add_params_arguments, params_from_args, print_json, set_help
+from .cluster import add_scheduler_argument, dask_backend
+from .common import add_params_arguments, params_from_args, print_json, set_help, show_progress
 from .runfile import add_config_argument, build_options
 
 NAME = "ringup"
@@ -54,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plot", metavar="FILE", help="save a figure (png/pdf) of the transient")
     p.add_argument("--out", metavar="DIR",
                    help="save the result (ringup.npz + ringup.json; RingupResult.load reads it)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_scheduler_argument(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_config_argument(p, NAME)
     p.set_defaults(func=run)
@@ -106,10 +107,11 @@ def run(args: argparse.Namespace) -> int:
         check_memory(f"--n-traj {opts.n_traj} --chunk-size {opts.chunk_size} "
                      f"--t-final {opts.t_final:g}",
                      estimate_memory(opts), f"{opts.n_chunks} chunks")
-        n_jobs = cap_workers(args.n_jobs, opts.n_chunks, lambda m: print(m, file=sys.stderr))
-        show = not args.quiet and sys.stderr.isatty()
-        res = simulate_ringup(params, opts, seed=args.seed, n_jobs=n_jobs, out=args.out,
-                              progress=ProgressBar("ringup") if show else None)
+        n_jobs = (args.n_jobs if args.scheduler else
+                  cap_workers(args.n_jobs, opts.n_chunks, lambda m: print(m, file=sys.stderr)))
+        with dask_backend(args.scheduler):
+            res = simulate_ringup(params, opts, seed=args.seed, n_jobs=n_jobs, out=args.out,
+                                  progress=show_progress(args))
     except UsageError:
         raise
     except ValueError as exc:

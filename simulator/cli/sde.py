@@ -14,7 +14,8 @@ from ..sde.options import INITIAL_STATES
 from ..config import write_run_file
 from .checks import (UsageError, cap_workers, check_memory, check_out_dir, integer, n_jobs_arg,
                      one_line, real, wrap)
-from .common import ProgressBar, add_params_arguments, params_from_args, print_json, set_help
+from .cluster import add_scheduler_argument, dask_backend
+from .common import add_params_arguments, params_from_args, print_json, set_help, show_progress
 from .runfile import add_config_argument, build_options
 
 NAME = "sde"
@@ -67,7 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--error-check", action="store_true",
                    help="also run 64 trajectories at dt and dt/2 on the same noise")
     p.add_argument("--out", metavar="DIR", help="checkpoint and result directory")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_scheduler_argument(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_config_argument(p, NAME)
     p.set_defaults(func=run)
@@ -167,10 +168,11 @@ def run(args: argparse.Namespace) -> int:
                      f"--t-avg {'default' if options.t_avg is None else format(options.t_avg, 'g')}",
                      need,
                      f"{n_chunks} chunks, {steps:.3g} trajectory-steps")
-        n_jobs = cap_workers(args.n_jobs, n_chunks, lambda m: print(m, file=sys.stderr))
-        show = not args.quiet and sys.stderr.isatty()
-        res = simulate_sde(params, options, seed=args.seed, n_jobs=n_jobs, out=args.out,
-                           progress=ProgressBar() if show else None)
+        n_jobs = (args.n_jobs if args.scheduler else
+                  cap_workers(args.n_jobs, n_chunks, lambda m: print(m, file=sys.stderr)))
+        with dask_backend(args.scheduler):
+            res = simulate_sde(params, options, seed=args.seed, n_jobs=n_jobs, out=args.out,
+                               progress=show_progress(args))
     except UnstableSystemError as exc:
         print(f"wgmsim sde: unstable parameters: {one_line(exc)}", file=sys.stderr)
         return 2

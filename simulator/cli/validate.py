@@ -12,7 +12,8 @@ from ..validate import MASTER_MAX_DIM, ValidateOptions, validate
 from ..config import write_run_file
 from .checks import (UsageError, cap_workers, check_out_dir, integer, n_jobs_arg, one_line,
                      wrap)
-from .common import ProgressBar, add_params_arguments, params_from_args, print_json, set_help
+from .cluster import add_scheduler_argument, dask_backend
+from .common import add_params_arguments, params_from_args, print_json, set_help, show_progress
 from .runfile import add_config_argument, build_options
 
 NAME = "validate"
@@ -46,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--master-max-dim", type=integer(8), default=MASTER_MAX_DIM,
                    help="largest Fock-space dimension for the master equation (default "
                    "%(default)s; the cost grows steeply: ~3 s at 264, minutes at 600)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_scheduler_argument(p)
     p.add_argument("--json", action="store_true", help="print the report JSON instead of text")
     add_config_argument(p, NAME)
     p.set_defaults(func=run)
@@ -55,22 +56,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the validation; exit 0 when it ran, 2 on bad input."""
     params = params_from_args(args)
-    bars: dict[str, ProgressBar] = {}
-
-    def progress(stage: str, done: int, total: int) -> None:
-        bars.setdefault(stage, ProgressBar(stage))(done, total)
-
-    show = not args.quiet and sys.stderr.isatty()
     check_out_dir(args.out)
     try:
         options = build_options(args, ValidateOptions, "validate",
                                 quick=args.quick, seed=args.seed, n_jobs=args.n_jobs,
                                 master=not args.no_master, master_max_dim=args.master_max_dim)
-        n_jobs = cap_workers(options.n_jobs, options.sde_options().n_chunks,
-                             lambda m: print(m, file=sys.stderr))
-        if n_jobs != options.n_jobs:
-            options = dataclasses.replace(options, n_jobs=n_jobs)
-        res = validate(params, options, out=args.out, progress=progress if show else None)
+        if not args.scheduler:
+            n_jobs = cap_workers(options.n_jobs, options.sde_options().n_chunks,
+                                 lambda m: print(m, file=sys.stderr))
+            if n_jobs != options.n_jobs:
+                options = dataclasses.replace(options, n_jobs=n_jobs)
+        with dask_backend(args.scheduler):
+            res = validate(params, options, out=args.out, progress=show_progress(args))
     except UsageError:
         raise
     except (UnstableSystemError, ValueError) as exc:

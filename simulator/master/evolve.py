@@ -22,6 +22,7 @@ from ..linear import LyapunovResult, covariance_evolution, lyapunov
 from ..observables import log_negativity, occupation, unphysical_message
 from ..model import initial_covariance
 from ..params import Params
+from ..progress import ProgressArg, progress_callback
 from ..protocol import ResultProtocol
 from .common import (
     TruncationError,
@@ -35,6 +36,7 @@ from .common import (
 )
 from .operators import Space, build_space, kept_modes, liouvillian
 from .states import qobj_from_arrays, quadrature_operators
+from .steady import blas_threads
 
 __all__ = ["EvolveOptions", "MasterTrajectory", "evolve_master"]
 
@@ -254,30 +256,36 @@ class MasterTrajectory(ResultProtocol):
 
 
 def _mesolve(space: Space, ref: LyapunovResult, t: np.ndarray, n0: float,
-             options: EvolveOptions, deadline: float | None = None
-             ) -> tuple[np.ndarray, np.ndarray, float, tuple]:
+             options: EvolveOptions, deadline: float | None = None, report=None, offset: int = 0,
+             total: int = 0) -> tuple[np.ndarray, np.ndarray, float, tuple]:
     """Covariances ``(n_k, 6, 6)``, means ``(n_k, 6)``, the largest tail estimate
     ``2 N p(N - 1)`` over modes and times (the truncation's breach of ``[x, p] = i``) and the
     states (``qutip.Qobj``, one per time reached).
 
     Without ``deadline`` one ``qutip.mesolve`` call (``n_k = n_t``). With ``deadline`` (a
     ``time.perf_counter()`` value) the solver is stepped from output time to output time and
-    stops after the first one past the deadline, so ``n_k <= n_t``.
+    stops after the first one past the deadline, so ``n_k <= n_t``. With ``report`` (a
+    ``progress(done, total)`` callback) the solver is stepped too, and ``report(offset + k,
+    total)`` is called after output time ``k`` (stepping integrates exactly as ``mesolve`` does).
     """
     L = liouvillian(space, ref.rates, ref.mean_field, nonlinear=options.nonlinear)
     factors = [qutip.fock_dm(c, 0) for c in space.cutoffs[:-1]]
     rho0 = qutip.tensor(*factors, qutip.thermal_dm(space.cutoffs[-1], n0))
     solver_options = {"atol": options.atol, "rtol": options.rtol, "progress_bar": False}
-    if deadline is None:
+    if deadline is None and report is None:
         out = qutip.mesolve(L, rho0, t, options={"store_states": True, **solver_options})
         states = out.states
     else:
         solver = qutip.MESolver(L, options=solver_options)
         solver.start(rho0, t[0])
         states = [rho0]
+        if report is not None:
+            report(offset + 1, total)
         for tk in t[1:]:
             states.append(solver.step(tk))
-            if time.perf_counter() > deadline:
+            if report is not None:
+                report(offset + len(states), total)
+            if deadline is not None and time.perf_counter() > deadline:
                 break
     means, covs, tails = [], [], [0.0]
     for state in states:
@@ -290,7 +298,8 @@ def _mesolve(space: Space, ref: LyapunovResult, t: np.ndarray, n0: float,
 
 
 def evolve_master(params: Params, t: np.ndarray, *, initial_phonons: float | None = None,
-                  options: EvolveOptions | None = None) -> MasterTrajectory:
+                  options: EvolveOptions | None = None,
+                  progress: ProgressArg = None) -> MasterTrajectory:
     """Integrate the displaced-frame master equation (``qutip.mesolve``) in the Fock basis.
 
     Starts from the fixed point's fluctuations in the state optical vacuum (x) mechanical thermal
@@ -305,6 +314,11 @@ def evolve_master(params: Params, t: np.ndarray, *, initial_phonons: float | Non
         Increasing output times (units of ``1/omega_m``), starting with the initial time.
     initial_phonons : float, optional
     options : EvolveOptions, optional
+    progress : bool or callable, optional
+        ``True``: a tqdm bar of the output times reached on stderr; a callable: called as
+        ``progress(done, total)`` after each output time, ``total = n_t`` (``2 n_t`` with
+        ``check_truncation``: the check reruns every time); ``None``/``False`` (default):
+        nothing (:mod:`simulator.progress`).
 
     Raises
     ------
@@ -316,6 +330,13 @@ def evolve_master(params: Params, t: np.ndarray, *, initial_phonons: float | Non
     t = np.asarray(t, dtype=float)
     if t.ndim != 1 or len(t) < 2 or np.any(np.diff(t) <= 0):
         raise ValueError("t must be a strictly increasing 1-d array of at least 2 times")
+    with progress_callback(progress, "master evolution", "time") as report, blas_threads():
+        return _evolve_master(params, t, initial_phonons, options, report)
+
+
+def _evolve_master(params: Params, t: np.ndarray, initial_phonons: float | None,
+                   options: EvolveOptions, report) -> MasterTrajectory:
+    """:func:`evolve_master` with its progress callback (or ``None``) and threads limited."""
     t_start = time.perf_counter()
     ref = lyapunov(params)
     n0 = float(params.n_m if initial_phonons is None else initial_phonons)
@@ -364,7 +385,8 @@ def evolve_master(params: Params, t: np.ndarray, *, initial_phonons: float | Non
     space = build_space(modes, "fock", cutoffs, ref.covariance)
     t0 = time.perf_counter()
     deadline = None if options.max_time is None else t_start + options.max_time
-    cov, mean, tail, states = _mesolve(space, ref, t, n0, options, deadline)
+    n_total = len(t) * (2 if options.check_truncation else 1)
+    cov, mean, tail, states = _mesolve(space, ref, t, n0, options, deadline, report, 0, n_total)
     timing = {"mesolve": time.perf_counter() - t0}
     error = None
     status, message = "ok", ""
@@ -382,7 +404,8 @@ def evolve_master(params: Params, t: np.ndarray, *, initial_phonons: float | Non
         bigger = tuple(c + max(1, math.ceil(c / 4)) for c in cutoffs)
         t0 = time.perf_counter()
         cov2, mean2, tail2, states2 = _mesolve(build_space(modes, "fock", bigger, ref.covariance),
-                                               ref, t, n0, options, deadline)
+                                               ref, t, n0, options, deadline, report, len(t),
+                                               n_total)
         timing["check"] = time.perf_counter() - t0
         if len(cov2) < len(t):
             status = "not_converged"
@@ -401,7 +424,7 @@ def evolve_master(params: Params, t: np.ndarray, *, initial_phonons: float | Non
                                  what=f"master-equation covariance at t = {t[k]:g}")
         if why is not None:
             status, message = "unphysical", f"{why} (numerical: truncation or solver); {message}"
-            warnings.warn(why, PhysicalityWarning, stacklevel=2)
+            warnings.warn(why, PhysicalityWarning, stacklevel=3)
             break
     return MasterTrajectory(params=params, options=options, t=t, covariance=cov, mean=mean,
                             cutoffs=tuple(cutoffs), modes=modes, initial_phonons=n0,

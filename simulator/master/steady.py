@@ -9,11 +9,13 @@ Lyapunov solution of the *same* damping model. Units: ``omega_m = 1``.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import qutip
@@ -26,6 +28,7 @@ from ..linear import LyapunovResult, lyapunov
 from ..observables import log_negativity, log_negativity_block, steering_block, summary, \
     two_mode_block, unphysical_message
 from ..params import Params
+from ..progress import ProgressArg, progress_callback
 from ..protocol import ResultProtocol
 from .common import (
     TruncationError,
@@ -48,7 +51,30 @@ from .operators import (
 )
 from .states import qobj_from_arrays, qobj_to_arrays, quadrature_operators, to_fock_basis
 
-__all__ = ["MasterOptions", "MasterResult", "solve_master", "STEADY_METHODS"]
+__all__ = ["MasterOptions", "MasterResult", "solve_master", "STEADY_METHODS", "BLAS_THREADS",
+           "blas_threads"]
+
+log = logging.getLogger("simulator.master")
+
+#: BLAS/OpenMP threads inside a master-equation solve. The sparse solves and the many small dense
+#: products gain nothing from threads, and on a shared machine extra threads oversubscribe the
+#: cores: ``wgmsim validate --set beta=0.3 --quick`` spent 204 s in its master leg with the default
+#: OpenBLAS threads against 37 s with one thread on a loaded machine.
+BLAS_THREADS = 1
+
+
+@contextlib.contextmanager
+def blas_threads() -> Iterator[None]:
+    """Limit the BLAS/OpenMP thread pools of numpy and scipy to :data:`BLAS_THREADS` threads in
+    the block (``threadpoolctl.threadpool_limits``; ``BLAS_THREADS = None`` leaves them)."""
+    limit = BLAS_THREADS
+    if limit is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=limit):
+        yield
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -338,30 +364,34 @@ class MasterResult(ResultProtocol):
 
 
 # ---- steady state -------------------------------------------------------------------------------
-def _solve_sylvester(L, space: Space, ref: LyapunovResult, options: "MasterOptions"):
+def _solve_sylvester(L, space: Space, ref: LyapunovResult, options: "MasterOptions",
+                     callback=None):
     """``qutip.steadystate`` with LGMRES preconditioned by the inverse of the no-jump (Sylvester)
     part of ``L`` (:func:`~simulator.master.operators.sylvester_preconditioner`), started from the
     Gaussian reference state. The default: seconds where the sparse LU takes minutes."""
     M = sylvester_preconditioner(space, ref.rates, ref.mean_field, nonlinear=options.nonlinear)
     x0 = gaussian_product_state(space).full().ravel(order="F")
     return qutip.steadystate(L, method="direct", solver="lgmres", M=M, x0=x0, atol=0.0,
-                             rtol=options.solver_rtol, maxiter=2000)
+                             rtol=options.solver_rtol, maxiter=2000, callback=callback)
 
 
-def _solve_direct(L, space: Space, ref: LyapunovResult, options: "MasterOptions"):
+def _solve_direct(L, space: Space, ref: LyapunovResult, options: "MasterOptions",
+                  callback=None):
     """Plain ``qutip.steadystate``: sparse LU (``scipy.sparse.linalg.spsolve``)."""
     return qutip.steadystate(L, method="direct", solver="spsolve")
 
 
-def _solve_ilu(L, space: Space, ref: LyapunovResult, options: "MasterOptions"):
+def _solve_ilu(L, space: Space, ref: LyapunovResult, options: "MasterOptions", callback=None):
     """``qutip.steadystate`` with LGMRES and an incomplete-LU (``spilu``) preconditioner."""
     x0 = gaussian_product_state(space).full().ravel(order="F")
     return qutip.steadystate(L, method="direct", solver="lgmres", use_precond=True, x0=x0,
                              drop_tol=1e-3, fill_factor=10, atol=0.0, rtol=options.solver_rtol,
-                             maxiter=2000)
+                             maxiter=2000, callback=callback)
 
 
-#: Steady-state methods: the only place a method name becomes a solver.
+#: Steady-state methods: the only place a method name becomes a solver. Each is called as
+#: ``solve(L, space, ref, options, callback=None)``; an iterative one calls ``callback(x)`` after
+#: each iteration (counted in the round's log line).
 STEADY_METHODS = {"sylvester": _solve_sylvester, "direct": _solve_direct, "ilu": _solve_ilu}
 
 
@@ -371,9 +401,16 @@ def _steady_state(space: Space, ref: LyapunovResult, options: "MasterOptions") -
     L = liouvillian(space, ref.rates, ref.mean_field, nonlinear=options.nonlinear)
     times["build"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    rho = STEADY_METHODS[options.method](L, space, ref, options)
+    iterations = [0]
+
+    def count(_x) -> None:
+        iterations[0] += 1
+
+    rho = STEADY_METHODS[options.method](L, space, ref, options, callback=count)
     times["solve"] = time.perf_counter() - t0
-    return rho, times
+    log.debug("master steady state: %s at dimension %d solved in %.3g s (%d iterations)",
+              options.method, space.dim, times["solve"], iterations[0])
+    return rho, {**times, "iterations": iterations[0]}
 
 
 def _tail_estimates(cutoffs: tuple[int, ...], top: tuple[float, ...]) -> np.ndarray:
@@ -394,7 +431,8 @@ def _next_cutoffs(cutoffs: tuple[int, ...], top: tuple[float, ...], tol: float) 
                  for k, (c, t) in enumerate(zip(cutoffs, tails)))
 
 
-def solve_master(params: Params, *, options: MasterOptions | None = None) -> MasterResult:
+def solve_master(params: Params, *, options: MasterOptions | None = None,
+                 progress: ProgressArg = None) -> MasterResult:
     """Steady state of the displaced-frame master equation with automatic Fock cutoffs.
 
     Solves ``L rho = 0`` (``qutip.steadystate``; method from :data:`STEADY_METHODS`) in truncated
@@ -406,6 +444,11 @@ def solve_master(params: Params, *, options: MasterOptions | None = None) -> Mas
     params : Params
         Parameter point (its ``damping`` selects Caldeira-Leggett or the Lindblad thermal bath).
     options : MasterOptions, optional
+    progress : bool or callable, optional
+        ``True``: a tqdm bar of the cutoff rounds on stderr; a callable: called as
+        ``progress(rounds done, max_rounds)`` after each round and ``progress(n, n)`` at the end;
+        ``None``/``False`` (default): nothing (:mod:`simulator.progress`). Each round is also
+        logged at INFO on the ``simulator.master`` logger (cutoffs, dimension, change, seconds).
 
     Returns
     -------
@@ -429,6 +472,12 @@ def solve_master(params: Params, *, options: MasterOptions | None = None) -> Mas
     (True, True)
     """
     options = MasterOptions() if options is None else options
+    with progress_callback(progress, "master steady state", "round") as report, blas_threads():
+        return _solve_master(params, options, report)
+
+
+def _solve_master(params: Params, options: MasterOptions, report) -> MasterResult:
+    """:func:`solve_master` with its progress callback (or ``None``) and threads limited."""
     t_start = time.perf_counter()
     ref = lyapunov(params)
     if not ref.stable:
@@ -454,6 +503,9 @@ def solve_master(params: Params, *, options: MasterOptions | None = None) -> Mas
     change = None
     converged = False
     message = ""
+    rounds = 1 if options.cutoffs is not None else options.max_rounds
+    if report is not None:
+        report(0, rounds)
     for _ in range(options.max_rounds):
         t0 = time.perf_counter()
         space = build_space(modes, options.basis, cutoffs, ref.covariance)
@@ -465,11 +517,18 @@ def solve_master(params: Params, *, options: MasterOptions | None = None) -> Mas
         top = top_population(space, R)
         times["moments"] = time.perf_counter() - t0
         times["build"] += t_ops
+        iterations = times.pop("iterations")
         change = None if prev_V is None else float(np.abs(V - prev_V).max())
         history.append({"cutoffs": list(cutoffs), "dim": space.dim, "change": change,
                         "top_population": list(top),
                         "log_negativity_r_m": float(log_negativity(V)["r_m"]), "timing": times})
         prev_V = V
+        log.info("master steady state: round %d, cutoffs %s (dimension %d), change %s, "
+                 "solve %.3g s (%s)", len(history), tuple(cutoffs), space.dim,
+                 "-" if change is None else f"{change:.2e}", times["solve"],
+                 f"{iterations} solver iterations" if iterations else "direct solve")
+        if report is not None:
+            report(len(history), rounds)
         if options.cutoffs is not None:
             message = "fixed cutoffs: no truncation estimate beyond the top-level population"
             break
@@ -495,6 +554,8 @@ def solve_master(params: Params, *, options: MasterOptions | None = None) -> Mas
         cutoffs = nxt
     else:
         message = f"not converged after max_rounds = {options.max_rounds} (last change {change})"
+    if report is not None:
+        report(len(history), len(history))
     total = {k: sum(h["timing"][k] for h in history) for k in ("build", "solve", "moments")}
     total["total"] = time.perf_counter() - t_start
     status = "ok" if converged or options.cutoffs is not None else "not_converged"
@@ -505,7 +566,7 @@ def solve_master(params: Params, *, options: MasterOptions | None = None) -> Mas
     why = unphysical_message(prev_V, atol=allowance, what="master-equation covariance")
     if why is not None:
         status, message = "unphysical", f"{why} (numerical: truncation or solver); {message}"
-        warnings.warn(why, PhysicalityWarning, stacklevel=2)
+        warnings.warn(why, PhysicalityWarning, stacklevel=3)
     return MasterResult(
         params=params, options=options, covariance=prev_V, mean=mean, modes=modes,
         basis=options.basis, cutoffs=tuple(cutoffs), top_population=top,

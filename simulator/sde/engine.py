@@ -22,8 +22,10 @@ from ..errors import MIN_UNITS, PhysicalityWarning, StabilityWarning, Statistics
 from ..linear import solve_lyapunov
 from ..observables import uncertainty_violation
 from ..params import Params
+from ..progress import as_callback
 from ..resultio import versions
 from .ensemble import (
+    _distributed_backend,
     check_resources,
     check_run_arguments,
     chunk_seeds,
@@ -155,13 +157,15 @@ def simulate_sde(
         Root of ``SeedSequence(seed).spawn(n_chunks)``; the result depends on ``seed`` and
         ``options`` only (not on ``n_jobs``).
     n_jobs : int
-        Joblib workers for the chunks (the active joblib backend is used, e.g. dask); capped at
-        the number of chunks and the CPU cores (``timing["n_jobs"]`` is the number used).
+        Joblib workers for the chunks; capped at the number of chunks and the CPU cores
+        (``timing["n_jobs"]`` is the number used). Under joblib's dask backend every chunk goes
+        to the cluster whatever ``n_jobs`` says.
     out : path, optional
         Checkpoint directory: finished chunks are saved there and reused on a rerun (locked
         while the run lasts; see :mod:`simulator.sde.ensemble`).
-    progress : callable, optional
-        ``progress(done, total)`` after each chunk.
+    progress : bool or callable, optional
+        ``True``: a tqdm bar of the chunks on stderr; a callable: ``progress(done, total)``
+        after each chunk (:mod:`simulator.progress`).
     max_seconds : float, optional
         Refuse (before any work) a run whose estimated time exceeds this.
 
@@ -217,11 +221,14 @@ def simulate_sde(
     if workers != n_jobs:
         log.info("n_jobs = %d: using %d worker(s) (%d chunk(s), %d CPU core(s))", n_jobs,
                  workers, options.n_chunks, os.cpu_count() or 1)
-    estimate = check_resources(system, options, sched, workers, max_seconds)
+    # under dask the chunks' working memory is on the cluster's workers, not here
+    estimate = check_resources(system, options, sched,
+                               1 if _distributed_backend() else workers, max_seconds)
     log.info("estimated %.3g GiB and %.3g s with %d worker(s) for %d unit(s)",
              estimate["memory_bytes"] / 2**30, estimate["seconds"], workers, sched.n_units)
     chunks = run_chunks(system, options, int(seed), n_jobs=workers, out=out,
-                        identity=_identity(problem, options, int(seed)), progress=progress)
+                        identity=_identity(problem, options, int(seed)),
+                        progress=as_callback(progress, "sde", "chunk"))
     wall_chunks = time.perf_counter() - t0
     s1 = np.concatenate([c.s1 for c in chunks])
     s2 = np.concatenate([c.s2 for c in chunks])

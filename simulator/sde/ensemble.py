@@ -588,14 +588,14 @@ def seed_records(seed: int, n_chunks: int) -> list[dict[str, Any]]:
 # ---- resources ---------------------------------------------------------------------------------
 def effective_workers(n_jobs: int, n_tasks: int) -> int:
     """Workers actually started: ``n_jobs`` (negative: joblib's ``cpu_count + 1 + n_jobs``)
-    capped at the number of chunks to run and, unless a distributed (dask) backend is active, at
-    ``os.cpu_count()``."""
+    capped at the number of chunks to run and at ``os.cpu_count()``. Under a distributed (dask)
+    backend, every chunk to run whatever ``n_jobs`` says: the cluster decides where they run
+    (with ``n_jobs = 1`` joblib would otherwise run them here, bypassing the backend)."""
+    if _distributed_backend():
+        return max(1, n_tasks)
     cpus = os.cpu_count() or 1
     want = n_jobs if n_jobs > 0 else max(1, cpus + 1 + n_jobs)
-    cap = max(1, n_tasks)
-    if not _distributed_backend():
-        cap = min(cap, cpus)
-    return max(1, min(want, cap))
+    return max(1, min(want, n_tasks, cpus))
 
 
 def _distributed_backend() -> bool:
@@ -833,7 +833,7 @@ def _run_chunks(system, options, sched, seed, ids, n_jobs, chunk_dir, run, progr
     try:
         if progress is not None:
             progress(done, total)
-        if workers == 1:
+        if workers == 1 and not _distributed_backend():
             gen = (t[0](*t[1], **t[2]) for t in tasks)
         else:
             gen = joblib.Parallel(n_jobs=workers, return_as="generator")(tasks)

@@ -39,6 +39,7 @@ from ..linear import covariance_evolution
 from ..model import Rates, diffusion_matrix, drift_matrix_about, mean_field, nonlinear_drift
 from ..observables import log_negativity
 from ..params import Params
+from ..progress import as_callback
 from ..protocol import ResultProtocol
 from ..resultio import read_result
 from .engine import student_t_factor
@@ -558,6 +559,7 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
     if not isinstance(options, RingupOptions):
         raise TypeError(f"options: expected RingupOptions, got {type(options).__name__}")
     check_run_arguments(seed, n_jobs)
+    progress = as_callback(progress, "ringup", "chunk")  # True: a tqdm bar (simulator.progress)
     if options.n_chunks < 2:
         raise ValueError(f"n_traj = {options.n_traj}, chunk_size = {options.chunk_size}: "
                          f"{options.n_chunks} chunk; error bars need at least 2 (and "
