@@ -1,0 +1,98 @@
+"""``dt = "auto"``: the step sized by the nonlinearity, not by the linear dynamics.
+
+The exponential integrator propagates the linear part exactly at any step; only the explicit
+nonlinear remainder ``N(x)`` limits ``dt``. :func:`choose_dt` starts at the largest step the time
+average can use (:func:`dt_cap`) and halves it until a pilot run passes the step-halving check
+of :func:`simulator.sde.ensemble.step_error_check`: ``PILOT_TRAJECTORIES`` trajectories
+integrated at ``dt`` and ``dt / 2`` on the *same* Brownian path, over the run's burn-in and one
+batch of ``BATCH_MIN_CORRELATION_TIMES`` correlation times; the largest change of the
+time-averaged second moments ``<x x^T>``, relative to their largest element, must be at most
+``rtol``. For a first-order scheme that change is about half the step's own error, so the error
+of the chosen step is estimated as twice the change (``estimated_error``).
+
+The cap. Samples of the time average are taken every ``sample_every`` steps; more than
+``SAMPLES_PER_CORRELATION_TIME`` samples per correlation time ``1 / slowest_rate`` add almost no
+information (neighbouring samples are nearly identical), fewer would start to waste the run. So
+``dt <= 1 / (SAMPLES_PER_CORRELATION_TIME * slowest_rate * sample_every)``, which also keeps
+batches of ``BATCH_MIN_CORRELATION_TIMES`` correlation times at 40 samples or more.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .ensemble import BATCH_MIN_CORRELATION_TIMES, schedule, step_error_check
+from .options import SDEOptions
+from .system import LangevinSystem
+
+__all__ = ["choose_dt", "dt_cap", "DEFAULT_RTOL", "SAMPLES_PER_CORRELATION_TIME",
+           "PILOT_TRAJECTORIES", "MAX_HALVINGS"]
+
+#: Tolerance of the step-halving check when ``rtol`` is not given.
+DEFAULT_RTOL = 1e-2
+#: Samples per correlation time at the largest step.
+SAMPLES_PER_CORRELATION_TIME = 4.0
+#: Trajectories of the pilot check.
+PILOT_TRAJECTORIES = 32
+#: Halvings below the cap before giving up.
+MAX_HALVINGS = 16
+
+
+def dt_cap(system: LangevinSystem, options: SDEOptions) -> float:
+    """Largest step considered: ``1 / (SAMPLES_PER_CORRELATION_TIME * slowest_rate *
+    sample_every)`` (units of ``1/omega_m``)."""
+    if not system.stable:
+        raise ValueError("dt = 'auto': needs a stable system (its correlation time caps the "
+                         "step); give dt explicitly")
+    return 1.0 / (SAMPLES_PER_CORRELATION_TIME * system.slowest_rate * options.sample_every)
+
+
+def choose_dt(system: LangevinSystem, options: SDEOptions, seed_seq: np.random.SeedSequence
+              ) -> tuple[float, dict[str, Any]]:
+    """The largest step ``cap / 2^k`` passing the step-halving check at ``options.rtol``.
+
+    Parameters
+    ----------
+    system : LangevinSystem
+    options : SDEOptions
+        With ``dt = "auto"``; ``method``, ``initial``, ``t_burn``, ``sample_every`` are used.
+    seed_seq : SeedSequence
+        Noise of the pilot runs (the same for every candidate step).
+
+    Returns
+    -------
+    dt : float
+    info : dict
+        ``dt``, ``rtol``, ``cap``, ``step_halving_change`` (relative change of the second
+        moments between ``dt`` and ``dt / 2`` at the chosen step), ``estimated_error`` (twice
+        that), ``pilot_trajectories`` and ``tried`` (``[dt, change]`` per candidate).
+
+    Raises
+    ------
+    ValueError
+        Unstable system, or no step down to ``cap / 2**MAX_HALVINGS`` passes (the message
+        names the last step and its change).
+    """
+    rtol = options.rtol if options.rtol is not None else DEFAULT_RTOL
+    cap = dt_cap(system, options)
+    tau = 1.0 / system.slowest_rate
+    n = min(options.n_traj, PILOT_TRAJECTORIES)
+    tried = []
+    dt = cap
+    for _ in range(MAX_HALVINGS + 1):
+        pilot = options.replace(dt=dt, rtol=None, n_traj=n, chunk_size=n, batch_time=None,
+                                t_avg=BATCH_MIN_CORRELATION_TIMES * tau, control_variate=False,
+                                keep_trajectories=0, error_check=False)
+        chk = step_error_check(system, pilot, schedule(system, pilot), seed_seq, n)
+        change = chk["second_moment_relative_difference"]
+        tried.append([dt, change])
+        if np.isfinite(change) and change <= rtol:
+            return dt, {"dt": dt, "rtol": rtol, "cap": cap, "step_halving_change": change,
+                        "estimated_error": 2.0 * change, "pilot_trajectories": n,
+                        "tried": tried}
+        dt /= 2.0
+    raise ValueError(f"dt = 'auto': no step down to {tried[-1][0]:.3g} keeps the step-halving "
+                     f"change of the second moments below rtol = {rtol:g} (last: "
+                     f"{tried[-1][1]:.3g}); give dt explicitly or raise rtol")
