@@ -44,6 +44,31 @@ def exact_variance(eps: float) -> float:
         w, -np.inf, np.inf)[0]
 
 
+class Quadratic:
+    """``N(x) = -eps x^2``: even, so the second-order control variate applies."""
+
+    def __init__(self, eps: float) -> None:
+        self.eps = eps
+
+    def __call__(self, x):
+        return -self.eps * x**2
+
+
+def quadratic_toy(eps: float) -> LangevinSystem:
+    """``dx = (-x - eps x^2) dt + sqrt(2) dW``: density ``exp(-x^2/2 - eps x^3/3)`` in the well
+    ``x > -1/eps`` (barrier ``1/(6 eps^2)``; at eps = 0.1 escapes take ~1e7 time units)."""
+    return LangevinSystem(A=[[-1.0]], D=[[2.0]], nonlinearity=Quadratic(eps))
+
+
+def exact_variance_quadratic(eps: float) -> float:
+    w = lambda x: np.exp(-x**2 / 2 - eps * x**3 / 3)  # noqa: E731
+    lo = -1.0 / eps
+    Z = integrate.quad(w, lo, np.inf)[0]
+    m1 = integrate.quad(lambda x: x * w(x), lo, np.inf)[0] / Z
+    m2 = integrate.quad(lambda x: x * x * w(x), lo, np.inf)[0] / Z
+    return m2 - m1 * m1
+
+
 TOY = dict(n_traj=32, chunk_size=4, t_avg=100.0, t_burn=5.0, dt=0.02, initial="lyapunov",
            control_variate=True)
 
@@ -81,14 +106,23 @@ def test_linear_system_gives_exactly_zero_shift():
     assert np.allclose(r.shift["controlled_covariance"], r.lyapunov["covariance"], rtol=0, atol=0)
 
 
-def test_shift_is_zero_within_error_at_paper_point_and_tiny():
-    """At G0/Gamma ~ 1e-5 the shift is O(g0^2) ~ 1e-10: consistent with 0, errors O(g0)."""
-    r = simulate_sde(Params.paper(), SDEOptions(n_traj=16, chunk_size=2, t_avg=150.0,
-                                                control_variate=True), seed=4)
-    se = r.shift["covariance_stderr"]
-    assert r.shift["max_abs_z"] < 5
-    assert 0 < se.max() < 1e-4 * r.covariance_stderr.max()
-    assert abs(r.shift["log_negativity"]["r_m"]) < 5 * r.shift["log_negativity_stderr"]["r_m"]
+def test_shift_at_paper_point_scales_as_g0_squared():
+    """At G0/Gamma ~ 1.2e-5 the shift (~1e-10) is resolved and equals the one at 0.02 scaled
+    by (G0/Gamma)^2 -- the leading order of the nonlinearity -- within the errors (the next
+    order is (0.02)^2 / (0.1)^2 ~ 4 % of the shift at 0.1, less at 0.02)."""
+    opts = SDEOptions(n_traj=16, chunk_size=2, t_avg=150.0, control_variate=True,
+                      initial="lyapunov")
+    paper = Params.paper()
+    g_paper = paper.G0 / paper.Gamma
+    tiny = simulate_sde(paper, opts, seed=4).shift
+    ref = simulate_sde(coupling_params(0.02), opts, seed=5).shift
+    scale = (g_paper / 0.02) ** 2
+    a, sa = tiny["covariance"][4, 4], tiny["covariance_stderr"][4, 4]
+    b, sb = scale * ref["covariance"][4, 4], scale * ref["covariance_stderr"][4, 4]
+    assert 1e-11 < a < 1e-9 and a > 5 * sa  # resolved, O(g0^2)
+    assert abs(a - b) < 5 * np.hypot(sa, sb) + 0.05 * abs(b)
+    # the nonlinearity lowers the entanglement, as at larger G0/Gamma
+    assert tiny["log_negativity"]["r_m"] < 0
 
 
 def test_anharmonic_toy_gives_the_exact_shift():
@@ -104,13 +138,35 @@ def test_anharmonic_toy_gives_the_exact_shift():
     assert se < 0.5 * r.covariance_stderr[0, 0]
 
 
-def test_error_bars_honest_over_seeds():
+def test_second_order_on_even_toy_gives_the_exact_shift():
+    eps = 0.1
+    r = simulate_sde(quadratic_toy(eps), SDEOptions(**TOY), seed=2)
+    assert r.shift["order"] == 2
+    shift, se = r.shift["covariance"][0, 0], r.shift["covariance_stderr"][0, 0]
+    exact = exact_variance_quadratic(eps) - 1.0
+    assert exact > 0.03 and se < 0.15 * exact
+    assert abs(shift - exact) < 5 * se + 0.02 * abs(exact)
+    assert se < 0.25 * r.covariance_stderr[0, 0]
+
+
+def test_order_chosen_by_evenness_and_initial_mean():
+    from simulator.sde.control import control_order
+
+    opts = SDEOptions(initial="lyapunov")
+    assert control_order(fluctuation_system(Params.paper()), SDEOptions()) == 2
+    assert control_order(quadratic_toy(0.1), opts) == 2
+    assert control_order(anharmonic(0.1), opts) == 1  # odd: E[y v^T] != 0
+    shifted = SDEOptions(initial="gaussian", initial_mean=(0.5,), initial_covariance=((1.0,),))
+    assert control_order(quadratic_toy(0.1), shifted) == 1  # y not zero-mean
+
+
+@pytest.mark.parametrize("toy", ["cubic", "quadratic"])
+def test_error_bars_honest_over_seeds(toy):
     """Spread of the shift over 8 seeds vs the reported error: chi^2_7 band at 99.8 %."""
-    eps = 0.05
+    system = anharmonic(0.05) if toy == "cubic" else quadratic_toy(0.1)
     vals, ses = [], []
     for seed in range(8):
-        r = simulate_sde(anharmonic(eps), SDEOptions(**{**TOY, "n_traj": 16, "t_avg": 60.0}),
-                         seed=seed)
+        r = simulate_sde(system, SDEOptions(**{**TOY, "n_traj": 16, "t_avg": 60.0}), seed=seed)
         vals.append(r.shift["covariance"][0, 0])
         ses.append(r.shift["covariance_stderr"][0, 0])
     ratio = np.std(vals, ddof=1) / np.sqrt(np.mean(np.square(ses)))
@@ -135,6 +191,25 @@ def test_controlled_covariance_agrees_with_plain_estimator():
     en = cv.shift["log_negativity"]["r_m"]
     assert en < 0 and abs(en) > 3 * cv.shift["log_negativity_stderr"]["r_m"]
     assert cv.shift["log_negativity_stderr"]["r_m"] < 0.3 * cv.log_negativity_stderr["r_m"]
+    assert cv.shift["order"] == 2
+
+
+def test_first_and_second_order_agree(monkeypatch):
+    """Both estimators are unbiased: independent runs agree within their errors at 0.2."""
+    import simulator.sde.engine as engine
+
+    p = coupling_params(0.2)
+    opts = SDEOptions(n_traj=32, chunk_size=4, t_avg=200.0, initial="lyapunov",
+                      control_variate=True)
+    second = simulate_sde(p, opts, seed=7)
+    monkeypatch.setattr(engine, "control_order", lambda system, options: 1)
+    first = simulate_sde(p, opts, seed=8)
+    assert first.shift["order"] == 1 and second.shift["order"] == 2
+    a, b = first.shift, second.shift
+    z = (a["covariance"] - b["covariance"]) / np.hypot(a["covariance_stderr"],
+                                                       b["covariance_stderr"])
+    assert np.abs(z).max() < 5
+    assert b["covariance_stderr"][4, 4] < 0.5 * a["covariance_stderr"][4, 4]
 
 
 def test_control_options_reject_nothing_and_keep_bound():

@@ -31,7 +31,7 @@ from .ensemble import (
     schedule,
     step_error_check,
 )
-from .control import control_options, control_system, shift_estimate
+from .control import control_options, control_order, control_system, shift_estimate
 from .estimators import (
     batch_means_stderr,
     jackknife,
@@ -218,8 +218,9 @@ def simulate_sde(
         dt, auto_dt = choose_dt(system, options, chunk_seeds(int(seed), options.n_chunks + 2)[-1])
         opts = options.replace(dt=dt, rtol=None)
     # control variates: the chunk loop runs the augmented system z = (x, x - y)
-    run_system, run_opts = ((control_system(system), control_options(system, opts))
-                            if options.control_variate else (system, opts))
+    order = control_order(system, opts) if options.control_variate else 0
+    run_system, run_opts = ((control_system(system, order), control_options(system, opts, order))
+                            if order else (system, opts))
     sched = schedule(run_system, run_opts)
     if sched.n_units < 2:
         raise ValueError(
@@ -317,7 +318,8 @@ def simulate_sde(
                                min(options.n_traj, 64))
     shift = None
     if options.control_variate and reference is not None:
-        shift = shift_estimate(system, reference["covariance"], s1_run, s2_run, counts, tf)
+        shift = shift_estimate(system, reference["covariance"], s1_run, s2_run, counts, tf,
+                               order)
         _check_finite("shift", {k: v for k, v in shift.items() if k != "z"})
     kept = times = None
     if chunks[0].kept is not None:
