@@ -262,8 +262,9 @@ def test_auto_dt_keeps_step_halving_within_rtol():
     dt, info = choose_dt(sys_, opts, chunk_seeds(0, 3)[-1])
     assert dt < info["cap"]  # the nonlinearity, not the cap, set it
     assert info["step_halving_change"] <= 0.01
-    assert [t[0] for t in info["tried"]][-2] == pytest.approx(2 * dt)
-    assert info["tried"][-2][1] > 0.01
+    steps = [t[0] for t in info["tried"]]
+    assert steps[-3:] == pytest.approx([2 * dt, dt, dt / 2])
+    assert info["tried"][-3][1] > 0.01 and info["tried"][-1][1] <= 0.01
     chk_opts = opts.replace(dt=dt, rtol=None, t_avg=50.0)
     chk = step_error_check(sys_, chk_opts, schedule(sys_, chk_opts), chunk_seeds(9, 1)[0], 32)
     assert chk["second_moment_relative_difference"] <= 0.01
@@ -276,3 +277,17 @@ def test_simulate_sde_dt_auto_reports_choice():
     assert r.schedule["dt"] == a["dt"] == a["cap"] > 1.0  # linear part exact: the cap is used
     assert a["step_halving_change"] <= a["rtol"] == 0.01
     assert r.status == "ok" and r.lyapunov["max_abs_z"] < 5
+
+
+def test_auto_dt_with_control_variate_checks_the_shift():
+    """With control variates the step is sized on the shift (far smaller than V): at
+    G0/Gamma = 0.1 it must go well below the cap, and the shift's step-halving change at the
+    chosen step, measured independently, stays within rtol (with the pilot's scatter, 2x)."""
+    from simulator.sde.stepsize import _shift_change
+
+    s = fluctuation_system(coupling_params(0.1))
+    opts = SDEOptions(dt="auto", rtol=0.05, control_variate=True, initial="lyapunov")
+    dt, info = choose_dt(s, opts, chunk_seeds(0, 2)[-1])
+    assert info["measured_on"] == "shift" and dt < info["cap"] / 8
+    pilot = opts.replace(dt=dt, rtol=None, t_avg=200.0)
+    assert _shift_change(s, pilot, chunk_seeds(5, 1)[0], 32) <= 2 * 0.05
