@@ -217,7 +217,7 @@ def simulate_sde(
     if options.dt == "auto":  # resolve the step on a pilot (simulator.sde.stepsize)
         dt, auto_dt = choose_dt(system, options, chunk_seeds(int(seed), options.n_chunks + 2)[-1])
         opts = options.replace(dt=dt, rtol=None)
-    # control variates: the chunk loop runs the augmented system z = (x, x - y)
+    # control variates: the chunk loop runs the augmented system (simulator.sde.control)
     order = control_order(system, opts) if options.control_variate else 0
     run_system, run_opts = ((control_system(system, order), control_options(system, opts, order))
                             if order else (system, opts))
