@@ -96,7 +96,6 @@ class SDEOptions:
 
     method: str = "exponential"
     dt: float | str = 0.1
-    rtol: float | None = None
     n_traj: int = 256
     chunk_size: int = 32
     t_burn: float | None = None
@@ -114,6 +113,7 @@ class SDEOptions:
     keep_every: int = 10
     error_check: bool = False
     control_variate: bool = False
+    rtol: float | None = None
 
     def __post_init__(self) -> None:
         put = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
