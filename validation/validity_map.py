@@ -16,12 +16,16 @@ of the CW-mechanics entanglement is measured
   ``0.2`` (below, the shift is under its truncation error of a few 1e-4; above, the solve takes
   minutes per point here).
 
-Writes ``validity.png``, ``VALIDITY.md`` and ``rows.json`` (table and conclusions computed from the numbers)
+Writes ``validity.png``, ``VALIDITY.md`` (table and conclusions computed from the numbers) and
+``rows.json``
 into DIR (default ``validation/validity``). :func:`validity_map` is the function to call from
 Python; it returns one dict per grid point. Uses only the public API (and
 :func:`simulator.config.power_for_coupling`).
 
-Not covered yet: the map at fixed power (issue 12 asks for it too).
+``--fixed power`` makes the second map: the power is the one giving ``|G_r| = 0.61 omega_m`` at
+``Dt/Gamma = 0.85`` and is kept as the detuning moves (a laser swept at fixed power; ``|G_r|``
+then follows the cavity response). It writes ``VALIDITY_power.md``, ``validity_power.png`` and
+``rows_power.json``.
 """
 
 from __future__ import annotations
@@ -37,13 +41,18 @@ from simulator import MasterOptions, Params, SDEOptions, TruncationError, lyapun
 from simulator.config import power_for_coupling
 
 
-def point_params(g0_over_gamma: float, dt_over_gamma: float, G_target: float) -> Params:
-    """The immune point with ``G0/Gamma``, ``Dt/Gamma`` and ``|G_r| = G_target`` (s^-1)."""
+def point_params(g0_over_gamma: float, dt_over_gamma: float, G_target: float,
+                 fixed: str = "coupling") -> Params:
+    """The immune point with ``G0/Gamma`` and ``Dt/Gamma``, and ``|G_r| = G_target`` (s^-1)
+    there (``fixed="coupling"``) or at ``Dt/Gamma = 0.85`` with that power kept
+    (``fixed="power"``)."""
     base = Params.paper()
     ratio = g0_over_gamma * base.Gamma / base.G0
     delta_j = sum(e.real for e, _ in base.defects) + base.eta.real
-    p = base.replace(mass=base.mass / ratio**2, detuning=dt_over_gamma * base.Gamma - delta_j)
-    return p.replace(power=power_for_coupling(p, G_target))
+    at = dt_over_gamma if fixed == "coupling" else 0.85
+    p = base.replace(mass=base.mass / ratio**2, detuning=at * base.Gamma - delta_j)
+    p = p.replace(power=power_for_coupling(p, G_target))
+    return p.replace(detuning=dt_over_gamma * base.Gamma - delta_j)
 
 
 def paper_coupling() -> float:
@@ -80,7 +89,7 @@ def master_shift(p: Params, E_N_lin: float, max_time: float) -> dict:
 
 def validity_map(g0s, dts, *, n_traj: int = 64, t_avg: float = 300.0, seed: int = 3,
                  master_from: float = 0.1, master_to: float = 0.2, master_time: float = 120.0,
-                 with_master=True,
+                 with_master=True, fixed: str = "coupling",
                  log=print) -> list[dict]:
     """One dict per (G0/Gamma, Dt/Gamma): Lyapunov E_N, SDE control-variate dE_N (Richardson,
     with error), master-equation dE_N where computed, stability, timings."""
@@ -88,10 +97,10 @@ def validity_map(g0s, dts, *, n_traj: int = 64, t_avg: float = 300.0, seed: int 
     rows = []
     for dt_g in dts:
         for g in g0s:
-            p = point_params(g, dt_g, G)
+            p = point_params(g, dt_g, G, fixed)
             lin = lyapunov(p)
             row = {"g0_over_gamma": g, "dt_over_gamma": dt_g, "stable": bool(lin.stable),
-                   "power": p.power}
+                   "power": p.power, "coupling_r": float(abs(lin.to_dict()["coupling"]["r"]))}
             if not lin.stable:
                 rows.append(row)
                 log(f"Dt/Gamma {dt_g:.2f} G0/Gamma {g:.3g}: unstable")
@@ -185,13 +194,13 @@ def conclusions(rows, dts) -> list[str]:
                        f"{np.sqrt(0.1 * en / abs(c)):.2g}.")
     unstable = [r for r in rows if not r["stable"]]
     if unstable:
-        out.append(f"- Unstable at |G_r| fixed: Dt/Gamma = "
+        out.append(f"- Unstable: Dt/Gamma = "
                    f"{sorted({r['dt_over_gamma'] for r in unstable})}.")
     return out
 
 
-def write_markdown(rows, g0s, dts, path, header, concl):
-    lines = [header, "", "![validity](validity.png)", "",
+def write_markdown(rows, g0s, dts, path, header, concl, figure="validity.png"):
+    lines = [header, "", f"![validity]({figure})", "",
              "dE_N(r_m) = E_N(nonlinear) - E_N(Lyapunov); SDE: truncated Wigner, control variates, "
              "Richardson dt -> 0 (1 sigma); master: full G0 term (truncation error).", "",
              "| G0/Gamma | " + " | ".join(f"Dt/Gamma = {d:g}" for d in dts) + " |",
@@ -216,11 +225,14 @@ def write_markdown(rows, g0s, dts, path, header, concl):
     lines += ["", "E_N (Lyapunov): " + ", ".join(
         f"Dt/Gamma {d:g}: {next(r['E_N_lyapunov'] for r in rows if r['dt_over_gamma'] == d and 'E_N_lyapunov' in r):.4f}"
         for d in dts if any("E_N_lyapunov" in r and r["dt_over_gamma"] == d for r in rows)),
+        "", "|G_r|/omega_m: " + ", ".join(
+        f"Dt/Gamma {d:g}: {next(r['coupling_r'] for r in rows if r['dt_over_gamma'] == d):.3f}"
+        for d in dts if any("coupling_r" in r and r["dt_over_gamma"] == d for r in rows)),
         "", "## Conclusions (computed from the rows above)", "", *concl, ""]
     path.write_text("\n".join(lines))
 
 
-def plot(rows, g0s, dts, path):
+def plot(rows, g0s, dts, path, fixed="coupling"):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -244,7 +256,7 @@ def plot(rows, g0s, dts, path):
         ax[0].axhline(lev, color="grey", lw=0.6, ls="--")
     ax[0].set_xscale("log")
     ax[0].set_yscale("log")
-    ax[0].set_xlabel("G0 / Gamma  (|G_r| fixed)")
+    ax[0].set_xlabel(f"G0 / Gamma  ({'|G_r|' if fixed == 'coupling' else 'power'} fixed)")
     ax[0].set_ylabel("|dE_N| / E_N  (SDE o, master equation s)")
     ax[0].legend(fontsize=7)
     grid = np.full((len(g0s), len(dts)), np.nan)
@@ -259,7 +271,8 @@ def plot(rows, g0s, dts, path):
     ax[1].set_xlabel("Dt / Gamma")
     ax[1].set_ylabel("G0 / Gamma")
     fig.colorbar(im, ax=ax[1], label="log10 |dE_N| / E_N (SDE)")
-    fig.suptitle("nonlinear shift of E_N(CW-mechanics) at fixed |G_r|")
+    fig.suptitle("nonlinear shift of E_N(CW-mechanics) at fixed "
+                 + ("|G_r|" if fixed == "coupling" else "power (|G_r| = 0.61 at Dt = 0.85)"))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -271,21 +284,25 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="a 3 x 2 grid, fewer trajectories")
     ap.add_argument("--no-master", action="store_true", help="skip the master equation")
     ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--fixed", choices=("coupling", "power"), default="coupling",
+                    help="hold |G_r| at every detuning, or the power of the paper's optimum")
     ap.add_argument("--rewrite", action="store_true",
                     help="rewrite table, figure and conclusions from DIR/rows.json (no runs)")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    tag = "" if args.fixed == "coupling" else "_power"
+    fig_name, md_name, rows_name = f"validity{tag}.png", f"VALIDITY{tag}.md", f"rows{tag}.json"
     if args.rewrite:
         import json
 
-        rows = json.loads((out / "rows.json").read_text())
+        rows = json.loads((out / rows_name).read_text())
         g0s = sorted({r["g0_over_gamma"] for r in rows})
         dts = sorted({r["dt_over_gamma"] for r in rows})
-        header = (out / "VALIDITY.md").read_text().split("\n\n![validity]")[0]
-        plot(rows, g0s, dts, out / "validity.png")
+        header = (out / md_name).read_text().split("\n\n![validity]")[0]
+        plot(rows, g0s, dts, out / fig_name, args.fixed)
         concl = conclusions(rows, dts)
-        write_markdown(rows, g0s, dts, out / "VALIDITY.md", header, concl)
+        write_markdown(rows, g0s, dts, out / md_name, header, concl, fig_name)
         print("\n".join(concl))
         return
     if args.quick:
@@ -295,18 +312,21 @@ def main() -> None:
             64, 300.0
     t0 = time.perf_counter()
     rows = validity_map(g0s, dts, n_traj=n_traj, t_avg=t_avg, seed=args.seed,
-                        with_master=not args.no_master)
+                        with_master=not args.no_master, fixed=args.fixed)
     header = (f"# Validity map of the linearisation\n\nGenerated by `python "
-              f"validation/validity_map.py{' --quick' if args.quick else ''}` (seed {args.seed}, "
+              f"validation/validity_map.py{' --quick' if args.quick else ''}"
+              f"{' --fixed power' if args.fixed == 'power' else ''}` (seed {args.seed}, "
               f"{n_traj} trajectories, averaging time {t_avg:g}/omega_m per run, "
-              f"{time.perf_counter() - t0:.0f} s). |G_r| fixed at the paper's "
-              f"{paper_coupling() / Params.paper().omega_m:.4f} omega_m.")
+              f"{time.perf_counter() - t0:.0f} s). "
+              + ("|G_r| fixed at the paper's " if args.fixed == "coupling" else
+                 "Power fixed at the value giving, at Dt/Gamma = 0.85, the paper's |G_r| = ")
+              + f"{paper_coupling() / Params.paper().omega_m:.4f} omega_m.")
     import json
 
-    (out / "rows.json").write_text(json.dumps(rows, indent=1))
-    plot(rows, g0s, dts, out / "validity.png")
+    (out / rows_name).write_text(json.dumps(rows, indent=1))
+    plot(rows, g0s, dts, out / fig_name, args.fixed)
     concl = conclusions(rows, dts)
-    write_markdown(rows, g0s, dts, out / "VALIDITY.md", header, concl)
+    write_markdown(rows, g0s, dts, out / md_name, header, concl, fig_name)
     print("\n".join(concl))
 
 
