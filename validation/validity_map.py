@@ -17,8 +17,7 @@ of the CW-mechanics entanglement is measured
   minutes per point here).
 
 Writes ``validity.png``, ``VALIDITY.md`` (table and conclusions computed from the numbers) and
-``rows.json``
-into DIR (default ``validation/validity``). :func:`validity_map` is the function to call from
+``rows.json`` into DIR (default ``validation/validity``). :func:`validity_map` is the function to call from
 Python; it returns one dict per grid point. Uses only the public API (and
 :func:`simulator.config.power_for_coupling`).
 
