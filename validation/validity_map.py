@@ -190,7 +190,8 @@ def conclusions(rows, dts) -> list[str]:
             out.append(f"- From the master equation at Dt/Gamma = {dt_g:g} (dE_N = {c:+.3g} "
                        f"(G0/Gamma)^2 from G0/Gamma = {r['g0_over_gamma']:g}): E_N right to 1 % "
                        f"up to G0/Gamma ~ {np.sqrt(0.01 * en / abs(c)):.2g}, to 10 % up to ~ "
-                       f"{np.sqrt(0.1 * en / abs(c)):.2g}.")
+                       f"{np.sqrt(0.1 * en / abs(c)):.2g} (leading order, G0^2 scaling; the "
+                       "master equation at 0.2 checks it where both are resolved).")
     unstable = [r for r in rows if not r["stable"]]
     if unstable:
         out.append(f"- Unstable: Dt/Gamma = "
