@@ -21,6 +21,11 @@ from .runfile import add_config_argument, build_options
 NAME = "sde"
 
 
+def _dt_arg(text: str) -> float | str:
+    """``--dt``: a finite step > 0, or ``auto``."""
+    return text if text == "auto" else real()(text)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``sde`` subcommand."""
     p = sub.add_parser(
@@ -43,7 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="burn-in time (default 8 / slowest decay rate of A)")
     p.add_argument("--t-avg", type=real(), default=d.t_avg,
                    help="averaging time (default %(default)s)")
-    p.add_argument("--dt", type=real(), default=d.dt, help="time step (default %(default)s)")
+    p.add_argument("--dt", type=_dt_arg, default=d.dt,
+                   help="time step, or 'auto' (sized by the nonlinearity; default %(default)s)")
     p.add_argument("--method", choices=sorted(METHODS), default=d.method,
                    help="integrator (default %(default)s)")
     p.add_argument("--seed", type=integer(0), default=0,
@@ -67,6 +73,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="integrate even if A has an eigenvalue with Re >= 0")
     p.add_argument("--error-check", action="store_true",
                    help="also run 64 trajectories at dt and dt/2 on the same noise")
+    p.add_argument("--control-variate", action="store_true", help="also integrate the linearised "
+                   "SDE on the same noise: JSON gains 'shift' (nonlinear shift of V and E_N)")
     p.add_argument("--out", metavar="DIR", help="checkpoint and result directory")
     add_scheduler_argument(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -82,7 +90,7 @@ def options_from_args(args: argparse.Namespace) -> SDEOptions:
         t_burn=args.t_burn, t_avg=args.t_avg, batch_time=args.batch_time,
         sample_every=args.sample_every, initial=args.initial, bound=args.bound,
         wigner_correction=not args.no_wigner_correction, allow_unstable=args.allow_unstable,
-        error_check=args.error_check,
+        error_check=args.error_check, control_variate=args.control_variate,
     )
 
 
@@ -101,9 +109,10 @@ def _value_pm(value: float, err: float, key: str) -> str:
 def format_result(res: SDEResult) -> str:
     """Readable summary of an :class:`SDEResult`."""
     s, o = res.schedule, res.options
+    dt = f"{s['dt']:.4g}" + (" (dt auto)" if "auto_dt" in s else "")
     lines = [
         "wgmsim sde: nonlinear truncated-Wigner ensemble (units: omega_m, time 1/omega_m)",
-        f"  method {o.method}, dt {o.dt}, {o.n_traj} trajectories in {o.n_chunks} chunks, "
+        f"  method {o.method}, dt {dt}, {o.n_traj} trajectories in {o.n_chunks} chunks, "
         f"burn-in {s['t_burn']:.1f}, averaging {s['t_avg']:.1f} in {s['n_batches']} batch(es) "
         f"per chunk ({res.n_units} units)",
         f"  status {res.status}; diverged trajectories: {res.diverged}",
@@ -126,11 +135,20 @@ def format_result(res: SDEResult) -> str:
         lines += ["    " + r for r in str(res.covariance).splitlines()]
         lines.append("  standard errors:")
         lines += ["    " + r for r in str(res.covariance_stderr).splitlines()]
+    if "auto_dt" in s:
+        a = s["auto_dt"]
+        lines.append(f"  dt auto: {a['dt']:.4g} (cap {a['cap']:.4g}), step-halving change of the "
+                     f"second moments {a['step_halving_change']:.2e} <= rtol {a['rtol']:g}")
     if res.error_check:
         e = res.error_check
         lines.append(f"  step-size check (dt vs dt/2, same noise, {e['n_traj']} traj): "
                      f"final-state rms {e['final_state_rms_difference']:.2e}, second moments "
                      f"{e['second_moment_relative_difference']:.2e} relative")
+    if res.shift and "log_negativity" in res.shift:
+        sh = res.shift
+        lines.append("  nonlinear shift dE_N (control variates): " + ", ".join(
+            f"{k} {v:+.2e} +- {sh['log_negativity_stderr'][k]:.1e}"
+            for k, v in sh["log_negativity"].items()))
     t = res.timing
     lines.append(f"  {t['trajectory_steps']:.3g} trajectory-steps in {t['wall_seconds']:.2f} s "
                  f"({t['trajectory_steps_per_second']:.3g} /s, n_jobs {t['n_jobs']})")
@@ -149,6 +167,10 @@ def estimate_run(params, options: SDEOptions) -> tuple[float, float, int]:
     system = build_system(params, options)
     if not options.allow_unstable:
         system.check_stable()
+    if options.dt == "auto":  # the step is chosen later; size the run at its largest candidate
+        from ..sde.stepsize import dt_cap
+
+        options = options.replace(dt=dt_cap(system, options))
     sched = schedule(system, options)
     d, n = system.dim, options.n_chunks
     per_chunk = 8.0 * (2 * sched.n_batches * (d + d * d + 1) + options.chunk_size * d) + 2048

@@ -34,6 +34,7 @@ from .ensemble import (
     schedule,
     step_error_check,
 )
+from .control import control_options, control_order, control_system, shift_estimate
 from .estimators import (
     batch_means_stderr,
     jackknife,
@@ -43,6 +44,7 @@ from .estimators import (
 )
 from .options import SDEOptions
 from .result import SDEResult
+from .stepsize import choose_dt
 from .system import LangevinSystem, fluctuation_system
 
 __all__ = ["simulate_sde", "build_system", "student_t_factor", "SEVERITY",
@@ -211,7 +213,15 @@ def simulate_sde(
     system = build_system(problem, options)
     if not options.allow_unstable:
         system.check_stable()
-    sched = schedule(system, options)
+    opts, auto_dt = options, None
+    if options.dt == "auto":  # resolve the step on a pilot (simulator.sde.stepsize)
+        dt, auto_dt = choose_dt(system, options, chunk_seeds(int(seed), options.n_chunks + 2)[-1])
+        opts = options.replace(dt=dt, rtol=None)
+    # control variates: the chunk loop runs the augmented system (simulator.sde.control)
+    order = control_order(system, opts) if options.control_variate else 0
+    run_system, run_opts = ((control_system(system, order), control_options(system, opts, order))
+                            if order else (system, opts))
+    sched = schedule(run_system, run_opts)
     if sched.n_units < 2:
         raise ValueError(
             f"n_traj = {options.n_traj}, t_avg = {sched.t_avg:g}: {sched.n_units} statistical "
@@ -222,11 +232,11 @@ def simulate_sde(
         log.info("n_jobs = %d: using %d worker(s) (%d chunk(s), %d CPU core(s))", n_jobs,
                  workers, options.n_chunks, os.cpu_count() or 1)
     # under dask the chunks' working memory is on the cluster's workers, not here
-    estimate = check_resources(system, options, sched,
+    estimate = check_resources(run_system, run_opts, sched,
                                1 if _distributed_backend() else workers, max_seconds)
     log.info("estimated %.3g GiB and %.3g s with %d worker(s) for %d unit(s)",
              estimate["memory_bytes"] / 2**30, estimate["seconds"], workers, sched.n_units)
-    chunks = run_chunks(system, options, int(seed), n_jobs=workers, out=out,
+    chunks = run_chunks(run_system, run_opts, int(seed), n_jobs=workers, out=out,
                         identity=_identity(problem, options, int(seed)),
                         progress=as_callback(progress, "sde", "chunk"))
     wall_chunks = time.perf_counter() - t0
@@ -235,6 +245,8 @@ def simulate_sde(
     counts = np.concatenate([c.counts for c in chunks])
     diverged = sum(c.diverged for c in chunks)
     d = system.dim
+    s1_run, s2_run = s1, s2
+    s1, s2 = s1[:, :d], s2[:, :d, :d]  # the plain estimator (x) of a control-variate run
     n_units = int((counts > 0).sum())
     if n_units < 2:
         raise FloatingPointError(
@@ -299,11 +311,17 @@ def simulate_sde(
     err = None
     if options.error_check:
         aux = chunk_seeds(int(seed), options.n_chunks + 1)[-1]
-        err = step_error_check(system, options, sched, aux, min(options.n_traj, 64))
+        err = step_error_check(system, opts, schedule(system, opts), aux,
+                               min(options.n_traj, 64))
+    shift = None
+    if options.control_variate and reference is not None:
+        shift = shift_estimate(system, reference["covariance"], s1_run, s2_run, counts, tf,
+                               order)
+        _check_finite("shift", {k: v for k, v in shift.items() if k != "z"})
     kept = times = None
     if chunks[0].kept is not None:
-        kept = chunks[0].kept
-        times = np.arange(kept.shape[0]) * options.keep_every * options.dt
+        kept = chunks[0].kept[..., :d]
+        times = np.arange(kept.shape[0]) * options.keep_every * opts.dt
     wall = time.perf_counter() - t0
     steps = sched.n_burn + sched.n_batches * sched.steps_per_batch
     chunk_seconds = np.array([c.seconds for c in chunks])
@@ -322,7 +340,8 @@ def simulate_sde(
     }
     return SDEResult(
         params=problem if isinstance(problem, Params) else None,
-        options=options, seed=int(seed), seeds=seeds, schedule=sched.to_dict(),
+        options=options, seed=int(seed), seeds=seeds,
+        schedule={**sched.to_dict(), **({"auto_dt": auto_dt} if auto_dt else {})}, shift=shift,
         fixed_point=system.mean, mean=mean, mean_stderr=se_m, covariance=V,
         covariance_stderr=se_V, observables=observables, lyapunov=reference, diverged=diverged,
         unit_s1=s1, unit_s2=s2, unit_counts=counts, chunk_seconds=chunk_seconds, timing=timing,

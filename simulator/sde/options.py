@@ -31,8 +31,14 @@ class SDEOptions:
     method : str
         Integrator, a key of :data:`~simulator.sde.integrators.METHODS`
         (``"exponential"``, ``"sra1"``, ``"euler"``).
-    dt : float
-        Time step, > 0.
+    dt : float or "auto"
+        Time step, > 0. ``"auto"``: the largest step (halving down from a cap set by the
+        sampling, see :mod:`simulator.sde.stepsize`) whose step-halving change of the
+        time-averaged second moments on the same noise is below ``rtol``; the choice and its
+        estimated error are reported in ``schedule["auto_dt"]`` of the result.
+    rtol : float or None
+        Only with ``dt="auto"``: tolerance of the step-halving check (relative to the largest
+        second moment); ``None``: 0.01.
     n_traj : int
         Number of trajectories, >= 1.
     chunk_size : int
@@ -78,13 +84,18 @@ class SDEOptions:
     keep_trajectories : int
         Number of trajectories of chunk 0 stored (thinned by ``keep_every`` steps) for plots.
     keep_every : int
+    control_variate : bool
+        Also integrate, on the same noise and from the same initial sample, the linearised SDE
+        and report the nonlinear shift ``V_nl - V_Lyapunov`` and ``dE_N`` with error bars that
+        vanish with the nonlinearity (``shift`` of the result; :mod:`simulator.sde.control`).
+        Doubles the variables integrated.
     error_check : bool
         Also integrate ``min(n_traj, 64)`` extra trajectories at ``dt`` and ``dt / 2`` on the same
         Brownian path and report the difference (as XMDS2's error check).
     """
 
     method: str = "exponential"
-    dt: float = 0.1
+    dt: float | str = 0.1
     n_traj: int = 256
     chunk_size: int = 32
     t_burn: float | None = None
@@ -101,12 +112,23 @@ class SDEOptions:
     keep_trajectories: int = 0
     keep_every: int = 10
     error_check: bool = False
+    control_variate: bool = False
+    rtol: float | None = None
 
     def __post_init__(self) -> None:
         put = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
         if self.method not in METHODS:
             raise ValueError(f"method = {self.method!r}: must be one of {sorted(METHODS)}")
-        put("dt", _positive("dt", self.dt))
+        if isinstance(self.dt, str):
+            if self.dt != "auto":
+                raise ValueError(f"dt = {self.dt!r}: must be a finite step > 0 or 'auto'")
+        else:
+            put("dt", _positive("dt", self.dt))
+        if self.rtol is not None:
+            if self.dt != "auto":
+                raise ValueError(f"rtol = {self.rtol!r}: only used with dt='auto' (dt = "
+                                 f"{self.dt!r})")
+            put("rtol", check_real("rtol", self.rtol, low=0.0, strict=True))
         if self.t_avg is not None:
             put("t_avg", _positive("t_avg", self.t_avg))
         if self.bound is not None:
@@ -132,10 +154,11 @@ class SDEOptions:
                                             for row in self.initial_covariance))
         if self.initial_mean is not None:
             put("initial_mean", tuple(float(v) for v in self.initial_mean))
-        for name in ("wigner_correction", "allow_unstable", "error_check"):
+        for name in ("wigner_correction", "allow_unstable", "error_check", "control_variate"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} = {getattr(self, name)!r}: must be True or False")
-        if self.t_avg is not None and self.t_avg < self.dt * self.sample_every:
+        if (self.dt != "auto" and self.t_avg is not None
+                and self.t_avg < self.dt * self.sample_every):
             raise ValueError(f"t_avg = {self.t_avg!r}: shorter than one sample "
                              f"(dt * sample_every = {self.dt * self.sample_every!r})")
 

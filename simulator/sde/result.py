@@ -21,7 +21,8 @@ Format 2 (directory ``DIR``), written by wgmsim before the result protocol, stil
   ``versions`` (:func:`simulator.resultio.versions`), ``timestamp`` (UTC, ISO 8601), ``status``,
   ``flags`` (every non-ok status that applies), ``message``, ``stderr_t_factor`` (the Student-t
   widening already applied to every ``*_stderr``), ``uncertainty`` (smallest eigenvalue of
-  ``V + i Omega/2`` and its error, optomechanical system only), ``error_check``, ``format``,
+  ``V + i Omega/2`` and its error, optomechanical system only), ``error_check``, ``shift``
+  (control-variate nonlinear shift or ``null``), ``format``,
   and ``checksum`` (SHA-256 of ``result.npz`` and this JSON, see :mod:`simulator.resultio`).
 * ``DIR/result.npz`` -- the arrays: ``unit_s1 (n_units, d)``, ``unit_s2 (n_units, d, d)``,
   ``unit_counts (n_units,)`` (per chunk and batch, chunk-major), ``chunk_seconds``, and, if kept,
@@ -78,6 +79,11 @@ class SDEResult(ResultProtocol):
         :func:`simulator.sde.engine.student_t_factor`).
     uncertainty : dict or None
         ``min_eigenvalue`` of ``V + i Omega / 2`` (negative: unphysical) and its ``stderr``.
+    shift : dict or None
+        With ``control_variate``: the nonlinear shift ``V_nl - V_Lyapunov`` (``covariance``,
+        ``covariance_stderr``), ``controlled_covariance`` ``V_nl``, ``mean``/``mean_stderr``,
+        ``z``/``max_abs_z`` and ``log_negativity``/``log_negativity_stderr``
+        (``E_N(V_nl) - E_N(V_Lyapunov)``); see :func:`simulator.sde.control.shift_estimate`.
     """
 
     params: Params | None
@@ -108,6 +114,7 @@ class SDEResult(ResultProtocol):
     stderr_t_factor: float = 1.0
     uncertainty: dict[str, float] | None = None
     timestamp: str = ""
+    shift: dict[str, Any] | None = None
 
     @property
     def log_negativity(self) -> dict[str, float] | None:
@@ -221,6 +228,7 @@ class SDEResult(ResultProtocol):
             "timing": self.timing,
             "versions": self.versions,
             "error_check": self.error_check,
+            "shift": self.shift,
         }
 
     def _arrays(self) -> dict[str, np.ndarray]:
@@ -250,6 +258,7 @@ class SDEResult(ResultProtocol):
                 "status": self.status, "flags": list(self.flags), "message": self.message,
                 "error_check": self.error_check, "stderr_t_factor": self.stderr_t_factor,
                 "uncertainty": self.uncertainty, "timestamp": self.timestamp,
+                "shift": self.shift,
                 # readable copies (the arrays in result.npz are what load() uses)
                 "quadratures": list(QUADRATURES)[: len(self.mean)],
                 "covariance": self.covariance.tolist(),
@@ -277,7 +286,7 @@ class SDEResult(ResultProtocol):
             versions=meta["versions"], status=meta["status"], message=meta["message"],
             error_check=meta["error_check"], flags=tuple(meta["flags"]),
             stderr_t_factor=float(meta["stderr_t_factor"]), uncertainty=meta["uncertainty"],
-            timestamp=meta["timestamp"],
+            timestamp=meta["timestamp"], shift=_shift_from_record(meta.get("shift")),
             trajectories=arrays.get("trajectories"),
             trajectory_times=arrays.get("trajectory_times"),
             **{k: arrays[k] for k in ("fixed_point", "mean", "mean_stderr", "covariance",
@@ -382,6 +391,7 @@ class SDEResult(ResultProtocol):
             stderr_t_factor=float(meta["stderr_t_factor"]),
             uncertainty=meta["uncertainty"],
             timestamp=meta["timestamp"],
+            shift=_shift_from_record(meta.get("shift")),
         )
 
 
@@ -389,3 +399,16 @@ def _nan_list(v: Any) -> Any:
     if isinstance(v, list):
         return [_nan_list(x) for x in v]
     return np.nan if v is None else v
+
+
+def _shift_from_record(shift: dict[str, Any] | None) -> dict[str, Any] | None:
+    if shift is None:
+        return None
+    out = dict(shift)
+    for k in ("covariance", "covariance_stderr", "controlled_covariance", "mean", "mean_stderr",
+              "z"):
+        if k in out:
+            out[k] = np.array(_nan_list(out[k]), dtype=float)
+    if out.get("max_abs_z") is None:
+        out["max_abs_z"] = np.nan
+    return out
