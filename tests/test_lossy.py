@@ -32,6 +32,7 @@ from simulator.linear import solve_lyapunov
 from simulator.observables import symplectic_eigenvalues, uncertainty_violation
 from simulator.params import ParameterError
 from simulator.sde.system import fluctuation_system
+from reference_stack import assert_reference, same_stack
 
 PAPER = Params.paper()
 G = PAPER.Gamma
@@ -124,11 +125,12 @@ def test_hermitian_scatterers_bit_for_bit(name):
     res = lyapunov(HERMITIAN[name])
     system = fluctuation_system(HERMITIAN[name])
     assert res.status == "ok"
-    assert np.array_equal(res.covariance, _hex(ref["V"]))
-    assert np.array_equal(res.A, _hex(ref["A"]))
-    assert np.array_equal(res.D, _hex(ref["D"]))
-    assert np.array_equal(system.A, _hex(ref["sA"]))
-    assert np.array_equal(system.D, _hex(ref["sD"]))
+    # exact on the stack that computed the reference, else to 1e-10 (tests/reference_stack.py)
+    assert_reference(res.covariance, _hex(ref["V"]), what="V")
+    assert_reference(res.A, _hex(ref["A"]), what="A")
+    assert_reference(res.D, _hex(ref["D"]), what="D")
+    assert_reference(system.A, _hex(ref["sA"]), what="system A")
+    assert_reference(system.D, _hex(ref["sD"]), what="system D")
 
 
 def test_hermitian_scatterers_bit_for_bit_master():
@@ -140,11 +142,16 @@ def test_hermitian_scatterers_bit_for_bit_master():
     res = lyapunov(PAPER.replace(beta=0.3))
     space = build_space(("r", "l", "m"), "fock", (3, 3, 4), res.covariance)
     L = liouvillian(space, res.rates, res.mean_field).full()
-    assert (hashlib.sha256(np.ascontiguousarray(L).tobytes()).hexdigest()
-            == data["liouvillian_beta03_fock_334_sha256"])
+    if same_stack():  # a hash of every bit: meaningful only on the stack that computed it
+        assert (hashlib.sha256(np.ascontiguousarray(L).tobytes()).hexdigest()
+                == data["liouvillian_beta03_fock_334_sha256"])
     me = solve_master(PAPER.replace(temperature=1e-3, power=5e-3, beta=0.3, detuning=0.0))
     assert list(me.cutoffs) == data["master_cold_beta03"]["cutoffs"]
-    assert np.array_equal(me.covariance, _hex(data["master_cold_beta03"]["V"]))
+    if same_stack():
+        assert_reference(me.covariance, _hex(data["master_cold_beta03"]["V"]), what="master V")
+    else:  # an iterative sparse solve at tol 1e-3: another stack agrees to its truncation error
+        np.testing.assert_allclose(me.covariance, _hex(data["master_cold_beta03"]["V"]),
+                                   atol=me.truncation_error)
 
 
 # ---- the numbers: below 1/2 in the printed convention, not any more ---------------------
