@@ -308,9 +308,26 @@ def validate(
     if not lin.stable:
         return ValidationResult(params, options, lin, None, None,
                                 "linearised system unstable", (), refs, timing)
+    comparisons: list[Comparison] = []
+    sde_res, sde_skipped = _sde_leg(params, options, lin, refs, out, progress, comparisons,
+                                    timing)
+    master_res, skipped = None, "not requested"
+    if options.master:
+        master_res, skipped = _master_leg(params, options, lin, refs, progress, comparisons,
+                                          timing)
+    return ValidationResult(params, options, lin, sde_res, master_res, skipped,
+                            tuple(comparisons), refs, timing, sde_skipped=sde_skipped)
+
+
+def _sde_leg(params: Params, options: ValidateOptions, lin: LyapunovResult,
+             refs: dict[str, float], out: str | Path | None, progress: ProgressArg,
+             comparisons: list[Comparison],
+             timing: dict[str, float]) -> tuple[SDEResult | None, str | None]:
+    """The SDE leg: ``(result, None)`` with its comparison appended to ``comparisons``, or
+    ``(None, why it failed)``; its wall time goes to ``timing["sde"]``. A checkpoint or result
+    file error is raised (the user must act)."""
     sde_opts = options.sde_options()
     t0 = _leg_start("sde", f"{sde_opts.n_traj} trajectories in {sde_opts.n_chunks} chunks")
-    comparisons = []
     sde_res, sde_skipped = None, None
     try:
         with _leg_progress(progress, "sde", "chunk") as sde_progress:
@@ -324,20 +341,26 @@ def validate(
     except Exception as exc:  # noqa: BLE001 - any engine failure is reported, never a crash
         sde_res, sde_skipped = None, _failure("the SDE ensemble", exc)
     timing["sde"] = _leg_end("sde", t0, sde_skipped or f"status {sde_res.status}")
-    master_res, skipped = None, "not requested"
-    if options.master:
-        t0 = _leg_start("master", f"steady state, nonlinear, dimension <= "
-                        f"{options.master_max_dim}, tol {options.master_options().tol:g}")
-        try:
-            with _leg_progress(progress, "master", "round") as master_progress:
-                master_res, estimate, skipped = _run_master(params, options, master_progress)
-            if estimate is not None:
-                comparisons.append(compare(lin.covariance, refs, estimate))
-        except Exception as exc:  # noqa: BLE001 - any engine failure is reported, never a crash
-            master_res, skipped = None, _failure("the master equation", exc)
-        timing["master"] = _leg_end("master", t0, skipped or f"status {master_res.status}")
-    return ValidationResult(params, options, lin, sde_res, master_res, skipped,
-                            tuple(comparisons), refs, timing, sde_skipped=sde_skipped)
+    return sde_res, sde_skipped
+
+
+def _master_leg(params: Params, options: ValidateOptions, lin: LyapunovResult,
+                refs: dict[str, float], progress: ProgressArg, comparisons: list[Comparison],
+                timing: dict[str, float]) -> tuple[Any, str | None]:
+    """The master-equation leg: ``(result, None)`` with its comparison appended to
+    ``comparisons``, or ``(result or None, why it was skipped or failed)``; its wall time goes
+    to ``timing["master"]``."""
+    t0 = _leg_start("master", f"steady state, nonlinear, dimension <= "
+                    f"{options.master_max_dim}, tol {options.master_options().tol:g}")
+    try:
+        with _leg_progress(progress, "master", "round") as master_progress:
+            master_res, estimate, skipped = _run_master(params, options, master_progress)
+        if estimate is not None:
+            comparisons.append(compare(lin.covariance, refs, estimate))
+    except Exception as exc:  # noqa: BLE001 - any engine failure is reported, never a crash
+        master_res, skipped = None, _failure("the master equation", exc)
+    timing["master"] = _leg_end("master", t0, skipped or f"status {master_res.status}")
+    return master_res, skipped
 
 
 def _leg_start(leg: str, what: str) -> float:

@@ -339,95 +339,163 @@ def _evolve_master(params: Params, t: np.ndarray, initial_phonons: float | None,
     """:func:`evolve_master` with its progress callback (or ``None``) and threads limited."""
     t_start = time.perf_counter()
     ref = lyapunov(params)
-    n0 = float(params.n_m if initial_phonons is None else initial_phonons)
-    if not (math.isfinite(n0) and n0 >= 0):
-        raise ValueError(f"initial_phonons = {initial_phonons!r}: must be a finite number >= 0")
+    n0 = _initial_phonons(params, initial_phonons)
     # dV/dt = A V + V A^T + D is affine in V0: V(t; n0) = V_cold(t) + n0 W(t)
     cold = covariance_evolution(ref.rates, t, initial_covariance(0.0)).covariance
     warm = covariance_evolution(ref.rates, t, initial_covariance(1.0)).covariance
     lin = cold + n0 * (warm - cold)
     modes = kept_modes(ref.rates)
-
-    def estimate(n: float) -> tuple[tuple[int, ...], list[float]]:
-        traj = cold + n * (warm - cold)
-        occ = []
-        for m in modes:
-            i = MODES[m][0]
-            occ.append(float(np.linalg.eigvalsh(traj[:, i:i + 2, i:i + 2])[:, -1].max()) - 0.5)
-        return tuple(cutoff_for(x, options.tail) for x in occ), occ
-
-    if options.cutoffs is not None:
-        if len(options.cutoffs) != len(modes):
-            raise ValueError(f"cutoffs = {options.cutoffs}: need {len(modes)} entries "
-                             f"(physical modes kept: {modes})")
-        cutoffs = options.cutoffs
-    else:
-        cutoffs, occ = estimate(n0)
-        dim = int(np.prod(cutoffs))
-        if dim > options.max_dim:
-            lo, hi = 0.0, n0  # largest initial occupation that fits, by bisection
-            if np.prod(estimate(0.0)[0]) > options.max_dim:
-                fit = "not even a ground-state start fits"
-            else:
-                for _ in range(50):
-                    mid = 0.5 * (lo + hi)
-                    fits = np.prod(estimate(mid)[0]) <= options.max_dim
-                    lo, hi = (mid, hi) if fits else (lo, mid)
-                fit = (f"the largest space holds a start from about {lo:.3g} phonons: use "
-                       f"initial_phonons <= {lo:.3g} (for the default start, a bath temperature <= "
-                       f"{temperature_for(lo, params.omega_m):.3g} K)")
-            raise TruncationError(
-                f"time evolution from {n0:.4g} initial phonons needs Fock cutoffs {cutoffs} for "
-                f"modes {modes} (dimension {dim}), above max_dim = {options.max_dim}: along the "
-                f"linearised trajectory the modes reach {', '.join(f'{x:.3g}' for x in occ)} "
-                f"quanta (tail below {options.tail:g}). {fit[0].upper() + fit[1:]}; "
-                "or raise max_dim")
+    cutoffs = _evolve_cutoffs(params, modes, cold, warm, n0, options)
     space = build_space(modes, "fock", cutoffs, ref.covariance)
     t0 = time.perf_counter()
     deadline = None if options.max_time is None else t_start + options.max_time
     n_total = len(t) * (2 if options.check_truncation else 1)
-    cov, mean, tail, states = _mesolve(space, ref, t, n0, options, deadline, report, 0, n_total)
+    run = _Run(*_mesolve(space, ref, t, n0, options, deadline, report, 0, n_total),
+               cutoffs=tuple(cutoffs))
     timing = {"mesolve": time.perf_counter() - t0}
-    error = None
-    status, message = "ok", ""
-    spent = time.perf_counter() - t_start
-    if len(cov) < len(t) or (options.check_truncation and deadline is not None
-                             and spent > options.max_time):
-        status = "not_converged"
-        message = (f"not converged: time budget max_time = {options.max_time:g} s spent "
-                   f"({spent:.3g} s) at t = {t[len(cov) - 1]:g} of {t[-1]:g}, cutoffs "
-                   f"{tuple(cutoffs)} (dimension {int(np.prod(cutoffs))}); "
-                   + ("the truncation check was skipped" if options.check_truncation
-                      else "no truncation check requested"))
-        t, lin = t[:len(cov)], lin[:len(cov)]
+    error, status, message = None, "ok", ""
+    out_of_time = _out_of_time(run, t, options, deadline, t_start)
+    if out_of_time is not None:
+        status, message = "not_converged", out_of_time
+        t, lin = t[:len(run.covariance)], lin[:len(run.covariance)]
     elif options.check_truncation:
-        bigger = tuple(c + max(1, math.ceil(c / 4)) for c in cutoffs)
         t0 = time.perf_counter()
-        cov2, mean2, tail2, states2 = _mesolve(build_space(modes, "fock", bigger, ref.covariance),
-                                               ref, t, n0, options, deadline, report, len(t),
-                                               n_total)
+        run, error, status, message = _truncation_check(run, modes, ref, t, n0, options,
+                                                        deadline, report, n_total, t_start)
         timing["check"] = time.perf_counter() - t0
-        if len(cov2) < len(t):
-            status = "not_converged"
-            message = (f"not converged: time budget max_time = {options.max_time:g} s spent "
-                       f"({time.perf_counter() - t_start:.3g} s) in the truncation check at "
-                       f"cutoffs {bigger} (t = {t[len(cov2) - 1]:g} of {t[-1]:g}); returning "
-                       f"the run at cutoffs {tuple(cutoffs)} without a truncation error")
-        else:
-            error = float(np.abs(cov2 - cov).max())
-            cov, mean, tail, cutoffs, states = cov2, mean2, tail2, bigger, states2
     timing["total"] = time.perf_counter() - t_start
+    status, message = _check_physical(run, t, error, status, message)
+    return MasterTrajectory(params=params, options=options, t=t, covariance=run.covariance,
+                            mean=run.mean, cutoffs=run.cutoffs, modes=modes, initial_phonons=n0,
+                            truncation_error=error, linear=lin, timing=timing,
+                            states=run.states if options.store_states else None, status=status,
+                            message=message)
+
+
+# ---- the steps of _evolve_master ----------------------------------------------------------------
+@dataclass(frozen=True)
+class _Run:
+    """One :func:`_mesolve` run: covariances ``(n_k, 6, 6)``, means ``(n_k, 6)``, the largest
+    tail estimate, the states (one ``Qobj`` per time reached) and the cutoffs it used."""
+
+    covariance: np.ndarray
+    mean: np.ndarray
+    tail: float
+    states: tuple
+    cutoffs: tuple[int, ...]
+
+
+def _initial_phonons(params: Params, initial_phonons: float | None) -> float:
+    """``initial_phonons`` (default the bath's ``n_m``); ``ValueError`` unless finite and >= 0."""
+    n0 = float(params.n_m if initial_phonons is None else initial_phonons)
+    if not (math.isfinite(n0) and n0 >= 0):
+        raise ValueError(f"initial_phonons = {initial_phonons!r}: must be a finite number >= 0")
+    return n0
+
+
+def _occupation_cutoffs(modes: tuple[str, ...], cold: np.ndarray, warm: np.ndarray, n: float,
+                        tail: float) -> tuple[tuple[int, ...], list[float]]:
+    """Cutoffs (tail below ``tail``) and largest occupations of ``modes`` along the linearised
+    trajectory from ``n`` initial phonons (``cold``, ``warm``: shape ``(n_t, 6, 6)`` from 0 and 1)."""
+    traj = cold + n * (warm - cold)
+    occ = []
+    for m in modes:
+        i = MODES[m][0]
+        occ.append(float(np.linalg.eigvalsh(traj[:, i:i + 2, i:i + 2])[:, -1].max()) - 0.5)
+    return tuple(cutoff_for(x, tail) for x in occ), occ
+
+
+def _evolve_cutoffs(params: Params, modes: tuple[str, ...], cold: np.ndarray, warm: np.ndarray,
+                    n0: float, options: EvolveOptions) -> tuple[int, ...]:
+    """``options.cutoffs`` (checked) or the estimate; ``TruncationError`` above ``max_dim``,
+    naming the largest start that would fit."""
+    if options.cutoffs is not None:
+        if len(options.cutoffs) != len(modes):
+            raise ValueError(f"cutoffs = {options.cutoffs}: need {len(modes)} entries "
+                             f"(physical modes kept: {modes})")
+        return options.cutoffs
+    cutoffs, occ = _occupation_cutoffs(modes, cold, warm, n0, options.tail)
+    dim = int(np.prod(cutoffs))
+    if dim > options.max_dim:
+        fit = _fitting_start(params, modes, cold, warm, n0, options)
+        raise TruncationError(
+            f"time evolution from {n0:.4g} initial phonons needs Fock cutoffs {cutoffs} for "
+            f"modes {modes} (dimension {dim}), above max_dim = {options.max_dim}: along the "
+            f"linearised trajectory the modes reach {', '.join(f'{x:.3g}' for x in occ)} "
+            f"quanta (tail below {options.tail:g}). {fit[0].upper() + fit[1:]}; "
+            "or raise max_dim")
+    return cutoffs
+
+
+def _fitting_start(params: Params, modes: tuple[str, ...], cold: np.ndarray, warm: np.ndarray,
+                   n0: float, options: EvolveOptions) -> str:
+    """The clause of the :class:`TruncationError` naming the largest initial occupation (and
+    bath temperature) whose cutoffs fit ``max_dim``, found by bisection."""
+    def fits(n: float) -> bool:
+        return np.prod(_occupation_cutoffs(modes, cold, warm, n, options.tail)[0]) \
+            <= options.max_dim
+
+    lo, hi = 0.0, n0  # largest initial occupation that fits, by bisection
+    if not fits(0.0):
+        return "not even a ground-state start fits"
+    for _ in range(50):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return (f"the largest space holds a start from about {lo:.3g} phonons: use "
+            f"initial_phonons <= {lo:.3g} (for the default start, a bath temperature <= "
+            f"{temperature_for(lo, params.omega_m):.3g} K)")
+
+
+def _out_of_time(run: _Run, t: np.ndarray, options: EvolveOptions, deadline: float | None,
+                 t_start: float) -> str | None:
+    """The ``not_converged`` message if the first run stopped early, or the budget is spent
+    before a requested truncation check; else ``None``."""
+    spent = time.perf_counter() - t_start
+    n = len(run.covariance)
+    if not (n < len(t) or (options.check_truncation and deadline is not None
+                           and spent > options.max_time)):
+        return None
+    return (f"not converged: time budget max_time = {options.max_time:g} s spent "
+            f"({spent:.3g} s) at t = {t[n - 1]:g} of {t[-1]:g}, cutoffs "
+            f"{run.cutoffs} (dimension {int(np.prod(run.cutoffs))}); "
+            + ("the truncation check was skipped" if options.check_truncation
+               else "no truncation check requested"))
+
+
+def _truncation_check(run: _Run, modes: tuple[str, ...], ref: LyapunovResult, t: np.ndarray,
+                      n0: float, options: EvolveOptions, deadline: float | None, report,
+                      n_total: int, t_start: float) -> tuple[_Run, float | None, str, str]:
+    """Rerun with every cutoff raised by about 25%: ``(run returned, truncation error, status,
+    message)`` -- the raised run and ``max |Delta V|``, or, if the budget ran out during the
+    check, ``run`` itself with no error and ``not_converged``."""
+    bigger = tuple(c + max(1, math.ceil(c / 4)) for c in run.cutoffs)
+    space = build_space(modes, "fock", bigger, ref.covariance)
+    check = _Run(*_mesolve(space, ref, t, n0, options, deadline, report, len(t), n_total),
+                 cutoffs=bigger)
+    if len(check.covariance) < len(t):
+        return run, None, "not_converged", (
+            f"not converged: time budget max_time = {options.max_time:g} s spent "
+            f"({time.perf_counter() - t_start:.3g} s) in the truncation check at "
+            f"cutoffs {bigger} (t = {t[len(check.covariance) - 1]:g} of {t[-1]:g}); returning "
+            f"the run at cutoffs {run.cutoffs} without a truncation error")
+    return check, float(np.abs(check.covariance - run.covariance).max()), "ok", ""
+
+
+def _check_physical(run: _Run, t: np.ndarray, error: float | None, status: str,
+                    message: str) -> tuple[str, str]:
+    """``(status, message)``: ``"unphysical"`` (and a warning) at the first time whose covariance
+    violates the uncertainty principle by more than the truncation error.
+
+    Called from :func:`_evolve_master` only: ``stacklevel=4`` points the warning at the caller
+    of :func:`evolve_master`.
+    """
     # a truncated space breaks [x, p] = i at the top level: allow the truncation error
-    allowance = max(tail, error or 0.0)
-    for k, V in enumerate(cov):
+    allowance = max(run.tail, error or 0.0)
+    for k, V in enumerate(run.covariance):
         why = unphysical_message(V, atol=allowance,
                                  what=f"master-equation covariance at t = {t[k]:g}")
         if why is not None:
             status, message = "unphysical", f"{why} (numerical: truncation or solver); {message}"
-            warnings.warn(why, PhysicalityWarning, stacklevel=3)
+            warnings.warn(why, PhysicalityWarning, stacklevel=4)
             break
-    return MasterTrajectory(params=params, options=options, t=t, covariance=cov, mean=mean,
-                            cutoffs=tuple(cutoffs), modes=modes, initial_phonons=n0,
-                            truncation_error=error, linear=lin, timing=timing,
-                            states=states if options.store_states else None, status=status,
-                            message=message)
+    return status, message

@@ -479,11 +479,66 @@ def solve_master(params: Params, *, options: MasterOptions | None = None,
 def _solve_master(params: Params, options: MasterOptions, report) -> MasterResult:
     """:func:`solve_master` with its progress callback (or ``None``) and threads limited."""
     t_start = time.perf_counter()
+    ref = _stable_reference(params)
+    modes = kept_modes(ref.rates)
+    first = _first_cutoffs(modes, ref, options)
+    loop = _cutoff_loop(modes, first, ref, options, report, t_start)
+    total = {k: sum(h["timing"][k] for h in loop.history) for k in ("build", "solve", "moments")}
+    total["total"] = time.perf_counter() - t_start
+    status = "ok" if loop.converged or options.cutoffs is not None else "not_converged"
+    status, message = _check_physical(loop, status)
+    last = loop.last
+    return MasterResult(
+        params=params, options=options, covariance=last.covariance, mean=last.mean,
+        modes=modes, basis=options.basis, cutoffs=tuple(loop.cutoffs), top_population=last.top,
+        truncation_error=loop.change, converged=loop.converged, message=message,
+        history=tuple(loop.history), lyapunov=ref, timing=total, state=last.rho, status=status,
+    )
+
+
+# ---- the steps of _solve_master -----------------------------------------------------------------
+@dataclass(frozen=True)
+class _Round:
+    """One cutoff round: the space, steady state ``rho`` (Qobj), its ``mean`` ``(6,)`` and
+    ``covariance`` ``(6, 6)``, top-level populations per basis mode, timings (s) and the
+    iterative solver's iteration count (0 for a direct solve)."""
+
+    space: Space
+    rho: Any
+    mean: np.ndarray
+    covariance: np.ndarray
+    top: tuple[float, ...]
+    times: dict[str, float]
+    iterations: int
+
+
+@dataclass(frozen=True)
+class _Loop:
+    """Outcome of :func:`_cutoff_loop`: the last round, the history, the final ``cutoffs`` (after
+    ``max_rounds`` runs out: the next ones, never solved), ``change`` (the reported truncation
+    error), ``converged`` and ``message``."""
+
+    last: _Round
+    history: list[dict]
+    cutoffs: tuple[int, ...]
+    change: float | None
+    converged: bool
+    message: str
+
+
+def _stable_reference(params: Params) -> LyapunovResult:
+    """The Lyapunov solution of ``params``; ``ValueError`` if the linearised point is unstable."""
     ref = lyapunov(params)
     if not ref.stable:
         raise ValueError("the linearised point is unstable (an eigenvalue of A has Re >= 0): "
                          "there is no steady state about this mean field")
-    modes = kept_modes(ref.rates)
+    return ref
+
+
+def _first_cutoffs(modes: tuple[str, ...], ref: LyapunovResult,
+                   options: MasterOptions) -> tuple[int, ...]:
+    """``options.cutoffs`` (checked), or the thermal-tail estimate from the Gaussian occupations;
+    ``TruncationError`` if their dimension exceeds ``max_dim``."""
     probe = build_space(modes, options.basis, (2,) * len(modes), ref.covariance)
     if options.cutoffs is not None:
         if len(options.cutoffs) != len(modes):
@@ -498,6 +553,12 @@ def _solve_master(params: Params, options: MasterOptions, report) -> MasterResul
             f"the steady state needs cutoffs {cutoffs} (dimension {int(np.prod(cutoffs))}) in the "
             f"{options.basis} basis (occupations {occ}), above max_dim = {options.max_dim}; "
             "raise max_dim, or use a colder or weaker-coupled point")
+    return cutoffs
+
+
+def _cutoff_loop(modes: tuple[str, ...], cutoffs: tuple[int, ...], ref: LyapunovResult,
+                 options: MasterOptions, report, t_start: float) -> _Loop:
+    """Solve at growing cutoffs until converged, fixed cutoffs, or a limit stops the loop."""
     history: list[dict] = []
     prev_V = None
     change = None
@@ -507,71 +568,94 @@ def _solve_master(params: Params, options: MasterOptions, report) -> MasterResul
     if report is not None:
         report(0, rounds)
     for _ in range(options.max_rounds):
-        t0 = time.perf_counter()
-        space = build_space(modes, options.basis, cutoffs, ref.covariance)
-        t_ops = time.perf_counter() - t0
-        rho, times = _steady_state(space, ref, options)
-        t0 = time.perf_counter()
-        R = rho.full()
-        mean, V = moments(space, R)
-        top = top_population(space, R)
-        times["moments"] = time.perf_counter() - t0
-        times["build"] += t_ops
-        iterations = times.pop("iterations")
-        change = None if prev_V is None else float(np.abs(V - prev_V).max())
-        history.append({"cutoffs": list(cutoffs), "dim": space.dim, "change": change,
-                        "top_population": list(top),
-                        "log_negativity_r_m": float(log_negativity(V)["r_m"]), "timing": times})
-        prev_V = V
-        log.info("master steady state: round %d, cutoffs %s (dimension %d), change %s, "
-                 "solve %.3g s (%s)", len(history), tuple(cutoffs), space.dim,
-                 "-" if change is None else f"{change:.2e}", times["solve"],
-                 f"{iterations} solver iterations" if iterations else "direct solve")
+        rnd = _solve_round(modes, cutoffs, ref, options)
+        change = None if prev_V is None else float(np.abs(rnd.covariance - prev_V).max())
+        history.append(_log_round(len(history) + 1, cutoffs, rnd, change))
+        prev_V = rnd.covariance
         if report is not None:
             report(len(history), rounds)
-        if options.cutoffs is not None:
-            message = "fixed cutoffs: no truncation estimate beyond the top-level population"
-            break
-        tail = float(_tail_estimates(cutoffs, top).max())
-        if change is not None and max(change, tail) < options.tol:
-            # the change measures the modes just raised, the tail estimate the others
-            converged = True
-            change = max(change, tail)
-            message = (f"converged: max |Delta V| and tail estimate {change:.2e} < "
-                       f"tol = {options.tol:g}")
-            break
-        spent = time.perf_counter() - t_start
-        if options.max_time is not None and spent > options.max_time:
-            message = (f"not converged: time budget max_time = {options.max_time:g} s spent "
-                       f"({spent:.3g} s) at cutoffs {cutoffs} (dimension {space.dim}, "
-                       f"last change {change})")
-            break
-        nxt = _next_cutoffs(cutoffs, top, options.tol)
-        if int(np.prod(nxt)) > options.max_dim:
-            message = (f"not converged: next cutoffs {nxt} exceed max_dim = {options.max_dim} "
-                       f"(last change {change})")
+        converged, change, message, nxt = _next_step(cutoffs, rnd, change, options, t_start)
+        if nxt is None:
             break
         cutoffs = nxt
     else:
         message = f"not converged after max_rounds = {options.max_rounds} (last change {change})"
     if report is not None:
         report(len(history), len(history))
-    total = {k: sum(h["timing"][k] for h in history) for k in ("build", "solve", "moments")}
-    total["total"] = time.perf_counter() - t_start
-    status = "ok" if converged or options.cutoffs is not None else "not_converged"
+    return _Loop(rnd, history, cutoffs, change, converged, message)
+
+
+def _solve_round(modes: tuple[str, ...], cutoffs: tuple[int, ...], ref: LyapunovResult,
+                 options: MasterOptions) -> _Round:
+    """Build the space at ``cutoffs``, solve for the steady state and take its moments."""
+    t0 = time.perf_counter()
+    space = build_space(modes, options.basis, cutoffs, ref.covariance)
+    t_ops = time.perf_counter() - t0
+    rho, times = _steady_state(space, ref, options)
+    t0 = time.perf_counter()
+    R = rho.full()
+    mean, V = moments(space, R)
+    top = top_population(space, R)
+    times["moments"] = time.perf_counter() - t0
+    times["build"] += t_ops
+    iterations = times.pop("iterations")
+    return _Round(space, rho, mean, V, top, times, iterations)
+
+
+def _log_round(number: int, cutoffs: tuple[int, ...], rnd: _Round,
+               change: float | None) -> dict:
+    """Log round ``number`` at INFO; return its :attr:`MasterResult.history` entry."""
+    entry = {"cutoffs": list(cutoffs), "dim": rnd.space.dim, "change": change,
+             "top_population": list(rnd.top),
+             "log_negativity_r_m": float(log_negativity(rnd.covariance)["r_m"]),
+             "timing": rnd.times}
+    log.info("master steady state: round %d, cutoffs %s (dimension %d), change %s, "
+             "solve %.3g s (%s)", number, tuple(cutoffs), rnd.space.dim,
+             "-" if change is None else f"{change:.2e}", rnd.times["solve"],
+             f"{rnd.iterations} solver iterations" if rnd.iterations else "direct solve")
+    return entry
+
+
+def _next_step(cutoffs: tuple[int, ...], rnd: _Round, change: float | None,
+               options: MasterOptions, t_start: float
+               ) -> tuple[bool, float | None, str, tuple[int, ...] | None]:
+    """``(converged, change, message, next cutoffs or None to stop)`` after a round."""
+    if options.cutoffs is not None:
+        return False, change, ("fixed cutoffs: no truncation estimate beyond the top-level "
+                               "population"), None
+    tail = float(_tail_estimates(cutoffs, rnd.top).max())
+    if change is not None and max(change, tail) < options.tol:
+        # the change measures the modes just raised, the tail estimate the others
+        change = max(change, tail)
+        return True, change, (f"converged: max |Delta V| and tail estimate {change:.2e} < "
+                              f"tol = {options.tol:g}"), None
+    spent = time.perf_counter() - t_start
+    if options.max_time is not None and spent > options.max_time:
+        return False, change, (f"not converged: time budget max_time = {options.max_time:g} s "
+                               f"spent ({spent:.3g} s) at cutoffs {cutoffs} (dimension "
+                               f"{rnd.space.dim}, last change {change})"), None
+    nxt = _next_cutoffs(cutoffs, rnd.top, options.tol)
+    if int(np.prod(nxt)) > options.max_dim:
+        return False, change, (f"not converged: next cutoffs {nxt} exceed max_dim = "
+                               f"{options.max_dim} (last change {change})"), None
+    return False, change, "", nxt
+
+
+def _check_physical(loop: _Loop, status: str) -> tuple[str, str]:
+    """``(status, message)``: ``"unphysical"`` (and a warning) if the covariance violates the
+    uncertainty principle by more than the truncation error.
+
+    Called from :func:`_solve_master` only: ``stacklevel=4`` points the warning at the caller of
+    :func:`solve_master`.
+    """
+    message = loop.message
     # a truncated space breaks [x, p] = i at the top level: allow the truncation error
-    allowance = float(_tail_estimates(cutoffs, top).max())
-    if change is not None:
-        allowance = max(allowance, change)
-    why = unphysical_message(prev_V, atol=allowance, what="master-equation covariance")
+    allowance = float(_tail_estimates(loop.cutoffs, loop.last.top).max())
+    if loop.change is not None:
+        allowance = max(allowance, loop.change)
+    why = unphysical_message(loop.last.covariance, atol=allowance,
+                             what="master-equation covariance")
     if why is not None:
         status, message = "unphysical", f"{why} (numerical: truncation or solver); {message}"
-        warnings.warn(why, PhysicalityWarning, stacklevel=3)
-    return MasterResult(
-        params=params, options=options, covariance=prev_V, mean=mean, modes=modes,
-        basis=options.basis, cutoffs=tuple(cutoffs), top_population=top,
-        truncation_error=change, converged=converged, message=message,
-        history=tuple(history), lyapunov=ref, timing=total, state=rho, status=status,
-    )
-
-
+        warnings.warn(why, PhysicalityWarning, stacklevel=4)
+    return status, message

@@ -13,6 +13,7 @@ import logging
 import os
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,6 +26,7 @@ from ..params import Params
 from ..progress import as_callback
 from ..resultio import versions
 from .ensemble import (
+    Schedule,
     _distributed_backend,
     check_resources,
     check_run_arguments,
@@ -205,22 +207,94 @@ def simulate_sde(
     >>> bool(abs(res.lyapunov["max_abs_z"]) < 6)
     True
     """
+    options = _check_inputs(options, seed, n_jobs)
+    t0 = time.perf_counter()
+    plan = _prepare(problem, options, int(seed), n_jobs, max_seconds)
+    system, sched = plan.system, plan.schedule
+    chunks = run_chunks(plan.run_system, plan.run_options, int(seed), n_jobs=plan.workers,
+                        out=out, identity=_identity(problem, options, int(seed)),
+                        progress=as_callback(progress, "sde", "chunk"))
+    wall_chunks = time.perf_counter() - t0
+    stats = _statistics(system, options, sched, chunks)
+    flags, status, message = _flag(_reasons(system, options, sched, stats))
+    reference = _reference(system, stats)
+    err = _error_check(system, plan.options, int(seed))
+    shift = _shift(system, options, reference, stats, plan.order)
+    timing = _timing(options, sched, chunks, t0, wall_chunks, plan.workers, n_jobs,
+                     plan.estimate)
+    return _assemble(problem, options, int(seed), plan, chunks, stats, reference, err, shift,
+                     timing, flags, status, message)
+
+
+# ---- the steps of simulate_sde ------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Statistics:
+    """The pooled statistics of a run (:func:`_statistics`); standard errors already widened.
+
+    ``s1, s2, counts``: per-unit sums, shapes ``(n, d)``, ``(n, d, d)``, ``(n,)``, of the plain
+    estimator ``x`` (``s1_run``, ``s2_run``: of the whole state a control-variate run integrates,
+    for :func:`_shift`); ``mean``
+    ``(d,)`` and ``covariance`` ``(d, d)`` with their standard errors; ``observables`` (``d = 6``
+    only) and ``uncertainty`` (``None`` without ``rates`` or for odd ``d``) as in
+    :class:`SDEResult`; ``t_factor`` is :func:`student_t_factor` of ``n_units``.
+    """
+
+    s1: np.ndarray
+    s2: np.ndarray
+    counts: np.ndarray
+    s1_run: np.ndarray
+    s2_run: np.ndarray
+    diverged: int
+    n_units: int
+    t_factor: float
+    mean: np.ndarray
+    mean_stderr: np.ndarray
+    covariance: np.ndarray
+    covariance_stderr: np.ndarray
+    observables: dict[str, Any]
+    uncertainty: dict[str, float] | None
+
+
+def _check_inputs(options: SDEOptions | None, seed: int, n_jobs: int) -> SDEOptions:
+    """The options (default ``SDEOptions()``) after checking their type, ``seed`` and ``n_jobs``."""
     options = SDEOptions() if options is None else options
     if not isinstance(options, SDEOptions):
         raise TypeError(f"options: expected SDEOptions, got {type(options).__name__}")
     check_run_arguments(seed, n_jobs)
-    t0 = time.perf_counter()
+    return options
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What :func:`_prepare` decided: the physical ``system``, the ``options`` with the step
+    resolved (``auto_dt``: the pilot's record, or ``None``), the control-variate ``order`` (0:
+    none) and the ``run_system``/``run_options`` the chunk loop integrates (the augmented system
+    with control variates, else ``system``/``options``), its ``schedule``, the ``workers`` used
+    and the resource ``estimate``."""
+
+    system: LangevinSystem
+    options: SDEOptions
+    auto_dt: dict[str, Any] | None
+    order: int
+    run_system: LangevinSystem
+    run_options: SDEOptions
+    schedule: Schedule
+    workers: int
+    estimate: dict[str, Any]
+
+
+def _prepare(problem: Params | LangevinSystem, options: SDEOptions, seed: int, n_jobs: int,
+             max_seconds: float | None) -> _Plan:
+    """System, step, control variates, schedule, workers and resource estimate; refuses a bad
+    run before any work.
+
+    Raises ``UnstableSystemError`` (unstable and not ``allow_unstable``), ``ValueError`` (fewer
+    than 2 planned units, or beyond the memory/time limits).
+    """
     system = build_system(problem, options)
     if not options.allow_unstable:
         system.check_stable()
-    opts, auto_dt = options, None
-    if options.dt == "auto":  # resolve the step on a pilot (simulator.sde.stepsize)
-        dt, auto_dt = choose_dt(system, options, chunk_seeds(int(seed), options.n_chunks + 2)[-1])
-        opts = options.replace(dt=dt, rtol=None)
-    # control variates: the chunk loop runs the augmented system (simulator.sde.control)
-    order = control_order(system, opts) if options.control_variate else 0
-    run_system, run_opts = ((control_system(system, order), control_options(system, opts, order))
-                            if order else (system, opts))
+    opts, auto_dt, order, run_system, run_opts = _run_system(system, options, seed)
     sched = schedule(run_system, run_opts)
     if sched.n_units < 2:
         raise ValueError(
@@ -236,17 +310,38 @@ def simulate_sde(
                                1 if _distributed_backend() else workers, max_seconds)
     log.info("estimated %.3g GiB and %.3g s with %d worker(s) for %d unit(s)",
              estimate["memory_bytes"] / 2**30, estimate["seconds"], workers, sched.n_units)
-    chunks = run_chunks(run_system, run_opts, int(seed), n_jobs=workers, out=out,
-                        identity=_identity(problem, options, int(seed)),
-                        progress=as_callback(progress, "sde", "chunk"))
-    wall_chunks = time.perf_counter() - t0
-    s1 = np.concatenate([c.s1 for c in chunks])
-    s2 = np.concatenate([c.s2 for c in chunks])
+    return _Plan(system, opts, auto_dt, order, run_system, run_opts, sched, workers, estimate)
+
+
+def _run_system(system: LangevinSystem, options: SDEOptions, seed: int):
+    """``(options with dt resolved, auto_dt record or None, control-variate order, system and
+    options of the chunk loop)``: ``dt="auto"`` is resolved on a pilot
+    (:mod:`simulator.sde.stepsize`); with ``control_variate`` the chunk loop runs the augmented
+    system (:mod:`simulator.sde.control`)."""
+    opts, auto_dt = options, None
+    if options.dt == "auto":  # resolve the step on a pilot (simulator.sde.stepsize)
+        dt, auto_dt = choose_dt(system, options, chunk_seeds(seed, options.n_chunks + 2)[-1])
+        opts = options.replace(dt=dt, rtol=None)
+    # control variates: the chunk loop runs the augmented system (simulator.sde.control)
+    order = control_order(system, opts) if options.control_variate else 0
+    run_system, run_opts = ((control_system(system, order), control_options(system, opts, order))
+                            if order else (system, opts))
+    return opts, auto_dt, order, run_system, run_opts
+
+
+def _statistics(system: LangevinSystem, options: SDEOptions, sched: Schedule,
+                chunks: list) -> _Statistics:
+    """Pooled mean and covariance of the chunks' units, batch-means errors widened by
+    :func:`student_t_factor`, jackknifed observables and uncertainty check.
+
+    Raises ``FloatingPointError`` if fewer than 2 units kept samples or a value is non-finite.
+    """
+    s1_run = np.concatenate([c.s1 for c in chunks])
+    s2_run = np.concatenate([c.s2 for c in chunks])
     counts = np.concatenate([c.counts for c in chunks])
     diverged = sum(c.diverged for c in chunks)
     d = system.dim
-    s1_run, s2_run = s1, s2
-    s1, s2 = s1[:, :d], s2[:, :d, :d]  # the plain estimator (x) of a control-variate run
+    s1, s2 = s1_run[:, :d], s2_run[:, :d, :d]  # the plain estimator (x) of a control-variate run
     n_units = int((counts > 0).sum())
     if n_units < 2:
         raise FloatingPointError(
@@ -257,12 +352,31 @@ def simulate_sde(
     mean, V = pooled_covariance(s1, s2, counts)
     se_m, se_V = batch_means_stderr(s1, s2, counts)
     se_m, se_V = tf * se_m, tf * se_V
+    observables = _observables(d, s1, s2, counts, tf)
+    _check_statistics(mean, V, se_m, se_V, observables)
+    return _Statistics(s1=s1, s2=s2, counts=counts, s1_run=s1_run, s2_run=s2_run,
+                       diverged=diverged, n_units=n_units,
+                       t_factor=tf, mean=mean, mean_stderr=se_m, covariance=V,
+                       covariance_stderr=se_V, observables=observables,
+                       uncertainty=_uncertainty(system, s1, s2, counts, tf))
+
+
+def _observables(d: int, s1: np.ndarray, s2: np.ndarray, counts: np.ndarray,
+                 tf: float) -> dict[str, Any]:
+    """Jackknifed observables of a 6-mode run (``{}`` otherwise), errors widened by ``tf``."""
     observables: dict[str, Any] = {}
     if d == 6:
         observables = jackknife_observables(s1, s2, counts)
         for key, val in observables.items():
             if key.endswith("_stderr") and isinstance(val, dict):
                 observables[key] = {k: tf * v for k, v in val.items()}
+    return observables
+
+
+def _check_statistics(mean: np.ndarray, V: np.ndarray, se_m: np.ndarray, se_V: np.ndarray,
+                      observables: dict[str, Any]) -> None:
+    """``FloatingPointError`` naming the first non-finite statistic (NaN errors of values below
+    resolution excepted)."""
     for name, value in (("mean", mean), ("covariance", V), ("mean_stderr", se_m),
                         ("covariance_stderr", se_V), *observables.items()):
         if name in ("log_negativity_stderr", "steering_stderr"):
@@ -270,8 +384,26 @@ def simulate_sde(
             below = observables[name.replace("_stderr", "_below_resolution")]
             value = {k: v for k, v in value.items() if not below[k]}
         _check_finite(name, value)
-    # every reason the numbers cannot be trusted as they stand
+
+
+def _uncertainty(system: LangevinSystem, s1: np.ndarray, s2: np.ndarray, counts: np.ndarray,
+                 tf: float) -> dict[str, float] | None:
+    """Jackknifed smallest eigenvalue of ``V + i Omega / 2`` with its widened error, for a
+    physical system (``rates`` known, even ``d``); else ``None``."""
+    if system.rates is None or system.dim % 2 != 0:
+        return None
+    f = lambda W: np.asarray(uncertainty_violation(W))[..., None]  # noqa: E731
+    val, err = jackknife(s1, s2, counts, f)
+    uncertainty = {"min_eigenvalue": float(val[0]), "stderr": float(tf * err[0])}
+    _check_finite("uncertainty", uncertainty)
+    return uncertainty
+
+
+def _reasons(system: LangevinSystem, options: SDEOptions, sched: Schedule,
+             stats: _Statistics) -> dict[str, str]:
+    """Every reason the numbers cannot be trusted as they stand, keyed by status."""
     why: dict[str, str] = {}
+    diverged, n_units, uncertainty = stats.diverged, stats.n_units, stats.uncertainty
     if diverged:
         why["diverged"] = (f"{diverged} of {options.n_traj} trajectories diverged (non-finite or "
                            f"beyond bound {sched.bound:g}); their data from the block of "
@@ -281,56 +413,77 @@ def simulate_sde(
         why["unstable"] = (f"the point is dynamically unstable (eigenvalue of A "
                            f"{lam.real:+.3e}{lam.imag:+.3e}i); there is no stationary state and "
                            "the averages depend on the times chosen")
-    uncertainty = None
-    if system.rates is not None and d % 2 == 0:
-        f = lambda W: np.asarray(uncertainty_violation(W))[..., None]  # noqa: E731
-        val, err = jackknife(s1, s2, counts, f)
-        uncertainty = {"min_eigenvalue": float(val[0]), "stderr": float(tf * err[0])}
-        _check_finite("uncertainty", uncertainty)
-        if uncertainty["min_eigenvalue"] < -PHYSICALITY_SIGMAS * uncertainty["stderr"]:
-            why["unphysical"] = (
-                f"the covariance violates the uncertainty principle: smallest eigenvalue of "
-                f"V + i Omega/2 = {uncertainty['min_eigenvalue']:.4g} +- "
-                f"{uncertainty['stderr']:.2g} (< 0 by more than {PHYSICALITY_SIGMAS:g} sigma)")
+    if uncertainty is not None and \
+            uncertainty["min_eigenvalue"] < -PHYSICALITY_SIGMAS * uncertainty["stderr"]:
+        why["unphysical"] = (
+            f"the covariance violates the uncertainty principle: smallest eigenvalue of "
+            f"V + i Omega/2 = {uncertainty['min_eigenvalue']:.4g} +- "
+            f"{uncertainty['stderr']:.2g} (< 0 by more than {PHYSICALITY_SIGMAS:g} sigma)")
     few = sched.adequacy()
     if n_units < MIN_UNITS <= sched.n_units:
         few.append(f"only {n_units} statistical units kept samples (at least {MIN_UNITS} "
                    "are needed)")
     if few:
         why["few_units"] = "error bars not trustworthy: " + "; ".join(few)
+    return why
+
+
+def _flag(why: dict[str, str]) -> tuple[tuple[str, ...], str, str]:
+    """``(flags, status, message)`` from the reasons, most severe first; warns once per flag.
+
+    Called from :func:`simulate_sde` only: ``stacklevel=3`` points the warnings at its caller.
+    """
     flags = tuple(k for k in SEVERITY if k in why)
     status = flags[0] if flags else "ok"
     message = "; ".join(why[k] for k in flags)
     for k in flags:
-        warnings.warn(why[k], _WARNING[k], stacklevel=2)
-    reference = None
-    if system.stable:
-        VL = solve_lyapunov(system.A, system.D)
-        _check_finite("lyapunov covariance", VL)
-        reference = score_against_reference(V, se_V, VL, observables, n_units)
-    err = None
-    if options.error_check:
-        aux = chunk_seeds(int(seed), options.n_chunks + 1)[-1]
-        err = step_error_check(system, opts, schedule(system, opts), aux,
-                               min(options.n_traj, 64))
-    shift = None
-    if options.control_variate and reference is not None:
-        shift = shift_estimate(system, reference["covariance"], s1_run, s2_run, counts, tf,
-                               order)
-        _check_finite("shift", {k: v for k, v in shift.items() if k != "z"})
-    kept = times = None
-    if chunks[0].kept is not None:
-        kept = chunks[0].kept[..., :d]
-        times = np.arange(kept.shape[0]) * options.keep_every * opts.dt
+        warnings.warn(why[k], _WARNING[k], stacklevel=3)
+    return flags, status, message
+
+
+def _reference(system: LangevinSystem, stats: _Statistics) -> dict[str, Any] | None:
+    """Scores against the Lyapunov covariance of the same ``A``, ``D`` (``None`` if unstable)."""
+    if not system.stable:
+        return None
+    VL = solve_lyapunov(system.A, system.D)
+    _check_finite("lyapunov covariance", VL)
+    return score_against_reference(stats.covariance, stats.covariance_stderr, VL,
+                                   stats.observables, stats.n_units)
+
+
+def _error_check(system: LangevinSystem, options: SDEOptions,
+                 seed: int) -> dict[str, Any] | None:
+    """The step-size error check (``options.error_check``; else ``None``) of the plain system at
+    the resolved step (``options``), on the seed after the chunks'
+    (:func:`~simulator.sde.ensemble.step_error_check`)."""
+    if not options.error_check:
+        return None
+    aux = chunk_seeds(seed, options.n_chunks + 1)[-1]
+    return step_error_check(system, options, schedule(system, options), aux,
+                            min(options.n_traj, 64))
+
+
+def _shift(system: LangevinSystem, options: SDEOptions, reference: dict[str, Any] | None,
+           stats: _Statistics, order: int) -> dict[str, Any] | None:
+    """The nonlinear shift from a control-variate run (:func:`simulator.sde.control.
+    shift_estimate`); ``None`` without control variates or a Lyapunov reference."""
+    if not (options.control_variate and reference is not None):
+        return None
+    shift = shift_estimate(system, reference["covariance"], stats.s1_run, stats.s2_run,
+                           stats.counts, stats.t_factor, order)
+    _check_finite("shift", {k: v for k, v in shift.items() if k != "z"})
+    return shift
+
+
+def _timing(options: SDEOptions, sched: Schedule, chunks: list, t0: float, wall_chunks: float,
+            workers: int, n_jobs: int, estimate: dict[str, Any]) -> dict[str, Any]:
+    """``SDEResult.timing``: wall-clock seconds (from ``t0``), throughput, workers, estimates."""
     wall = time.perf_counter() - t0
     steps = sched.n_burn + sched.n_batches * sched.steps_per_batch
-    chunk_seconds = np.array([c.seconds for c in chunks])
-    seeds = [{"entropy": s.entropy, "spawn_key": list(s.spawn_key)}
-             for s in chunk_seeds(int(seed), options.n_chunks)]
-    timing = {
+    return {
         "wall_seconds": wall,
         "chunks_wall_seconds": wall_chunks,
-        "chunk_seconds_total": float(chunk_seconds.sum()),
+        "chunk_seconds_total": float(np.array([c.seconds for c in chunks]).sum()),
         "trajectory_steps": int(options.n_traj * steps),
         "trajectory_steps_per_second": options.n_traj * steps / max(wall_chunks, 1e-12),
         "n_jobs": workers,
@@ -338,15 +491,31 @@ def simulate_sde(
         "estimated_seconds": estimate["seconds"],
         "estimated_memory_bytes": estimate["memory_bytes"],
     }
+
+
+def _assemble(problem: Params | LangevinSystem, options: SDEOptions, seed: int, plan: _Plan,
+              chunks: list, stats: _Statistics, reference: dict[str, Any] | None, err: Any,
+              shift: dict[str, Any] | None, timing: dict[str, Any],
+              flags: tuple[str, ...], status: str, message: str) -> SDEResult:
+    """The :class:`SDEResult` (seeds, kept trajectories, versions and timestamp added)."""
+    kept = times = None
+    if chunks[0].kept is not None:
+        kept = chunks[0].kept[..., :plan.system.dim]
+        times = np.arange(kept.shape[0]) * options.keep_every * plan.options.dt
+    seeds = [{"entropy": s.entropy, "spawn_key": list(s.spawn_key)}
+             for s in chunk_seeds(seed, options.n_chunks)]
+    auto = {"auto_dt": plan.auto_dt} if plan.auto_dt else {}
     return SDEResult(
         params=problem if isinstance(problem, Params) else None,
-        options=options, seed=int(seed), seeds=seeds,
-        schedule={**sched.to_dict(), **({"auto_dt": auto_dt} if auto_dt else {})}, shift=shift,
-        fixed_point=system.mean, mean=mean, mean_stderr=se_m, covariance=V,
-        covariance_stderr=se_V, observables=observables, lyapunov=reference, diverged=diverged,
-        unit_s1=s1, unit_s2=s2, unit_counts=counts, chunk_seconds=chunk_seconds, timing=timing,
+        options=options, seed=seed, seeds=seeds, schedule={**plan.schedule.to_dict(), **auto},
+        shift=shift, fixed_point=plan.system.mean, mean=stats.mean,
+        mean_stderr=stats.mean_stderr, covariance=stats.covariance,
+        covariance_stderr=stats.covariance_stderr,
+        observables=stats.observables, lyapunov=reference, diverged=stats.diverged,
+        unit_s1=stats.s1, unit_s2=stats.s2, unit_counts=stats.counts,
+        chunk_seconds=np.array([c.seconds for c in chunks]), timing=timing,
         versions=versions(), status=status, message=message, error_check=err,
-        trajectories=kept, trajectory_times=times, flags=flags, stderr_t_factor=tf,
-        uncertainty=uncertainty,
+        trajectories=kept, trajectory_times=times, flags=flags, stderr_t_factor=stats.t_factor,
+        uncertainty=stats.uncertainty,
         timestamp=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )
