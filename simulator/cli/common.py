@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
 import sys
@@ -81,7 +82,10 @@ def params_from_args(args: argparse.Namespace) -> Params:
         if not sep:
             raise ParameterError(f"--set {item!r}: expected KEY=VALUE")
         if key not in SET_KEYS:
-            raise ParameterError(f"--set {key!r}: unknown key.\n{set_help()}")
+            close = difflib.get_close_matches(key, list(SET_KEYS), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ParameterError(f"--set {key!r}: unknown key{hint}; the keys are "
+                                 f"{', '.join(SET_KEYS)} (units and examples: --help)")
         settings[key] = text.strip()
     return apply_changes(params, settings, source="--set")
 
