@@ -20,6 +20,7 @@ import numpy as np
 
 from ..config import read_params
 from ..params import ParameterError, Params
+from ..sde.ensemble import available_memory
 
 __all__ = [
     "UsageError", "OnelineParser", "integer", "real", "n_jobs_arg", "read_params_file",
@@ -226,21 +227,6 @@ def check_plot_file(path: str | None, flag: str = "--plot") -> None:
         raise UsageError(f"{flag} {path}: file is not writable")
 
 
-def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation (``MemAvailable``), or ``None``."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 def check_memory(what: str, need_bytes: float, detail: str = "") -> None:
     """Refuse a run whose estimated memory exceeds half of what is available, with the numbers.
 
@@ -253,8 +239,8 @@ def check_memory(what: str, need_bytes: float, detail: str = "") -> None:
     detail : str
         Extra numbers for the message (work, chunks).
     """
-    avail = available_memory()
-    if avail is None or need_bytes <= 0.5 * avail:
+    avail = available_memory()  # the engine's reading (simulator.sde.ensemble)
+    if need_bytes <= 0.5 * avail:
         return
     extra = f" ({detail})" if detail else ""
     raise UsageError(f"{what}: the run needs about {need_bytes / 1e9:.3g} GB of memory{extra}, "
