@@ -30,7 +30,7 @@ FLAGS: dict[str, dict[str, tuple]] = {
     },
     "ringup": {k: ("ringup", k) for k in ("n_traj", "chunk_size", "dt", "t_final",
                                           "output_every", "ramp_time", "method", "seed",
-                                          "n_jobs")},
+                                          "n_jobs", "control_variate")},
     "validate": {
         **{k: ("validate", k) for k in ("quick", "seed", "n_jobs", "master_max_dim")},
         "no_master": ("validate", "master", _NOT),
