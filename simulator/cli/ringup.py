@@ -95,11 +95,13 @@ def format_result(res: RingupResult) -> str:
 
 def estimate_memory(opts: RingupOptions) -> float:
     """Peak memory (bytes) of a ring-up run: per chunk the sums at every output time
-    (``n_out x (d + d^2 + 1)`` doubles), held about four times while reduced, and the index
-    arrays that split the trajectories into chunks (two integers per trajectory)."""
+    (``n_out x (d + d^2 + 1)`` doubles, ``d = 18`` with control variates), held about four times
+    while reduced, and the index arrays that split the trajectories into chunks (two integers
+    per trajectory)."""
     n_out = int(opts.t_final / opts.output_every + 1e-9) + 1
-    return (4 * 8.0 * opts.n_chunks * n_out * (6 + 36 + 1) + 16.0 * opts.n_traj
-            + 8.0 * opts.chunk_size * 6 * 64)
+    d = 18 if getattr(opts, "control_variate", False) else 6
+    return (4 * 8.0 * opts.n_chunks * n_out * (d + d * d + 1) + 16.0 * opts.n_traj
+            + 8.0 * opts.chunk_size * d * 64)
 
 
 def run(args: argparse.Namespace) -> int:
