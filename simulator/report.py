@@ -12,7 +12,7 @@ from . import __version__
 from .jsonio import to_jsonable
 from .validate import ValidationResult
 
-__all__ = ["report_dict", "write_report", "summary_lines"]
+__all__ = ["report_dict", "write_report", "summary_lines", "shift_rows"]
 
 
 def report_dict(res: ValidationResult) -> dict[str, Any]:
@@ -22,7 +22,8 @@ def report_dict(res: ValidationResult) -> dict[str, Any]:
         "wgmsim_version": __version__,
         "params": res.params.to_dict(),
         "options": {"quick": res.options.quick, "seed": res.options.seed,
-                    "n_jobs": res.options.n_jobs, "master": res.options.master},
+                    "n_jobs": res.options.n_jobs, "master": res.options.master,
+                    "control_variate": res.options.control_variate},
         "lyapunov": lin.to_dict(),
         "sde": None if res.sde is None else res.sde.to_dict(),
         "master": None if res.master is None else res.master.to_dict(),
@@ -60,6 +61,8 @@ def summary_lines(res: ValidationResult) -> list[str]:
         lines.append(f"  {comp.engine:7s}: {comp.verdict}")
         if any(r.below_resolution for r in comp.rows) or not comp.agrees:
             lines.append(f"  {comp.engine:7s}: covariance alone {comp.covariance_verdict}")
+        if comp.engine == "sde":
+            lines += _shift_lines(res)
     if res.sde is not None and res.sde.n_units < 8:
         lines.append(f"  warning: the SDE error bars rest on only {res.sde.n_units} statistical "
                      "units (chunks x batches; slow relaxation here): treat its verdict with care")
@@ -68,6 +71,35 @@ def summary_lines(res: ValidationResult) -> list[str]:
     if res.master_skipped:
         lines.append(f"  master equation not compared: {res.master_skipped}")
     lines.append("  timing: " + ", ".join(f"{k} {v:.1f} s" for k, v in res.timing.items()))
+    return lines
+
+
+def shift_rows(res: ValidationResult) -> list[dict[str, Any]]:
+    """The measured nonlinear shift per entangled pair (Lyapunov ``E_N > 1e-10``): ``pair``,
+    ``lyapunov`` ``E_N``, ``shift`` ``dE_N = E_N(V_nl) - E_N(V_Lyapunov)``, ``stderr``,
+    ``relative`` ``dE_N / E_N``; empty without control variates. Pairs the Lyapunov solution
+    does not entangle are left out: ``E_N`` is clipped at 0 there and its shift says nothing."""
+    sh = res.shift
+    if not sh or "log_negativity" not in sh:
+        return []
+    en = res.lyapunov.log_negativity
+    return [{"pair": k, "lyapunov": float(en[k]), "shift": float(v),
+             "stderr": float(sh["log_negativity_stderr"][k]), "relative": float(v / en[k])}
+            for k, v in sh["log_negativity"].items() if en.get(k, 0.0) > 1e-10]
+
+
+def _shift_lines(res: ValidationResult) -> list[str]:
+    sh = res.shift
+    if not sh:
+        return []
+    iu = np.triu_indices(np.shape(sh["covariance"])[0])
+    dV, se = np.asarray(sh["covariance"])[iu], np.asarray(sh["covariance_stderr"])[iu]
+    k = int(np.argmax(np.abs(dV)))
+    lines = [f"  shift  : nonlinear shift (control variates, order {sh.get('order', 1)}): "
+             f"max |dV| = {abs(dV[k]):.2e} +- {se[k]:.1e}"]
+    for r in shift_rows(res):
+        lines.append(f"  shift  : dE_N({r['pair']}) = {r['shift']:+.2e} +- {r['stderr']:.1e} "
+                     f"(dE_N/E_N = {r['relative']:+.1e})")
     return lines
 
 
@@ -114,6 +146,14 @@ def write_report(res: ValidationResult, directory: str | Path) -> Path:
                "resolution\". Deterministic engines (master equation) are scored by the "
                "difference over their truncation error estimate.", ""]
         md += _table(res) + [""]
+        rows = shift_rows(res)
+        if rows:
+            md += ["Nonlinear shift measured with control variates (the linearised SDE on the same "
+                   "noise; `V_nl = V_Lyapunov + <x x^T - y y^T>`): dE_N = E_N(V_nl) - "
+                   "E_N(V_Lyapunov) with its jackknife error.", "",
+                   "| pair | Lyapunov E_N | dE_N | error | dE_N / E_N |", "|---|---|---|---|---|"]
+            md += [f"| {r['pair']} | {r['lyapunov']:.5g} | {r['shift']:+.3e} | "
+                   f"{r['stderr']:.2e} | {r['relative']:+.2e} |" for r in rows] + [""]
         md += [f"![{f.stem}]({f.name})" for f in figs] + [""]
         md += ["## Numerical error estimates", ""]
         for comp in res.comparisons:

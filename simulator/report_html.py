@@ -307,6 +307,10 @@ def _budget(d: dict[str, Any]) -> str:
                  ("diverged trajectories", _num(sde["diverged"]))]
         pairs += [(f"standard error of E_N[{k}]", _num(v, 3))
                   for k, v in sde["log_negativity_stderr"].items()]
+        shift = sde.get("shift") or {}
+        pairs += [(f"nonlinear shift dE_N[{k}] (control variates)",
+                   f"{_num(v, 3)} ± {_num(shift['log_negativity_stderr'][k], 2)}")
+                  for k, v in (shift.get("log_negativity") or {}).items()]
         parts.append(_kv_table(pairs))
         parts.append("<h3>Step-size check (SDE: dt against dt/2 on the same noise)</h3>")
         ec = sde.get("error_check")

@@ -30,9 +30,10 @@ FLAGS: dict[str, dict[str, tuple]] = {
     },
     "ringup": {k: ("ringup", k) for k in ("n_traj", "chunk_size", "dt", "t_final",
                                           "output_every", "ramp_time", "method", "seed",
-                                          "n_jobs")},
+                                          "n_jobs", "control_variate")},
     "validate": {
-        **{k: ("validate", k) for k in ("quick", "seed", "n_jobs", "master_max_dim")},
+        **{k: ("validate", k) for k in ("quick", "seed", "n_jobs", "master_max_dim",
+                                        "control_variate")},
         "no_master": ("validate", "master", _NOT),
     },
     "me": {k: ("master", k) for k in ("nonlinear", "t_max", "n_times", "initial_phonons",

@@ -54,8 +54,13 @@ immune point (64 trajectories, t_avg 300, initial state Lyapunov): the error of 
 at 0.1; the plain estimator's is 1e-2. :func:`control_order` picks order 2 where it is unbiased
 (even remainder, checked numerically by :func:`is_even`, and a zero-mean initial state), else 1.
 
-Ring-up control variates (``V_nl(t) = V_lin(t) + <x x^T - y y^T>(t)``) are not here yet: they wait
-for the ring-up engine to use the same chunk loop.
+Ring-up. The same construction with a time-dependent drift ``A(t)`` (``system.drift_at``): the
+augmented drift is ``blockdiag(A(t), ..., A(t))`` (:class:`BlockDrift`), so ``y`` is the linearised
+SDE about the same mean-field path, and ``V_nl(t) = V_lin(t) + <x x^T - y y^T>(t)`` with
+``V_lin(t)`` from :func:`simulator.linear.covariance_evolution` (:func:`shift_estimate` per output
+time, in :mod:`simulator.sde.ringup`). The second order stays unbiased along the path: ``y`` is
+still a zero-mean Gaussian process (zero-mean initial state, linear SDE) and ``v`` a constant plus a
+quadratic functional of it.
 """
 
 from __future__ import annotations
@@ -70,7 +75,7 @@ from .estimators import batch_means_stderr, jackknife, max_abs, pooled_covarianc
 from .options import SDEOptions
 from .system import LangevinSystem
 
-__all__ = ["ControlRemainder", "control_system", "control_options", "control_order",
+__all__ = ["BlockDrift", "ControlRemainder", "control_system", "control_options", "control_order",
            "shift_estimate", "difference_covariance", "is_even"]
 
 
@@ -173,6 +178,32 @@ class ControlRemainder:
         return f"ControlRemainder({self.base!r}, order={self.order})"
 
 
+class BlockDrift:
+    """``blockdiag(A(t), ..., A(t))`` (``k`` blocks) of a time-dependent drift ``A(t)``: maps
+    times ``t (n,)`` to ``(n, k d, k d)``; picklable (it travels to joblib workers).
+
+    Examples
+    --------
+    >>> f = BlockDrift(lambda t: np.ones((len(t), 1, 1)) * np.reshape(t, (-1, 1, 1)), 2)
+    >>> f(np.array([3.0]))[0].tolist()
+    [[3.0, 0.0], [0.0, 3.0]]
+    """
+
+    def __init__(self, base: Callable[[np.ndarray], np.ndarray], k: int) -> None:
+        self.base, self.k = base, int(k)
+
+    def __call__(self, t: np.ndarray) -> np.ndarray:
+        A = np.asarray(self.base(t), dtype=float)
+        n, d = A.shape[0], A.shape[-1]
+        out = np.zeros((n, self.k * d, self.k * d))
+        for j in range(self.k):
+            out[:, j * d:(j + 1) * d, j * d:(j + 1) * d] = A
+        return out
+
+    def __repr__(self) -> str:
+        return f"BlockDrift({self.base!r}, k={self.k})"
+
+
 def control_order(system: LangevinSystem, options: SDEOptions) -> int:
     """2 where the second-order control variate is unbiased (even nonlinearity, zero-mean
     initial state), else 1; 1 for a linear system."""
@@ -188,7 +219,8 @@ def control_order(system: LangevinSystem, options: SDEOptions) -> int:
 
 def control_system(system: LangevinSystem, order: int = 1) -> LangevinSystem:
     """The augmented system of ``z = (x, w = x - y)`` (``order = 1``) or
-    ``z = (x, w, u = w - v)`` (``order = 2``), see the module docstring.
+    ``z = (x, w, u = w - v)`` (``order = 2``), see the module docstring. A time-dependent
+    ``system`` (``drift_at``) gives a time-dependent augmented one (:class:`BlockDrift`).
 
     Examples
     --------
@@ -209,8 +241,9 @@ def control_system(system: LangevinSystem, order: int = 1) -> LangevinSystem:
     nl = (None if system.nonlinearity is None
           else ControlRemainder(system.nonlinearity, d, order))
     mean = np.concatenate([system.mean, np.zeros((k - 1) * d)])
+    drift_at = None if system.drift_at is None else BlockDrift(system.drift_at, k)
     return LangevinSystem(A=A, D=D, nonlinearity=nl, mean=mean, rates=None,
-                          bare_detuning=system.bare_detuning)
+                          bare_detuning=system.bare_detuning, drift_at=drift_at)
 
 
 def control_options(system: LangevinSystem, options: SDEOptions, order: int = 1) -> SDEOptions:

@@ -20,6 +20,17 @@ the number of outputs, not of steps). Errors are across chunks (batch means over
 covariance, delete-one jackknife for ``E_N(t)``), widened by the Student-t factor of the stationary
 engine; z-scores against :func:`simulator.linear.covariance_evolution` from the same initial state
 come from :func:`simulator.sde.estimators.z_scores`.
+
+Control variates (``control_variate=True``): alongside each nonlinear trajectory the chunk loop
+integrates the linearised SDE about the same mean-field path on the same noise from the same
+sample (the augmented system of :mod:`simulator.sde.control`, drift ``blockdiag(A(t), ...)``), and
+
+    V_nl(t) = V_lin(t) + <x x^T - y y^T>(t),
+
+``V_lin`` the linear reference above; errors by delete-one jackknife over the chunks of the
+difference (and of ``dE_N(t)``), widened by the same Student-t factor. They land in
+:attr:`RingupResult.shift`; the plain statistics (``covariance``, ``log_negativity``) are those of
+``x`` and do not change.
 """
 
 from __future__ import annotations
@@ -42,6 +53,7 @@ from ..params import Params
 from ..progress import as_callback
 from ..protocol import ResultProtocol
 from ..resultio import read_result
+from .control import control_options, control_order, control_system, shift_estimate
 from .engine import student_t_factor
 from .ensemble import (
     Schedule,
@@ -84,6 +96,10 @@ class RingupOptions:
     bound : float
         Divergence bound on ``|x_k|``.
     wigner_correction : bool
+    control_variate : bool
+        Also integrate the linearised SDE on the same noise and report the nonlinear shift
+        ``V_nl(t) - V_lin(t)`` and ``dE_N(t)`` with their errors (:attr:`RingupResult.shift`);
+        about 3x the work per step.
     """
 
     method: str = "exponential"
@@ -95,6 +111,7 @@ class RingupOptions:
     ramp_time: float = 0.0
     bound: float = 1e6
     wigner_correction: bool = True
+    control_variate: bool = False
 
     def __post_init__(self) -> None:
         put = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
@@ -105,8 +122,9 @@ class RingupOptions:
         put("ramp_time", _positive("ramp_time", self.ramp_time, allow_zero=True))
         for name in ("n_traj", "chunk_size"):
             put(name, _positive(name, getattr(self, name), integer=True))
-        if not isinstance(self.wigner_correction, bool):
-            raise ValueError(f"wigner_correction = {self.wigner_correction!r}: must be a bool")
+        for name in ("wigner_correction", "control_variate"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} = {getattr(self, name)!r}: must be a bool")
         ratio = self.output_every / self.dt
         if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
             raise ValueError(f"output_every = {self.output_every!r}: must be a multiple of "
@@ -259,6 +277,12 @@ class RingupResult(ResultProtocol):
         ``"ok"``, or the most severe of ``"diverged"``, ``"few_units"`` (all in ``flags``).
     stderr_t_factor : float
         Student-t widening already applied to every error (as in the stationary engine).
+    shift : dict or None
+        With control variates: ``covariance`` and ``covariance_stderr`` ``(n_t, d, d)``, the
+        nonlinear shift ``V_nl(t) - V_lin(t)`` and its jackknife error; ``log_negativity`` and
+        ``log_negativity_stderr``, pair -> ``(n_t,)``, ``E_N(V_lin + dV) - E_N(V_lin)`` (only for
+        the optomechanical system); ``order`` (1 or 2, see :mod:`simulator.sde.control`).
+        ``None`` without.
     """
 
     params: Params | None
@@ -285,6 +309,7 @@ class RingupResult(ResultProtocol):
     flags: tuple[str, ...] = ()
     message: str = ""
     stderr_t_factor: float = 1.0
+    shift: dict[str, Any] | None = None
 
     # ---- physics ---------------------------------------------------------------------------
     @property
@@ -345,6 +370,12 @@ class RingupResult(ResultProtocol):
         for name, per_pair in self.observables.items():
             for pair, v in per_pair.items():
                 out[f"{name}.{pair}"] = np.asarray(v)
+        for key, v in (self.shift or {}).items():
+            if isinstance(v, dict):
+                for pair, w in v.items():
+                    out[f"shift.{key}.{pair}"] = np.asarray(w)
+            elif key != "order":
+                out[f"shift.{key}"] = np.asarray(v)
         return out
 
     def _meta(self) -> dict[str, Any]:
@@ -352,13 +383,25 @@ class RingupResult(ResultProtocol):
                 "options": self.options.to_dict(), "seed": self.seed, "seeds": self.seeds,
                 "schedule": self.schedule, "diverged": self.diverged, "timing": self.timing,
                 "status": self.status, "flags": list(self.flags), "message": self.message,
-                "stderr_t_factor": self.stderr_t_factor}
+                "stderr_t_factor": self.stderr_t_factor,
+                "shift_order": None if self.shift is None else self.shift["order"]}
 
     @classmethod
     def _from_saved(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "RingupResult":
         observables: dict[str, dict[str, np.ndarray]] = {}
+        shift: dict[str, Any] | None = None
+        if meta.get("shift_order") is not None:
+            shift = {"order": int(meta["shift_order"])}
         for key, v in arrays.items():
-            if "." in key:
+            if key.startswith("shift."):
+                if shift is None:
+                    raise ValueError(f"array {key!r} without shift_order")
+                parts = key.split(".")
+                if len(parts) == 3:
+                    shift.setdefault(parts[1], {})[parts[2]] = v
+                else:
+                    shift[parts[1]] = v
+            elif "." in key:
                 name, pair = key.split(".", 1)
                 observables.setdefault(name, {})[pair] = v
         return cls(params=None if meta["params"] is None else Params.from_dict(meta["params"]),
@@ -366,7 +409,7 @@ class RingupResult(ResultProtocol):
                    seeds=meta["seeds"], schedule=meta["schedule"], observables=observables,
                    diverged=int(meta["diverged"]), timing=meta["timing"], status=meta["status"],
                    flags=tuple(meta["flags"]), message=meta["message"],
-                   stderr_t_factor=float(meta["stderr_t_factor"]),
+                   stderr_t_factor=float(meta["stderr_t_factor"]), shift=shift,
                    **{k: arrays[k] for k in cls._ARRAYS})
 
     @classmethod
@@ -438,6 +481,9 @@ class RingupResult(ResultProtocol):
             out["E_N[r_m](t_final)"] = float(en["r_m"][-1])
             out["stderr"] = float(se["r_m"][-1])
         out["max_abs_z"] = self.max_abs_z
+        if self.shift is not None and "log_negativity" in self.shift:
+            out["dE_N[r_m](t_final)"] = float(self.shift["log_negativity"]["r_m"][-1])
+            out["dE_N stderr"] = float(self.shift["log_negativity_stderr"]["r_m"][-1])
         out["diverged"] = self.diverged
         out["status"] = self.status
         return out
@@ -448,7 +494,7 @@ class RingupResult(ResultProtocol):
                "log_negativity": self.log_negativity,
                "log_negativity_stderr": self.log_negativity_stderr,
                "linear_log_negativity": log_negativity(self.linear_covariance),
-               "max_abs_z": self.max_abs_z, "n_units": self.n_units,
+               "max_abs_z": self.max_abs_z, "n_units": self.n_units, "shift": self.shift,
                "versions": self.versions, "timestamp": self.timestamp}
         if self.covariance.shape[-1] != 6:
             for k in ("photon_number", "phonon_number", "log_negativity",
@@ -510,6 +556,25 @@ def _statistics(s1, s2, counts, tf):
                        "log_negativity_stderr": {p: tf * en_se[:, k]
                                                  for k, p in enumerate(pairs)}}
     return m, V, tf * se_m, tf * se_V, observables
+
+
+def _shift(system: LangevinSystem, lin: np.ndarray, s1: np.ndarray, s2: np.ndarray,
+           counts: np.ndarray, tf: float, order: int) -> dict[str, Any]:
+    """:func:`~simulator.sde.control.shift_estimate` at every output time, stacked: the
+    covariance shift ``(n_t, d, d)`` and ``dE_N(t)`` per pair with their jackknife errors over
+    the chunks with samples at that time (as for the plain statistics)."""
+    per_t = [shift_estimate(system, lin[i], s1[:, i], s2[:, i], counts[:, i], tf, order)
+             for i in range(lin.shape[0])]
+    out: dict[str, Any] = {"order": int(order)}
+    for key in ("covariance", "covariance_stderr"):
+        out[key] = np.stack([r[key] for r in per_t])
+    for key in ("log_negativity", "log_negativity_stderr"):
+        if key in per_t[0]:
+            out[key] = {p: np.array([r[key][p] for r in per_t]) for p in per_t[0][key]}
+    for key in ("covariance", "covariance_stderr"):
+        if not np.isfinite(out[key]).all():
+            raise FloatingPointError(f"ring-up shift {key}: non-finite values")
+    return out
 
 
 def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | None = None, *,
@@ -581,15 +646,21 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
     else:
         raise TypeError(f"problem: expected Params or LangevinSystem, got "
                         f"{type(problem).__name__}")
+    d = system.dim
+    # control variates: the chunk loop runs the augmented system (simulator.sde.control)
+    order = control_order(system, sde_opts) if options.control_variate else 0
+    run_system, run_opts = ((control_system(system, order), control_options(system, sde_opts, order))
+                            if order else (system, sde_opts))
     workers = effective_workers(n_jobs, options.n_chunks)
-    check_resources(system, sde_opts, sched, workers)  # refuses a run beyond half the memory
+    check_resources(run_system, run_opts, sched, workers)  # refuses a run beyond half the memory
     identity = {"engine": "ringup", "problem": identity_problem, "options": options.to_dict(),
                 "seed": int(seed)}
-    chunks = run_chunks(system, sde_opts, int(seed), n_jobs=workers, out=out, identity=identity,
+    chunks = run_chunks(run_system, run_opts, int(seed), n_jobs=workers, out=out, identity=identity,
                         progress=progress, sched=sched)
     wall_chunks = time.perf_counter() - t0
-    s1 = np.stack([c.s1 for c in chunks])  # (chunks, n_t, d)
-    s2 = np.stack([c.s2 for c in chunks])
+    s1_run = np.stack([c.s1 for c in chunks])  # (chunks, n_t, k d)
+    s2_run = np.stack([c.s2 for c in chunks])
+    s1, s2 = s1_run[..., :d], s2_run[..., :d, :d]  # the plain estimator (x)
     counts = np.stack([c.counts for c in chunks])
     diverged = sum(c.diverged for c in chunks)
     n_units = int((counts > 0).all(axis=1).sum())
@@ -616,6 +687,7 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
                                      "to report it (extreme parameters, or every trajectory "
                                      "diverged)")
     z = z_scores(V, se_V, lin)
+    shift = _shift(system, lin, s1_run, s2_run, counts, tf, order) if order else None
     why: dict[str, str] = {}
     if diverged:
         why["diverged"] = (f"{diverged} of {options.n_traj} trajectories diverged (beyond bound "
@@ -640,5 +712,5 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
         observables=observables, unit_s1=s1, unit_s2=s2, unit_counts=counts,
         chunk_seconds=np.array([c.seconds for c in chunks]), diverged=diverged, timing=timing,
         status=flags[0] if flags else "ok", flags=flags, message="; ".join(why[k] for k in flags),
-        stderr_t_factor=tf,
+        stderr_t_factor=tf, shift=shift,
     )
