@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -426,8 +427,21 @@ def write_report(out: Path, crow, srow, *, seeds, n_traj, t_avg, seconds, comman
     (out / "LINEARISATION.md").write_text("\n".join(lines) + "\n")
     data = {"command": command, "seeds": list(seeds), "n_traj": n_traj, "t_avg": t_avg,
             "seconds": seconds, "coupling": crow, "stability": srow}
-    (out / "linearisation.json").write_text(json.dumps(data, indent=1, default=_json_default)
-                                            + "\n")
+    # strict JSON: no Infinity; an unstable point's Lyapunov phonon number (no stationary state,
+    # infinite) is written as null and read back as inf (load_rows)
+    data["stability"] = [{**r, "phonons_lyapunov": r["phonons_lyapunov"]
+                          if np.isfinite(r["phonons_lyapunov"]) else None} for r in srow]
+    (out / "linearisation.json").write_text(
+        json.dumps(data, indent=1, default=_json_default, allow_nan=False) + "\n")
+
+
+def load_rows(path: Path) -> dict:
+    """``linearisation.json`` as written by :func:`write_report` (null phonons -> inf)."""
+    data = json.loads(path.read_text())
+    for r in data["stability"]:
+        if r["phonons_lyapunov"] is None:
+            r["phonons_lyapunov"] = math.inf
+    return data
 
 
 def _json_default(x):
@@ -451,7 +465,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.report_only:
         out = Path(args.out)
-        data = json.loads((out / "linearisation.json").read_text())
+        data = load_rows(out / "linearisation.json")
         plot_coupling(data["coupling"], out / "coupling.png")
         plot_stability(data["stability"], out / "stability.png")
         write_report(out, data["coupling"], data["stability"], seeds=data["seeds"],
