@@ -256,11 +256,12 @@ def table(rows: list[dict]) -> list[str]:
             f"({100 * r['fraction_settled']:.0f} %; dt/2: "
             f"{100 * r['fraction_settled_half_dt']:.0f} %) | {r['escaped']} | {r['diverged']} | "
             f"{r['median_max_excursion_sigmas']:.2f} / {r['max_excursion_sigmas']:.3g} | "
-            + ("0 (clipped) | " if r["E_N_clipped"] else
-               f"{r['E_N_steady_controlled']:.4f} +- {r['E_N_steady_controlled_stderr']:.1e} | ")
-            + f"{r['dE_N_final']:+.2e} +- "
-            f"{r['dE_N_final_stderr']:.1e} | {r['E_N_steady_plain']:.3f} +- "
-            f"{r['E_N_steady_plain_stderr']:.3f} | {_t(r, 't_settle_E_N_controlled')}"
+            + ("0 (clipped) | - (E_N clipped: no error bar) | 0 (clipped) | "
+               if r["E_N_clipped"] else
+               f"{r['E_N_steady_controlled']:.4f} +- {r['E_N_steady_controlled_stderr']:.1e} | "
+               f"{r['dE_N_final']:+.2e} +- {r['dE_N_final_stderr']:.1e} | "
+               f"{r['E_N_steady_plain']:.3f} +- {r['E_N_steady_plain_stderr']:.3f} | ")
+            + f"{_t(r, 't_settle_E_N_controlled')}"
             f"{'' if r['controlled_resolves_tolerance'] else ' (not resolved)'} | "
             f"{_t(r, 't_settle_E_N_linear')} |")
     return lines

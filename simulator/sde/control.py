@@ -344,6 +344,10 @@ def shift_estimate(system: LangevinSystem, V_lyapunov: np.ndarray, s1: np.ndarra
 
         en, en_se = jackknife(s1, s2, counts, f_en)
         keys = ("r_m", "l_m", "r_l")
+        # E_N clipped at zero (linearised or nonlinear) has no error bar: NaN, and flagged
+        clipped = (en_L <= 0.0) | (en + en_L <= 0.0)
         out["log_negativity"] = {k: float(v) for k, v in zip(keys, en)}
-        out["log_negativity_stderr"] = {k: float(t_factor * v) for k, v in zip(keys, en_se)}
+        out["log_negativity_stderr"] = {k: float("nan") if c else float(t_factor * v)
+                                        for k, v, c in zip(keys, en_se, clipped)}
+        out["log_negativity_below_resolution"] = {k: bool(c) for k, c in zip(keys, clipped)}
     return out

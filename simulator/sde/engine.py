@@ -471,7 +471,12 @@ def _shift(system: LangevinSystem, options: SDEOptions, reference: dict[str, Any
         return None
     shift = shift_estimate(system, reference["covariance"], stats.s1_run, stats.s2_run,
                            stats.counts, stats.t_factor, order)
-    _check_finite("shift", {k: v for k, v in shift.items() if k != "z"})
+    below = shift.get("log_negativity_below_resolution", {})
+    _check_finite("shift", {
+        **{k: v for k, v in shift.items() if k not in ("z", "log_negativity_stderr",
+                                                        "log_negativity_below_resolution")},
+        "log_negativity_stderr": {k: v for k, v in shift.get("log_negativity_stderr", {}).items()
+                                  if not below.get(k)}})
     return shift
 
 

@@ -411,4 +411,7 @@ def _shift_from_record(shift: dict[str, Any] | None) -> dict[str, Any] | None:
             out[k] = np.array(_nan_list(out[k]), dtype=float)
     if out.get("max_abs_z") is None:
         out["max_abs_z"] = np.nan
+    if isinstance(out.get("log_negativity_stderr"), dict):  # null: below resolution
+        out["log_negativity_stderr"] = {k: np.nan if v is None else v
+                                        for k, v in out["log_negativity_stderr"].items()}
     return out

@@ -552,8 +552,10 @@ def _statistics(s1, s2, counts, tf):
             en[i], en_se[i] = jackknife(s1[:, i], s2[:, i], counts[:, i], en_vector)
     observables = {}
     if d == 6:
+        # an E_N clipped at zero has no error bar: NaN there (never "0 +- 0")
         observables = {"log_negativity": {p: en[:, k] for k, p in enumerate(pairs)},
-                       "log_negativity_stderr": {p: tf * en_se[:, k]
+                       "log_negativity_stderr": {p: np.where(en[:, k] > 0.0, tf * en_se[:, k],
+                                                             np.nan)
                                                  for k, p in enumerate(pairs)}}
     return m, V, tf * se_m, tf * se_V, observables
 
@@ -568,7 +570,7 @@ def _shift(system: LangevinSystem, lin: np.ndarray, s1: np.ndarray, s2: np.ndarr
     out: dict[str, Any] = {"order": int(order)}
     for key in ("covariance", "covariance_stderr"):
         out[key] = np.stack([r[key] for r in per_t])
-    for key in ("log_negativity", "log_negativity_stderr"):
+    for key in ("log_negativity", "log_negativity_stderr", "log_negativity_below_resolution"):
         if key in per_t[0]:
             out[key] = {p: np.array([r[key][p] for r in per_t]) for p in per_t[0][key]}
     for key in ("covariance", "covariance_stderr"):
