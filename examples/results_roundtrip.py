@@ -1,5 +1,5 @@
-"""Results that travel: save a Lyapunov and a master-equation point, reload them, and continue in
-QuTiP and xarray (notebook-style: each ``# %%`` is a cell in Jupyter/VS Code).
+"""Results that travel: save a Lyapunov, an SDE and a master-equation point, reload them, and
+continue in QuTiP and xarray (notebook-style: each ``# %%`` is a cell in Jupyter/VS Code).
 
 Run: ``python examples/results_roundtrip.py`` (a few seconds; writes ``roundtrip-results/``).
 xarray is the optional extra ``pip install "wgmsim[xarray]"``.
@@ -11,27 +11,34 @@ from pathlib import Path
 import numpy as np
 import qutip
 
-from simulator import Params, lyapunov, solve_master, sweep
+from simulator import Params, SDEOptions, SDEResult, lyapunov, simulate_sde, solve_master, sweep
 from simulator.linear import LyapunovResult
 from simulator.master import MasterResult
 
 p = Params.paper()  # the paper's immune point at its optimal detuning
 lin = lyapunov(p)
+sde = simulate_sde(p, SDEOptions(n_traj=128, chunk_size=16), seed=7)
 me = solve_master(p)
 print(lin)
+print(sde)
 print(me)
 
-# %% Save both into one folder (two files each: arrays .npz, metadata .json with a SHA-256)
+# %% Save all three into one folder (two files each: arrays .npz, metadata .json with a SHA-256)
 out = Path("roundtrip-results")
 lin.save(out)
+sde.save(out)
 me.save(out)
 print("saved:", sorted(f.name for f in out.iterdir()))
 
 # %% Reload: checksums verified, arrays bit for bit, provenance kept
 lin2 = LyapunovResult.load(out)
+sde2 = SDEResult.load(out)
 me2 = MasterResult.load(out)
 assert np.array_equal(lin2.covariance, lin.covariance)
+assert np.array_equal(sde2.unit_s2, sde.unit_s2) and sde2.seeds == sde.seeds
 assert np.array_equal(me2.state.full(), me.state.full())
+print(f"SDE reloaded: E_N[r_m] = {sde2.log_negativity['r_m']:.4f} +- "
+      f"{sde2.log_negativity_stderr['r_m']:.4f} over {sde2.n_units} units, status {sde2.status}")
 prov = me2.provenance
 print(f"made {prov['timestamp']} with wgmsim {prov['versions']['wgmsim']}, "
       f"qutip {prov['versions']['qutip']}; options {prov['options']['method']}")
@@ -66,6 +73,9 @@ except ImportError:
 else:
     ds = lin2.to_xarray()
     print("V[q, p] =", float(ds.covariance.sel(mode_i="q", mode_j="p")))
+    dse = sde2.to_xarray()
+    print("SDE V[q, q] = %.4f +- %.4f" % (float(dse.covariance.sel(mode_i="q", mode_j="q")),
+                                          float(dse.covariance_stderr.sel(mode_i="q", mode_j="q"))))
     grid = sweep(p, detuning=np.linspace(-2.5, 0.0, 251) * p.Gamma).to_xarray()
     en = grid.log_negativity.sel(pair="r_m")
     best = float(en.idxmax("detuning")) / p.Gamma
