@@ -11,8 +11,6 @@ Statuses
 ``few_units``
     The error bars rest on fewer than :data:`MIN_UNITS` independent statistical units, or on
     batches shorter than the correlation time needs: they are probably too small.
-``not_stationary``
-    The run did not reach its stationary state before averaging began.
 ``unstable``
     The parameter point is dynamically unstable (an eigenvalue of the drift with real part >= 0).
 ``diverged``
@@ -21,8 +19,6 @@ Statuses
     A covariance violates the uncertainty principle ``V + i Omega / 2 >= 0``.
 ``not_converged``
     An iterative solver (master-equation truncation, time budget) did not converge.
-``failed``
-    An engine raised; the message says why.
 """
 
 from __future__ import annotations
@@ -37,8 +33,7 @@ __all__ = [
 MIN_UNITS = 8
 
 #: Every status a result can carry (see the module docstring).
-STATUSES = ("ok", "few_units", "not_stationary", "unstable", "diverged", "unphysical",
-            "not_converged", "failed")
+STATUSES = ("ok", "few_units", "unstable", "diverged", "unphysical", "not_converged")
 
 
 class WgmsimWarning(UserWarning):
