@@ -60,6 +60,9 @@ class ComparisonRow:
         """``"0.1555 ± 0.0005"``, or ``"< 0.0031 (below resolution)"`` for a clipped value
         (never ``"0 ± 0"``)."""
         if not self.below_resolution:
+            if (self.value == 0.0 and self.error == 0.0
+                    and self.quantity.startswith(("E_N", "steering"))):
+                return "0 (clipped at zero)"  # a deterministic engine's clipped value
             return f"{self.value:{fmt}} {pm} {self.error:{err_fmt}}"
         return format_clipped(self.value, self.error, self.raw_value, self.raw_error, True, pm=pm)
 

@@ -13,11 +13,13 @@ step-size check, the master-equation truncation and cutoffs); provenance.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import json
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from .compare import ComparisonRow
 from .errors import MIN_UNITS
 from .report import report_dict
 from .validate import ValidationResult
@@ -257,7 +259,7 @@ def _engines(d: dict[str, Any]) -> str:
                     continue
                 ok &= bool(r["agrees"])
                 mark = "ok" if r["agrees"] else "bad"
-                cells += [_e(f"{_num(r['value'], 5)} ± {_num(r['error'], 2)}"),
+                cells += [_e(_value_text(r)),
                           _e(f"{r['score']:+.2f}"),
                           f'<span class="{mark}">{_e(r["verdict"])}</span>']
             out.append(cells)
@@ -308,8 +310,10 @@ def _budget(d: dict[str, Any]) -> str:
         pairs += [(f"standard error of E_N[{k}]", _num(v, 3))
                   for k, v in sde["log_negativity_stderr"].items()]
         shift = sde.get("shift") or {}
+        below = shift.get("log_negativity_below_resolution") or {}
         pairs += [(f"nonlinear shift dE_N[{k}] (control variates)",
-                   f"{_num(v, 3)} ± {_num(shift['log_negativity_stderr'][k], 2)}")
+                   "– (E_N clipped at zero: no shift measured)" if below.get(k) else
+                   f"{v:.3g} ± {shift['log_negativity_stderr'][k]:.2g}")
                   for k, v in (shift.get("log_negativity") or {}).items()]
         parts.append(_kv_table(pairs))
         parts.append("<h3>Step-size check (SDE: dt against dt/2 on the same noise)</h3>")
@@ -446,3 +450,13 @@ def write_html(res: ValidationResult, directory: str | Path,
     path = Path(directory) / "report.html"
     path.write_text(html_report(res, figures), encoding="utf-8")
     return path
+
+
+def _value_text(row: dict) -> str:
+    """``value ± error`` of a comparison row as ``report.md`` writes it: a clipped value never
+    as ``0 ± 0`` (:meth:`simulator.compare.ComparisonRow.value_text`)."""
+    fields = {f.name for f in dataclasses.fields(ComparisonRow)}
+    r = ComparisonRow(**{k: v for k, v in row.items() if k in fields})
+    if r.below_resolution or (r.value == 0.0 and r.error == 0.0):
+        return r.value_text(pm="±")
+    return f"{_num(r.value, 5)} ± {_num(r.error, 2)}"

@@ -48,6 +48,10 @@ def test_page_is_self_contained_and_ordered(result, report_dir):
     # no external resource of any kind: every image is a data URI, no links to style or script
     assert not re.search(r'(src|href)\s*=\s*"(?!data:)', page)
     assert "<link" not in page and "@import" not in page and "url(" not in page
+    # a value clipped at zero (E_N of an unentangled pair) is never shown with a zero error bar
+    text = re.sub(r"<[^>]+>", " ", page)
+    assert not re.search(r"(?<![\d.])0 ± (0|–|≈0)(?![\d.])", text)
+    assert "clipped at zero" in text or "below resolution" in text
     imgs = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
     assert len(imgs) == 2 == len(re.findall(r"<img", page))
     for name, data in zip(("observables.png", "covariance_scores.png"), imgs):
