@@ -10,6 +10,9 @@ states, in four small hooks, what it is made of:
     Everything else needed to rebuild it, JSON-able (stored in ``NAME.json``).
 ``_from_saved(meta, arrays) -> Self`` (classmethod)
     The inverse of the two above.
+``_legacy_format`` and ``_from_legacy(meta, arrays)`` (optional)
+    Files an earlier wgmsim wrote before this protocol (no ``type`` entry), read by the same
+    :meth:`ResultProtocol.load` (one read, one checksum check).
 ``_xarray_vars() -> dict[str, (dims, ndarray)]``, ``_xarray_coords() -> dict``
     The arrays with named dimensions (``mode_i``, ``mode_j``, ``time``, ``detuning``, ``pair``,
     ...); defaults cover ``covariance``-like arrays.
@@ -114,6 +117,9 @@ class ResultProtocol:
 
     #: File stem of the saved folder (``DIR/NAME.npz``, ``DIR/NAME.json``).
     _file_name: ClassVar[str] = "result"
+    #: ``format`` of the files an earlier wgmsim wrote before this protocol (no ``type`` entry),
+    #: read by :meth:`_from_legacy`; ``None`` if there is no such format.
+    _legacy_format: ClassVar[int | None] = None
 
     # ---- hooks (override) ------------------------------------------------------------------
     def _arrays(self) -> dict[str, np.ndarray]:
@@ -124,6 +130,11 @@ class ResultProtocol:
 
     @classmethod
     def _from_saved(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]):
+        raise NotImplementedError
+
+    @classmethod
+    def _from_legacy(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]):
+        """The result from files of :attr:`_legacy_format` (only where that is set)."""
         raise NotImplementedError
 
     def _provenance_inputs(self) -> dict[str, Any]:
@@ -192,12 +203,23 @@ class ResultProtocol:
             Missing or tampered files, or a folder holding another result type.
         """
         meta, arrays = read_result(directory, cls._file_name)
+        path = Path(directory) / (cls._file_name + ".json")
+        if "type" not in meta and cls._legacy_format is not None:
+            if meta.get("format") != cls._legacy_format:
+                raise ResultFileError(f"{path}: format {meta.get('format')!r}, expected "
+                                      f"{cls._legacy_format} (or this wgmsim's own)")
+            try:
+                return cls._from_legacy(meta, arrays)
+            except (KeyError, TypeError, ValueError) as exc:
+                if isinstance(exc, ResultFileError):
+                    raise
+                raise ResultFileError(f"{path}: inconsistent record "
+                                      f"({type(exc).__name__}: {exc})") from None
         if meta.get("type") != cls.__name__:
-            raise ResultFileError(f"{Path(directory) / (cls._file_name + '.json')}: holds a "
-                                  f"{meta.get('type')!r}, not a {cls.__name__}")
+            raise ResultFileError(f"{path}: holds a {meta.get('type')!r}, not a {cls.__name__}")
         if meta.get("format") != FORMAT_VERSION:
-            raise ResultFileError(f"{Path(directory) / (cls._file_name + '.json')}: format "
-                                  f"{meta.get('format')!r}, this wgmsim reads {FORMAT_VERSION}")
+            raise ResultFileError(f"{path}: format {meta.get('format')!r}, this wgmsim reads "
+                                  f"{FORMAT_VERSION}")
         out = cls._from_saved(meta, arrays)
         prov = meta.get("provenance") or {}
         object.__setattr__(out, "_stamp", {k: prov.get(k) for k in

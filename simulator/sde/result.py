@@ -32,17 +32,14 @@ Format 2 (directory ``DIR``), written by wgmsim before the result protocol, stil
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..conventions import QUADRATURES, covariance_xxpp as _covariance_xxpp
-from ..errors import ResultFileError
 from ..estimate import Estimate
 from ..params import Params
 from ..protocol import ResultProtocol, _stamp
-from ..resultio import read_result
 from .estimators import format_log_negativity
 from .options import SDEOptions
 
@@ -198,6 +195,7 @@ class SDEResult(ResultProtocol):
 
     # ---- result protocol (simulator.protocol) ------------------------------------------------
     _file_name = "result"
+    _legacy_format = RESULT_FORMAT  # result.json/npz of wgmsim before the result protocol
     _LYAPUNOV_ARRAYS = ("covariance", "z")
 
     def _record(self) -> dict[str, Any]:
@@ -293,32 +291,6 @@ class SDEResult(ResultProtocol):
                                       "covariance_stderr", "unit_s1", "unit_s2", "unit_counts",
                                       "chunk_seconds")})
 
-    @classmethod
-    def load(cls, directory: str | Path) -> "SDEResult":
-        """Read a result written by :meth:`save` (or a format-2 folder of an earlier wgmsim).
-
-        Raises
-        ------
-        ResultFileError
-            A file is missing, unreadable, of another format or type, or fails the checksum
-            (modified, or ``result.json`` and ``result.npz`` from different saves); the message
-            names it.
-        """
-        d = Path(directory)
-        meta, data = read_result(d, "result")
-        try:
-            if "type" in meta:
-                return super().load(d)
-            if meta.get("format") != RESULT_FORMAT:
-                raise ResultFileError(f"{d / 'result.json'}: result format "
-                                      f"{meta.get('format')!r}, expected {RESULT_FORMAT}")
-            return cls._from_record(meta, data)
-        except (KeyError, TypeError, ValueError) as exc:
-            if isinstance(exc, ResultFileError):
-                raise
-            raise ResultFileError(f"{d / 'result.json'}: inconsistent result record "
-                                  f"({type(exc).__name__}: {exc})") from None
-
     def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
         dims = {"fixed_point": ("mode",), "mean": ("mode",), "mean_stderr": ("mode",),
                 "unit_s1": ("unit", "mode"), "unit_s2": ("unit", "mode_i", "mode_j"),
@@ -352,7 +324,7 @@ class SDEResult(ResultProtocol):
         return out
 
     @classmethod
-    def _from_record(cls, meta: dict[str, Any], data: dict[str, np.ndarray]) -> "SDEResult":
+    def _from_legacy(cls, meta: dict[str, Any], data: dict[str, np.ndarray]) -> "SDEResult":
         params = None if meta["params"] is None else Params.from_dict(meta["params"])
         obs_keys = tuple(f"{n}{s}" for n in ("log_negativity", "steering") for s in
                          ("", "_stderr", "_raw", "_raw_stderr", "_below_resolution"))

@@ -45,14 +45,13 @@ from typing import Any, Callable
 import numpy as np
 
 from ..conventions import PAIRS, QUADRATURES, covariance_xxpp as _covariance_xxpp
-from ..errors import MIN_UNITS, ResultFileError, StabilityWarning, StatisticsWarning
+from ..errors import MIN_UNITS, StabilityWarning, StatisticsWarning
 from ..linear import covariance_evolution
 from ..model import Rates, diffusion_matrix, drift_matrix_about, mean_field, nonlinear_drift
 from ..observables import log_negativity
 from ..params import Params
 from ..progress import as_callback
 from ..protocol import ResultProtocol
-from ..resultio import read_result
 from .control import control_options, control_order, control_system, shift_estimate
 from .engine import student_t_factor
 from .ensemble import (
@@ -362,6 +361,7 @@ class RingupResult(ResultProtocol):
 
     # ---- result protocol ---------------------------------------------------------------------
     _file_name = "ringup"
+    _legacy_format = RINGUP_FORMAT  # ringup.json/npz of wgmsim before the result protocol
     _ARRAYS = ("t", "mean_field", "mean", "mean_stderr", "covariance", "covariance_stderr",
                "linear_covariance", "z", "unit_s1", "unit_s2", "unit_counts", "chunk_seconds")
 
@@ -411,29 +411,6 @@ class RingupResult(ResultProtocol):
                    flags=tuple(meta["flags"]), message=meta["message"],
                    stderr_t_factor=float(meta["stderr_t_factor"]), shift=shift,
                    **{k: arrays[k] for k in cls._ARRAYS})
-
-    @classmethod
-    def load(cls, directory: str | Path) -> "RingupResult":
-        """Read a folder written by :meth:`save` (or by wgmsim's ring-up before the result
-        protocol, format 2), verifying its checksum.
-
-        Raises
-        ------
-        ResultFileError
-            Missing, unreadable, other format or type, or checksum mismatch (file named).
-        """
-        d = Path(directory)
-        meta, arrays = read_result(d, cls._file_name)
-        try:
-            if "type" in meta:
-                return super().load(d)
-            if meta.get("format") != RINGUP_FORMAT:
-                raise ResultFileError(f"{d / 'ringup.json'}: ring-up format "
-                                      f"{meta.get('format')!r}, expected {RINGUP_FORMAT}")
-            return cls._from_legacy(meta, arrays)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ResultFileError(f"{d / 'ringup.json'}: inconsistent ring-up record "
-                                  f"({type(exc).__name__}: {exc})") from None
 
     @classmethod
     def _from_legacy(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "RingupResult":
