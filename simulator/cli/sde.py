@@ -156,13 +156,11 @@ def format_result(res: SDEResult) -> str:
 
 
 def estimate_run(params, options: SDEOptions) -> tuple[float, float, int]:
-    """Peak memory (bytes), trajectory-steps and chunks of a run, before it starts.
-
-    Memory: per chunk the batch sums (``n_batches x (d + d^2 + 1)`` doubles, held twice while
-    reduced) and the final state (``chunk_size x d``), plus the working arrays of one chunk.
-    """
+    """Peak memory (bytes, the engine's own estimate for one worker:
+    :func:`simulator.sde.ensemble.estimate_resources`), trajectory-steps and chunks of a run,
+    before it starts. (The engine checks again, with the control-variate system if any.)"""
     from ..sde import build_system
-    from ..sde.ensemble import schedule
+    from ..sde.ensemble import estimate_resources, schedule
 
     system = build_system(params, options)
     if not options.allow_unstable:
@@ -172,11 +170,9 @@ def estimate_run(params, options: SDEOptions) -> tuple[float, float, int]:
 
         options = options.replace(dt=dt_cap(system, options))
     sched = schedule(system, options)
-    d, n = system.dim, options.n_chunks
-    per_chunk = 8.0 * (2 * sched.n_batches * (d + d * d + 1) + options.chunk_size * d) + 2048
-    working = 8.0 * options.chunk_size * d * (options.block_for(options.chunk_size) + 16)
+    memory = estimate_resources(system, options, sched, 1)["memory_bytes"]
     steps = float(options.n_traj) * (sched.n_burn + sched.n_batches * sched.steps_per_batch)
-    return n * per_chunk + working, steps, n
+    return memory, steps, options.n_chunks
 
 
 def run(args: argparse.Namespace) -> int:
