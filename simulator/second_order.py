@@ -97,7 +97,8 @@ def _pair_derivative(raw, clipped, V, dV) -> dict[str, np.ndarray]:
     keys = list(clipped(V))
     d = directional_derivative(lambda W: np.stack(list(raw(W).values()), axis=-1), V, dV)
     now = clipped(V)
-    return {key: np.where(now[key] > 0.0, d[..., k], 0.0) + 0.0 for k, key in enumerate(keys)}
+    return {key: np.where(np.isnan(now[key]), np.nan, np.where(now[key] > 0.0, d[..., k], 0.0))
+            + 0.0 for k, key in enumerate(keys)}
 
 
 @dataclass(frozen=True)
