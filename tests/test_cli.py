@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from simulator.cli import main
@@ -85,3 +86,21 @@ def test_console_entry_point_module():
     out = subprocess.run([sys.executable, "-m", "simulator", "lyapunov", "--json"],
                          capture_output=True, text=True, check=True).stdout
     assert json.loads(out)["stable"] is True
+
+
+def test_lyapunov_second_order_text_and_json(capsys):
+    assert main(["lyapunov", "--second-order", "--set", "g0=0.1Gamma",
+                 "--set", "G=0.6096omega_m"]) == 0
+    out = capsys.readouterr().out
+    assert "= -0.231" in out and "= -0.493" in out
+    assert "2.13x the quantum shift" in out
+    assert "E_N CCW-mech" not in out.split("second order")[1]  # the dark mode: no shift
+    assert main(["lyapunov", "--second-order", "--json"]) == 0
+    so = json.loads(capsys.readouterr().out)["second_order"]
+    assert np.array(so["covariance_shift"]).shape == (6, 6)
+    assert so["log_negativity_shift"]["r_m"] / so["g0_over_Gamma"] ** 2 == pytest.approx(
+        -0.2314, rel=1e-3)
+    assert set(so["twa"]) == {"covariance_shift", "log_negativity_shift", "steering_shift",
+                              "mean_shift"}
+    assert main(["lyapunov", "--second-order", "--json", "--set", "detuning=-3Gamma"]) == 0
+    assert json.loads(capsys.readouterr().out)["second_order"] is None
