@@ -316,6 +316,7 @@ def _budget(d: dict[str, Any]) -> str:
                    f"{v:.3g} ± {shift['log_negativity_stderr'][k]:.2g}")
                   for k, v in (shift.get("log_negativity") or {}).items()]
         parts.append(_kv_table(pairs))
+        parts.append(_second_order(d))
         parts.append("<h3>Step-size check (SDE: dt against dt/2 on the same noise)</h3>")
         ec = sde.get("error_check")
         if ec:
@@ -357,6 +358,26 @@ def _budget(d: dict[str, Any]) -> str:
                   _num(h.get("top_population"), 3), _num(h.get("log_negativity_r_m"), 6))
                  for h in hist]))
     return "\n".join(parts)
+
+
+def _second_order(d: dict[str, Any]) -> str:
+    """The exact O(G0^2) shifts beside the measured ones (``report_dict``'s ``second_order``)."""
+    so = d.get("second_order")
+    if not so:
+        return ""
+    en = d["lyapunov"].get("log_negativity") or {}
+    rows = [(k, _num(en.get(k), 5), f"{q:+.4e}", f"{so['twa']['log_negativity_shift'][k]:+.4e}")
+            for k, q in so["log_negativity_shift"].items() if (en.get(k) or 0.0) > 1e-10]
+    parts = ["<h3>Exact second-order shift (quantum and truncated Wigner)</h3>",
+             _table(("pair", "Lyapunov E_N", "quantum dE_N", "truncated Wigner dE_N"), rows)]
+    checks = d.get("second_order_checks") or []
+    if checks:
+        parts.append(_table(("engine", "pair", "measured dE_N", "predicted", "z", "verdict"), [
+            (c["engine"], c["pair"], f"{c['measured']:+.4e} ± {c['error']:.2g}",
+             f"{c['predicted']:+.4e} ({c['prediction']})", f"{c['z']:+.2f}",
+             "agrees" if c["agrees"] else "DISAGREES") for c in checks]))
+    parts.append(f'<p class="note">{_e(d.get("second_order_verdict") or "")}.</p>')
+    return "".join(parts)
 
 
 def _figures(figures: Sequence[Path], point: str) -> str:

@@ -221,7 +221,7 @@ class SecondOrderResult(ResultProtocol):
                 out[f"{kind}.{name}"] = getattr(shift, name)
             for group in ("log_negativity_shift", "steering_shift"):
                 out.update({f"{kind}.{group}.{k}": v for k, v in getattr(shift, group).items()})
-        return {k: np.ascontiguousarray(v) for k, v in out.items()}
+        return {k: np.asarray(v) for k, v in out.items()}
 
     def _meta(self) -> dict[str, Any]:
         return {"params": self.params.to_dict(), "grid": list(self.grid)}

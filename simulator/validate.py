@@ -28,6 +28,8 @@ from .params import Params
 from .progress import ProgressArg, check_progress, progress_callback
 from .protocol import ResultProtocol
 from .sde import SDEOptions, SDEResult, simulate_sde
+from .second_order import SecondOrderResult, second_order
+from .shift_check import ShiftCheck, check_shifts, shift_verdict
 
 __all__ = [
     "ValidateOptions", "ValidationResult", "validate", "sde_estimate", "master_estimate",
@@ -146,6 +148,9 @@ class ValidationResult(ResultProtocol):
         Wall seconds per engine.
     sde_skipped : str or None
         Why the SDE ensemble was not compared (it raised), or ``None``.
+    second_order : SecondOrderResult or None
+        The exact ``O(G0^2)`` nonlinear correction, quantum and truncated Wigner
+        (:mod:`simulator.second_order`); ``None`` if unstable.
     """
 
     params: Params
@@ -158,6 +163,7 @@ class ValidationResult(ResultProtocol):
     reference_scalars: dict[str, float]
     timing: dict[str, float] = field(default_factory=dict)
     sde_skipped: str | None = None
+    second_order: SecondOrderResult | None = None
 
     @property
     def shift(self) -> dict[str, Any] | None:
@@ -166,13 +172,38 @@ class ValidationResult(ResultProtocol):
         return None if self.sde is None else self.sde.shift
 
     @property
+    def shift_checks(self) -> list[ShiftCheck]:
+        """Each engine's measured ``dE_N`` against the exact second-order prediction of the
+        physics it integrates (:func:`simulator.shift_check.check_shifts`): the SDE's
+        control-variate shift against truncated Wigner's, the master equation's against the
+        quantum one."""
+        if self.second_order is None:
+            return []
+        master = None
+        if self.master is not None and self.master_skipped is None:
+            rows = {r.quantity: r for c in self.comparisons if c.engine == "master"
+                    for r in c.rows}
+            master = {k[4:-1]: (r.value - r.reference, r.error) for k, r in rows.items()
+                      if k.startswith("E_N[")}
+        return check_shifts(self.second_order, sde_shift=self.shift,
+                            sde_dt=None if self.sde is None else float(self.sde.options.dt),
+                            master_shift=master)
+
+    @property
+    def shift_verdict(self) -> str | None:
+        """The second-order verdict on ``E_N[r_m]`` in words, or ``None`` if unstable."""
+        if self.second_order is None:
+            return None
+        return shift_verdict(self.second_order, self.shift_checks)
+
+    @property
     def verdicts(self) -> dict[str, str]:
         """One line per engine."""
         return {c.engine: c.verdict for c in self.comparisons}
 
     # ---- result protocol (simulator.protocol): the engines' results nested under prefixes ----
     _file_name = "validation"
-    _NESTED = ("lyapunov", "sde", "master")
+    _NESTED = ("lyapunov", "sde", "master", "second_order")
 
     def _arrays(self) -> dict[str, Any]:
         out = {}
@@ -207,10 +238,10 @@ class ValidationResult(ResultProtocol):
         from .master import MasterResult
 
         types = {"LyapunovResult": LyapunovResult, "SDEResult": SDEResult,
-                 "MasterResult": MasterResult}
+                 "MasterResult": MasterResult, "SecondOrderResult": SecondOrderResult}
         subs = {}
         for name in cls._NESTED:
-            rec = meta["nested"][name]
+            rec = meta["nested"].get(name)  # second_order: absent from earlier files
             if rec is None:
                 subs[name] = None
                 continue
@@ -234,7 +265,8 @@ class ValidationResult(ResultProtocol):
             extra["sde_skipped"] = meta["sde_skipped"]
         return cls(Params.from_dict(meta["params"]), ValidateOptions(**opts), subs["lyapunov"],
                    subs["sde"], subs["master"], meta["master_skipped"], comps,
-                   meta["reference_scalars"], meta["timing"], **extra)
+                   meta["reference_scalars"], meta["timing"], second_order=subs["second_order"],
+                   **extra)
 
     def _provenance_inputs(self) -> dict[str, Any]:
         out = super()._provenance_inputs()
@@ -277,6 +309,10 @@ class ValidationResult(ResultProtocol):
                 "master": None if self.master is None else self.master.to_dict(),
                 "master_skipped": self.master_skipped,
                 "comparisons": [c.to_dict() for c in self.comparisons],
+                "second_order": None if self.second_order is None
+                else self.second_order.second_order_record(),
+                "second_order_checks": [c.to_dict() for c in self.shift_checks],
+                "second_order_verdict": self.shift_verdict,
                 "verdicts": self.verdicts, "timing": self.timing}
 
 
@@ -324,8 +360,9 @@ def validate(
     options = ValidateOptions() if options is None else options
     check_progress(progress)
     timing: dict[str, float] = {}
-    t0 = _leg_start("lyapunov", "linearised steady state")
+    t0 = _leg_start("lyapunov", "linearised steady state and its exact O(G0^2) correction")
     lin = lyapunov(params)
+    so = second_order(params) if lin.stable else None
     timing["lyapunov"] = _leg_end("lyapunov", t0, "stable" if lin.stable else "unstable")
     refs = reference_scalars(lin)
     if not lin.stable:
@@ -339,7 +376,8 @@ def validate(
         master_res, skipped = _master_leg(params, options, lin, refs, progress, comparisons,
                                           timing)
     return ValidationResult(params, options, lin, sde_res, master_res, skipped,
-                            tuple(comparisons), refs, timing, sde_skipped=sde_skipped)
+                            tuple(comparisons), refs, timing, sde_skipped=sde_skipped,
+                            second_order=so)
 
 
 def _sde_leg(params: Params, options: ValidateOptions, lin: LyapunovResult,

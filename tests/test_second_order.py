@@ -239,6 +239,8 @@ def test_save_load_and_json(tmp_path):
     np.testing.assert_array_equal(back.quantum.covariance_shift, res.quantum.covariance_shift)
     assert back.twa.steering_shift.keys() == res.twa.steering_shift.keys()
     one = second_order(PAPER)
+    again = type(one).load(one.save(tmp_path / "one"))
+    assert again.shape == () and again.second_order_record() == one.second_order_record()
     rec = json.loads(json.dumps(one.second_order_record()))
     assert np.array(rec["covariance_shift"]).shape == (6, 6)
     assert set(rec["log_negativity_shift"]) == {"r_m", "l_m", "r_l"}
