@@ -8,6 +8,8 @@ Public API (see the README for conventions and units):
 * :func:`fixed_points` -- every mean-field fixed point at a bare detuning (multistability).
 * :func:`lyapunov`, :func:`solve_lyapunov`, :func:`covariance_evolution` -- linearised engine.
 * :func:`sweep` -- vectorised grids of the linearised steady state.
+* :func:`second_order` -- the exact ``O(G0^2)`` nonlinear correction, quantum and truncated
+  Wigner, batched over grids.
 * :func:`simulate_sde`, :func:`simulate_ringup` -- truncated-Wigner SDE ensembles of the
   nonlinear Langevin equations (stationary statistics and ring-up transients).
 * :mod:`simulator.observables` -- log-negativity, steering, purity, occupations.
@@ -49,6 +51,7 @@ from .sde import (
     simulate_ringup,
     simulate_sde,
 )
+from .second_order import SecondOrderResult, SecondOrderShift, second_order
 from .sweep import SweepResult, sweep
 
 __version__ = "0.1.0"
@@ -78,6 +81,7 @@ __all__ = [
     "log_negativity", "steering",
     "ParameterError", "Params",
     "SweepResult", "sweep",
+    "SecondOrderResult", "SecondOrderShift", "second_order",
     "LangevinSystem", "RingupOptions", "RingupResult", "SDEOptions", "SDEResult",
     "UnstableSystemError", "simulate_ringup", "simulate_sde",
     "__version__",

@@ -109,7 +109,8 @@ def third_cumulant_source(V: np.ndarray, Q: np.ndarray, T: np.ndarray | None = N
     S : ndarray, shape (..., n, n, n), fully symmetric.
     """
     # X_ijk = Q_iab V_aj V_bk, symmetric in (j, k); sum over the three placements of i
-    X = np.einsum("...iab,...aj,...bk->...ijk", Q, V, V, optimize=True)
+    V = np.asarray(V)[..., None, :, :]
+    X = np.swapaxes(V, -1, -2) @ np.asarray(Q) @ V
     S = 2.0 * (X + np.swapaxes(X, -3, -2) + np.moveaxis(X, -3, -1))
     if T is not None:
         S = S - 6.0 * T
@@ -184,7 +185,9 @@ def second_order_moments(A: np.ndarray, D: np.ndarray, c: np.ndarray, Q: np.ndar
         Quadratic drift ``du_i/dt = ... + Q_ijk u_j u_k``, symmetric in ``(j, k)``, ``O(eps)``.
     T : ndarray, shape (..., n, n, n), optional
         Fully symmetric third-order derivative term of the phase-space equation, ``O(eps)``
-        (``None``: a Fokker-Planck equation, e.g. truncated Wigner).
+        (``None``: a Fokker-Planck equation, e.g. truncated Wigner). Extra leading axes
+        broadcast: ``np.stack([T, 0 * T])`` solves both equations in one batch (the mean
+        shift, independent of ``T``, keeps the shape of ``c``).
     V0 : ndarray, shape (..., n, n), optional
         The Lyapunov covariance, if already known.
 
@@ -232,12 +235,13 @@ def directional_derivative(f: Callable[[np.ndarray], np.ndarray], V: np.ndarray,
     f : callable
         Maps covariances ``(..., n, n)`` to values ``(...)`` or ``(..., m)``; smooth near ``V``.
     V, dV : ndarray, shape (..., n, n)
+        Broadcast together.
 
     Returns
     -------
     ndarray, shape (...) or (..., m)
     """
-    V, dV = np.asarray(V, float), np.asarray(dV, float)
+    V, dV = np.broadcast_arrays(np.asarray(V, float), np.asarray(dV, float))
     norm_dv = np.linalg.norm(dV, axis=(-2, -1))
     scale = np.where(norm_dv > 0, rel_step * np.linalg.norm(V, axis=(-2, -1))
                      / np.where(norm_dv > 0, norm_dv, 1.0), 0.0)

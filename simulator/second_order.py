@@ -312,24 +312,24 @@ def second_order(params: Params, **grid: Any) -> SecondOrderResult:
     g0 = np.broadcast_to(np.asarray(rates.g0, float), shape)
     stable = np.asarray(routh_hurwitz_stable(A))
     V0 = np.full(shape + (6, 6), np.nan)
-    nan = {"mean_shift": np.full(shape + (6,), np.nan),
-           "third_cumulant": np.full(shape + (6, 6, 6), np.nan),
-           "covariance_shift": np.full(shape + (6, 6), np.nan)}
-    shifts = {}
+    fields = {"mean_shift": np.full((2,) + shape + (6,), np.nan),
+              "third_cumulant": np.full((2,) + shape + (6, 6, 6), np.nan),
+              "covariance_shift": np.full((2,) + shape + (6, 6), np.nan)}
     if np.any(stable):
         V0[stable] = solve_lyapunov(A[stable], D[stable])
-    for kind in KINDS:
-        fields = {k: v.copy() for k, v in nan.items()}
-        if np.any(stable):
-            c, Q, T = nonlinear_tensors(g0[stable], quantum=(kind == "quantum"))
-            mom = second_order_moments(A[stable], D[stable], c, Q, T, V0=V0[stable])
-            fields["mean_shift"][stable] = mom.mean_shift
-            fields["third_cumulant"][stable] = mom.third_cumulant
-            fields["covariance_shift"][stable] = mom.covariance_shift
-        with np.errstate(invalid="ignore"):
-            shifts[kind] = SecondOrderShift.from_moments(
-                SecondOrderMoments(V0, fields["mean_shift"], fields["third_cumulant"],
-                                   fields["covariance_shift"]))
+        # both kinds in one batch: axis 0 is (quantum, twa); truncated Wigner has T = 0
+        c, Q, T = nonlinear_tensors(g0[stable])
+        mom = second_order_moments(A[stable], D[stable], c, Q, np.stack([T, 0.0 * T]),
+                                   V0=V0[stable])
+        for name in fields:
+            fields[name][:, stable] = getattr(mom, name)
+    with np.errstate(invalid="ignore"):
+        both = SecondOrderShift.from_moments(SecondOrderMoments(
+            V0, fields["mean_shift"], fields["third_cumulant"], fields["covariance_shift"]))
+    shifts = {kind: SecondOrderShift(
+        both.mean_shift[k], both.third_cumulant[k], both.covariance_shift[k],
+        {key: v[k] for key, v in both.log_negativity_shift.items()},
+        {key: v[k] for key, v in both.steering_shift.items()}) for k, kind in enumerate(KINDS)}
     with np.errstate(invalid="ignore"):
         en, st = log_negativity(V0), steering(V0)
     return SecondOrderResult(
