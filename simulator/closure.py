@@ -139,12 +139,17 @@ def solve_third_cumulant(A: np.ndarray, S: np.ndarray) -> np.ndarray:
     n = A.shape[-1]
     B, P, index = _basis3(n)
     k = len(index)
-    batch = np.broadcast_shapes(A.shape[:-2], S.shape[:-3])
-    flat = np.broadcast_to(A, batch + (n, n)).reshape(-1, n * n)
-    M = (flat @ B).reshape((-1, k, k))
-    s = np.broadcast_to(S, batch + (n, n, n)).reshape(-1, n, n, n)[:, index[:, 0], index[:, 1],
-                                                                    index[:, 2]]
-    x = np.linalg.solve(M, -s[..., None])[..., 0]
+    # the operator once per A; axes of S beyond A's batch become right-hand sides
+    a_batch = A.shape[:-2]
+    batch = np.broadcast_shapes(a_batch, S.shape[:-3])
+    extra = batch[:len(batch) - len(a_batch)]
+    flat = A.reshape(-1, n * n)
+    used = np.flatnonzero(np.any(flat != 0.0, axis=0))  # skip structurally zero entries of A
+    M = (flat[:, used] @ B[used]).reshape((-1, k, k))
+    s = np.broadcast_to(S, batch + (n, n, n))[..., index[:, 0], index[:, 1], index[:, 2]]
+    s = np.moveaxis(s.reshape((-1,) + a_batch + (k,)), 0, -1).reshape(M.shape[0], k, -1)
+    x = np.linalg.solve(M, -s)  # (points, k, right-hand sides)
+    x = np.moveaxis(x.reshape(a_batch + (k, -1)), -1, 0)
     return (x @ P.T).reshape(batch + (n, n, n))
 
 
