@@ -189,7 +189,7 @@ def test_killed_cli_run_resumes_bit_identical(tmp_path):
     assert n_done >= 1
     assert not (out / "result.json").exists()
     # the killed process left its lock file behind; the kernel released the lock itself
-    assert (out / ".lock").read_text().startswith(f"pid {proc.pid} on ")
+    assert (out / ".lock.info").read_text().startswith(f"pid {proc.pid} on ")
     done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     resumed = json.loads(done.stdout)
