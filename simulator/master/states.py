@@ -87,23 +87,25 @@ def destroy_operators(modes: tuple[str, ...], cutoffs: tuple[int, ...]) -> dict[
     return out
 
 
-def to_lab_basis(rho: qutip.Qobj, space: Space, *, max_missing: float,
-                 max_rounds: int = 4) -> qutip.Qobj:
+def to_lab_basis(rho: qutip.Qobj, space: Space, *, tol: float,
+                 max_rounds: int = 5) -> qutip.Qobj:
     """A normal-basis state in the lab's displaced Fock basis, cutoffs chosen for it.
 
     The physical cutoffs start at 1.5 times the normal-mode ones (rounded up) and grow by 1.3
-    per round until the weight they miss, ``1 - Tr rho_lab``, is at most ``max_missing`` (at
-    the paper's point, normal cutoffs (4, 10): (6, 15), missing 1e-5, phonon number 2e-5 from
-    the covariance's). After ``max_rounds`` the last state is returned; its trace shows what it
-    misses.
+    per round until the weight they miss, ``w = 1 - Tr rho_lab``, times the largest cutoff is
+    at most ``tol``: a number operator ``a^dag a`` then loses at most about ``tol`` to the
+    truncation (at the paper's point, normal cutoffs (4, 10): lab cutoffs (6, 15), ``w`` = 1e-5,
+    phonon number 1.7e-5 from the covariance's; at ``beta = 0.3``, (3, 4, 22): (7, 8, 43),
+    ``w`` = 1.3e-6, 1e-5). After ``max_rounds`` the last state is returned; its trace shows what
+    it misses.
 
     Parameters
     ----------
     rho : qutip.Qobj
         State on ``space`` (any basis; a ``"fock"`` space returns ``rho`` itself).
     space : Space
-    max_missing : float
-        Largest acceptable missing weight.
+    tol : float
+        Bound on ``w * max(cutoffs)``.
     max_rounds : int
 
     Returns
@@ -115,7 +117,7 @@ def to_lab_basis(rho: qutip.Qobj, space: Space, *, max_missing: float,
     cutoffs = tuple(math.ceil(1.5 * c) for c in space.cutoffs)
     for _ in range(max_rounds):
         out = to_fock_basis(rho, space, cutoffs)
-        if 1.0 - out.tr().real <= max_missing:
+        if (1.0 - out.tr().real) * max(cutoffs) <= tol:
             break
         cutoffs = tuple(math.ceil(1.3 * c) for c in cutoffs)
     return out

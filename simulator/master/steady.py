@@ -182,8 +182,8 @@ class MasterResult(ResultProtocol):
         The same state in the lab's displaced Fock basis, tensor order ``a_r``, ``a_l`` (if
         kept), ``b``: :attr:`operators` act on it, ``qutip.expect(b.dag() * b, res.state)`` is
         the covariance's phonon number within the truncation error. Computed on first use
-        (cutoffs chosen so that it misses at most ``options.tol / 10`` of the weight;
-        :func:`simulator.master.states.to_lab_basis`), then kept.
+        (cutoffs raised until the weight they miss costs a number operator at most half the
+        truncation error; :func:`simulator.master.states.to_lab_basis`), then kept.
     operators : dict of str to qutip.Qobj (property)
         ``"a_r"``, ``"a_l"`` (if kept), ``"b"``: the annihilation operators on :attr:`state`.
 
@@ -227,8 +227,9 @@ class MasterResult(ResultProtocol):
         ``b``); ``None`` if the result holds no state. See the class docstring."""
         if self.normal_mode_state is None:
             return None
-        return to_lab_basis(self.normal_mode_state, self.space(),
-                            max_missing=0.1 * self.options.tol)
+        err = self.truncation_error
+        tol = self.options.tol if err is None else min(err, self.options.tol)
+        return to_lab_basis(self.normal_mode_state, self.space(), tol=0.5 * tol)
 
     @property
     def operators(self) -> dict[str, qutip.Qobj]:
