@@ -299,8 +299,14 @@ def test_bad_arguments_name_the_argument():
 
 
 @few_units_ok
+@pytest.mark.slow
 def test_dask_backend_gives_the_same_bits():
-    """joblib's dask backend on a local cluster: same result as n_jobs = 1."""
+    """joblib's dask backend on a local cluster: same result as n_jobs = 1.
+
+    Under -m slow: the default run checks the same route (a ``distributed.LocalCluster``, a
+    ``Client`` and ``joblib.parallel_config(backend="dask")``, simulator/cli/cluster.py) bit for
+    bit through the command line in tests/test_cluster.py; a second local cluster cost 2 s of
+    CPU."""
     distributed = pytest.importorskip("distributed")
     import joblib
 
