@@ -58,6 +58,21 @@ numpydoc_xref_param_type = False
 numpydoc_validation_checks: set[str] = set()
 add_module_names = False
 
+
+def _full_summaries() -> None:
+    """Keep the summaries of the API tables whole: autosummary ends the first sentence at a
+    period followed by a space unless the text so far ends in one of its few known
+    abbreviations, so "Mean field (paper Eq. 10) ..." was cut at "(paper Eq.". Sphinx offers no
+    option for this; its module-level tuple is extended instead."""
+    import sphinx.ext.autosummary as autosummary
+
+    extra = ("Eq.", "Eqs.", "Fig.", "Figs.", "Sec.", "Ref.", "Refs.", "Phys.", "Rev.", "Lett.",
+             "Appl.", "vs.", "cf.", "approx.", "No.")
+    autosummary.WELL_KNOWN_ABBREVIATIONS = tuple(autosummary.WELL_KNOWN_ABBREVIATIONS) + extra
+
+
+_full_summaries()
+
 # ---- Markdown ----------------------------------------------------------------------------------
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3

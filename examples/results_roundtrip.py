@@ -36,7 +36,7 @@ sde2 = SDEResult.load(out)
 me2 = MasterResult.load(out)
 assert np.array_equal(lin2.covariance, lin.covariance)
 assert np.array_equal(sde2.unit_s2, sde.unit_s2) and sde2.seeds == sde.seeds
-assert np.array_equal(me2.state.full(), me.state.full())
+assert np.array_equal(me2.normal_mode_state.full(), me.normal_mode_state.full())
 print(f"SDE reloaded: E_N[r_m] = {sde2.log_negativity['r_m']:.4f} +- "
       f"{sde2.log_negativity_stderr['r_m']:.4f} over {sde2.n_units} units, status {sde2.status}")
 prov = me2.provenance
@@ -44,11 +44,13 @@ print(f"made {prov['timestamp']} with wgmsim {prov['versions']['wgmsim']}, "
       f"qutip {prov['versions']['qutip']}; options {prov['options']['method']}")
 
 # %% Continue in QuTiP: the reloaded density matrix
-# me2.state is in the Fock basis of the normal modes (see simulator.master.states); fock_state()
-# gives it in the displaced physical Fock basis, tensor order (r, m) here (no CCW factor).
-rho = me2.fock_state((10, 16))
+# me2.state is in the lab's displaced Fock basis, tensor order (a_r, b) here (no CCW factor),
+# and me2.operators holds the annihilation operators on it; the engine's own normal-mode
+# matrix is me2.normal_mode_state (see simulator.master.states).
+rho, b = me2.state, me2.operators["b"]
+print("state dims", rho.dims[0], "| operators", list(me2.operators))
+n_m = qutip.expect(b.dag() * b, rho)
 rho_m = rho.ptrace(1)  # the mechanical mode's fluctuations
-n_m = qutip.expect(qutip.num(16), rho_m)
 s_vn = qutip.entropy_vn(rho_m)
 # the same from the covariance, as for a Gaussian state: nu = sqrt(det V_m)
 nu = np.sqrt(np.linalg.det(me2.covariance[4:, 4:]))

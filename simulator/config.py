@@ -175,13 +175,25 @@ class RunFile:
     def params(self) -> dict[str, Any]:
         return self.table("params")
 
-    def check_tables(self, command: str, used: tuple[str, ...]) -> None:
-        """Refuse tables that ``command`` does not use (they would be silently ignored)."""
+    def check_tables(self, command: str, used: tuple[str, ...]) -> list[str]:
+        """The tables ``command`` does not read (to be ignored, and said so in one line).
+
+        A run file written by one subcommand works with every other that shares a table with
+        it (``[params]`` at least): ``wgmsim lyapunov --config DIR/run.toml`` on a folder of
+        ``wgmsim sde --out DIR`` reads ``[params]`` and ignores ``[sde]``.
+
+        Raises
+        ------
+        ConfigError
+            The file has tables, but none that ``command`` reads.
+        """
         extra = [t for t in self.tables if t not in used]
-        if extra:
+        if extra and len(extra) == len(self.tables):
             raise ConfigError(
                 f"{self.path}: table(s) {['[' + t + ']' for t in extra]} not used by "
-                f"`wgmsim {command}`, which reads {['[' + t + ']' for t in used]}")
+                f"`wgmsim {command}`, which reads {['[' + t + ']' for t in used]}; nothing "
+                "left to read")
+        return extra
 
 
 def read_run_file(path: str | Path) -> RunFile:

@@ -7,9 +7,15 @@ mechanical damping model. Every field is validated on construction; a bad value 
 
 Rates (``gamma_m``, ``kappa_0``, ``kappa_ex``, scatterer strengths, ``detuning``) are angular
 frequencies in s^-1; ``omega_m`` and ``omega_c`` are angular frequencies (rad/s), as the paper uses
-them. :meth:`Params.from_mapping` and :meth:`Params.from_toml` also read strings with units
-(:mod:`simulator.units`: ``"30 mW"``, ``"-1.15Gamma"``); :meth:`Params.to_toml` writes a file that
+them. ``Params(...)``, :meth:`Params.replace`, :meth:`Params.from_mapping` and
+:meth:`Params.from_toml` also read strings with units (:mod:`simulator.units`: ``"30 mW"``,
+``"-1.15Gamma"``), the same texts as the command line; :meth:`Params.to_toml` writes a file that
 reads back to an equal ``Params``.
+
+Examples
+--------
+>>> Params(power="30 mW", detuning="-1.15Gamma") == Params.paper()
+True
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import numpy as np
 from .checks import check_integer, check_real
 from .conventions import DAMPING_MODELS, HBAR, K_B
 from .tomlio import read_toml, toml_value
-from .units import UnitError, bare_hint, parse_text
+from .units import UNITS, UnitError, bare_hint, parse_text
 
 __all__ = ["Params", "ParameterError", "check_array"]
 
@@ -94,6 +100,12 @@ def check_array(name: str, values: Any, *, complex_ok: bool = False) -> np.ndarr
 class Params:
     """Inputs of the model, SI units; defaults are the paper's immune point.
 
+    Every field also takes a string with a unit, as on the command line and in TOML
+    (:mod:`simulator.units`): ``Params(power="30 mW", detuning="-1.15Gamma")``. The fields hold
+    SI numbers; ``Gamma`` and ``omega_m`` in a string are this parameter set's (``omega_m``
+    first, which must be absolute, then ``kappa_0`` and ``kappa_ex``, then the rest). A string
+    without a unit is refused for a dimensioned field (a bare number is SI).
+
     Parameters
     ----------
     mass : float
@@ -152,6 +164,7 @@ class Params:
         def put(name: str, value: Any) -> None:
             object.__setattr__(self, name, value)
 
+        self._resolve_units(put)
         for name, (low, strict) in BOUNDS.items():
             put(name, _real(name, getattr(self, name), low=low, strict=strict))
         for name in UNBOUNDED:
@@ -162,6 +175,40 @@ class Params:
         if self.damping not in DAMPING_MODELS:
             raise ParameterError(f"damping = {self.damping!r}: must be one of {DAMPING_MODELS}")
         _check_derived(self)
+
+    def _resolve_units(self, put: Any) -> None:
+        """Replace strings with units (``"30 mW"``, ``"-1.15Gamma"``) by SI numbers.
+
+        ``Gamma`` and ``omega_m`` are this parameter set's: ``omega_m`` is read first (it must be
+        absolute), then ``kappa_0`` and ``kappa_ex`` (absolute or in ``omega_m``), then the
+        rest, as in :meth:`from_mapping`.
+        """
+        def is_text(name: str, value: Any) -> bool:
+            if name == "defects" and isinstance(value, (list, tuple)):
+                return any(isinstance(x, str) for item in value
+                           for x in (item.values() if isinstance(item, Mapping) else
+                                     item if isinstance(item, (list, tuple)) else ()))
+            return name != "damping" and isinstance(value, str)
+
+        texts = [f.name for f in dataclasses.fields(self) if is_text(f.name, getattr(self, f.name))]
+        if not texts:
+            return
+        reader = _Reader(None, None, "Params")
+
+        def number(name: str) -> float | None:
+            value = getattr(self, name)
+            ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+            return float(value) if ok and math.isfinite(value) else None
+
+        for group in (("omega_m",), ("kappa_0", "kappa_ex"), tuple(texts)):
+            for name in group:
+                if name in texts and isinstance(getattr(self, name), (str, list, tuple)):
+                    value = getattr(self, name)
+                    put(name, reader.defects(value) if name == "defects"
+                        else reader.value(name, value))
+            reader.omega_m = number("omega_m")
+            k0, kex = number("kappa_0"), number("kappa_ex")
+            reader.Gamma = None if k0 is None or kex is None else k0 + kex
 
     @staticmethod
     def _check_defects(defects: Any) -> tuple[tuple[complex, float], ...]:
@@ -309,7 +356,17 @@ class Params:
         return cls.from_mapping({k: v for k, v in data.items() if k != "derived"})
 
     def replace(self, **changes: Any) -> "Params":
-        """A copy with ``changes`` applied (validated), like :func:`dataclasses.replace`."""
+        """A copy with ``changes`` applied (validated), like :func:`dataclasses.replace`.
+
+        Values may be strings with units, as in the constructor; ``Gamma`` and ``omega_m`` in
+        them are those of the new parameter set.
+
+        Examples
+        --------
+        >>> p = Params.paper().replace(power="10 mW", kappa_0="0.1omega_m", detuning="-1Gamma")
+        >>> p.power, p.detuning == -p.Gamma == -0.4 * p.omega_m
+        (0.01, True)
+        """
         return dataclasses.replace(self, **changes)
 
     # ---- derived quantities --------------------------------------------------------------------
@@ -513,7 +570,7 @@ def _apply(base: Params, data: Mapping[str, Any], source: str | None) -> Params:
     for a, b in (("eps", "defects"), ("g0", "mass")):
         if a in data and b in data:
             raise ParameterError(f"{a} and {b}{where}: give one of them ({a} sets {b})")
-    reader = _Reader(base, source)
+    reader = _Reader(base.Gamma, base.omega_m, source)
     changes: dict[str, Any] = {}
     if "omega_m" in data:
         changes["omega_m"] = reader.value("omega_m", data["omega_m"])
@@ -543,11 +600,16 @@ def _apply(base: Params, data: Mapping[str, Any], source: str | None) -> Params:
     return params
 
 
+#: A unit of each dimension to show in a message.
+_EXAMPLE_UNIT = {"power": "mW", "temperature": "mK", "rate": "Gamma", "mass": "ng",
+                 "length": "mm"}
+
+
 class _Reader:
     """Converts one raw value (number, ``[re, im]``, or string with a unit) to SI."""
 
-    def __init__(self, base: Params, source: str | None) -> None:
-        self.source, self.Gamma, self.omega_m = source, base.Gamma, base.omega_m
+    def __init__(self, Gamma: float | None, omega_m: float | None, source: str | None) -> None:
+        self.source, self.Gamma, self.omega_m = source, Gamma, omega_m
 
     def value(self, key: str, raw: Any) -> Any:
         name = key.rsplit(".", 1)[-1]
@@ -567,12 +629,24 @@ class _Reader:
         except UnitError as exc:
             raise ParameterError(str(exc) + self._where()) from None
         if not q.unit and q.number != 0 and q.dimension not in ("angle", "dimensionless"):
+            if self.source == "Params":
+                raise ParameterError(
+                    f"{key} = {raw!r}: a string needs a unit (allowed: "
+                    f"{' '.join(u for u in UNITS[q.dimension])}, e.g. {key}=\"{raw} "
+                    f"{_EXAMPLE_UNIT[q.dimension]}\"), or give a number in SI units "
+                    f"({key}={q.number!r})")
             prefix = "--set " if self.source == "--set" else ""
-            msg = bare_hint(key, q.number, Gamma=self.Gamma, omega_m=self.omega_m, prefix=prefix)
+            msg = bare_hint(key, q.number, Gamma=self.Gamma or math.nan,
+                            omega_m=self.omega_m or math.nan, prefix=prefix)
             if self.source != "--set":
                 msg += f"{self._where()}; a TOML number without quotes is read in SI units"
             raise ParameterError(msg)
-        return q.si(Gamma=self.Gamma, omega_m=self.omega_m)
+        try:
+            return q.si(Gamma=self.Gamma, omega_m=self.omega_m)
+        except UnitError:  # Gamma or omega_m of this parameter set is not a number
+            needs = "kappa_0 and kappa_ex" if q.unit == "Gamma" else "omega_m"
+            raise ParameterError(f"{key} = {raw!r}: {q.unit} needs {needs} of these parameters "
+                                 "as finite numbers (or strings with units)") from None
 
     def defects(self, raw: Any) -> Any:
         if isinstance(raw, (str, bytes)) or not hasattr(raw, "__iter__"):

@@ -16,6 +16,9 @@ states, in four small hooks, what it is made of:
 ``_xarray_vars() -> dict[str, (dims, ndarray)]``, ``_xarray_coords() -> dict``
     The arrays with named dimensions (``mode_i``, ``mode_j``, ``time``, ``detuning``, ``pair``,
     ...); defaults cover ``covariance``-like arrays.
+``_xarray_attrs() -> dict[str, dict]``
+    Attributes of each variable and coordinate, ``units`` above all; the default covers the
+    names the results share (:data:`XARRAY_UNITS`).
 ``_summary() -> dict[str, object]``
     A handful of scalars for ``__repr__`` and ``_repr_html_``.
 ``_record() -> dict``
@@ -29,7 +32,20 @@ and gets:
   (:class:`~simulator.errors.ResultFileError`);
 * ``to_dict()``: JSON-safe (``json.dumps`` works; non-finite numbers become ``null``);
 * ``to_xarray()``: an ``xarray.Dataset`` (xarray is the optional extra ``wgmsim[xarray]``,
-  imported only here);
+  imported only here) that ``Dataset.to_netcdf(path)`` writes with any backend, netCDF3 through
+  SciPy included, and ``xarray.open_dataset(path)`` reads back equal (:func:`netcdf_safe`):
+
+  - a ``units`` attribute on every numeric variable and coordinate (``_xarray_attrs``), CF
+    spelling where one applies (``s-1``, ``W``, ``K``, ``kg``, ``m``, ``rad``, ``s``, ``1`` for
+    dimensionless numbers such as quadrature covariances, vacuum 1/2), and ``omega_m`` or
+    ``1/omega_m`` for rates and times in the engines' units, which no CF unit expresses;
+    text labels (``mode_i = "X_r", ...``) carry no unit, as in CF;
+  - complex arrays (eigenvalues, density matrices, complex sweep fields) as real and imaginary
+    parts along a trailing dimension ``complex`` = ``("real", "imag")`` (attribute
+    ``complex_encoding``); :func:`complex_values` rebuilds the complex array;
+  - attribute names with letters, digits and ``_`` only (``E_N[r_m]`` -> ``E_N_r_m``,
+    ``detuning/Gamma`` -> ``detuning_over_Gamma``); ``attrs["wgmsim"]`` holds the full JSON
+    record;
 * ``provenance``: versions of Python, wgmsim and its dependencies (qutip included, from package
   metadata), the UTC time the result was made, the platform, and the params, options and seeds
   that made it; stamped when the result is constructed and restored by ``load``;
@@ -56,6 +72,7 @@ import functools
 import html
 import json
 import platform
+import re
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -65,12 +82,30 @@ from .errors import ResultFileError
 from .jsonio import to_jsonable
 from .resultio import read_result, versions, write_result
 
-__all__ = ["ResultProtocol", "FORMAT_VERSION", "require_xarray", "QUADRATURE_DIMS"]
+__all__ = ["ResultProtocol", "FORMAT_VERSION", "require_xarray", "QUADRATURE_DIMS",
+           "XARRAY_UNITS", "COMPLEX_DIM", "complex_values", "netcdf_safe"]
 
 #: Version of the folder layout written by :meth:`ResultProtocol.save`.
 FORMAT_VERSION = 1
 #: Dimension names of a covariance matrix's two axes.
 QUADRATURE_DIMS = ("mode_i", "mode_j")
+#: Trailing dimension holding the real and imaginary parts of a complex array in ``to_xarray``.
+COMPLEX_DIM = "complex"
+#: Units of the variable and coordinate names the results share (``to_xarray``): quadrature
+#: moments are dimensionless (vacuum variance 1/2); the engines' rates are in units of
+#: ``omega_m`` and their times in units of ``1/omega_m`` (:mod:`simulator.conventions`).
+XARRAY_UNITS: dict[str, str] = {
+    **dict.fromkeys(("covariance", "covariance_stderr", "linear_covariance",
+                     "lyapunov_covariance", "linear", "mean", "mean_stderr", "fixed_point",
+                     "mean_field", "unit_s1", "unit_s2", "unit_counts", "z", "trajectories",
+                     "log_negativity", "log_negativity_stderr", "steering", "phonon_number",
+                     "transmission", "photon_number_r", "photon_number_l", "residual",
+                     "stable", "state", "states", "normal_mode_state"), "1"),
+    **dict.fromkeys(("A", "D", "eigenvalues", "coupling_r", "coupling_l",
+                     "max_real_eigenvalue"), "omega_m"),
+    **dict.fromkeys(("time", "sample_time", "trajectory_times"), "1/omega_m"),
+    "chunk_seconds": "s",
+}
 
 
 @functools.lru_cache(maxsize=1)
@@ -96,6 +131,77 @@ def require_xarray():
             "to_xarray() needs xarray, an optional dependency of wgmsim: install it with "
             "`pip install \"wgmsim[xarray]\"` (or `pip install xarray`)") from exc
     return xarray
+
+
+def _attr_name(key: str) -> str:
+    """A netCDF-valid attribute name: letters, digits and ``_`` (``E_N[r_m]`` -> ``E_N_r_m``,
+    ``detuning/Gamma`` -> ``detuning_over_Gamma``, ``|V-V_lyap|`` -> ``V_minus_V_lyap``)."""
+    key = key.replace("/", "_over_").replace("-", "_minus_")
+    return re.sub(r"[^0-9A-Za-z_]+", "_", key).strip("_") or "attr"
+
+
+def _split_complex(values: np.ndarray) -> np.ndarray:
+    return np.stack([values.real, values.imag], axis=-1)
+
+
+def netcdf_safe(ds, attrs: dict[str, dict[str, Any]] | None = None):
+    """``ds`` in a form every netCDF backend writes and reads back equal.
+
+    Complex variables and coordinates get a trailing dimension :data:`COMPLEX_DIM` (coordinate
+    ``("real", "imag")``) and the attribute ``complex_encoding``; a complex *index* coordinate
+    ``NAME`` (a swept complex scatterer strength) becomes the non-index coordinate
+    ``NAME_value`` of shape ``(n, 2)``. ``attrs`` (name -> attributes, e.g. ``{"units": "1"}``)
+    are set on the variables and coordinates of those names, before the encoding.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+    attrs : dict of str to dict, optional
+
+    Returns
+    -------
+    xarray.Dataset
+    """
+    xr = require_xarray()
+    attrs = attrs or {}
+    for name in list(ds.variables):
+        if name in attrs:
+            ds[name].attrs.update(attrs[name])
+    complex_names = [k for k, v in ds.variables.items() if np.iscomplexobj(v.values)]
+    if not complex_names:
+        return ds
+    note = ("complex values as real and imaginary parts along the last dimension "
+            f"'{COMPLEX_DIM}'; simulator.protocol.complex_values(da) rebuilds them")
+    variables, coords = {}, {}
+    for name, var in ds.variables.items():
+        target = coords if name in ds.coords else variables
+        if np.iscomplexobj(var.values):
+            var = xr.Variable(var.dims + (COMPLEX_DIM,), _split_complex(var.values),
+                              {**var.attrs, "complex_encoding": note})
+            if name in ds.dims:  # an index coordinate cannot be two-dimensional
+                name = f"{name}_value"
+        target[name] = var
+    coords[COMPLEX_DIM] = xr.Variable((COMPLEX_DIM,), np.array(["real", "imag"]))
+    return xr.Dataset(variables, coords=coords, attrs=ds.attrs)
+
+
+def complex_values(da) -> np.ndarray:
+    """The complex array that ``to_xarray`` stored as real and imaginary parts.
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        A variable with the trailing dimension :data:`COMPLEX_DIM`, shape ``S + (2,)``.
+
+    Returns
+    -------
+    ndarray, complex, shape ``S``
+    """
+    if not da.dims or da.dims[-1] != COMPLEX_DIM:
+        raise ValueError(f"complex_values: {da.name!r} has dimensions {da.dims}, not a last "
+                         f"dimension {COMPLEX_DIM!r} (real, imag)")
+    values = np.asarray(da.values, dtype=float)
+    return values[..., 0] + 1j * values[..., 1]
 
 
 def _short(value: Any) -> str:
@@ -161,6 +267,9 @@ class ResultProtocol:
         from .conventions import QUADRATURES
 
         return {"mode_i": list(QUADRATURES), "mode_j": list(QUADRATURES)}
+
+    def _xarray_attrs(self) -> dict[str, dict[str, Any]]:
+        return {k: {"units": u} for k, u in XARRAY_UNITS.items()}
 
     def _summary(self) -> dict[str, Any]:
         return {}
@@ -239,8 +348,9 @@ class ResultProtocol:
                                                    "provenance": self.provenance}))}
         for k, v in self._summary().items():
             if isinstance(v, (bool, int, float, str, np.floating, np.integer)):
-                attrs[k] = v if not isinstance(v, bool) else int(v)
-        return xr.Dataset(variables, coords=coords, attrs=attrs)
+                attrs[_attr_name(k)] = v if not isinstance(v, bool) else int(v)
+        ds = xr.Dataset(variables, coords=coords, attrs=attrs)
+        return netcdf_safe(ds, self._xarray_attrs())
 
     def __repr__(self) -> str:
         body = ", ".join(f"{k}={_short(v)}" for k, v in self._summary().items())

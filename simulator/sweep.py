@@ -18,6 +18,7 @@ from .model import Rates, coupling, diffusion_matrix, drift_matrix, mean_field, 
 from .observables import log_negativity, occupation, steering
 from .params import Params
 from .protocol import ResultProtocol
+from .units import SI_UNITS, dimension_of
 
 __all__ = ["SweepResult", "sweep"]
 
@@ -155,11 +156,20 @@ class SweepResult(ResultProtocol):
                 coords[f"{field_name}_value"] = (tuple(dims), np.array(v))
         return coords
 
+    def _xarray_attrs(self) -> dict[str, dict[str, Any]]:
+        out = super()._xarray_attrs()
+        for field_name in self.grid:  # swept fields are in SI units (Params)
+            unit = SI_UNITS[dimension_of(field_name)]
+            out[field_name] = out[f"{field_name}_value"] = {"units": unit}
+        return out
+
     def _summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {"shape": self.shape}
         for k, v in self.grid.items():
-            v = np.asarray(v, dtype=float)
-            out[k] = f"[{v.min():.4g} .. {v.max():.4g}]"
+            v = np.asarray(v)
+            part = " (real part)" if np.iscomplexobj(v) else ""
+            v = np.real(v).astype(float)
+            out[k] = f"[{v.min():.4g} .. {v.max():.4g}]{part}"
         out["stable"] = f"{int(np.count_nonzero(self.stable))}/{self.stable.size}"
         en = self.log_negativity.get("r_m")
         if en is not None and np.isfinite(en).any():

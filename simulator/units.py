@@ -38,7 +38,7 @@ import re
 from dataclasses import dataclass
 
 __all__ = [
-    "UnitError", "Quantity", "UNITS", "KEY_DIMENSIONS", "COMPLEX_KEYS", "RELATIVE_UNITS",
+    "UnitError", "Quantity", "UNITS", "SI_UNITS", "KEY_DIMENSIONS", "COMPLEX_KEYS", "RELATIVE_UNITS",
     "dimension_of", "parse_text", "parse_quantity", "bare_hint",
 ]
 
@@ -71,6 +71,9 @@ KEY_DIMENSIONS: dict[str, str] = {
     "kappa_ex": "rate", "detuning": "rate", "eta": "rate", "eps": "rate", "g0": "rate",
     "G": "rate", "beta": "angle", "m": "dimensionless",
 }
+#: The SI unit of each dimension, spelt as CF conventions (UDUNITS) spell it.
+SI_UNITS: dict[str, str] = {"power": "W", "temperature": "K", "rate": "s-1", "mass": "kg",
+                            "length": "m", "angle": "rad", "dimensionless": "1"}
 #: Keys that take complex values (lossy scatterers).
 COMPLEX_KEYS = frozenset({"eta", "eps"})
 

@@ -294,6 +294,16 @@ class ValidationResult(ResultProtocol):
                     out[k if k in shared else f"{name}_{k}"] = v
         return out
 
+    def _xarray_attrs(self) -> dict[str, dict[str, Any]]:
+        shared = ("mode", "mode_i", "mode_j")
+        out = {}
+        for name in self._NESTED:
+            sub = getattr(self, name)
+            if sub is not None:
+                for k, v in sub._xarray_attrs().items():
+                    out[k if k in shared else f"{name}_{k}"] = v
+        return out
+
     def _summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {"stable": self.lyapunov.stable}
         for c in self.comparisons:

@@ -44,3 +44,20 @@ def defect() -> Params:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(20261125)
+
+
+@pytest.fixture(scope="session")
+def steady_state():
+    """``solve_master(params)`` with default options, solved once per parameter point for the
+    whole session (the defect point takes seconds; test_master, test_protocol and test_netcdf
+    read the same results). Results are frozen; do not rely on their identity."""
+    from simulator.master import solve_master
+
+    cache: dict = {}
+
+    def solve(params: Params):
+        if params not in cache:
+            cache[params] = solve_master(params)
+        return cache[params]
+
+    return solve

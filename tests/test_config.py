@@ -1,6 +1,7 @@
 """Run files: g0/G, TOML round trip, --config precedence, run.toml reproducing a run."""
 
 import ast
+import json
 import functools
 import math
 from pathlib import Path
@@ -101,7 +102,8 @@ def test_config_under_explicit_flags(tmp_path):
     ("[params]\ncolour = 3\n", "unknown key(s) ['colour'] in [params]; allowed: ['mass'"),
     ("[engine]\nx = 1\n", "[engine] is not a table of a run file; allowed tables: ['params', "
                           "'sde', 'ringup', 'master', 'validate']"),
-    ("[ringup]\nn_traj = 8\n", "table(s) ['[ringup]'] not used by `wgmsim sde`"),
+    ("[ringup]\nn_traj = 8\n", "table(s) ['[ringup]'] not used by `wgmsim sde`, which reads "
+                                 "['[params]', '[sde]']; nothing left to read"),
     ("[params]\npower = 0.03\ndetuning = \"-1.15\"\n", "detuning needs a unit"),
     ("power = 1\n", "[power] is not a table of a run file"),
 ])
@@ -135,6 +137,56 @@ def test_validate_run_file_gives_the_same_options(tmp_path):
     assert p == Params.paper(beta=0.3)
     assert back.sde_options() == options.sde_options()
     assert (back.seed, back.master, back.master_max_dim) == (4, False, 64)
+
+
+def _validate_options(args):
+    return build_options(args, ValidateOptions, "validate", quick=args.quick, seed=args.seed,
+                         n_jobs=args.n_jobs, master=not args.no_master,
+                         master_max_dim=args.master_max_dim)
+
+
+def test_a_run_file_works_with_every_subcommand_sharing_its_tables(tmp_path, capsys):
+    """Issue 20: run.toml of `sde --out` fed to lyapunov, me, ringup and validate: each reads
+    the tables it shares ([params]; validate also [sde], with its seed) and names the others
+    it ignores in one line."""
+    sde_opts = SDEOptions(n_traj=32, chunk_size=8, t_avg=40.0, dt=0.05)
+    write_run_file(tmp_path, Params.paper(beta=0.3), command="sde", sde=sde_opts, seed=9)
+    cfg = str(tmp_path / "run.toml")
+    assert main(["lyapunov", "--config", cfg, "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert err.strip() == f"wgmsim lyapunov: {cfg}: ignoring [sde] (read by sde/validate)"
+    assert json.loads(out)["params"]["beta"] == 0.3
+    for command in ("me", "ringup"):
+        args, p = parse(command, "--config", cfg)
+        assert p == Params.paper(beta=0.3)
+        assert f"ignoring [sde] (read by sde/validate)" in capsys.readouterr().err
+    args, p = parse("validate", "--config", cfg)
+    opts = _validate_options(args)
+    assert capsys.readouterr().err == ""  # validate reads both tables
+    assert p == Params.paper(beta=0.3) and opts.seed == 9
+    assert opts.sde == sde_opts  # the SDE leg runs the sde run's options and seed
+    # --quiet: no note; a file with none of the command's tables is still refused
+    args, _ = parse("--quiet", "me", "--config", cfg)
+    assert capsys.readouterr().err == ""
+    only = tmp_path / "only.toml"
+    only.write_text("[ringup]\nn_traj = 8\n")
+    with pytest.raises(ConfigError, match="nothing left to read"):
+        parse("sde", "--config", str(only))
+    # validate's run file fed to sde: [validate] ignored, its [sde] table read
+    write_run_file(tmp_path / "v", Params.paper(), command="validate",
+                   validate=ValidateOptions(quick=True, seed=4))
+    args, _ = parse("sde", "--config", str(tmp_path / "v" / "run.toml"))
+    assert options_from_args(args).n_traj == ValidateOptions(quick=True).sde_options().n_traj
+    assert "ignoring [validate] (read by validate)" in capsys.readouterr().err
+
+
+def test_validate_refuses_two_different_seeds(tmp_path):
+    cfg = tmp_path / "run.toml"
+    cfg.write_text("[validate]\nseed = 1\n[sde]\nseed = 2\nn_traj = 16\n")
+    with pytest.raises(ConfigError, match=r"\[validate\] seed = 1 and \[sde\] seed = 2"):
+        _validate_options(parse("validate", "--config", str(cfg))[0])
+    cfg.write_text("[validate]\nseed = 2\n[sde]\nseed = 2\nn_traj = 16\n")
+    assert _validate_options(parse("validate", "--config", str(cfg))[0]).seed == 2
 
 
 # ---- run.toml repeats a run bit for bit ---------------------------------------------------------

@@ -198,7 +198,8 @@ def test_chunk_of_old_format_is_refused(tmp_path):
 def test_checkpoint_files_are_world_readable(tmp_path):
     out = tmp_path / "run"
     _partial(out)
-    for f in [out / "manifest.json", out / ".lock", *(out / "chunks").iterdir()]:
+    for f in [out / "manifest.json", out / ".lock", out / ".lock.info",
+              *(out / "chunks").iterdir()]:
         assert f.stat().st_mode & 0o777 == 0o644, f
     assert not [f for f in (out / "chunks").iterdir() if f.suffix != ".npz"]  # no temp files
 
@@ -214,11 +215,12 @@ def test_out_that_is_a_file_is_refused(tmp_path):
 
 # ---- locks and concurrency (real processes) -----------------------------------------------------
 HOLDER = r"""
-import fcntl, os, sys, time
-fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
-fcntl.flock(fd, fcntl.LOCK_EX)
-os.ftruncate(fd, 0)
-os.write(fd, f"pid {os.getpid()} on testhost since now".encode())
+import os, sys, time
+from filelock import FileLock
+lock = FileLock(sys.argv[1], thread_local=False)  # kept: released when collected
+lock.acquire()
+with open(sys.argv[1] + ".info", "w") as f:
+    f.write(f"pid {os.getpid()} on testhost since now")
 print("locked", flush=True)
 time.sleep(60)
 """
@@ -286,10 +288,10 @@ def test_lock_held_by_another_process_is_refused(tmp_path, full):
     finally:
         holder.kill()
         holder.wait()
-    # the holder died without cleaning up: its lock file is left, but the lock is gone
-    assert (out / ".lock").read_text().startswith(f"pid {holder.pid}")
+    # the holder died without cleaning up: its lock files are left, but the lock is gone
+    assert (out / ".lock.info").read_text().startswith(f"pid {holder.pid}")
     _same(full, simulate_sde(P, TINY, seed=SEED, out=out))
-    assert (out / ".lock").read_text().startswith(f"pid {os.getpid()} on ")
+    assert (out / ".lock.info").read_text().startswith(f"pid {os.getpid()} on ")
 
 
 def test_lock_is_exclusive_within_one_process(tmp_path):

@@ -103,8 +103,8 @@ def test_ccw_factor_dropped_only_without_backscattering():
                      marks=pytest.mark.slow),
     ],
 )
-def test_steady_state_matches_lyapunov_within_truncation_error(params):
-    res = solve_master(params)
+def test_steady_state_matches_lyapunov_within_truncation_error(params, steady_state):
+    res = steady_state(params)
     assert res.converged, res.message
     assert res.truncation_error < res.options.tol
     diff = np.abs(res.covariance - res.lyapunov.covariance).max()
@@ -187,7 +187,9 @@ def test_nonlinear_term_negligible_at_paper_coupling():
 
 # ---- time evolution -----------------------------------------------------------------------------
 def test_time_evolution_matches_covariance_evolution():
-    t = np.linspace(0.0, 10.0, 21)
+    # t = 0..4 holds the transient entanglement peak (E_N 0.0126 at t = 1; 0.0137 at 1.5 on
+    # a finer grid) at a third of the cost of t = 0..10 on 21 points
+    t = np.linspace(0.0, 4.0, 5)
     tr = evolve_master(COLD, t)
     assert tr.modes == ("r", "m")
     assert tr.truncation_error < 1e-3

@@ -59,7 +59,8 @@ def test_several_defects_and_lossy_scatterer():
         ("m", 0, "integer >= 1"),
         ("m", 2.5, "m = 2.5"),
         ("m", True, "m = True"),
-        ("omega_m", "63e6", "omega_m = '63e6' (str)"),
+        ("omega_m", "63e6", "omega_m = '63e6': a string needs a unit"),
+        ("power", "3 K", "'K' is a unit of temperature"),
         ("detuning", None, "detuning"),
         ("eta", "big", "eta"),
         ("damping", "ohmic", "brownian"),
@@ -71,6 +72,38 @@ def test_invalid_values_name_field_and_range(field, value, fragment):
     with pytest.raises(ParameterError) as exc:
         Params.paper(**{field: value})
     assert field.split("[")[0] in str(exc.value)
+    assert fragment in str(exc.value)
+
+
+def test_strings_with_units_in_python():
+    """Params(...) and replace take the command line's unit strings; the fields hold SI."""
+    p = Params(power="30 mW", detuning="-1.15Gamma")
+    assert p == Params.paper() and p.power == 0.03 and isinstance(p.detuning, float)
+    q = p.replace(temperature="50 mK", beta="0.125pi", eta="1-0.05jGamma", power="10mW")
+    assert q.temperature == 0.05 and q.beta == pytest.approx(math.pi / 8)
+    assert q.eta == pytest.approx((1 - 0.05j) * p.Gamma) and q.power == 0.01
+    assert q == Params.from_mapping({"temperature": "50 mK", "beta": "0.125pi",
+                                     "eta": "1-0.05jGamma", "power": "10mW"})
+    # Gamma and omega_m are those of the set being built, whatever the keyword order
+    r = p.replace(detuning="-1Gamma", kappa_0="0.1omega_m", omega_m="5 MHz")
+    assert r.omega_m == pytest.approx(2 * math.pi * 5e6)
+    assert r.kappa_0 == pytest.approx(0.1 * r.omega_m)
+    assert r.detuning == pytest.approx(-(r.kappa_0 + r.kappa_ex))
+    d = Params(defects=[("0.5Gamma", "0deg"), {"eps": "0.2Gamma", "beta": "40deg"}], m="4")
+    assert d.defects[1] == pytest.approx((0.2 * d.Gamma, math.radians(40)))
+    assert d.m == 4 and d.damping == "brownian"
+
+
+@pytest.mark.parametrize("changes, fragment", [
+    ({"detuning": "-1.15"}, "detuning = '-1.15': a string needs a unit"),
+    ({"power": "30 K"}, "power = '30 K': 'K' is a unit of temperature; power is a power, "
+                        "allowed units: W mW uW nW"),
+    ({"omega_m": "1Gamma"}, "omega_m = '1Gamma': omega_m cannot be given relative"),
+    ({"kappa_0": None, "detuning": "1Gamma"}, "Gamma needs kappa_0 and kappa_ex"),
+])
+def test_bad_unit_strings_name_the_field_and_the_units(changes, fragment):
+    with pytest.raises(ParameterError) as exc:
+        Params.paper().replace(**changes)
     assert fragment in str(exc.value)
 
 

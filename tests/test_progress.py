@@ -146,7 +146,10 @@ def test_me_verbose_logs_rounds(capsys):
 
 @FEW_UNITS
 def test_validate_cli_logs_every_leg(capsys, tmp_path):
-    args = ["validate", "--quick", "--out", str(tmp_path)]
+    # the logging is under test, not the statistics: a small SDE leg through a run file
+    cfg = tmp_path / "small.toml"
+    cfg.write_text("[sde]\nn_traj = 32\nchunk_size = 16\nt_avg = 200.0\n")
+    args = ["validate", "--quick", "--config", str(cfg), "--out", str(tmp_path / "out")]
     assert main(args + ["--verbose", "--progress"]) == 0
     err = capsys.readouterr().err
     for leg in ("lyapunov", "sde", "master"):

@@ -31,11 +31,16 @@ def test_quick_validation_at_immune_point_agrees(tmp_path, capsys):
 
 
 def test_biased_integrator_is_flagged():
-    """Euler-Maruyama at dt = 0.05 anti-damps the mechanics: the verdict must say so."""
-    opts = ValidateOptions(master=False, sde=SDEOptions(
-        method="euler", dt=0.05, n_traj=256, chunk_size=64, t_avg=1500.0))
+    """Euler-Maruyama at dt = 0.05 anti-damps the mechanics: the verdict must say so.
+
+    64 trajectories (20 statistical units, status ok) give max |z| = 55 against Lyapunov (256
+    gave 97): the bias is many standard errors whatever the ensemble, so the small one is
+    enough; control variates off (they do not change the plain covariance compared here)."""
+    opts = ValidateOptions(master=False, control_variate=False, sde=SDEOptions(
+        method="euler", dt=0.05, n_traj=64, chunk_size=16, t_avg=1500.0))
     res = validate(Params.paper(), opts)
-    assert not res.comparisons[0].agrees
+    assert res.sde.status == "ok"
+    assert not res.comparisons[0].agrees and res.comparisons[0].max_abs_score > 20
     assert "deviates" in res.verdicts["sde"]
 
 
@@ -53,7 +58,9 @@ def test_bad_input_exits_2(tmp_path, capsys):
 
 
 def test_master_leg_agrees_and_lossy_is_skipped(tmp_path):
-    res = validate(Params.paper(), ValidateOptions(quick=True))
+    # the master leg is under test here: a small SDE leg (the quick one is tested above)
+    res = validate(Params.paper(), ValidateOptions(
+        quick=True, sde=SDEOptions(n_traj=32, chunk_size=16, t_avg=200.0)))
     engines = {c.engine: c for c in res.comparisons}
     assert set(engines) == {"sde", "master"}
     me = engines["master"]

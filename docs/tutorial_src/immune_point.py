@@ -180,6 +180,23 @@ print(f"max |V_master - V_Lyapunov| = {me.lyapunov_difference:.1e}")
 # The nonlinear term moves nothing beyond the truncation error: at the paper's
 # ``G0/Gamma ~ 1e-5`` the linearised picture is exact for all practical purposes.
 #
+# The density matrix is a ``qutip.Qobj`` in the lab's displaced Fock basis (the fluctuations
+# about the mean field; tensor order ``a_r``, ``a_l`` where the CCW mode couples, ``b``), and
+# ``me.operators`` holds the annihilation operators on it, so QuTiP's own tools apply: the
+# phonon number from ``b^dag b`` is the covariance's, within the truncation error. (The engine
+# solves in the Fock basis of the normal modes; that matrix is ``me.normal_mode_state``.)
+
+import qutip  # noqa: E402
+
+b = me.operators["b"]
+V = me.covariance
+print(f"state dims {me.state.dims[0]}, operators {list(me.operators)}")
+print(f"<b^dag b> = {qutip.expect(b.dag() * b, me.state):.5f} (QuTiP on me.state), "
+      f"{0.5 * (V[4, 4] + V[5, 5] - 1) + 0.5 * (me.mean[4]**2 + me.mean[5]**2):.5f} "
+      "(covariance)")
+
+# %%
+#
 # 4. The validation, as ``wgmsim validate`` runs it
 # -------------------------------------------------
 # :func:`simulator.validate.validate` runs the three engines on one point and compares every

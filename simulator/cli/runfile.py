@@ -11,6 +11,7 @@ Each subcommand maps its flags onto run-file keys in :data:`FLAGS`; table keys w
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any, Callable
 
 from ..config import ConfigError, RunFile
@@ -39,7 +40,8 @@ FLAGS: dict[str, dict[str, tuple]] = {
     "me": {k: ("master", k) for k in ("nonlinear", "t_max", "n_times", "initial_phonons",
                                       "basis", "method", "tol", "cutoffs", "max_dim")},
 }
-#: Tables each subcommand reads (any other table in its run file is refused).
+#: Tables each subcommand reads (any other table of its run file is ignored, said in one line on
+#: stderr; a file with none of them is refused).
 TABLES_USED: dict[str, tuple[str, ...]] = {
     "lyapunov": ("params",), "sde": ("params", "sde"), "ringup": ("params", "ringup"),
     "validate": ("params", "validate", "sde"), "me": ("params", "master"),
@@ -87,11 +89,20 @@ def merge_config(args: argparse.Namespace) -> RunFile | None:
     command = getattr(args, "config_command", None)
     run = RunFile.read(args.config) if getattr(args, "config", None) else None
     if run is not None:
-        run.check_tables(command, TABLES_USED[command])
+        ignored = run.check_tables(command, TABLES_USED[command])
+        if ignored and not getattr(args, "quiet", False):
+            print(f"wgmsim {command}: {run.path}: ignoring " + ", ".join(
+                f"[{t}] (read by {'/'.join(c for c, u in TABLES_USED.items() if t in u)})"
+                for t in ignored), file=sys.stderr)
+        if command == "validate":
+            _validate_seed_from_sde(run)
     for dest, (table, key, *conv) in FLAGS.get(command, {}).items():
         value = getattr(args, dest, None)
         if not isinstance(value, _Default):
             continue
+        if command == "validate" and dest == "seed" and run is not None \
+                and "seed" not in run.table("validate") and "seed" in run.table("sde"):
+            table = "sde"  # a run file of `wgmsim sde --out`: its seed is the SDE leg's
         if run is not None and key in run.table(table):
             file_value = run.table(table)[key]
             if conv:
@@ -103,6 +114,15 @@ def merge_config(args: argparse.Namespace) -> RunFile | None:
             setattr(args, dest, value.value)
     args.run_file, args.config_merged = run, True
     return run
+
+
+def _validate_seed_from_sde(run: RunFile) -> None:
+    """``validate`` reads ``[sde] seed`` as its seed (the SDE leg's) where ``[validate]`` has
+    none; two different seeds are refused."""
+    a, b = run.table("validate").get("seed"), run.table("sde").get("seed")
+    if a is not None and b is not None and a != b:
+        raise ConfigError(f"{run.path}: [validate] seed = {a} and [sde] seed = {b}: validate "
+                          "has one seed (that of its SDE leg); give one of them")
 
 
 def build_options(args: argparse.Namespace, cls: type, table: str, **kwargs: Any) -> Any:
@@ -117,9 +137,8 @@ def build_options(args: argparse.Namespace, cls: type, table: str, **kwargs: Any
     extras = {k: v for k, v in (run.table(table) if run else {}).items() if k not in flagged}
     if table == "validate" and run is not None and run.table("sde"):
         sde = {k: v for k, v in run.table("sde").items()}
-        clash = sorted(set(sde) & {"seed", "n_jobs"})
-        if clash:
-            raise ConfigError(f"{run.path}: [sde] {clash}: validate takes them from [validate]")
+        sde.pop("seed", None)  # the SDE leg's seed (see merge_config)
+        sde.pop("n_jobs", None)  # does not change results; --n-jobs or [validate] n_jobs
         from ..sde import SDEOptions
 
         kwargs.setdefault("sde", SDEOptions.from_dict(sde))

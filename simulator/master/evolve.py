@@ -35,7 +35,7 @@ from .common import (
     top_population,
 )
 from .operators import Space, build_space, kept_modes, liouvillian
-from .states import qobj_from_arrays, quadrature_operators
+from .states import destroy_operators, qobj_from_arrays, quadrature_operators
 from .steady import blas_threads
 
 __all__ = ["EvolveOptions", "MasterTrajectory", "evolve_master"]
@@ -115,8 +115,9 @@ class MasterTrajectory(ResultProtocol):
     timing : dict
     states : tuple of qutip.Qobj or None
         Density matrix at each time (``options.store_states=True``; of the run with raised
-        cutoffs when ``check_truncation``): fluctuations about the mean field, physical Fock basis,
-        tensor order r, l, m (:mod:`simulator.master.states`).
+        cutoffs when ``check_truncation``): fluctuations about the mean field, the lab's
+        displaced Fock basis, tensor order ``a_r``, ``a_l`` (if kept), ``b``, on which
+        :attr:`operators` act (:mod:`simulator.master.states`).
 
     The result protocol (:mod:`simulator.protocol`): ``save``/``load``, ``to_dict``,
     ``to_xarray`` (dimension ``time``), ``provenance``.
@@ -187,9 +188,21 @@ class MasterTrajectory(ResultProtocol):
             "params": self.params.to_dict(),
         }
 
+    @property
+    def operators(self) -> dict[str, qutip.Qobj]:
+        """Annihilation operators ``"a_r"``, ``"a_l"`` (if kept), ``"b"`` on the space of
+        :attr:`states` (the lab's displaced Fock basis, :mod:`simulator.master.states`)."""
+        return destroy_operators(self.modes, self.cutoffs_of_states)
+
+    @property
+    def cutoffs_of_states(self) -> tuple[int, ...]:
+        """Fock dimensions of :attr:`states` (those of the run with raised cutoffs when the
+        truncation was checked; ``cutoffs`` when no states are kept)."""
+        return tuple(self.states[0].dims[0]) if self.states else tuple(self.cutoffs)
+
     def quadrature_operators(self) -> dict[str, qutip.Qobj]:
         """Physical fluctuation quadratures of the kept modes on the space of :attr:`states`."""
-        return quadrature_operators(build_space(self.modes, "fock", self.cutoffs,
+        return quadrature_operators(build_space(self.modes, "fock", self.cutoffs_of_states,
                                                 initial_covariance(0.0)))
 
     def covariance_xxpp(self, hbar: float = 2.0) -> np.ndarray:

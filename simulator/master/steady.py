@@ -10,6 +10,8 @@ Lyapunov solution of the *same* damping model. Units: ``omega_m = 1``.
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
 import logging
 import math
 import time
@@ -49,7 +51,8 @@ from .operators import (
     liouvillian,
     sylvester_preconditioner,
 )
-from .states import qobj_from_arrays, qobj_to_arrays, quadrature_operators, to_fock_basis
+from .states import (LADDER_NAMES, destroy_operators, qobj_from_arrays, qobj_to_arrays,
+                     quadrature_operators, to_fock_basis, to_lab_basis)
 
 __all__ = ["MasterOptions", "MasterResult", "solve_master", "STEADY_METHODS", "BLAS_THREADS",
            "blas_threads"]
@@ -170,15 +173,23 @@ class MasterResult(ResultProtocol):
         Linearised steady state of the same damping model.
     timing : dict
         Wall-clock seconds: ``total`` and the sums of ``build``, ``solve``, ``moments``.
-    state : qutip.Qobj
-        The steady-state density matrix of the final solve (trace 1): the fluctuations about the
-        mean field, tensor order r, l, m (``modes``), in the Fock basis of the ``basis`` modes
-        (the Williamson normal modes by default); :mod:`simulator.master.states` documents the
-        basis, :meth:`quadrature_operators` gives the physical quadratures on it and
-        :meth:`fock_state` the state in the displaced physical Fock basis.
+    normal_mode_state : qutip.Qobj
+        The steady-state density matrix as the engine solved for it (trace 1): the
+        fluctuations about the mean field, tensor order r, l, m (``modes``), in the Fock basis
+        of the ``basis`` modes: the Williamson normal modes by default (with ``basis="fock"``
+        the physical modes, and then the same matrix as :attr:`state`).
+    state : qutip.Qobj (property)
+        The same state in the lab's displaced Fock basis, tensor order ``a_r``, ``a_l`` (if
+        kept), ``b``: :attr:`operators` act on it, ``qutip.expect(b.dag() * b, res.state)`` is
+        the covariance's phonon number within the truncation error. Computed on first use
+        (cutoffs raised until the weight they miss costs a number operator at most half the
+        truncation error; :func:`simulator.master.states.to_lab_basis`), then kept.
+    operators : dict of str to qutip.Qobj (property)
+        ``"a_r"``, ``"a_l"`` (if kept), ``"b"``: the annihilation operators on :attr:`state`.
 
-    The result protocol (:mod:`simulator.protocol`): ``save``/``load`` (the state as its dense
-    matrix and dims), ``to_dict``, ``to_xarray``, ``provenance``, ``to_estimate``.
+    :mod:`simulator.master.states` documents the bases. The result protocol
+    (:mod:`simulator.protocol`): ``save``/``load`` (the normal-mode state as its dense matrix
+    and dims), ``to_dict``, ``to_xarray`` (both states), ``provenance``, ``to_estimate``.
     status : str
         ``"ok"``; ``"not_converged"`` (truncation not converged: ``max_dim``, ``max_rounds`` or
         ``max_time`` stopped the loop); ``"unphysical"`` (the covariance violates
@@ -202,13 +213,39 @@ class MasterResult(ResultProtocol):
     history: tuple[dict, ...]
     lyapunov: LyapunovResult
     timing: dict = field(default_factory=dict)
-    state: Any = None
+    normal_mode_state: Any = None
     status: str = "ok"
 
     @property
     def log_negativity(self) -> dict[str, float]:
         """``E_N`` per pair ``{"r_m", "l_m", "r_l"}``."""
         return {k: float(v) for k, v in log_negativity(self.covariance).items()}
+
+    @functools.cached_property
+    def state(self) -> qutip.Qobj | None:
+        """The steady state in the lab's displaced Fock basis (order ``a_r``, ``a_l`` if kept,
+        ``b``); ``None`` if the result holds no state. See the class docstring."""
+        if self.normal_mode_state is None:
+            return None
+        err = self.truncation_error
+        tol = self.options.tol if err is None else min(err, self.options.tol)
+        return to_lab_basis(self.normal_mode_state, self.space(), tol=0.5 * tol)
+
+    @property
+    def operators(self) -> dict[str, qutip.Qobj]:
+        """Annihilation operators ``"a_r"``, ``"a_l"`` (if kept), ``"b"`` on :attr:`state`.
+
+        Examples
+        --------
+        >>> import qutip
+        >>> res = solve_master(Params.paper())
+        >>> b = res.operators["b"]
+        >>> n = qutip.expect(b.dag() * b, res.state)
+        >>> V = res.covariance  # phonon number of the covariance: (V_qq + V_pp - 1) / 2
+        >>> bool(abs(n - (V[4, 4] + V[5, 5] - 1) / 2) < res.truncation_error)
+        True
+        """
+        return destroy_operators(self.modes, tuple(self.state.dims[0]))
 
     @property
     def lyapunov_difference(self) -> float:
@@ -262,15 +299,20 @@ class MasterResult(ResultProtocol):
         """The truncated space of :attr:`state` (basis, cutoffs, symplectic ``S``, operators)."""
         return build_space(self.modes, self.basis, self.cutoffs, self.lyapunov.covariance)
 
-    def quadrature_operators(self) -> dict[str, qutip.Qobj]:
+    def quadrature_operators(self, *, normal_modes: bool = False) -> dict[str, qutip.Qobj]:
         """Physical fluctuation quadratures (``"X_r"``, ..., ``"p"``) of the kept modes as
-        operators on :attr:`state`'s space: ``qutip.expect(ops["q"], res.state)`` is ``<dq>``."""
-        return quadrature_operators(self.space())
+        operators on :attr:`state` (``normal_modes=True``: on :attr:`normal_mode_state`):
+        ``qutip.expect(ops["q"], res.state)`` is ``<dq>``."""
+        if normal_modes:
+            return quadrature_operators(self.space())
+        cut = tuple(self.state.dims[0])
+        return quadrature_operators(build_space(self.modes, "fock", cut, self.covariance))
 
     def fock_state(self, cutoffs: tuple[int, ...]) -> qutip.Qobj:
-        """:attr:`state` in the displaced physical Fock basis with the given cutoffs (one per mode
-        of ``modes``); see :func:`simulator.master.states.to_fock_basis`."""
-        return to_fock_basis(self.state, self.space(), cutoffs)
+        """:attr:`normal_mode_state` in the displaced physical Fock basis with the given cutoffs
+        (one per mode of ``modes``); see :func:`simulator.master.states.to_fock_basis`
+        (:attr:`state` chooses the cutoffs itself)."""
+        return to_fock_basis(self.normal_mode_state, self.space(), cutoffs)
 
     def covariance_xxpp(self, hbar: float = 2.0) -> np.ndarray:
         """The covariance in thewalrus / Strawberry Fields form, order ``(x_r, x_l, x_m, p_r,
@@ -310,8 +352,9 @@ class MasterResult(ResultProtocol):
     def _arrays(self) -> dict[str, np.ndarray]:
         out = {"covariance": self.covariance, "mean": self.mean}
         out.update({f"lyapunov.{k}": v for k, v in self.lyapunov._arrays().items()})
-        if self.state is not None:
-            out["state"], out["state_dims"] = qobj_to_arrays(self.state)
+        if self.normal_mode_state is not None:
+            out["normal_mode_state"], out["normal_mode_state_dims"] = \
+                qobj_to_arrays(self.normal_mode_state)
         return out
 
     def _meta(self) -> dict[str, Any]:
@@ -334,8 +377,10 @@ class MasterResult(ResultProtocol):
         ref = LyapunovResult._from_saved(
             meta["lyapunov"], {k[len("lyapunov."):]: v for k, v in arrays.items()
                                if k.startswith("lyapunov.")})
-        state = (qobj_from_arrays(arrays["state"], arrays["state_dims"])
-                 if "state" in arrays else None)
+        # folders written before the lab-basis state: the normal-mode state under "state"
+        key = "normal_mode_state" if "normal_mode_state" in arrays else "state"
+        state = (qobj_from_arrays(arrays[key], arrays[key + "_dims"])
+                 if key in arrays else None)
         extra = {"status": meta["status"]} if "status" in meta and "status" in \
             cls.__dataclass_fields__ else {}
         return cls(params=Params.from_dict(meta["params"]), options=MasterOptions(**opts),
@@ -344,14 +389,27 @@ class MasterResult(ResultProtocol):
                    cutoffs=tuple(meta["cutoffs"]), top_population=tuple(meta["top_population"]),
                    truncation_error=meta["truncation_error"], converged=meta["converged"],
                    message=meta["message"], history=tuple(meta["history"]), lyapunov=ref,
-                   timing=meta["timing"], state=state, **extra)
+                   timing=meta["timing"], normal_mode_state=state, **extra)
 
     def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
         out = {"covariance": (("mode_i", "mode_j"), self.covariance),
                "mean": (("mode_i",), self.mean),
                "lyapunov_covariance": (("mode_i", "mode_j"), self.lyapunov.covariance)}
-        if self.state is not None:
+        if self.normal_mode_state is not None:
             out["state"] = (("ket", "bra"), self.state.full())
+            out["normal_mode_state"] = (("normal_ket", "normal_bra"),
+                                        self.normal_mode_state.full())
+        return out
+
+    def _xarray_attrs(self) -> dict[str, dict[str, Any]]:
+        out = super()._xarray_attrs()
+        if self.normal_mode_state is not None:
+            ladder = ", ".join(LADDER_NAMES[m] for m in self.modes)
+            out["state"] = {"units": "1", "qutip_dims": json.dumps(self.state.dims),
+                            "basis": f"lab displaced Fock basis, tensor order {ladder}"}
+            out["normal_mode_state"] = {
+                "units": "1", "qutip_dims": json.dumps(self.normal_mode_state.dims),
+                "basis": f"Fock basis of the {self.basis} modes, tensor order {self.modes}"}
         return out
 
     def _summary(self) -> dict[str, Any]:
@@ -492,7 +550,8 @@ def _solve_master(params: Params, options: MasterOptions, report) -> MasterResul
         params=params, options=options, covariance=last.covariance, mean=last.mean,
         modes=modes, basis=options.basis, cutoffs=tuple(loop.cutoffs), top_population=last.top,
         truncation_error=loop.change, converged=loop.converged, message=message,
-        history=tuple(loop.history), lyapunov=ref, timing=total, state=last.rho, status=status,
+        history=tuple(loop.history), lyapunov=ref, timing=total, normal_mode_state=last.rho,
+        status=status,
     )
 
 

@@ -23,8 +23,8 @@ loads those and runs only the missing chunks, giving the same bits as an uninter
 Checkpoints cannot mix runs: the manifest and every chunk file carry the run id (SHA-256 of the
 problem, options and root seed), each chunk its slot index and a SHA-256 of its arrays, all
 verified on resume; a folder with chunk files but no valid manifest is refused; ``DIR/.lock``
-(``fcntl.flock``, held for the whole run, holder's pid and host written in it) keeps a second
-process out. Any of these faults raises :class:`~simulator.errors.CheckpointError` naming the file
+(:func:`simulator.locking.folder_lock`: filelock, held for the whole run, the holder's pid and
+host in ``DIR/.lock.info``) keeps a second process out. Any of these faults raises :class:`~simulator.errors.CheckpointError` naming the file
 or folder and what to do. Ctrl-C raises :class:`~simulator.errors.RunInterrupted` after the
 finished chunks are on disk.
 
@@ -35,22 +35,20 @@ chunks are scheduled on the cluster; the result does not change.
 
 from __future__ import annotations
 
-import contextlib
-import datetime
 import hashlib
 import io
 import json
 import logging
 import os
-import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from ..errors import MIN_UNITS, CheckpointError, RunInterrupted
+from ..locking import folder_lock as checkpoint_lock
 from ..model import initial_covariance
 from ..resultio import atomic_write_bytes
 from .integrators import make_integrator
@@ -678,46 +676,6 @@ def run_id(identity: dict[str, Any]) -> str:
 
 def _manifest(identity: dict[str, Any]) -> dict[str, Any]:
     return {"format": CHECKPOINT_FORMAT, "run_id": run_id(identity), **identity}
-
-
-@contextlib.contextmanager
-def checkpoint_lock(out: Path) -> Iterator[None]:
-    """Hold ``out/.lock`` (``fcntl.flock``, exclusive) for the block; the holder's pid, host and
-    start time are written in it. The kernel releases the lock when the holder dies (even by
-    ``kill -9``), so a stale lock file never blocks.
-
-    Raises
-    ------
-    CheckpointError
-        Another process holds the lock (the message names the folder and the holder), or the
-        folder cannot be created.
-    """
-    import fcntl
-
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        fd = os.open(out / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise CheckpointError(f"{out}: cannot be used as a checkpoint folder "
-                              f"({exc.strerror or exc})") from None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 300, 0).decode(errors="replace").strip() or "another process"
-            raise CheckpointError(
-                f"{out}: in use by another run ({holder}); wait for it to finish, or use another "
-                "folder") from None
-        except OSError as exc:  # e.g. a file system without flock
-            raise CheckpointError(f"{out / '.lock'}: cannot be locked ({exc.strerror or exc}); "
-                                  "use a folder on a local file system") from None
-        stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {stamp}\n".encode(), 0)
-        yield
-    finally:
-        os.close(fd)  # releases the flock
 
 
 def _prepare_out(out: Path, identity: dict[str, Any]) -> Path:

@@ -311,6 +311,13 @@ class SDEResult(ResultProtocol):
             out["sample_time"] = np.asarray(self.trajectory_times)
         return out
 
+    def _xarray_attrs(self) -> dict[str, dict[str, Any]]:
+        out = super()._xarray_attrs()
+        for k in self._xarray_vars():  # the linearised reference and its z-scores
+            if k.startswith(("lyapunov_", "shift_")):
+                out[k] = {"units": "1"}
+        return out
+
     def _summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {"method": self.options.method, "dt": self.options.dt,
                                "n_traj": self.options.n_traj, "n_units": self.n_units}
