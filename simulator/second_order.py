@@ -259,6 +259,10 @@ class SecondOrderResult(ResultProtocol):
 
         return {**super()._xarray_coords(), "mode_k": list(QUADRATURES)}
 
+    def _xarray_attrs(self) -> dict[str, dict[str, Any]]:
+        # quadrature moments, E_N, steering, G0/Gamma and flags are all dimensionless
+        return {**super()._xarray_attrs(), **{k: {"units": "1"} for k in self._xarray_vars()}}
+
     def _summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {"shape": self.shape}
         out["stable"] = f"{int(np.count_nonzero(self.stable))}/{self.stable.size}"
