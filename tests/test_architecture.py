@@ -8,9 +8,10 @@ Layers, bottom to top (a module may import its own layer and those below):
       plumbing every engine's results inherit: ``resultio``, ``protocol``, ``estimate``
 1     model: ``model``, ``observables``, ``fixed_points``
 2     ``linear``: the Gaussian (Lyapunov) solver, the reference every engine compares with, and
-      ``closure``, the moment closure built on it
+      ``closure``, ``closure3``, the moment closures (second order, third-order cumulants) built on it
 3     engines: ``sweep``, ``sde``, ``master``, ``second_order`` -- none imports another
-4     comparison and output: ``compare``, ``shift_check``, ``validate``, ``report``, ``plotting``
+4     comparison and output: ``compare``, ``shift_check``, ``validate``, ``report``, ``plotting``;
+      ``third_order``, which starts from the ``second_order`` engine and refines it
 5     ``cli``, ``__main__``, and the package root ``simulator`` (which re-exports everything)
 ====  =====================================================================================
 
@@ -33,9 +34,9 @@ LAYERS = {
     "resultio": 0, "protocol": 0, "estimate": 0, "units": 0, "tomlio": 0, "progress": 0,
     "locking": 0,
     "model": 1, "observables": 1, "fixed_points": 1,
-    "linear": 2, "closure": 2,
+    "linear": 2, "closure": 2, "closure3": 2,
     "sweep": 3, "sde": 3, "master": 3, "second_order": 3,
-    "compare": 4, "shift_check": 4, "validate": 4, "report": 4, "report_html": 4, "plotting": 4, "config": 4,
+    "compare": 4, "shift_check": 4, "third_order": 4, "validate": 4, "report": 4, "report_html": 4, "plotting": 4, "config": 4,
     "cli": 5, "__main__": 5, "": 5,  # "" is the package root
 }
 ENGINE_LAYER = 3

@@ -1,0 +1,239 @@
+"""Third-order cumulant closure of a weakly nonlinear phase-space equation, solved by Newton.
+
+For a phase-space density ``W(u)``, ``u`` of dimension ``n``, obeying
+
+    d_t W = - d_i [(c_i + A_ij u_j + Q_ijk u_j u_k) W] + (1/2) D_ij d_i d_j W
+            + T_ijk d_i d_j d_k W
+
+(``Q`` symmetric in its last two indices, ``T`` fully symmetric; :mod:`simulator.closure`),
+the exact equations of the mean ``m``, the covariance ``V`` and the third cumulants ``K`` (third
+central moments of ``du = u - m``) are, with ``A' = A + 2 Q(m, .)``,
+
+    dm/dt = c + A m + Q:(V + m m^T)                                   (Q:V)_i = Q_ijk V_jk
+    dV/dt = A' V + V A'^T + R + R^T + D,                              R_ij = Q_iab K_abj
+    dK/dt = sym3[A' K] + sym3[Q_iab (<du_a du_b du_j du_k> - V_ab V_jk)] - 6 T_ijk
+
+(``sym3`` sums the three placements of the free index; the diffusion drops out of the central
+third moments, ``T`` out of the first two). They are exact; the only approximation here is the
+closure: the fourth cumulant is set to zero, ``<du_a du_b du_j du_k> = V_ab V_jk + V_aj V_bk +
+V_ak V_bj``, so the ``Q`` term of the ``K`` equation is ``2 sym3[Q_iab V_aj V_bk]``. No ``K V``
+product arises in it (that would need fifth moments); ``K`` couples to ``m`` through ``A'``.
+
+The stationary state solves ``F(m, V, K) = 0``: ``n + n(n+1)/2 + n(n+1)(n+2)/6`` unknowns (83
+for ``n = 6``). ``F`` is a polynomial of degree two, so its central-difference Jacobian is exact
+up to round-off; Newton's method starts from the second-order solution ``(m1, V0 + V2, K1)``.
+
+Order of accuracy. With ``c, Q, T = O(eps)``: the neglected fourth cumulant is ``O(eps^2)`` and
+enters ``K`` at ``O(eps^3)``, hence ``V`` at ``O(eps^4)``. The covariance of this closure is thus
+exact to ``O(eps^2)`` like the second-order one, with a different ``O(eps^4)`` remainder (it
+resums the terms of ``m``, ``V`` and ``K`` among themselves); the mean is exact to ``O(eps^3)``
+(error ``O(eps^5)``, against ``O(eps^3)`` at second order). A closure exact to ``O(eps^4)`` in
+``V`` needs the fourth cumulant as well (``docs/second_order.md``, section 6).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from .closure import second_order_moments, third_cumulant_source
+
+__all__ = ["ThirdOrderMoments", "closure_residual", "third_order_moments"]
+
+
+def _indices(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Upper-triangle pairs ``(n(n+1)/2, 2)``, canonical triples ``(n(n+1)(n+2)/6, 3)`` and the
+    matrix ``(n**3, k)`` duplicating the canonical entries of a symmetric 3-tensor."""
+    pairs = np.array(list(itertools.combinations_with_replacement(range(n), 2)))
+    triples = np.array(list(itertools.combinations_with_replacement(range(n), 3)))
+    dup = np.zeros((n**3, len(triples)))
+    for col, t in enumerate(triples):
+        for perm in set(itertools.permutations(t)):
+            dup[np.ravel_multi_index(perm, (n, n, n)), col] = 1.0
+    return pairs, triples, dup
+
+
+def _sym3(X: np.ndarray) -> np.ndarray:
+    """``X_ijk + X_jik + X_kji`` for ``X`` symmetric in its last two indices: the sum over the
+    three placements of the first index (shape ``(..., n, n, n)``)."""
+    return X + np.swapaxes(X, -3, -2) + np.moveaxis(X, -3, -1)
+
+
+def closure_residual(m: np.ndarray, V: np.ndarray, K: np.ndarray, A: np.ndarray,
+                     D: np.ndarray, c: np.ndarray, Q: np.ndarray, T: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Time derivatives ``(dm/dt, dV/dt, dK/dt)`` of the closed hierarchy (module docstring).
+
+    Parameters
+    ----------
+    m : ndarray, shape (..., n)
+        Mean.
+    V : ndarray, shape (..., n, n)
+        Covariance (symmetric).
+    K : ndarray, shape (..., n, n, n)
+        Third cumulants (fully symmetric).
+    A, D : ndarray, shape (..., n, n)
+        Linear drift and diffusion (rates; ``D`` per unit time).
+    c : ndarray, shape (..., n)
+    Q : ndarray, shape (..., n, n, n)
+        Quadratic drift, symmetric in its last two indices.
+    T : ndarray, shape (..., n, n, n), optional
+        Third-order term (``None``: Fokker-Planck, e.g. truncated Wigner).
+
+    Returns
+    -------
+    Fm : ndarray, shape (..., n)
+    FV : ndarray, shape (..., n, n), symmetric
+    FK : ndarray, shape (..., n, n, n), fully symmetric
+    """
+    mm = m[..., :, None] * m[..., None, :]
+    Fm = c + np.einsum("...ij,...j->...i", A, m) + np.einsum("...ijk,...jk->...i", Q, V + mm)
+    Aeff = A + 2.0 * np.einsum("...ijk,...k->...ij", Q, m)
+    R = np.einsum("...iab,...abj->...ij", Q, K) + Aeff @ V
+    FV = R + np.swapaxes(R, -1, -2) + D
+    FK = _sym3(np.einsum("...ia,...ajk->...ijk", Aeff, K)) + third_cumulant_source(V, Q, T)
+    return Fm, FV, FK
+
+
+@dataclass(frozen=True)
+class ThirdOrderMoments:
+    """Stationary moments of the third-order cumulant closure, batch shape S.
+
+    Attributes
+    ----------
+    mean : ndarray, shape S + (n,)
+    covariance : ndarray, shape S + (n, n)
+    third_cumulant : ndarray, shape S + (n, n, n)
+    converged : ndarray of bool, shape S
+        Newton's scaled residual fell below ``tol`` at a stable fixed point of the closed moment
+        dynamics ``dx/dt = F(x)`` (``abscissa < 0``). The polynomial system has other roots; one
+        that is unstable is not the perturbative stationary state.
+    residual : ndarray, shape S
+        Final ``max |F|`` over all equations divided by ``max |D|`` (dimensionless).
+    abscissa : ndarray, shape S
+        Largest real part of the eigenvalues of ``dF/dx`` at the solution (rate, units of ``A``).
+    iterations : int
+        Newton steps taken (the batch is iterated together).
+    """
+
+    mean: np.ndarray
+    covariance: np.ndarray
+    third_cumulant: np.ndarray
+    converged: np.ndarray
+    residual: np.ndarray
+    abscissa: np.ndarray
+    iterations: int
+
+
+def third_order_moments(A: np.ndarray, D: np.ndarray, c: np.ndarray, Q: np.ndarray,
+                        T: np.ndarray | None = None, *, tol: float = 1e-11,
+                        max_iter: int = 30) -> ThirdOrderMoments:
+    """Stationary mean, covariance and third cumulants with the fourth cumulant set to zero.
+
+    Newton's method on the ``n + n(n+1)/2 + n(n+1)(n+2)/6`` independent entries of
+    ``(m, V, K)``, from the second-order solution ``(m1, V0 + V2, K1)``
+    (:func:`simulator.closure.second_order_moments`), batched over the leading axes. The
+    Jacobian is the central difference of the quadratic residual (exact but for round-off).
+
+    Parameters
+    ----------
+    A, D : ndarray, shape (..., n, n)
+        Linear drift (stable) and diffusion.
+    c : ndarray, shape (..., n)
+    Q : ndarray, shape (..., n, n, n)
+    T : ndarray, shape (..., n, n, n), optional
+    tol : float
+        Convergence: ``max |F| <= tol * max |D|`` at every point.
+    max_iter : int
+        Most Newton steps.
+
+    Returns
+    -------
+    ThirdOrderMoments
+        A point that did not converge (the closure has no stable solution near the second-order
+        one, e.g. at strong nonlinearity) has ``converged = False`` and its last iterate.
+
+    Examples
+    --------
+    The one-dimensional process ``-u + e u^2`` with ``D = 2`` (exact: mean ``e + 5 e^3``,
+    variance ``1 + 4 e^2 + O(e^4)``; second order gives the mean ``e``):
+
+    >>> e = 1e-2
+    >>> res = third_order_moments(-np.eye(1), 2 * np.eye(1), np.zeros(1), e * np.ones((1, 1, 1)))
+    >>> bool(res.converged), round((float(res.mean[0]) - e) / e**3, 2)
+    (True, 5.0)
+    >>> round((float(res.covariance[0, 0]) - 1) / e**2, 2)
+    4.0
+    """
+    A, D = np.asarray(A, float), np.asarray(D, float)
+    c, Q = np.asarray(c, float), np.asarray(Q, float)
+    T = None if T is None else np.asarray(T, float)
+    n = A.shape[-1]
+    shape = np.broadcast_shapes(A.shape[:-2], D.shape[:-2], c.shape[:-1], Q.shape[:-3],
+                                () if T is None else T.shape[:-3])
+    pairs, triples, dup = _indices(n)
+    sizes = (n, len(pairs), len(triples))
+    N = sum(sizes)
+
+    def unpack(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        m, v, k = np.split(x, np.cumsum(sizes)[:-1], axis=-1)
+        V = np.zeros(x.shape[:-1] + (n, n))
+        V[..., pairs[:, 0], pairs[:, 1]] = v
+        V[..., pairs[:, 1], pairs[:, 0]] = v
+        return m, V, (k @ dup.T).reshape(x.shape[:-1] + (n, n, n))
+
+    def pack(m: np.ndarray, V: np.ndarray, K: np.ndarray) -> np.ndarray:
+        return np.concatenate([m, V[..., pairs[:, 0], pairs[:, 1]],
+                               K[..., triples[:, 0], triples[:, 1], triples[:, 2]]], axis=-1)
+
+    coef = [None if a is None else np.broadcast_to(a, shape + a.shape[a.ndim - k:])
+            for a, k in ((A, 2), (D, 2), (c, 1), (Q, 3), (T, 3))]
+    coef_dirs = [None if a is None else np.expand_dims(a, len(shape)) for a in coef]
+
+    def residual(x: np.ndarray, directions: bool = False) -> np.ndarray:
+        """Packed ``F`` at ``x`` (shape S + (N,), or S + (N, N) with a direction axis)."""
+        return pack(*closure_residual(*unpack(x), *(coef_dirs if directions else coef)))
+
+    so = second_order_moments(A, D, c, Q, T)
+    x = pack(np.broadcast_to(so.mean_shift, shape + (n,)),
+             np.broadcast_to(so.covariance + so.covariance_shift, shape + (n, n)),
+             np.broadcast_to(so.third_cumulant, shape + (n, n, n)))
+    scale_D = np.abs(np.broadcast_to(D, shape + (n, n))).max(axis=(-2, -1))
+    # difference steps per block, from the size of the Gaussian covariance
+    sv = np.abs(np.broadcast_to(so.covariance, shape + (n, n))).max(axis=(-2, -1))
+    h = np.concatenate([np.repeat(np.sqrt(sv)[..., None], sizes[0], -1),
+                        np.repeat(sv[..., None], sizes[1], -1),
+                        np.repeat(sv[..., None] ** 1.5, sizes[2], -1)], axis=-1) * 1e-2
+    eye = np.eye(N)
+
+    def jacobian(x: np.ndarray) -> np.ndarray:
+        """``J[..., i, j] = dF_i/dx_j`` by central differences (exact for quadratic ``F``)."""
+        steps = eye * h[..., None, :]  # (..., N directions, N)
+        Fp = residual(x[..., None, :] + steps, True)
+        Fm = residual(x[..., None, :] - steps, True)
+        return np.swapaxes((Fp - Fm) / (2.0 * h[..., :, None]), -1, -2)
+
+    F = residual(x)
+    res = np.abs(F).max(axis=-1) / scale_D
+    it = 0
+    while it < max_iter and not np.all(res <= tol):
+        with np.errstate(all="ignore"):
+            J = jacobian(x)
+            try:
+                dx = np.linalg.solve(J, F[..., None])[..., 0]
+            except np.linalg.LinAlgError:
+                break
+        x = np.where((res <= tol)[..., None] | ~np.isfinite(dx), x, x - dx)
+        F = residual(x)
+        res = np.abs(F).max(axis=-1) / scale_D
+        it += 1
+    res = np.where(np.isfinite(res), res, np.inf)
+    with np.errstate(all="ignore"):
+        J = jacobian(np.where(np.isfinite(x), x, 0.0))
+        abscissa = np.where(np.isfinite(J).all(axis=(-2, -1)),
+                            np.linalg.eigvals(np.where(np.isfinite(J), J, 0.0)).real.max(axis=-1),
+                            np.inf)
+    m, V, K = unpack(x)
+    return ThirdOrderMoments(m, V, K, (res <= tol) & (abscissa < 0), res, abscissa, it)
