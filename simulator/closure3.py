@@ -1,4 +1,4 @@
-"""Third-order cumulant closure of a weakly nonlinear phase-space equation, solved by Newton.
+"""Cumulant closures (third or fourth) of a weakly nonlinear phase-space equation, by Newton.
 
 For a phase-space density ``W(u)``, ``u`` of dimension ``n``, obeying
 
@@ -27,8 +27,20 @@ Order of accuracy. With ``c, Q, T = O(eps)``: the neglected fourth cumulant is `
 enters ``K`` at ``O(eps^3)``, hence ``V`` at ``O(eps^4)``. The covariance of this closure is thus
 exact to ``O(eps^2)`` like the second-order one, with a different ``O(eps^4)`` remainder (it
 resums the terms of ``m``, ``V`` and ``K`` among themselves); the mean is exact to ``O(eps^3)``
-(error ``O(eps^5)``, against ``O(eps^3)`` at second order). A closure exact to ``O(eps^4)`` in
-``V`` needs the fourth cumulant as well (``docs/second_order.md``, section 6).
+(error ``O(eps^5)``, against ``O(eps^3)`` at second order).
+
+With ``cumulants=4`` the fourth cumulant ``L`` is kept and the fifth set to zero
+(``<du^5>`` = the ten pairings ``V K``). Its exact equation, after the pairings' own time
+derivatives cancel the ``A'``, ``D`` and ``R`` terms, is
+
+    dL/dt = sym4[A' L] + sym4[2 Q_iab (V_aj K_bkl + V_ak K_bjl + V_al K_bjk)]
+            + sym4[Q_iab X5_abjkl]
+
+(``X5`` the fifth cumulant, dropped; neither ``D`` nor ``T`` enters), and the ``K`` equation
+gains ``sym3[Q_iab L_abjk]``. ``L = O(eps^2)`` is then exact at leading order, the neglected
+fifth cumulant (``O(eps^3)``) enters ``L`` at ``O(eps^4)``, ``K`` at ``O(eps^5)`` and ``V`` at
+``O(eps^6)``: this closure is exact to ``O(eps^4)`` in the covariance. 209 unknowns for
+``n = 6``.
 """
 
 from __future__ import annotations
@@ -43,28 +55,28 @@ from .closure import second_order_moments, third_cumulant_source
 __all__ = ["ThirdOrderMoments", "closure_residual", "third_order_moments"]
 
 
-def _indices(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Upper-triangle pairs ``(n(n+1)/2, 2)``, canonical triples ``(n(n+1)(n+2)/6, 3)`` and the
-    matrix ``(n**3, k)`` duplicating the canonical entries of a symmetric 3-tensor."""
-    pairs = np.array(list(itertools.combinations_with_replacement(range(n), 2)))
-    triples = np.array(list(itertools.combinations_with_replacement(range(n), 3)))
-    dup = np.zeros((n**3, len(triples)))
-    for col, t in enumerate(triples):
+def _canonical(n: int, rank: int) -> tuple[np.ndarray, np.ndarray]:
+    """Canonical index tuples ``i <= j <= ...`` of a symmetric tensor (shape ``(k, rank)``) and
+    the matrix ``(n**rank, k)`` duplicating them into the full tensor."""
+    index = np.array(list(itertools.combinations_with_replacement(range(n), rank)))
+    dup = np.zeros((n**rank, len(index)))
+    for col, t in enumerate(index):
         for perm in set(itertools.permutations(t)):
-            dup[np.ravel_multi_index(perm, (n, n, n)), col] = 1.0
-    return pairs, triples, dup
+            dup[np.ravel_multi_index(perm, (n,) * rank), col] = 1.0
+    return index, dup
 
 
-def _sym3(X: np.ndarray) -> np.ndarray:
-    """``X_ijk + X_jik + X_kji`` for ``X`` symmetric in its last two indices: the sum over the
-    three placements of the first index (shape ``(..., n, n, n)``)."""
-    return X + np.swapaxes(X, -3, -2) + np.moveaxis(X, -3, -1)
+def _sym(X: np.ndarray, rank: int) -> np.ndarray:
+    """Sum over the ``rank`` placements of the first index of ``X`` (shape ``(..., n, ..., n)``,
+    symmetric in its last ``rank - 1`` indices): a fully symmetric tensor."""
+    return sum(np.moveaxis(X, -rank, -rank + p) for p in range(rank))
 
 
 def closure_residual(m: np.ndarray, V: np.ndarray, K: np.ndarray, A: np.ndarray,
-                     D: np.ndarray, c: np.ndarray, Q: np.ndarray, T: np.ndarray | None = None
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Time derivatives ``(dm/dt, dV/dt, dK/dt)`` of the closed hierarchy (module docstring).
+                     D: np.ndarray, c: np.ndarray, Q: np.ndarray, T: np.ndarray | None = None,
+                     L: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """Time derivatives ``(dm/dt, dV/dt, dK/dt[, dL/dt])`` of the closed hierarchy (module
+    docstring).
 
     Parameters
     ----------
@@ -81,31 +93,43 @@ def closure_residual(m: np.ndarray, V: np.ndarray, K: np.ndarray, A: np.ndarray,
         Quadratic drift, symmetric in its last two indices.
     T : ndarray, shape (..., n, n, n), optional
         Third-order term (``None``: Fokker-Planck, e.g. truncated Wigner).
+    L : ndarray, shape (..., n, n, n, n), optional
+        Fourth cumulants (fully symmetric). ``None``: the third-order closure (``L = 0``, no
+        ``dL/dt`` returned); given: the fourth-order closure (fifth cumulant zero).
 
     Returns
     -------
     Fm : ndarray, shape (..., n)
     FV : ndarray, shape (..., n, n), symmetric
     FK : ndarray, shape (..., n, n, n), fully symmetric
+    FL : ndarray, shape (..., n, n, n, n), fully symmetric; only when ``L`` is given
     """
     mm = m[..., :, None] * m[..., None, :]
     Fm = c + np.einsum("...ij,...j->...i", A, m) + np.einsum("...ijk,...jk->...i", Q, V + mm)
     Aeff = A + 2.0 * np.einsum("...ijk,...k->...ij", Q, m)
     R = np.einsum("...iab,...abj->...ij", Q, K) + Aeff @ V
     FV = R + np.swapaxes(R, -1, -2) + D
-    FK = _sym3(np.einsum("...ia,...ajk->...ijk", Aeff, K)) + third_cumulant_source(V, Q, T)
-    return Fm, FV, FK
+    FK = _sym(np.einsum("...ia,...ajk->...ijk", Aeff, K), 3) + third_cumulant_source(V, Q, T)
+    if L is None:
+        return Fm, FV, FK
+    FK = FK + _sym(np.einsum("...iab,...abjk->...ijk", Q, L), 3)
+    Y = 2.0 * np.einsum("...iab,...aj,...bkl->...ijkl", Q, V, K, optimize=True)  # sym in (k, l)
+    Y = Y + np.swapaxes(Y, -3, -2) + np.swapaxes(Y, -3, -1)  # symmetric in (j, k, l)
+    FL = _sym(np.einsum("...ia,...ajkl->...ijkl", Aeff, L) + Y, 4)
+    return Fm, FV, FK, FL
 
 
 @dataclass(frozen=True)
 class ThirdOrderMoments:
-    """Stationary moments of the third-order cumulant closure, batch shape S.
+    """Stationary moments of the cumulant closure, batch shape S.
 
     Attributes
     ----------
     mean : ndarray, shape S + (n,)
     covariance : ndarray, shape S + (n, n)
     third_cumulant : ndarray, shape S + (n, n, n)
+    fourth_cumulant : ndarray, shape S + (n, n, n, n), or None
+        Only with ``cumulants=4``.
     converged : ndarray of bool, shape S
         Newton's scaled residual fell below ``tol`` at a stable fixed point of the closed moment
         dynamics ``dx/dt = F(x)`` (``abscissa < 0``). The polynomial system has other roots; one
@@ -121,6 +145,7 @@ class ThirdOrderMoments:
     mean: np.ndarray
     covariance: np.ndarray
     third_cumulant: np.ndarray
+    fourth_cumulant: np.ndarray | None
     converged: np.ndarray
     residual: np.ndarray
     abscissa: np.ndarray
@@ -128,12 +153,13 @@ class ThirdOrderMoments:
 
 
 def third_order_moments(A: np.ndarray, D: np.ndarray, c: np.ndarray, Q: np.ndarray,
-                        T: np.ndarray | None = None, *, tol: float = 1e-11,
+                        T: np.ndarray | None = None, *, cumulants: int = 3, tol: float = 1e-11,
                         max_iter: int = 30) -> ThirdOrderMoments:
     """Stationary mean, covariance and third cumulants with the fourth cumulant set to zero.
 
     Newton's method on the ``n + n(n+1)/2 + n(n+1)(n+2)/6`` independent entries of
-    ``(m, V, K)``, from the second-order solution ``(m1, V0 + V2, K1)``
+    ``(m, V, K)`` (plus the ``n(n+1)(n+2)(n+3)/24`` of ``L`` with ``cumulants=4``), from the
+    second-order solution ``(m1, V0 + V2, K1, 0)``
     (:func:`simulator.closure.second_order_moments`), batched over the leading axes. The
     Jacobian is the central difference of the quadratic residual (exact but for round-off).
 
@@ -144,6 +170,9 @@ def third_order_moments(A: np.ndarray, D: np.ndarray, c: np.ndarray, Q: np.ndarr
     c : ndarray, shape (..., n)
     Q : ndarray, shape (..., n, n, n)
     T : ndarray, shape (..., n, n, n), optional
+    cumulants : {3, 4}
+        Highest cumulant kept: 3 (fourth set to zero; covariance exact to ``O(eps^2)``) or 4
+        (fifth set to zero; covariance exact to ``O(eps^4)``).
     tol : float
         Convergence: ``max |F| <= tol * max |D|`` at every point.
     max_iter : int
@@ -152,8 +181,8 @@ def third_order_moments(A: np.ndarray, D: np.ndarray, c: np.ndarray, Q: np.ndarr
     Returns
     -------
     ThirdOrderMoments
-        A point that did not converge (the closure has no stable solution near the second-order
-        one, e.g. at strong nonlinearity) has ``converged = False`` and its last iterate.
+        A point that did not converge (no stable root of the closure near the second-order
+        solution, e.g. at strong nonlinearity) has ``converged = False`` and its last iterate.
 
     Examples
     --------
@@ -167,26 +196,27 @@ def third_order_moments(A: np.ndarray, D: np.ndarray, c: np.ndarray, Q: np.ndarr
     >>> round((float(res.covariance[0, 0]) - 1) / e**2, 2)
     4.0
     """
+    if cumulants not in (3, 4):
+        raise ValueError(f"cumulants = {cumulants!r}: must be 3 or 4")
     A, D = np.asarray(A, float), np.asarray(D, float)
     c, Q = np.asarray(c, float), np.asarray(Q, float)
     T = None if T is None else np.asarray(T, float)
     n = A.shape[-1]
     shape = np.broadcast_shapes(A.shape[:-2], D.shape[:-2], c.shape[:-1], Q.shape[:-3],
                                 () if T is None else T.shape[:-3])
-    pairs, triples, dup = _indices(n)
-    sizes = (n, len(pairs), len(triples))
+    ranks = (2, 3, 4)[:cumulants - 1]
+    canon = [_canonical(n, r) for r in ranks]
+    sizes = (n,) + tuple(len(index) for index, _ in canon)
     N = sum(sizes)
 
-    def unpack(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        m, v, k = np.split(x, np.cumsum(sizes)[:-1], axis=-1)
-        V = np.zeros(x.shape[:-1] + (n, n))
-        V[..., pairs[:, 0], pairs[:, 1]] = v
-        V[..., pairs[:, 1], pairs[:, 0]] = v
-        return m, V, (k @ dup.T).reshape(x.shape[:-1] + (n, n, n))
+    def unpack(x: np.ndarray) -> list[np.ndarray]:
+        parts = np.split(x, np.cumsum(sizes)[:-1], axis=-1)
+        return [parts[0]] + [(p @ dup.T).reshape(x.shape[:-1] + (n,) * r)
+                             for p, r, (_, dup) in zip(parts[1:], ranks, canon)]
 
-    def pack(m: np.ndarray, V: np.ndarray, K: np.ndarray) -> np.ndarray:
-        return np.concatenate([m, V[..., pairs[:, 0], pairs[:, 1]],
-                               K[..., triples[:, 0], triples[:, 1], triples[:, 2]]], axis=-1)
+    def pack(parts) -> np.ndarray:
+        return np.concatenate([parts[0]] + [P[(Ellipsis,) + tuple(index.T)]
+                                            for P, (index, _) in zip(parts[1:], canon)], axis=-1)
 
     coef = [None if a is None else np.broadcast_to(a, shape + a.shape[a.ndim - k:])
             for a, k in ((A, 2), (D, 2), (c, 1), (Q, 3), (T, 3))]
@@ -194,18 +224,21 @@ def third_order_moments(A: np.ndarray, D: np.ndarray, c: np.ndarray, Q: np.ndarr
 
     def residual(x: np.ndarray, directions: bool = False) -> np.ndarray:
         """Packed ``F`` at ``x`` (shape S + (N,), or S + (N, N) with a direction axis)."""
-        return pack(*closure_residual(*unpack(x), *(coef_dirs if directions else coef)))
+        m, V, K, *L = unpack(x)
+        return pack(closure_residual(m, V, K, *(coef_dirs if directions else coef), *L))
 
     so = second_order_moments(A, D, c, Q, T)
-    x = pack(np.broadcast_to(so.mean_shift, shape + (n,)),
+    start = [np.broadcast_to(so.mean_shift, shape + (n,)),
              np.broadcast_to(so.covariance + so.covariance_shift, shape + (n, n)),
-             np.broadcast_to(so.third_cumulant, shape + (n, n, n)))
+             np.broadcast_to(so.third_cumulant, shape + (n, n, n))]
+    if cumulants == 4:
+        start.append(np.zeros(shape + (n,) * 4))
+    x = pack(start)
     scale_D = np.abs(np.broadcast_to(D, shape + (n, n))).max(axis=(-2, -1))
-    # difference steps per block, from the size of the Gaussian covariance
+    # difference steps per block, from the size of the Gaussian covariance (sv^(rank/2))
     sv = np.abs(np.broadcast_to(so.covariance, shape + (n, n))).max(axis=(-2, -1))
-    h = np.concatenate([np.repeat(np.sqrt(sv)[..., None], sizes[0], -1),
-                        np.repeat(sv[..., None], sizes[1], -1),
-                        np.repeat(sv[..., None] ** 1.5, sizes[2], -1)], axis=-1) * 1e-2
+    h = 1e-2 * np.concatenate([np.repeat(sv[..., None] ** (r / 2), size, -1)
+                               for r, size in zip((1,) + ranks, sizes)], axis=-1)
     eye = np.eye(N)
 
     def jacobian(x: np.ndarray) -> np.ndarray:
@@ -235,5 +268,6 @@ def third_order_moments(A: np.ndarray, D: np.ndarray, c: np.ndarray, Q: np.ndarr
         abscissa = np.where(np.isfinite(J).all(axis=(-2, -1)),
                             np.linalg.eigvals(np.where(np.isfinite(J), J, 0.0)).real.max(axis=-1),
                             np.inf)
-    m, V, K = unpack(x)
-    return ThirdOrderMoments(m, V, K, (res <= tol) & (abscissa < 0), res, abscissa, it)
+    m, V, K, *L = unpack(x)
+    return ThirdOrderMoments(m, V, K, L[0] if L else None, (res <= tol) & (abscissa < 0), res,
+                             abscissa, it)

@@ -8,7 +8,8 @@ Layers, bottom to top (a module may import its own layer and those below):
       plumbing every engine's results inherit: ``resultio``, ``protocol``, ``estimate``
 1     model: ``model``, ``observables``, ``fixed_points``
 2     ``linear``: the Gaussian (Lyapunov) solver, the reference every engine compares with, and
-      ``closure``, ``closure3``, the moment closures (second order, third-order cumulants) built on it
+      ``closure``, ``closure3``, the moment closures (second order; third and fourth cumulants)
+      built on it
 3     engines: ``sweep``, ``sde``, ``master``, ``second_order`` -- none imports another
 4     comparison and output: ``compare``, ``shift_check``, ``validate``, ``report``, ``plotting``;
       ``third_order``, which starts from the ``second_order`` engine and refines it
