@@ -54,6 +54,10 @@ from .closure import second_order_moments, third_cumulant_source
 
 __all__ = ["ThirdOrderMoments", "closure_residual", "third_order_moments"]
 
+#: Grid points are solved in chunks of about this many Jacobian-evaluation entries (N directions
+#: x N x n**cumulants per point; 8 bytes each, a few temporaries): ~100 MB.
+_JACOBIAN_ENTRIES = 4_000_000
+
 
 def _canonical(n: int, rank: int) -> tuple[np.ndarray, np.ndarray]:
     """Canonical index tuples ``i <= j <= ...`` of a symmetric tensor (shape ``(k, rank)``) and
@@ -153,9 +157,9 @@ class ThirdOrderMoments:
 
 
 def third_order_moments(A: np.ndarray, D: np.ndarray, c: np.ndarray, Q: np.ndarray,
-                        T: np.ndarray | None = None, *, cumulants: int = 3, tol: float = 1e-11,
-                        max_iter: int = 30) -> ThirdOrderMoments:
-    """Stationary mean, covariance and third cumulants with the fourth cumulant set to zero.
+                        T: np.ndarray | None = None, *, cumulants: int = 3, tol: float = 1e-10,
+                        max_iter: int = 12) -> ThirdOrderMoments:
+    """Stationary mean, covariance and third cumulants, fourth (or fifth) cumulant set to zero.
 
     Newton's method on the ``n + n(n+1)/2 + n(n+1)(n+2)/6`` independent entries of
     ``(m, V, K)`` (plus the ``n(n+1)(n+2)(n+3)/24`` of ``L`` with ``cumulants=4``), from the
@@ -208,6 +212,27 @@ def third_order_moments(A: np.ndarray, D: np.ndarray, c: np.ndarray, Q: np.ndarr
     canon = [_canonical(n, r) for r in ranks]
     sizes = (n,) + tuple(len(index) for index, _ in canon)
     N = sum(sizes)
+    points = int(np.prod(shape))
+    # flat batch of P points: (P, ...) arrays, reshaped to S at the end
+    coef = [None if a is None else np.broadcast_to(a, shape + a.shape[a.ndim - k:]).reshape(
+        (points,) + a.shape[a.ndim - k:]) for a, k in ((A, 2), (D, 2), (c, 1), (Q, 3), (T, 3))]
+    # the Jacobian holds N residuals of N x n**cumulants entries per point: cap the memory
+    chunk = max(1, int(_JACOBIAN_ENTRIES // (N * n**cumulants)))
+    if points > chunk:
+        parts = [third_order_moments(*(None if a is None else a[i:i + chunk] for a in coef),
+                                     cumulants=cumulants, tol=tol, max_iter=max_iter)
+                 for i in range(0, points, chunk)]
+
+        def join(name: str, tail: tuple[int, ...]) -> np.ndarray | None:
+            if getattr(parts[0], name) is None:
+                return None
+            return np.concatenate([getattr(r, name) for r in parts]).reshape(shape + tail)
+
+        return ThirdOrderMoments(join("mean", (n,)), join("covariance", (n, n)),
+                                 join("third_cumulant", (n,) * 3),
+                                 join("fourth_cumulant", (n,) * 4), join("converged", ()),
+                                 join("residual", ()), join("abscissa", ()),
+                                 max(r.iterations for r in parts))
 
     def unpack(x: np.ndarray) -> list[np.ndarray]:
         parts = np.split(x, np.cumsum(sizes)[:-1], axis=-1)
@@ -218,56 +243,62 @@ def third_order_moments(A: np.ndarray, D: np.ndarray, c: np.ndarray, Q: np.ndarr
         return np.concatenate([parts[0]] + [P[(Ellipsis,) + tuple(index.T)]
                                             for P, (index, _) in zip(parts[1:], canon)], axis=-1)
 
-    coef = [None if a is None else np.broadcast_to(a, shape + a.shape[a.ndim - k:])
-            for a, k in ((A, 2), (D, 2), (c, 1), (Q, 3), (T, 3))]
-    coef_dirs = [None if a is None else np.expand_dims(a, len(shape)) for a in coef]
-
-    def residual(x: np.ndarray, directions: bool = False) -> np.ndarray:
-        """Packed ``F`` at ``x`` (shape S + (N,), or S + (N, N) with a direction axis)."""
+    def residual(x: np.ndarray, sel: np.ndarray, directions: bool = False) -> np.ndarray:
+        """Packed ``F`` at ``x`` for the points ``sel`` (shape (p, N), or (p, N, N) with a
+        direction axis)."""
         m, V, K, *L = unpack(x)
-        return pack(closure_residual(m, V, K, *(coef_dirs if directions else coef), *L))
+        args = [None if a is None else (a[sel][:, None] if directions else a[sel]) for a in coef]
+        return pack(closure_residual(m, V, K, *args, *L))
 
-    so = second_order_moments(A, D, c, Q, T)
-    start = [np.broadcast_to(so.mean_shift, shape + (n,)),
-             np.broadcast_to(so.covariance + so.covariance_shift, shape + (n, n)),
-             np.broadcast_to(so.third_cumulant, shape + (n, n, n))]
+    so = second_order_moments(*coef)
+    start = [so.mean_shift, so.covariance + so.covariance_shift, so.third_cumulant]
     if cumulants == 4:
-        start.append(np.zeros(shape + (n,) * 4))
+        start.append(np.zeros((points,) + (n,) * 4))
     x = pack(start)
-    scale_D = np.abs(np.broadcast_to(D, shape + (n, n))).max(axis=(-2, -1))
+    scale_D = np.abs(coef[1]).max(axis=(-2, -1))
     # difference steps per block, from the size of the Gaussian covariance (sv^(rank/2))
-    sv = np.abs(np.broadcast_to(so.covariance, shape + (n, n))).max(axis=(-2, -1))
-    h = 1e-2 * np.concatenate([np.repeat(sv[..., None] ** (r / 2), size, -1)
+    sv = np.abs(so.covariance).max(axis=(-2, -1))
+    h = 1e-2 * np.concatenate([np.repeat(sv[:, None] ** (r / 2), size, -1)
                                for r, size in zip((1,) + ranks, sizes)], axis=-1)
     eye = np.eye(N)
 
-    def jacobian(x: np.ndarray) -> np.ndarray:
-        """``J[..., i, j] = dF_i/dx_j`` by central differences (exact for quadratic ``F``)."""
-        steps = eye * h[..., None, :]  # (..., N directions, N)
-        Fp = residual(x[..., None, :] + steps, True)
-        Fm = residual(x[..., None, :] - steps, True)
-        return np.swapaxes((Fp - Fm) / (2.0 * h[..., :, None]), -1, -2)
+    def jacobian(x: np.ndarray, sel: np.ndarray) -> np.ndarray:
+        """``J[p, i, j] = dF_i/dx_j`` at the points ``sel`` by central differences (exact for
+        the quadratic ``F``)."""
+        steps = eye * h[sel][:, None, :]  # (p, N directions, N)
+        Fp = residual(x[:, None, :] + steps, sel, True)
+        Fm = residual(x[:, None, :] - steps, sel, True)
+        return np.swapaxes((Fp - Fm) / (2.0 * h[sel][:, :, None]), -1, -2)
 
-    F = residual(x)
+    every = np.arange(points)
+    F = residual(x, every)
     res = np.abs(F).max(axis=-1) / scale_D
     it = 0
-    while it < max_iter and not np.all(res <= tol):
+    # iterate the points not yet converged and not diverging
+    active = ~(res <= tol)
+    while it < max_iter and active.any():
+        sel = every[active]
         with np.errstate(all="ignore"):
-            J = jacobian(x)
-            try:
-                dx = np.linalg.solve(J, F[..., None])[..., 0]
-            except np.linalg.LinAlgError:
-                break
-        x = np.where((res <= tol)[..., None] | ~np.isfinite(dx), x, x - dx)
-        F = residual(x)
-        res = np.abs(F).max(axis=-1) / scale_D
+            J = jacobian(x[sel], sel)
+            ok = np.isfinite(J).all(axis=(-2, -1)) & (np.linalg.matrix_rank(J) == N)
+            dx = np.zeros((len(sel), N))
+            if ok.any():
+                dx[ok] = np.linalg.solve(J[ok], F[sel][ok][..., None])[..., 0]
+            x[sel[ok]] -= dx[ok]
+            F[sel] = residual(x[sel], sel)
+            res[sel] = np.abs(F[sel]).max(axis=-1) / scale_D[sel]
+        active[sel] = ok & ~(res[sel] <= tol) & (res[sel] < 1e8)
         it += 1
     res = np.where(np.isfinite(res), res, np.inf)
     with np.errstate(all="ignore"):
-        J = jacobian(np.where(np.isfinite(x), x, 0.0))
-        abscissa = np.where(np.isfinite(J).all(axis=(-2, -1)),
-                            np.linalg.eigvals(np.where(np.isfinite(J), J, 0.0)).real.max(axis=-1),
-                            np.inf)
+        J = jacobian(np.where(np.isfinite(x), x, 0.0), every)
+        good = np.isfinite(J).all(axis=(-2, -1))
+        abscissa = np.full(points, np.inf)
+        if good.any():
+            abscissa[good] = np.linalg.eigvals(J[good]).real.max(axis=-1)
     m, V, K, *L = unpack(x)
-    return ThirdOrderMoments(m, V, K, L[0] if L else None, (res <= tol) & (abscissa < 0), res,
-                             abscissa, it)
+    return ThirdOrderMoments(
+        m.reshape(shape + (n,)), V.reshape(shape + (n, n)), K.reshape(shape + (n,) * 3),
+        L[0].reshape(shape + (n,) * 4) if L else None,
+        ((res <= tol) & (abscissa < 0)).reshape(shape), res.reshape(shape),
+        abscissa.reshape(shape), it)

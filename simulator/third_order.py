@@ -110,7 +110,7 @@ class ThirdOrderResult:
 
 
 def third_order(params: Params, *, kind: str = "quantum", cumulants: int = 3,
-                tol: float = 1e-11, max_iter: int = 30, **grid: Any) -> ThirdOrderResult:
+                tol: float = 1e-10, max_iter: int = 12, **grid: Any) -> ThirdOrderResult:
     """Stationary state of the third-order cumulant closure, at a point or over a grid.
 
     Parameters

@@ -134,7 +134,7 @@ def test_one_dimensional_closure_beats_second_order(with_t):
         args = (-np.eye(1), 2 * np.eye(1), np.zeros(1), e * np.ones((1, 1, 1)),
                 t * np.ones((1, 1, 1)) if with_t else None)
         so, res = second_order_moments(*args), third_order_moments(*args)
-        assert res.converged and res.residual < 1e-11 and res.abscissa < 0
+        assert res.converged and res.residual < 1e-10 and res.abscissa < 0
         mean, var, k3 = exact_hierarchy_1d(e, t, n_max=60)
         err2.append(abs(1.0 + so.covariance_shift[0, 0] - var))
         err3.append(abs(res.covariance[0, 0] - var))
@@ -184,11 +184,18 @@ def test_agrees_with_second_order_to_fourth_order():
     assert 7 < dm[0] / dm[1] < 9
 
 
-def test_batched_equals_points():
+def test_batched_equals_points_in_chunks_and_a_failure_stays_local(monkeypatch):
+    """A grid solved in chunks (here of 2 points) equals its points one by one; a point where
+    the closure has no stable root (strong nonlinearity) does not spoil the others."""
+    import simulator.closure3 as closure3
+
     probs = [random_problem(np.random.default_rng(s), 4, 0.05) for s in range(3)]
+    probs.append(random_problem(np.random.default_rng(0), 4, 1.0))
     stack = [np.stack([p[k] for p in probs]) for k in range(5)]
+    monkeypatch.setattr(closure3, "_JACOBIAN_ENTRIES", 2 * 34 * 4**3)
     res = third_order_moments(*stack)
-    for k, p in enumerate(probs):
+    assert res.converged.tolist() == [True, True, True, False]
+    for k, p in enumerate(probs[:3]):
         one = third_order_moments(*p)
         np.testing.assert_allclose(res.covariance[k], one.covariance, rtol=1e-10, atol=1e-14)
         np.testing.assert_allclose(res.third_cumulant[k], one.third_cumulant, rtol=1e-9,
@@ -203,7 +210,7 @@ def test_model_agrees_with_second_order_as_g0_goes_to_zero():
     for ratio in (0.04, 0.02):
         p = at_coupling(PAPER, ratio)
         so, res = second_order(p), third_order(p)
-        assert res.converged and res.residual < 1e-11
+        assert res.converged and res.residual < 1e-10
         diff.append(np.abs(res.covariance - so.covariance - so.quantum.covariance_shift).max())
         quantum = float(so.quantum.log_negativity_shift["r_m"])
         rel.append(abs(float(res.log_negativity_shift["r_m"]) / quantum - 1))
