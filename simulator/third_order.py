@@ -5,7 +5,8 @@ This module solves the closed hierarchy of mean, covariance and third cumulants 
 cumulant set to zero (:mod:`simulator.closure3`), for the same Wigner equation (quantum, with the
 Moyal term, or truncated Wigner), by Newton's method from the second-order solution. It agrees
 with the second-order result to ``O(g0^2)`` in the covariance and differs from it at
-``O(g0^4)``; the ``E_N`` it reports is that of the corrected covariance itself (not a
+``O(g0^4)``; with ``cumulants=4`` (fourth cumulant kept, fifth zero) the covariance is exact to
+``O(g0^4)``. The ``E_N`` it reports is that of the corrected covariance itself (not a
 derivative). Comparison with the master equation: ``docs/second_order.md``, section 6.
 """
 
