@@ -31,7 +31,7 @@ import numpy as np
 from .closure import SecondOrderMoments, directional_derivative, second_order_moments
 from .conventions import PAIRS
 from .linear import routh_hurwitz_stable, solve_lyapunov
-from .model import Rates, diffusion_matrix, drift_matrix, mean_field
+from .model import Rates, diffusion_matrix, drift_matrix, mean_field, nonlinear_tensors
 from .observables import log_negativity, log_negativity_raw, steering, steering_raw
 from .params import Params
 from .protocol import ResultProtocol
@@ -41,54 +41,6 @@ __all__ = ["nonlinear_tensors", "SecondOrderShift", "SecondOrderResult", "second
 
 #: The two versions of the correction: the full quantum one and truncated Wigner's.
 KINDS = ("quantum", "twa")
-
-
-def _unit_tensors() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``c, Q, T`` of the model per unit ``g0`` (order ``(X_r, Y_r, X_l, Y_l, q, p)``)."""
-    c = np.zeros(6)
-    Q = np.zeros((6, 6, 6))
-    T = np.zeros((6, 6, 6))
-    c[5] = -1.0  # g0 (|a_r|^2 + |a_l|^2 - 1): each a^dag a -> |a|^2 - 1/2 (Weyl symbol)
-    for x, y in ((0, 1), (2, 3)):
-        # da/dt ⊃ i g0 a q: dX/dt ⊃ -g0 Y q, dY/dt ⊃ +g0 X q
-        Q[x, y, 4] = Q[x, 4, y] = -0.5
-        Q[y, x, 4] = Q[y, 4, x] = 0.5
-        for k in (x, y):
-            Q[5, k, k] = 0.5  # dp/dt ⊃ g0 (X^2 + Y^2) / 2
-            # (g0/8) d_k d_k d_p W: the symmetric tensor has 3 placements, each g0/24
-            T[k, k, 5] = T[k, 5, k] = T[5, k, k] = 1.0 / 24.0
-    return c, Q, T
-
-
-_C, _Q, _T = _unit_tensors()
-
-
-def nonlinear_tensors(g0, *, quantum: bool = True
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Constant, quadratic and third-order terms of the Wigner equation about the mean field.
-
-    ``d_t W = -d_i[(c_i + A_ij u_j + Q_ijk u_j u_k) W] + (1/2) D_ij d_i d_j W
-    + T_ijk d_i d_j d_k W`` (:mod:`simulator.closure`), with, per optical mode ``(X, Y)``,
-    ``dX/dt ⊃ -g0 Y q``, ``dY/dt ⊃ g0 X q``, ``dp/dt ⊃ g0 (X^2 + Y^2)/2``, the constant
-    ``dp/dt ⊃ -g0`` (symmetric ordering of both ``a^dag a``) and the Moyal term
-    ``(g0/8)(d_X^2 + d_Y^2) d_p W``.
-
-    Parameters
-    ----------
-    g0 : float or ndarray, shape S
-        ``G0 / omega_m``.
-    quantum : bool
-        Include ``T`` (``False``: truncated Wigner, ``T`` is ``None``).
-
-    Returns
-    -------
-    c : ndarray, shape S + (6,)
-    Q : ndarray, shape S + (6, 6, 6)
-    T : ndarray, shape S + (6, 6, 6), or None
-    """
-    g = np.asarray(g0, float)[..., None]
-    return (g * _C, g[..., None, None] * _Q,
-            g[..., None, None] * _T if quantum else None)
 
 
 def _pair_derivative(raw, clipped, V, dV) -> dict[str, np.ndarray]:

@@ -19,12 +19,15 @@ import numpy as np
 
 from .closure3 import third_order_moments
 from .linear import routh_hurwitz_stable, solve_lyapunov
-from .model import Rates, diffusion_matrix, drift_matrix, mean_field
+from .model import Rates, diffusion_matrix, drift_matrix, mean_field, nonlinear_tensors
 from .observables import log_negativity
 from .params import Params
-from .second_order import KINDS, nonlinear_tensors
 
 __all__ = ["ThirdOrderResult", "third_order"]
+
+#: The two versions: the full quantum Wigner equation and truncated Wigner (as in
+#: :data:`simulator.second_order.KINDS`).
+KINDS = ("quantum", "twa")
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ Layers, bottom to top (a module may import its own layer and those below):
 2     ``linear``: the Gaussian (Lyapunov) solver, the reference every engine compares with, and
       ``closure``, ``closure3``, the moment closures (second order; third and fourth cumulants)
       built on it
-3     engines: ``sweep``, ``sde``, ``master``, ``second_order`` -- none imports another
-4     comparison and output: ``compare``, ``shift_check``, ``validate``, ``report``, ``plotting``;
-      ``third_order``, which starts from the ``second_order`` engine and refines it
+3     engines: ``sweep``, ``sde``, ``master``, ``second_order``, ``third_order`` -- none imports
+      another (both closures take the model's Wigner-equation terms from ``model``)
+4     comparison and output: ``compare``, ``shift_check``, ``validate``, ``report``, ``plotting``
 5     ``cli``, ``__main__``, and the package root ``simulator`` (which re-exports everything)
 ====  =====================================================================================
 
@@ -36,8 +36,9 @@ LAYERS = {
     "locking": 0,
     "model": 1, "observables": 1, "fixed_points": 1,
     "linear": 2, "closure": 2, "closure3": 2,
-    "sweep": 3, "sde": 3, "master": 3, "second_order": 3,
-    "compare": 4, "shift_check": 4, "third_order": 4, "validate": 4, "report": 4, "report_html": 4, "plotting": 4, "config": 4,
+    "sweep": 3, "sde": 3, "master": 3, "second_order": 3, "third_order": 3,
+    "compare": 4, "shift_check": 4, "validate": 4, "report": 4, "report_html": 4,
+    "plotting": 4, "config": 4,
     "cli": 5, "__main__": 5, "": 5,  # "" is the package root
 }
 ENGINE_LAYER = 3
