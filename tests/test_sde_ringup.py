@@ -94,7 +94,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from simulator.sde import SDEOptions, fluctuation_system, simulate_sde  # noqa: E402
-from simulator.sde.estimators import z_scores  # noqa: E402
+from simulator.statistics import z_scores  # noqa: E402
 from simulator.sde.ringup import RingupResult  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,7 +130,7 @@ def test_ringup_from_the_steady_state_ends_as_a_stationary_run():
 
 def test_ringup_energy_of_entanglement_has_jackknife_error_bars(ringup):
     """E_N(t) of every pair carries a jackknife error over chunks; the ensemble agrees with the
-    linearised E_N(t) within 5 sigma at every time (z from sde.estimators.z_scores)."""
+    linearised E_N(t) within 5 sigma at every time (z from statistics.z_scores)."""
     lin = log_negativity_of(ringup.linear_covariance)
     late = ringup.t >= 75  # entanglement builds up from t ~ 65 (linearised)
     for pair, en in ringup.log_negativity.items():
@@ -155,7 +155,7 @@ def log_negativity_of(V):
 
 
 def test_ringup_z_is_zero_or_inf_where_the_error_is_zero(ringup):
-    """z where the error bar vanishes follows sde.estimators.z_scores (0 if equal, never NaN)."""
+    """z where the error bar vanishes follows statistics.z_scores (0 if equal, never NaN)."""
     assert not np.isnan(ringup.z).any()
     np.testing.assert_array_equal(
         ringup.z, z_scores(ringup.covariance, ringup.covariance_stderr, ringup.linear_covariance))

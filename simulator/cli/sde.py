@@ -9,7 +9,7 @@ import numpy as np
 
 from ..conventions import QUADRATURES
 from ..sde import METHODS, SDEOptions, SDEResult, UnstableSystemError, simulate_sde
-from ..sde.estimators import format_log_negativity
+from ..statistics import format_log_negativity
 from ..sde.options import INITIAL_STATES
 from ..config import write_run_file
 from .checks import (UsageError, cap_workers, check_memory, check_out_dir, integer, n_jobs_arg,

@@ -71,7 +71,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ..observables import log_negativity
-from .estimators import batch_means_stderr, jackknife, max_abs, pooled_covariance, z_scores
+from ..statistics import max_abs, z_scores
+from .estimators import batch_means_stderr, jackknife, pooled_covariance
 from .options import SDEOptions
 from .system import LangevinSystem
 

@@ -25,6 +25,7 @@ from ..observables import uncertainty_violation
 from ..params import Params
 from ..progress import as_callback
 from ..resultio import versions
+from ..statistics import Z_AGREE, score_against_reference
 from .ensemble import (
     Schedule,
     _distributed_backend,
@@ -37,13 +38,7 @@ from .ensemble import (
     step_error_check,
 )
 from .control import control_options, control_order, control_system, shift_estimate
-from .estimators import (
-    batch_means_stderr,
-    jackknife,
-    jackknife_observables,
-    pooled_covariance,
-    score_against_reference,
-)
+from .estimators import batch_means_stderr, jackknife, jackknife_observables, pooled_covariance
 from .options import SDEOptions
 from .result import SDEResult
 from .stepsize import choose_dt
@@ -62,7 +57,7 @@ _WARNING = {"diverged": StabilityWarning, "unstable": StabilityWarning,
 #: The covariance is called unphysical when the smallest eigenvalue of ``V + i Omega / 2`` is
 #: below zero by more than this many (widened) standard errors -- the threshold of the verdict
 #: against Lyapunov, so that a physical state is flagged only by a 5-sigma fluctuation.
-PHYSICALITY_SIGMAS = 5.0
+PHYSICALITY_SIGMAS = Z_AGREE
 
 
 def student_t_factor(n_units: int) -> float:

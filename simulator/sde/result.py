@@ -40,7 +40,7 @@ from ..conventions import QUADRATURES, covariance_xxpp as _covariance_xxpp
 from ..estimate import Estimate
 from ..params import Params
 from ..protocol import ResultProtocol, _stamp
-from .estimators import format_log_negativity
+from ..statistics import format_log_negativity
 from .options import SDEOptions
 
 __all__ = ["SDEResult", "RESULT_FORMAT"]

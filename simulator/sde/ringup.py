@@ -19,7 +19,7 @@ returns the sums ``sum x``, ``sum x x^T`` and the counts at every output time (m
 the number of outputs, not of steps). Errors are across chunks (batch means over chunks for the
 covariance, delete-one jackknife for ``E_N(t)``), widened by the Student-t factor of the stationary
 engine; z-scores against :func:`simulator.linear.covariance_evolution` from the same initial state
-come from :func:`simulator.sde.estimators.z_scores`.
+come from :func:`simulator.statistics.z_scores`.
 
 Control variates (``control_variate=True``): alongside each nonlinear trajectory the chunk loop
 integrates the linearised SDE about the same mean-field path on the same noise from the same
@@ -52,6 +52,7 @@ from ..observables import log_negativity
 from ..params import Params
 from ..progress import as_callback
 from ..protocol import ResultProtocol
+from ..statistics import max_abs, z_scores
 from .control import control_options, control_order, control_system, shift_estimate
 from .engine import student_t_factor
 from .ensemble import (
@@ -63,7 +64,7 @@ from .ensemble import (
     run_chunks,
     seed_records,
 )
-from .estimators import batch_means_stderr, jackknife, max_abs, pooled_covariance, z_scores
+from .estimators import batch_means_stderr, jackknife, pooled_covariance
 from .integrators import METHODS, ExponentialEuler
 from .options import SDEOptions, _positive
 from .system import LangevinSystem, OptomechanicalRemainder
@@ -264,7 +265,7 @@ class RingupResult(ResultProtocol):
         :func:`~simulator.linear.covariance_evolution` from the same initial state.
     z : ndarray, shape (n_t, d, d)
         ``(covariance - linear_covariance) / covariance_stderr``
-        (:func:`~simulator.sde.estimators.z_scores`: 0 or inf where the error is 0).
+        (:func:`~simulator.statistics.z_scores`: 0 or inf where the error is 0).
     observables : dict
         ``log_negativity`` and ``log_negativity_stderr`` (jackknife over chunks), each a dict of
         pair -> ndarray (n_t,); empty unless ``d = 6``.
