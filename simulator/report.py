@@ -10,6 +10,7 @@ import numpy as np
 
 from . import __version__
 from .jsonio import to_jsonable
+from .report_html import write_html
 from .validate import ValidationResult
 
 __all__ = ["report_dict", "write_report", "summary_lines", "shift_rows"]
@@ -129,7 +130,8 @@ def write_report(res: ValidationResult, directory: str | Path) -> Path:
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "report.json").write_text(json.dumps(report_dict(res), indent=2) + "\n")
+    d = report_dict(res)
+    (directory / "report.json").write_text(json.dumps(d, indent=2) + "\n")
     md = ["# wgmsim validation report", "", "```", *summary_lines(res), "```", ""]
     md += ["Parameters (SI) are in `report.json` (`params`), with the seeds and options of every "
            "engine. Conventions: order (X_r, Y_r, X_l, Y_l, q, p), vacuum variance 1/2, "
@@ -166,9 +168,7 @@ def write_report(res: ValidationResult, directory: str | Path) -> Path:
         md += [f"Master equation not compared: {res.master_skipped}.", ""]
     path = directory / "report.md"
     path.write_text("\n".join(md))
-    from .report_html import write_html  # imported here: report_html reads report_dict
-
-    write_html(res, directory, figs if res.comparisons else ())
+    write_html(d, directory, figs if res.comparisons else ())
     return path
 
 

@@ -1,7 +1,9 @@
 """The validation report as one self-contained HTML page (``report.html``).
 
-Every number comes from :func:`simulator.report.report_dict` (the same dict that ``report.json``
-holds), so the page, the Markdown report and the JSON never disagree; nothing is recomputed here.
+Every number comes from the dict :func:`simulator.report.report_dict` makes (the one
+``report.json`` holds), handed in by the caller, so the page, the Markdown report and the JSON
+never disagree; nothing is recomputed here, and this module imports neither ``report`` nor
+``validate``.
 Figures are embedded as base64 PNG data URIs and the style sheet is inline, so the page needs no
 other file and no network. All text is escaped with :func:`html.escape`.
 
@@ -21,8 +23,6 @@ from typing import Any, Iterable, Sequence
 
 from .compare import ComparisonRow
 from .errors import MIN_UNITS
-from .report import report_dict
-from .validate import ValidationResult
 
 __all__ = ["html_report", "write_html"]
 
@@ -413,12 +413,13 @@ def _provenance(d: dict[str, Any]) -> str:
 
 # ----------------------------------------------------------------------------------- page
 
-def html_report(res: ValidationResult, figures: Sequence[str | Path] = ()) -> str:
+def html_report(d: dict[str, Any], figures: Sequence[str | Path] = ()) -> str:
     """The report page as a string.
 
     Parameters
     ----------
-    res : ValidationResult
+    d : dict
+        :func:`simulator.report.report_dict` of a validation.
     figures : sequence of path
         PNG files to embed (as base64 data URIs), in order.
 
@@ -427,7 +428,6 @@ def html_report(res: ValidationResult, figures: Sequence[str | Path] = ()) -> st
     str
         A complete HTML5 document with no external resources.
     """
-    d = report_dict(res)
     p = d["params"]
     point = (f"Δ/Γ = {p['detuning'] / p['derived']['Gamma']:+.3f}, β = {p['beta']:.4f} rad, "
              f"P = {p['power'] * 1e3:.3g} mW")
@@ -444,11 +444,12 @@ def html_report(res: ValidationResult, figures: Sequence[str | Path] = ()) -> st
             + "\n".join(b for b in body if b) + "\n</body>\n</html>\n")
 
 
-def write_html(res: ValidationResult, directory: str | Path,
+def write_html(d: dict[str, Any], directory: str | Path,
                figures: Sequence[str | Path] = ()) -> Path:
-    """Write ``report.html`` into ``directory`` (figures embedded); return its path."""
+    """Write ``report.html`` of the report dict ``d`` into ``directory`` (figures embedded);
+    return its path."""
     path = Path(directory) / "report.html"
-    path.write_text(html_report(res, figures), encoding="utf-8")
+    path.write_text(html_report(d, figures), encoding="utf-8")
     return path
 
 

@@ -133,6 +133,36 @@ def test_imports_flow_downward_and_engines_are_independent():
     assert not found, "\n".join(found)
 
 
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every cycle (as a list of modules, first repeated last) of the directed ``graph``, once."""
+    cycles, seen = [], set()
+
+    def visit(node, path):
+        for nxt in sorted(graph.get(node, ())):
+            if nxt in path:
+                cycle = path[path.index(nxt):] + [nxt]
+                key = frozenset(cycle)
+                if key not in seen:
+                    seen.add(key)
+                    cycles.append(cycle)
+            elif len(path) < 12:
+                visit(nxt, path + [nxt])
+
+    for start in sorted(graph):
+        visit(start, [start])
+    return cycles
+
+
+def test_no_import_circle_between_modules():
+    """No module imports (at module level or inside a function) one that imports it back, directly
+    or through others; package ``__init__`` files, which re-export, are left out."""
+    modules = {m: (src, pkg) for m, src, pkg in all_modules() if not pkg}
+    graph = {m: {t for t, _ in imports_of(src, m, pkg)[0] if t in modules and t != m}
+             for m, (src, pkg) in modules.items()}
+    assert not import_cycles(graph), import_cycles(graph)
+    assert import_cycles({"a": {"b"}, "b": {"a"}}) == [["a", "b", "a"]]
+
+
 @pytest.mark.parametrize("module, source, message", [
     ("simulator.model", "from .linear import lyapunov", "upward"),
     ("simulator.sde.engine", "def f():\n    from ..master import solve_master", "engine 'sde'"),
