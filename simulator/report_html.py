@@ -307,8 +307,12 @@ def _budget(d: dict[str, Any]) -> str:
                  ("batches in time", _num(sch.get("n_batches"))),
                  ("statistical units (chunks × batches)", _num(sde["n_units"])),
                  ("diverged trajectories", _num(sde["diverged"]))]
-        pairs += [(f"standard error of E_N[{k}]", _num(v, 3))
+        plain = (sde.get("plain") or {}).get("observables")
+        how = " (control variates)" if plain else ""
+        pairs += [(f"standard error of E_N[{k}]{how}", _num(v, 3))
                   for k, v in sde["log_negativity_stderr"].items()]
+        pairs += [(f"standard error of E_N[{k}] (plain estimate, scored above)", _num(v, 3))
+                  for k, v in ((plain or {}).get("log_negativity_stderr") or {}).items()]
         shift = sde.get("shift") or {}
         below = shift.get("log_negativity_below_resolution") or {}
         pairs += [(f"nonlinear shift dE_N[{k}] (control variates)",

@@ -29,19 +29,20 @@ def _flat(v) -> np.ndarray:
 
 
 def _stationary(res, key: str, out: dict) -> None:
-    for name in ("unit_s1", "unit_s2", "unit_counts", "mean", "mean_stderr"):
+    for name in ("unit_s1", "unit_s2", "unit_counts"):
         out[f"{key}/{name}"] = getattr(res, name)
-    plain = getattr(res, "plain", None)
-    src = plain if plain is not None else {
-        "covariance": res.covariance, "covariance_stderr": res.covariance_stderr,
-        "observables": res.observables}
-    out[f"{key}/covariance"] = src["covariance"]
-    out[f"{key}/covariance_stderr"] = src["covariance_stderr"]
+    # the plain estimate (the headline of a run without control variates)
+    src = res.plain if res.plain is not None else {
+        k: getattr(res, k) for k in ("mean", "mean_stderr", "covariance", "covariance_stderr",
+                                     "observables", "uncertainty")}
+    for name in ("mean", "mean_stderr", "covariance", "covariance_stderr"):
+        out[f"{key}/{name}"] = src[name]
     obs = src["observables"]
     for name in ("log_negativity", "log_negativity_stderr", "log_negativity_raw",
                  "log_negativity_raw_stderr", "steering_raw", "steering_raw_stderr"):
         out[f"{key}/{name}"] = {k: v for k, v in obs[name].items() if np.isfinite(v)}
-    out[f"{key}/uncertainty"] = [res.uncertainty["min_eigenvalue"], res.uncertainty["stderr"]]
+    out[f"{key}/uncertainty"] = [src["uncertainty"]["min_eigenvalue"],
+                                 src["uncertainty"]["stderr"]]
 
 
 def values() -> dict[str, np.ndarray]:
@@ -68,11 +69,15 @@ def values() -> dict[str, np.ndarray]:
         ring = dict(n_traj=16, chunk_size=4, dt=0.1, t_final=20.0, output_every=5.0)
         for key, extra in (("ringup", {}), ("ringup_cv", {"control_variate": True})):
             r = simulate_ringup(p, RingupOptions(**ring, **extra), seed=8)
-            for name in ("t", "mean_field", "mean", "mean_stderr", "covariance",
-                         "covariance_stderr", "linear_covariance", "unit_s1", "unit_s2",
+            for name in ("t", "mean_field", "linear_covariance", "unit_s1", "unit_s2",
                          "unit_counts"):
                 out[f"{key}/{name}"] = getattr(r, name)
-            out[f"{key}/log_negativity"] = r.observables["log_negativity"]
+            src = r.plain if r.plain is not None else {  # the plain estimate
+                k: getattr(r, k) for k in ("mean", "mean_stderr", "covariance",
+                                           "covariance_stderr", "observables")}
+            for name in ("mean", "mean_stderr", "covariance", "covariance_stderr"):
+                out[f"{key}/{name}"] = src[name]
+            out[f"{key}/log_negativity"] = src["observables"]["log_negativity"]
             if r.shift is not None:
                 out[f"{key}/shift"] = [r.shift["covariance"], r.shift["covariance_stderr"]]
     return {k: _flat(v) for k, v in out.items()}

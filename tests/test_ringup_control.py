@@ -63,12 +63,15 @@ def test_controlled_covariance_agrees_with_plain_ringup(moderate):
     res = moderate
     assert res.shift["order"] == 2 and res.diverged == 0
     Vc = res.linear_covariance + res.shift["covariance"]
-    z = (Vc - res.covariance)[1:] / res.covariance_stderr[1:]
+    assert np.array_equal(res.covariance, Vc)  # the controlled estimate is the headline
+    assert np.array_equal(res.covariance_stderr, res.shift["covariance_stderr"])
+    plain_V, plain_se = res.plain["covariance"], res.plain["covariance_stderr"]
+    z = (Vc - plain_V)[1:] / plain_se[1:]
     iu = np.triu_indices(6)
     z = z[:, iu[0], iu[1]]
     assert np.abs(z).max() < 4.5 and np.mean(np.abs(z) > 3) < 0.05, np.abs(z).max()
     assert np.mean(np.abs(z) > 2) > 0.005  # the plain errors are not vastly too wide
-    ratio = res.covariance_stderr[1:] / res.shift["covariance_stderr"][1:]
+    ratio = plain_se[1:] / res.shift["covariance_stderr"][1:]
     assert np.median(ratio[:, iu[0], iu[1]]) > 10  # measured 38
     # at t = 0 both paths are the same sample: the shift and its error vanish exactly
     assert not res.shift["covariance"][0].any() and not res.shift["covariance_stderr"][0].any()
@@ -93,6 +96,10 @@ def test_shift_round_trips_save_load_and_json(moderate, tmp_path):
         for pair in res.shift[k]:
             np.testing.assert_array_equal(back.shift[k][pair], res.shift[k][pair])
     assert set(back.observables) == set(res.observables)  # shift arrays stay out of them
+    for k in ("mean", "mean_stderr", "covariance", "covariance_stderr"):
+        np.testing.assert_array_equal(back.plain[k], res.plain[k])
+    for pair, v in res.plain["observables"]["log_negativity"].items():
+        np.testing.assert_array_equal(back.plain["observables"]["log_negativity"][pair], v)
     data = json.loads(json.dumps(res.to_dict(), allow_nan=False))
     sh = data["shift"]
     assert set(sh) >= {"covariance", "covariance_stderr", "log_negativity",

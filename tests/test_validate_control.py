@@ -41,7 +41,7 @@ def test_validate_reports_the_measured_shift(tmp_path):
     rows = {r["pair"]: r for r in shift_rows(res)}
     assert set(rows) == {"r_m"}  # only the pair the Lyapunov solution entangles
     r = rows["r_m"]
-    assert 0 < r["stderr"] < 0.1 * res.sde.log_negativity_stderr["r_m"], r
+    assert 0 < r["stderr"] < 0.1 * res.sde.plain["observables"]["log_negativity_stderr"]["r_m"], r
     assert abs(r["shift"]) < 5 * r["stderr"] + 0.002 and r["shift"] != 0
     text = "\n".join(summary_lines(res))
     assert "shift  : dE_N(r_m) = " in text and "+-" in text

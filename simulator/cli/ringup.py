@@ -72,8 +72,11 @@ def format_result(res: RingupResult) -> str:
         "wgmsim ringup: transient from an empty cavity (units: omega_m, time 1/omega_m)",
         f"  {res.options.n_traj} trajectories, method {res.options.method}, dt {res.options.dt}, "
         f"ramp {res.options.ramp_time}; diverged {res.diverged}; "
-        f"max |z| vs linearised = {res.max_abs_z:.2f}",
-        "       t    photons_r   phonons   E_N(r_m)  E_N linear",
+        f"max |z| vs linearised = {res.max_abs_z:.2f}"
+        + (" (plain estimate)" if getattr(res, "plain", None) else ""),
+        "       t    photons_r   phonons   E_N(r_m)  E_N linear"
+        + ("   (control variates: the controlled estimate)" if getattr(res, "plain", None)
+           else ""),
     ]
     status = getattr(res, "status", "ok")
     if status != "ok":

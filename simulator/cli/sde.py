@@ -121,19 +121,27 @@ def format_result(res: SDEResult) -> str:
         lines.append(f"  STATUS {res.status.upper()}: {res.message or '(no message)'}")
     elif res.message:
         lines.append(f"  {res.message}")
+    controlled = (f" (control variates, order {res.shift.get('order', 1)})" if res.plain
+                  else "")
     if res.log_negativity:
-        lines.append("  E_N: " + format_log_negativity(res.observables))
+        lines.append(f"  E_N{controlled}: " + format_log_negativity(res.observables))
+        if res.plain:
+            lines.append("  E_N plain estimate (no control variate): "
+                         + format_log_negativity(res.plain["observables"]))
     if res.lyapunov:
         L = res.lyapunov
         if "log_negativity" in L:
             lines.append("  Lyapunov E_N: " + ", ".join(
                 f"{k} {v:.4f} (z {L['log_negativity_z'][k]:+.2f})"
                 for k, v in L["log_negativity"].items()))
-        lines.append(f"  covariance vs Lyapunov: max |z| = {L['max_abs_z']:.2f} -> {L['verdict']}")
-    lines.append("  covariance (" + ", ".join(QUADRATURES[: len(res.mean)]) + "):")
+        which = "plain estimate" if res.plain else "covariance"
+        lines.append(f"  {which} vs Lyapunov: max |z| = {L['max_abs_z']:.2f} -> {L['verdict']}")
+    lines.append(f"  covariance{controlled} (" + ", ".join(QUADRATURES[: len(res.mean)]) + "):")
     with np.printoptions(precision=4, suppress=True, linewidth=120):
         lines += ["    " + r for r in str(res.covariance).splitlines()]
         lines.append("  standard errors:")
+    # a controlled estimate's errors may be far below 1e-4: shown in full
+    with np.printoptions(precision=2 if res.plain else 4, suppress=not res.plain, linewidth=120):
         lines += ["    " + r for r in str(res.covariance_stderr).splitlines()]
     if "auto_dt" in s:
         a = s["auto_dt"]

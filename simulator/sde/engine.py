@@ -8,6 +8,7 @@ linearised (Lyapunov) solution of the same ``A`` and ``D``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 import os
@@ -37,7 +38,13 @@ from .ensemble import (
     schedule,
     step_error_check,
 )
-from .control import control_options, control_order, control_system, shift_estimate
+from .control import (
+    control_options,
+    control_order,
+    control_system,
+    difference_covariance,
+    shift_estimate,
+)
 from .estimators import batch_means_stderr, jackknife, jackknife_observables, pooled_covariance
 from .options import SDEOptions
 from .result import SDEResult
@@ -210,15 +217,16 @@ def simulate_sde(
                         out=out, identity=_identity(problem, options, int(seed)),
                         progress=as_callback(progress, "sde", "chunk"))
     wall_chunks = time.perf_counter() - t0
-    stats = _statistics(system, options, sched, chunks)
+    plain = _statistics(system, options, sched, chunks)
+    reference = _reference(system, plain)
+    shift = _shift(system, options, reference, plain, plan.order)
+    stats, plain_record = _headline(system, plain, reference, shift, plan.order)
     flags, status, message = _flag(_reasons(system, options, sched, stats))
-    reference = _reference(system, stats)
     err = _error_check(system, plan.options, int(seed))
-    shift = _shift(system, options, reference, stats, plan.order)
     timing = _timing(options, sched, chunks, t0, wall_chunks, plan.workers, n_jobs,
                      plan.estimate)
     return _assemble(problem, options, int(seed), plan, chunks, stats, reference, err, shift,
-                     timing, flags, status, message)
+                     timing, flags, status, message, plain_record)
 
 
 # ---- the steps of simulate_sde ------------------------------------------------------------------
@@ -357,11 +365,12 @@ def _statistics(system: LangevinSystem, options: SDEOptions, sched: Schedule,
 
 
 def _observables(d: int, s1: np.ndarray, s2: np.ndarray, counts: np.ndarray,
-                 tf: float) -> dict[str, Any]:
-    """Jackknifed observables of a 6-mode run (``{}`` otherwise), errors widened by ``tf``."""
+                 tf: float, covariance: Callable | None = None) -> dict[str, Any]:
+    """Jackknifed observables of a 6-mode run (``{}`` otherwise), errors widened by ``tf``
+    (``covariance``: as :func:`~simulator.sde.estimators.jackknife_observables`)."""
     observables: dict[str, Any] = {}
     if d == 6:
-        observables = jackknife_observables(s1, s2, counts)
+        observables = jackknife_observables(s1, s2, counts, covariance)
         for key, val in observables.items():
             if key.endswith("_stderr") and isinstance(val, dict):
                 observables[key] = {k: tf * v for k, v in val.items()}
@@ -382,12 +391,14 @@ def _check_statistics(mean: np.ndarray, V: np.ndarray, se_m: np.ndarray, se_V: n
 
 
 def _uncertainty(system: LangevinSystem, s1: np.ndarray, s2: np.ndarray, counts: np.ndarray,
-                 tf: float) -> dict[str, float] | None:
+                 tf: float, covariance: Callable | None = None) -> dict[str, float] | None:
     """Jackknifed smallest eigenvalue of ``V + i Omega / 2`` with its widened error, for a
-    physical system (``rates`` known, even ``d``); else ``None``."""
+    physical system (``rates`` known, even ``d``); else ``None`` (``covariance``: as
+    :func:`~simulator.sde.estimators.jackknife_observables`)."""
     if system.rates is None or system.dim % 2 != 0:
         return None
-    f = lambda W: np.asarray(uncertainty_violation(W))[..., None]  # noqa: E731
+    g = (lambda W: W) if covariance is None else covariance
+    f = lambda W: np.asarray(uncertainty_violation(g(W)))[..., None]  # noqa: E731
     val, err = jackknife(s1, s2, counts, f)
     uncertainty = {"min_eigenvalue": float(val[0]), "stderr": float(tf * err[0])}
     _check_finite("uncertainty", uncertainty)
@@ -475,6 +486,32 @@ def _shift(system: LangevinSystem, options: SDEOptions, reference: dict[str, Any
     return shift
 
 
+def _headline(system: LangevinSystem, plain: _Statistics, reference: dict[str, Any] | None,
+              shift: dict[str, Any] | None, order: int):
+    """``(statistics, plain record)`` of the headline estimate: the plain one (record ``None``)
+    without control variates; with them the controlled one, ``V_Lyapunov + dV``
+    (:mod:`simulator.sde.control`), its E_N, steering and uncertainty jackknifed through the same
+    map, and the plain estimate kept as ``SDEResult.plain``. The scores against Lyapunov stay
+    those of the plain estimate: the controlled one is built on that reference, and its
+    difference from it is the shift, scored in ``shift``."""
+    if shift is None or reference is None:
+        return plain, None
+    VL = reference["covariance"]
+    cov = lambda Vz: VL + difference_covariance(Vz, system.dim, order)  # noqa: E731
+    args = (plain.s1_run, plain.s2_run, plain.counts, plain.t_factor)
+    stats = dataclasses.replace(
+        plain, mean=shift["mean"], mean_stderr=shift["mean_stderr"],
+        covariance=shift["controlled_covariance"], covariance_stderr=shift["covariance_stderr"],
+        observables=_observables(system.dim, *args, cov),
+        uncertainty=_uncertainty(system, *args, cov))
+    _check_statistics(stats.mean, stats.covariance, stats.mean_stderr, stats.covariance_stderr,
+                      stats.observables)
+    record = {"mean": plain.mean, "mean_stderr": plain.mean_stderr,
+              "covariance": plain.covariance, "covariance_stderr": plain.covariance_stderr,
+              "observables": plain.observables, "uncertainty": plain.uncertainty}
+    return stats, record
+
+
 def _timing(options: SDEOptions, sched: Schedule, chunks: list, t0: float, wall_chunks: float,
             workers: int, n_jobs: int, estimate: dict[str, Any]) -> dict[str, Any]:
     """``SDEResult.timing``: wall-clock seconds (from ``t0``), throughput, workers, estimates."""
@@ -496,7 +533,8 @@ def _timing(options: SDEOptions, sched: Schedule, chunks: list, t0: float, wall_
 def _assemble(problem: Params | LangevinSystem, options: SDEOptions, seed: int, plan: _Plan,
               chunks: list, stats: _Statistics, reference: dict[str, Any] | None, err: Any,
               shift: dict[str, Any] | None, timing: dict[str, Any],
-              flags: tuple[str, ...], status: str, message: str) -> SDEResult:
+              flags: tuple[str, ...], status: str, message: str,
+              plain: dict[str, Any] | None) -> SDEResult:
     """The :class:`SDEResult` (seeds, kept trajectories, versions and timestamp added)."""
     kept = times = None
     if chunks[0].kept is not None:
@@ -516,6 +554,6 @@ def _assemble(problem: Params | LangevinSystem, options: SDEOptions, seed: int, 
         chunk_seconds=np.array([c.seconds for c in chunks]), timing=timing,
         versions=versions(), status=status, message=message, error_check=err,
         trajectories=kept, trajectory_times=times, flags=flags, stderr_t_factor=stats.t_factor,
-        uncertainty=stats.uncertainty,
+        uncertainty=stats.uncertainty, plain=plain,
         timestamp=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )

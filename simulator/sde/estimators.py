@@ -133,6 +133,10 @@ def _vector(fn: Callable[[np.ndarray], dict], keys: list[str]):
     return lambda V: np.stack([fn(V)[k] for k in keys], axis=-1)
 
 
+def _composed(f: Callable, g: Callable) -> Callable:
+    return lambda V: f(g(V))
+
+
 def _clipped_family(s1, s2, counts, fn_clipped, fn_raw, keys):
     """Clipped and raw values of one family (E_N or steering) with jackknife errors and the
     below-resolution flags (estimate or any leave-one-out replicate at or below zero)."""
@@ -147,9 +151,15 @@ def _clipped_family(s1, s2, counts, fn_clipped, fn_raw, keys):
             {k: bool(v) for k, v in zip(keys, below)})
 
 
-def jackknife_observables(s1: np.ndarray, s2: np.ndarray, counts: np.ndarray
+def jackknife_observables(s1: np.ndarray, s2: np.ndarray, counts: np.ndarray,
+                          covariance: Callable[[np.ndarray], np.ndarray] | None = None
                           ) -> dict[str, dict[str, Any]]:
     """Log-negativity and steering of the pooled covariance with jackknife errors.
+
+    ``covariance``, if given, maps the pooled covariance of the unit sums ``(..., k, k)`` to the
+    ``(..., 6, 6)`` covariance whose observables are wanted (the control-variate estimate
+    ``V_Lyapunov + dV`` of an augmented run, :mod:`simulator.sde.control`); by default the sums
+    are those of the 6 variables themselves.
 
     Only for the 6-variable optomechanical system. Returns, for ``name`` in ``"log_negativity"``
     and ``"steering"`` (keys of :func:`simulator.observables.log_negativity` and
@@ -167,6 +177,8 @@ def jackknife_observables(s1: np.ndarray, s2: np.ndarray, counts: np.ndarray
     st_keys = list(steering(np.eye(6) / 2))
     for name, fc, fr, keys in (("log_negativity", log_negativity, log_negativity_raw, en_keys),
                                ("steering", steering, steering_raw, st_keys)):
+        if covariance is not None:
+            fc, fr = _composed(fc, covariance), _composed(fr, covariance)
         val, se, raw, raw_se, below = _clipped_family(s1, s2, counts, fc, fr, keys)
         out.update({name: val, f"{name}_stderr": se, f"{name}_raw": raw,
                     f"{name}_raw_stderr": raw_se, f"{name}_below_resolution": below})

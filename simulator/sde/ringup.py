@@ -261,10 +261,12 @@ class RingupResult(ResultProtocol):
     mean, mean_stderr : ndarray, shape (n_t, d)
         Ensemble mean of the full amplitudes ``ubar + <x>`` and its error (across chunks).
     covariance, covariance_stderr : ndarray, shape (n_t, d, d)
+        The best estimate the run has: the plain one, or with control variates the controlled
+        one (``plain`` then holds the plain estimate).
     linear_covariance : ndarray, shape (n_t, d, d)
         :func:`~simulator.linear.covariance_evolution` from the same initial state.
     z : ndarray, shape (n_t, d, d)
-        ``(covariance - linear_covariance) / covariance_stderr``
+        ``(covariance - linear_covariance) / covariance_stderr`` of the plain estimate
         (:func:`~simulator.statistics.z_scores`: 0 or inf where the error is 0).
     observables : dict
         ``log_negativity`` and ``log_negativity_stderr`` (jackknife over chunks), each a dict of
@@ -277,9 +279,15 @@ class RingupResult(ResultProtocol):
         ``"ok"``, or the most severe of ``"diverged"``, ``"few_units"`` (all in ``flags``).
     stderr_t_factor : float
         Student-t widening already applied to every error (as in the stationary engine).
+    plain : dict or None
+        With control variates, the plain estimate: ``mean``, ``mean_stderr``, ``covariance``,
+        ``covariance_stderr`` and ``observables`` as above (the headline fields then hold the
+        controlled estimate ``V_lin(t) + dV(t)``, ``E_N(V_lin + dV)``, with the shift's
+        errors); ``None`` without.
     shift : dict or None
         With control variates: ``covariance`` and ``covariance_stderr`` ``(n_t, d, d)``, the
-        nonlinear shift ``V_nl(t) - V_lin(t)`` and its jackknife error; ``log_negativity`` and
+        nonlinear shift ``V_nl(t) - V_lin(t)`` and its jackknife error; ``mean`` and
+        ``mean_stderr`` ``(n_t, d)``, ``<x> - <y>``; ``log_negativity`` and
         ``log_negativity_stderr``, pair -> ``(n_t,)``, ``E_N(V_lin + dV) - E_N(V_lin)`` (only for
         the optomechanical system); ``order`` (1 or 2, see :mod:`simulator.sde.control`).
         ``None`` without.
@@ -310,6 +318,7 @@ class RingupResult(ResultProtocol):
     message: str = ""
     stderr_t_factor: float = 1.0
     shift: dict[str, Any] | None = None
+    plain: dict[str, Any] | None = None
 
     # ---- physics ---------------------------------------------------------------------------
     @property
@@ -371,12 +380,15 @@ class RingupResult(ResultProtocol):
         for name, per_pair in self.observables.items():
             for pair, v in per_pair.items():
                 out[f"{name}.{pair}"] = np.asarray(v)
-        for key, v in (self.shift or {}).items():
-            if isinstance(v, dict):
-                for pair, w in v.items():
-                    out[f"shift.{key}.{pair}"] = np.asarray(w)
-            elif key != "order":
-                out[f"shift.{key}"] = np.asarray(v)
+        for group, fields in (("shift", self.shift), ("plain", self.plain)):
+            for key, v in (fields or {}).items():
+                if key == "observables":
+                    out.update({f"{group}.{name}.{pair}": np.asarray(w)
+                                for name, per_pair in v.items() for pair, w in per_pair.items()})
+                elif isinstance(v, dict):
+                    out.update({f"{group}.{key}.{pair}": np.asarray(w) for pair, w in v.items()})
+                elif key != "order":
+                    out[f"{group}.{key}"] = np.asarray(v)
         return out
 
     def _meta(self) -> dict[str, Any]:
@@ -391,6 +403,7 @@ class RingupResult(ResultProtocol):
     def _from_saved(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "RingupResult":
         observables: dict[str, dict[str, np.ndarray]] = {}
         shift: dict[str, Any] | None = None
+        plain: dict[str, Any] | None = None
         if meta.get("shift_order") is not None:
             shift = {"order": int(meta["shift_order"])}
         for key, v in arrays.items():
@@ -402,6 +415,13 @@ class RingupResult(ResultProtocol):
                     shift.setdefault(parts[1], {})[parts[2]] = v
                 else:
                     shift[parts[1]] = v
+            elif key.startswith("plain."):
+                plain = {"observables": {}} if plain is None else plain
+                parts = key.split(".")
+                if len(parts) == 3:
+                    plain["observables"].setdefault(parts[1], {})[parts[2]] = v
+                else:
+                    plain[parts[1]] = v
             elif "." in key:
                 name, pair = key.split(".", 1)
                 observables.setdefault(name, {})[pair] = v
@@ -410,7 +430,7 @@ class RingupResult(ResultProtocol):
                    seeds=meta["seeds"], schedule=meta["schedule"], observables=observables,
                    diverged=int(meta["diverged"]), timing=meta["timing"], status=meta["status"],
                    flags=tuple(meta["flags"]), message=meta["message"],
-                   stderr_t_factor=float(meta["stderr_t_factor"]), shift=shift,
+                   stderr_t_factor=float(meta["stderr_t_factor"]), shift=shift, plain=plain,
                    **{k: arrays[k] for k in cls._ARRAYS})
 
     @classmethod
@@ -473,6 +493,7 @@ class RingupResult(ResultProtocol):
                "log_negativity_stderr": self.log_negativity_stderr,
                "linear_log_negativity": log_negativity(self.linear_covariance),
                "max_abs_z": self.max_abs_z, "n_units": self.n_units, "shift": self.shift,
+               "plain": self.plain,
                "versions": self.versions, "timestamp": self.timestamp}
         if self.covariance.shape[-1] != 6:
             for k in ("photon_number", "phonon_number", "log_negativity",
@@ -546,7 +567,7 @@ def _shift(system: LangevinSystem, lin: np.ndarray, s1: np.ndarray, s2: np.ndarr
     per_t = [shift_estimate(system, lin[i], s1[:, i], s2[:, i], counts[:, i], tf, order)
              for i in range(lin.shape[0])]
     out: dict[str, Any] = {"order": int(order)}
-    for key in ("covariance", "covariance_stderr"):
+    for key in ("covariance", "covariance_stderr", "mean", "mean_stderr"):
         out[key] = np.stack([r[key] for r in per_t])
     for key in ("log_negativity", "log_negativity_stderr", "log_negativity_below_resolution"):
         if key in per_t[0]:
@@ -555,6 +576,24 @@ def _shift(system: LangevinSystem, lin: np.ndarray, s1: np.ndarray, s2: np.ndarr
         if not np.isfinite(out[key]).all():
             raise FloatingPointError(f"ring-up shift {key}: non-finite values")
     return out
+
+
+def _headline(m, se_m, V, se_V, observables, lin, shift):
+    """``(mean, its error, covariance, its error, observables, plain)`` of the headline: the
+    plain estimate (``plain`` ``None``) without control variates; with them the controlled one,
+    ``V_lin(t) + dV(t)``, ``<x> - <y>`` and ``E_N(V_lin) + dE_N`` with the shift's errors, and
+    the plain estimate (``mean`` of the fluctuations) as ``plain``."""
+    if shift is None:
+        return m, se_m, V, se_V, observables, None
+    plain = {"mean": m, "mean_stderr": se_m, "covariance": V, "covariance_stderr": se_V,
+             "observables": observables}
+    if "log_negativity" in shift:
+        en_lin = log_negativity(lin)
+        observables = {"log_negativity": {p: en_lin[p] + v
+                                          for p, v in shift["log_negativity"].items()},
+                       "log_negativity_stderr": dict(shift["log_negativity_stderr"])}
+    return (shift["mean"], shift["mean_stderr"], lin + shift["covariance"],
+            shift["covariance_stderr"], observables, plain)
 
 
 def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | None = None, *,
@@ -666,8 +705,9 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
             raise FloatingPointError(f"ring-up {name}: non-finite values in the result; refusing "
                                      "to report it (extreme parameters, or every trajectory "
                                      "diverged)")
-    z = z_scores(V, se_V, lin)
+    z = z_scores(V, se_V, lin)  # of the plain estimate (a controlled one is built on lin)
     shift = _shift(system, lin, s1_run, s2_run, counts, tf, order) if order else None
+    m, se_m, V, se_V, observables, plain = _headline(m, se_m, V, se_V, observables, lin, shift)
     why: dict[str, str] = {}
     if diverged:
         why["diverged"] = (f"{diverged} of {options.n_traj} trajectories diverged (beyond bound "
@@ -688,6 +728,7 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
         params=problem if isinstance(problem, Params) else None, options=options,
         seed=int(seed), seeds=seed_records(int(seed), options.n_chunks),
         schedule=sched.to_dict(), t=t_out, mean_field=ubar, mean=ubar + m, mean_stderr=se_m,
+        plain=None if plain is None else {**plain, "mean": ubar + plain["mean"]},
         covariance=V, covariance_stderr=se_V, linear_covariance=lin, z=z,
         observables=observables, unit_s1=s1, unit_s2=s2, unit_counts=counts,
         chunk_seconds=np.array([c.seconds for c in chunks]), diverged=diverged, timing=timing,
