@@ -14,16 +14,16 @@
 Both results follow the result protocol (:mod:`simulator.protocol`).
 """
 
-from .engine import build_system, simulate_sde
+from .engine import build_system, estimate_run, simulate_sde
 from .ensemble import ChunkResult, run_chunks, schedule
 from .integrators import METHODS, SRA1, EulerMaruyama, ExponentialEuler, Integrator, make_integrator
 from .options import SDEOptions
 from .result import SDEResult
-from .ringup import RingupOptions, RingupResult, simulate_ringup
+from .ringup import RingupOptions, RingupResult, estimate_ringup, simulate_ringup
 from .system import LangevinSystem, OptomechanicalRemainder, UnstableSystemError, fluctuation_system
 
 __all__ = [
-    "simulate_sde", "build_system", "SDEOptions", "SDEResult", "ChunkResult", "run_chunks",
+    "simulate_sde", "estimate_run", "estimate_ringup", "build_system", "SDEOptions", "SDEResult", "ChunkResult", "run_chunks",
     "schedule", "METHODS", "Integrator", "EulerMaruyama", "ExponentialEuler", "SRA1",
     "make_integrator", "LangevinSystem", "OptomechanicalRemainder", "UnstableSystemError",
     "fluctuation_system", "simulate_ringup", "RingupOptions", "RingupResult",

@@ -34,6 +34,7 @@ from .ensemble import (
     check_run_arguments,
     chunk_seeds,
     effective_workers,
+    estimate_resources,
     run_chunks,
     schedule,
     step_error_check,
@@ -48,10 +49,10 @@ from .control import (
 from .estimators import batch_means_stderr, jackknife, jackknife_observables, pooled_covariance
 from .options import SDEOptions
 from .result import SDEResult
-from .stepsize import choose_dt
+from .stepsize import choose_dt, dt_cap
 from .system import LangevinSystem, fluctuation_system
 
-__all__ = ["simulate_sde", "build_system", "student_t_factor", "SEVERITY",
+__all__ = ["simulate_sde", "estimate_run", "build_system", "student_t_factor", "SEVERITY",
            "PHYSICALITY_SIGMAS"]
 
 log = logging.getLogger("simulator.sde")
@@ -286,6 +287,45 @@ class _Plan:
     estimate: dict[str, Any]
 
 
+def estimate_run(problem: Params | LangevinSystem, options: SDEOptions | None = None, *,
+                 n_jobs: int = 1) -> dict[str, Any]:
+    """The engine's plan of a run, before any work (what :func:`simulate_sde` checks first).
+
+    With ``dt="auto"`` the run is sized at the largest step the pilot may choose
+    (:func:`~simulator.sde.stepsize.dt_cap`; no pilot is run); with ``control_variate`` it is
+    the augmented system's.
+
+    Returns
+    -------
+    dict
+        ``schedule`` (:class:`~simulator.sde.ensemble.Schedule`), ``workers``, ``n_chunks``,
+        ``trajectory_steps`` and :func:`~simulator.sde.ensemble.estimate_resources`'
+        ``memory_bytes`` (with ``workers`` workers), ``seconds`` and ``memory_limit_bytes``.
+
+    Raises
+    ------
+    UnstableSystemError, ValueError
+        As :func:`simulate_sde` before its first step (not the memory limit: compare
+        ``memory_bytes`` with ``memory_limit_bytes``).
+    """
+    options = _check_inputs(options, 0, n_jobs)
+    system = _checked_system(problem, options)
+    _, _, _, run_system, run_opts = _run_system(system, options, None)
+    sched = schedule(run_system, run_opts)
+    workers = effective_workers(n_jobs, options.n_chunks)
+    steps = sched.n_burn + sched.n_batches * sched.steps_per_batch
+    return {"schedule": sched, "workers": workers, "n_chunks": options.n_chunks,
+            "trajectory_steps": float(options.n_traj) * steps,
+            **estimate_resources(run_system, run_opts, sched, workers)}
+
+
+def _checked_system(problem: Params | LangevinSystem, options: SDEOptions) -> LangevinSystem:
+    system = build_system(problem, options)
+    if not options.allow_unstable:
+        system.check_stable()
+    return system
+
+
 def _prepare(problem: Params | LangevinSystem, options: SDEOptions, seed: int, n_jobs: int,
              max_seconds: float | None) -> _Plan:
     """System, step, control variates, schedule, workers and resource estimate; refuses a bad
@@ -294,9 +334,7 @@ def _prepare(problem: Params | LangevinSystem, options: SDEOptions, seed: int, n
     Raises ``UnstableSystemError`` (unstable and not ``allow_unstable``), ``ValueError`` (fewer
     than 2 planned units, or beyond the memory/time limits).
     """
-    system = build_system(problem, options)
-    if not options.allow_unstable:
-        system.check_stable()
+    system = _checked_system(problem, options)
     opts, auto_dt, order, run_system, run_opts = _run_system(system, options, seed)
     sched = schedule(run_system, run_opts)
     if sched.n_units < 2:
@@ -316,13 +354,15 @@ def _prepare(problem: Params | LangevinSystem, options: SDEOptions, seed: int, n
     return _Plan(system, opts, auto_dt, order, run_system, run_opts, sched, workers, estimate)
 
 
-def _run_system(system: LangevinSystem, options: SDEOptions, seed: int):
+def _run_system(system: LangevinSystem, options: SDEOptions, seed: int | None):
     """``(options with dt resolved, auto_dt record or None, control-variate order, system and
     options of the chunk loop)``: ``dt="auto"`` is resolved on a pilot
-    (:mod:`simulator.sde.stepsize`); with ``control_variate`` the chunk loop runs the augmented
-    system (:mod:`simulator.sde.control`)."""
+    (:mod:`simulator.sde.stepsize`), or without ``seed`` set to its cap (for a plan); with
+    ``control_variate`` the chunk loop runs the augmented system (:mod:`simulator.sde.control`)."""
     opts, auto_dt = options, None
-    if options.dt == "auto":  # resolve the step on a pilot (simulator.sde.stepsize)
+    if options.dt == "auto" and seed is None:  # a plan: the largest step the pilot may choose
+        opts = options.replace(dt=dt_cap(system, options), rtol=None)
+    elif options.dt == "auto":  # resolve the step on a pilot (simulator.sde.stepsize)
         dt, auto_dt = choose_dt(system, options, chunk_seeds(seed, options.n_chunks + 2)[-1])
         opts = options.replace(dt=dt, rtol=None)
     # control variates: the chunk loop runs the augmented system (simulator.sde.control)

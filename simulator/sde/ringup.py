@@ -60,6 +60,7 @@ from .ensemble import (
     check_resources,
     check_run_arguments,
     effective_workers,
+    estimate_resources,
     initial_moments,
     run_chunks,
     seed_records,
@@ -69,7 +70,8 @@ from .integrators import METHODS, ExponentialEuler
 from .options import SDEOptions, _positive
 from .system import LangevinSystem, OptomechanicalRemainder
 
-__all__ = ["RingupOptions", "RingupResult", "simulate_ringup", "ringup_system", "MeanFieldPath"]
+__all__ = ["RingupOptions", "RingupResult", "simulate_ringup", "estimate_ringup", "ringup_system",
+           "MeanFieldPath"]
 
 #: Version of the files written by the ring-up before the result protocol (still read).
 RINGUP_FORMAT = 2
@@ -578,6 +580,49 @@ def _shift(system: LangevinSystem, lin: np.ndarray, s1: np.ndarray, s2: np.ndarr
     return out
 
 
+def _plan(problem: Params | LangevinSystem, options: RingupOptions):
+    """``(system, mean-field path or None, SDEOptions, control-variate order, system and options
+    of the chunk loop)``: with ``control_variate`` the chunk loop runs the augmented system
+    (:mod:`simulator.sde.control`)."""
+    if isinstance(problem, Params):
+        system, path = ringup_system(problem, options)
+        sde_opts = options.sde_options("thermal")
+    elif isinstance(problem, LangevinSystem):
+        system, path = problem, None
+        problem.check_stable()
+        sde_opts = options.sde_options("lyapunov")
+    else:
+        raise TypeError(f"problem: expected Params or LangevinSystem, got "
+                        f"{type(problem).__name__}")
+    order = control_order(system, sde_opts) if options.control_variate else 0
+    run_system, run_opts = ((control_system(system, order), control_options(system, sde_opts, order))
+                            if order else (system, sde_opts))
+    return system, path, sde_opts, order, run_system, run_opts
+
+
+def _identity(problem: Params | LangevinSystem) -> Any:
+    if isinstance(problem, Params):
+        return problem.to_dict()
+    return {"A": problem.A.tolist(), "D": problem.D.tolist(),
+            "nonlinearity": repr(problem.nonlinearity), "drift_at": repr(problem.drift_at)}
+
+
+def estimate_ringup(problem: Params | LangevinSystem, options: RingupOptions | None = None, *,
+                    n_jobs: int = 1) -> dict[str, Any]:
+    """The engine's plan of a ring-up, before any work (what :func:`simulate_ringup` checks
+    first): ``schedule``, ``workers``, ``n_chunks``, ``trajectory_steps`` and
+    :func:`~simulator.sde.ensemble.estimate_resources`' ``memory_bytes`` (with ``workers``
+    workers), ``seconds`` and ``memory_limit_bytes``; with ``control_variate`` of the augmented
+    system."""
+    options = RingupOptions() if options is None else options
+    _, _, _, _, run_system, run_opts = _plan(problem, options)
+    sched = options.schedule()
+    workers = effective_workers(n_jobs, options.n_chunks)
+    return {"schedule": sched, "workers": workers, "n_chunks": options.n_chunks,
+            "trajectory_steps": float(options.n_traj) * sched.n_batches * sched.steps_per_batch,
+            **estimate_resources(run_system, run_opts, sched, workers)}
+
+
 def _headline(m, se_m, V, se_V, observables, lin, shift):
     """``(mean, its error, covariance, its error, observables, plain)`` of the headline: the
     plain estimate (``plain`` ``None``) without control variates; with them the controlled one,
@@ -651,28 +696,11 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
     t0 = time.perf_counter()
     sched = options.schedule()
     t_out = np.arange(sched.n_bins) * sched.steps_per_batch * options.dt
-    if isinstance(problem, Params):
-        system, path = ringup_system(problem, options)
-        sde_opts = options.sde_options("thermal")
-        identity_problem: Any = problem.to_dict()
-    elif isinstance(problem, LangevinSystem):
-        system, path = problem, None
-        problem.check_stable()
-        sde_opts = options.sde_options("lyapunov")
-        identity_problem = {"A": problem.A.tolist(), "D": problem.D.tolist(),
-                            "nonlinearity": repr(problem.nonlinearity),
-                            "drift_at": repr(problem.drift_at)}
-    else:
-        raise TypeError(f"problem: expected Params or LangevinSystem, got "
-                        f"{type(problem).__name__}")
+    system, path, sde_opts, order, run_system, run_opts = _plan(problem, options)
     d = system.dim
-    # control variates: the chunk loop runs the augmented system (simulator.sde.control)
-    order = control_order(system, sde_opts) if options.control_variate else 0
-    run_system, run_opts = ((control_system(system, order), control_options(system, sde_opts, order))
-                            if order else (system, sde_opts))
     workers = effective_workers(n_jobs, options.n_chunks)
     check_resources(run_system, run_opts, sched, workers)  # refuses a run beyond half the memory
-    identity = {"engine": "ringup", "problem": identity_problem, "options": options.to_dict(),
+    identity = {"engine": "ringup", "problem": _identity(problem), "options": options.to_dict(),
                 "seed": int(seed)}
     chunks = run_chunks(run_system, run_opts, int(seed), n_jobs=workers, out=out, identity=identity,
                         progress=progress, sched=sched)
