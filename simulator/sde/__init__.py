@@ -15,7 +15,9 @@ Both results follow the result protocol (:mod:`simulator.protocol`).
 """
 
 from .engine import build_system, estimate_run, simulate_sde
-from .ensemble import ChunkResult, run_chunks, schedule
+from .checkpoints import ChunkResult
+from .parallel import run_chunks
+from .schedule import schedule
 from .integrators import METHODS, SRA1, EulerMaruyama, ExponentialEuler, Integrator, make_integrator
 from .options import SDEOptions
 from .result import SDEResult

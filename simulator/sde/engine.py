@@ -27,18 +27,7 @@ from ..params import Params
 from ..progress import as_callback
 from ..resultio import versions
 from ..statistics import Z_AGREE, score_against_reference
-from .ensemble import (
-    Schedule,
-    _distributed_backend,
-    check_resources,
-    check_run_arguments,
-    chunk_seeds,
-    effective_workers,
-    estimate_resources,
-    run_chunks,
-    schedule,
-    step_error_check,
-)
+from .chunk import step_error_check
 from .control import (
     control_options,
     control_order,
@@ -48,7 +37,10 @@ from .control import (
 )
 from .estimators import batch_means_stderr, jackknife, jackknife_observables, pooled_covariance
 from .options import SDEOptions
+from .parallel import _distributed_backend, check_run_arguments, effective_workers, run_chunks
+from .resources import check_resources, estimate_resources
 from .result import SDEResult
+from .schedule import Schedule, chunk_seeds, schedule
 from .stepsize import choose_dt, dt_cap
 from .system import LangevinSystem, fluctuation_system
 

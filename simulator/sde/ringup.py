@@ -29,143 +29,44 @@ sample (the augmented system of :mod:`simulator.sde.control`, drift ``blockdiag(
 
 ``V_lin`` the linear reference above; errors by delete-one jackknife over the chunks of the
 difference (and of ``dE_N(t)``), widened by the same Student-t factor. They land in
-:attr:`RingupResult.shift`; the plain statistics (``covariance``, ``log_negativity``) are those of
-``x`` and do not change.
+:attr:`RingupResult.shift`, and the controlled estimate ``V_lin + dV`` is the headline
+(``covariance``, ``log_negativity``); the plain statistics of ``x`` are kept in
+:attr:`RingupResult.plain`.
+
+Modules: the options in :mod:`simulator.sde.ringup_options`, the result in
+:mod:`simulator.sde.ringup_result`, the time-dependent system and the driver here.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from ..conventions import PAIRS, QUADRATURES, covariance_xxpp as _covariance_xxpp
+from ..conventions import PAIRS
 from ..errors import MIN_UNITS, StabilityWarning, StatisticsWarning
 from ..linear import covariance_evolution
 from ..model import Rates, diffusion_matrix, drift_matrix_about, mean_field, nonlinear_drift
 from ..observables import log_negativity
 from ..params import Params
 from ..progress import as_callback
-from ..protocol import ResultProtocol
-from ..statistics import max_abs, z_scores
+from ..statistics import z_scores
 from .control import control_options, control_order, control_system, shift_estimate
 from .engine import student_t_factor
-from .ensemble import (
-    Schedule,
-    check_resources,
-    check_run_arguments,
-    effective_workers,
-    estimate_resources,
-    initial_moments,
-    run_chunks,
-    seed_records,
-)
 from .estimators import batch_means_stderr, jackknife, pooled_covariance
-from .integrators import METHODS, ExponentialEuler
-from .options import SDEOptions, _positive
+from .integrators import ExponentialEuler
+from .parallel import check_run_arguments, effective_workers, run_chunks
+from .resources import check_resources, estimate_resources
+from .ringup_options import RingupOptions
+from .ringup_result import RingupResult
+from .schedule import initial_moments, seed_records
 from .system import LangevinSystem, OptomechanicalRemainder
 
 __all__ = ["RingupOptions", "RingupResult", "simulate_ringup", "estimate_ringup", "ringup_system",
            "MeanFieldPath"]
-
-#: Version of the files written by the ring-up before the result protocol (still read).
-RINGUP_FORMAT = 2
-
-
-@dataclass(frozen=True, kw_only=True)
-class RingupOptions:
-    """How a ring-up ensemble is run (times in ``1/omega_m``).
-
-    Parameters
-    ----------
-    method : str
-        Integrator, a key of :data:`~simulator.sde.integrators.METHODS` (the same table as the
-        stationary engine).
-    dt : float
-    n_traj, chunk_size : int
-        Trajectories, and trajectories per chunk (chunks fix the seeds and the error bars).
-    t_final : float
-        End of the run.
-    output_every : float
-        Time between outputs of the ensemble mean and covariance (a multiple of ``dt``).
-    ramp_time : float
-        Linear ramp of the drive from 0 to 1 over this time (0: switched on at ``t = 0``).
-    bound : float
-        Divergence bound on ``|x_k|``.
-    wigner_correction : bool
-    control_variate : bool
-        Also integrate the linearised SDE on the same noise and report the nonlinear shift
-        ``V_nl(t) - V_lin(t)`` and ``dE_N(t)`` with their errors (:attr:`RingupResult.shift`);
-        about 3x the work per step.
-    """
-
-    method: str = "exponential"
-    dt: float = 0.05
-    n_traj: int = 256
-    chunk_size: int = 32
-    t_final: float = 200.0
-    output_every: float = 1.0
-    ramp_time: float = 0.0
-    bound: float = 1e6
-    wigner_correction: bool = True
-    control_variate: bool = False
-
-    def __post_init__(self) -> None:
-        put = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
-        if self.method not in METHODS:
-            raise ValueError(f"method = {self.method!r}: must be one of {sorted(METHODS)}")
-        for name in ("dt", "t_final", "output_every", "bound"):
-            put(name, _positive(name, getattr(self, name)))
-        put("ramp_time", _positive("ramp_time", self.ramp_time, allow_zero=True))
-        for name in ("n_traj", "chunk_size"):
-            put(name, _positive(name, getattr(self, name), integer=True))
-        for name in ("wigner_correction", "control_variate"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} = {getattr(self, name)!r}: must be a bool")
-        ratio = self.output_every / self.dt
-        if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
-            raise ValueError(f"output_every = {self.output_every!r}: must be a multiple of "
-                             f"dt = {self.dt!r}")
-        if self.n_outputs < 1:
-            raise ValueError(f"t_final = {self.t_final!r}: shorter than output_every = "
-                             f"{self.output_every!r}")
-
-    @property
-    def n_chunks(self) -> int:
-        return -(-self.n_traj // self.chunk_size)
-
-    @property
-    def steps_per_output(self) -> int:
-        return int(round(self.output_every / self.dt))
-
-    @property
-    def n_outputs(self) -> int:
-        """Output times after ``t = 0`` (the last one at or before ``t_final``)."""
-        return int(np.floor(self.t_final / self.output_every + 1e-9))
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def sde_options(self, initial: str = "thermal") -> SDEOptions:
-        """The same run in the stationary engine's terms (what the chunk loop reads)."""
-        every = self.steps_per_output
-        return SDEOptions(method=self.method, dt=self.dt, n_traj=self.n_traj,
-                          chunk_size=self.chunk_size, t_burn=0.0,
-                          t_avg=self.n_outputs * every * self.dt, batch_time=every * self.dt,
-                          sample_every=every, initial=initial, bound=self.bound,
-                          wigner_correction=self.wigner_correction, allow_unstable=True)
-
-    def schedule(self) -> Schedule:
-        """Time-resolved schedule: the initial state and one sample every ``output_every``."""
-        every = self.steps_per_output
-        return Schedule(dt=self.dt, n_burn=0, n_batches=self.n_outputs, steps_per_batch=every,
-                        samples_per_batch=1, sample_every=every, n_chunks=self.n_chunks,
-                        bound=self.bound, correlation_time=None, record_initial=True)
 
 
 # ---- the time-dependent system -----------------------------------------------------------------
@@ -242,266 +143,6 @@ def ringup_system(params: Params, options: RingupOptions) -> tuple[LangevinSyste
                             nonlinearity=remainder, rates=rates, bare_detuning=bare,
                             drift_at=drift)
     return system, path
-
-
-# ---- result -------------------------------------------------------------------------------------
-@dataclass(frozen=True, repr=False)
-class RingupResult(ResultProtocol):
-    """Ensemble statistics against time (saved as ``DIR/ringup.npz`` + ``DIR/ringup.json``).
-
-    Attributes
-    ----------
-    params : Params or None
-        ``None`` for a run of an explicit :class:`LangevinSystem`.
-    seed : int
-    seeds : list of dict
-        Entropy and spawn key of each chunk's stream (``SeedSequence(seed).spawn(n_chunks)``).
-    t : ndarray, shape (n_t,)
-        Output times (``1/omega_m``), ``t[0] = 0``.
-    mean_field : ndarray, shape (n_t, d)
-        The deterministic path ``ubar(t)``.
-    mean, mean_stderr : ndarray, shape (n_t, d)
-        Ensemble mean of the full amplitudes ``ubar + <x>`` and its error (across chunks).
-    covariance, covariance_stderr : ndarray, shape (n_t, d, d)
-        The best estimate the run has: the plain one, or with control variates the controlled
-        one (``plain`` then holds the plain estimate).
-    linear_covariance : ndarray, shape (n_t, d, d)
-        :func:`~simulator.linear.covariance_evolution` from the same initial state.
-    z : ndarray, shape (n_t, d, d)
-        ``(covariance - linear_covariance) / covariance_stderr`` of the plain estimate
-        (:func:`~simulator.statistics.z_scores`: 0 or inf where the error is 0).
-    observables : dict
-        ``log_negativity`` and ``log_negativity_stderr`` (jackknife over chunks), each a dict of
-        pair -> ndarray (n_t,); empty unless ``d = 6``.
-    unit_s1, unit_s2, unit_counts : ndarray
-        Per-chunk sums at the output times: ``(n_chunks, n_t, d)``, ``(n_chunks, n_t, d, d)``,
-        ``(n_chunks, n_t)``.
-    diverged : int
-    status, flags, message
-        ``"ok"``, or the most severe of ``"diverged"``, ``"few_units"`` (all in ``flags``).
-    stderr_t_factor : float
-        Student-t widening already applied to every error (as in the stationary engine).
-    plain : dict or None
-        With control variates, the plain estimate: ``mean``, ``mean_stderr``, ``covariance``,
-        ``covariance_stderr`` and ``observables`` as above (the headline fields then hold the
-        controlled estimate ``V_lin(t) + dV(t)``, ``E_N(V_lin + dV)``, with the shift's
-        errors); ``None`` without.
-    shift : dict or None
-        With control variates: ``covariance`` and ``covariance_stderr`` ``(n_t, d, d)``, the
-        nonlinear shift ``V_nl(t) - V_lin(t)`` and its jackknife error; ``mean`` and
-        ``mean_stderr`` ``(n_t, d)``, ``<x> - <y>``; ``log_negativity`` and
-        ``log_negativity_stderr``, pair -> ``(n_t,)``, ``E_N(V_lin + dV) - E_N(V_lin)`` (only for
-        the optomechanical system); ``order`` (1 or 2, see :mod:`simulator.sde.control`).
-        ``None`` without.
-    """
-
-    params: Params | None
-    options: RingupOptions
-    seed: int
-    seeds: list[dict[str, Any]]
-    schedule: dict[str, Any]
-    t: np.ndarray
-    mean_field: np.ndarray
-    mean: np.ndarray
-    mean_stderr: np.ndarray
-    covariance: np.ndarray
-    covariance_stderr: np.ndarray
-    linear_covariance: np.ndarray
-    z: np.ndarray
-    observables: dict[str, dict[str, np.ndarray]]
-    unit_s1: np.ndarray
-    unit_s2: np.ndarray
-    unit_counts: np.ndarray
-    chunk_seconds: np.ndarray
-    diverged: int
-    timing: dict[str, float]
-    status: str = "ok"
-    flags: tuple[str, ...] = ()
-    message: str = ""
-    stderr_t_factor: float = 1.0
-    shift: dict[str, Any] | None = None
-    plain: dict[str, Any] | None = None
-
-    # ---- physics ---------------------------------------------------------------------------
-    @property
-    def photon_number(self) -> dict[str, np.ndarray]:
-        """``<a^dag a> = (<X>^2 + <Y>^2 + V_XX + V_YY)/2 - 1/2`` per optical mode, shape (n_t,)."""
-        m, V = self.mean, self.covariance
-        return {k: 0.5 * (m[:, i] ** 2 + m[:, i + 1] ** 2 + V[:, i, i] + V[:, i + 1, i + 1]) - 0.5
-                for k, i in (("r", 0), ("l", 2))}
-
-    @property
-    def phonon_number(self) -> np.ndarray:
-        """Phonons in the fluctuations, ``(V_qq + V_pp)/2 - 1/2``, shape (n_t,)."""
-        V = self.covariance
-        return 0.5 * (V[:, 4, 4] + V[:, 5, 5]) - 0.5
-
-    @property
-    def log_negativity(self) -> dict[str, np.ndarray]:
-        """``E_N(t)`` of the ensemble covariance, per pair, shape (n_t,)."""
-        return self.observables.get("log_negativity") or log_negativity(self.covariance)
-
-    @property
-    def log_negativity_stderr(self) -> dict[str, np.ndarray] | None:
-        """Jackknife error (over chunks) of ``E_N(t)``, per pair."""
-        return self.observables.get("log_negativity_stderr")
-
-    @property
-    def max_abs_z(self) -> float:
-        iu = np.triu_indices(self.z.shape[-1])
-        return max_abs(self.z[:, iu[0], iu[1]])
-
-    @property
-    def n_units(self) -> int:
-        """Chunks with samples at every output time (the units of the error bars)."""
-        return int((self.unit_counts > 0).all(axis=1).sum()) if self.unit_counts.size else 0
-
-    @property
-    def versions(self) -> dict[str, str]:
-        """Versions of Python, wgmsim and its dependencies (from :attr:`provenance`)."""
-        return self.provenance["versions"]
-
-    @property
-    def timestamp(self) -> str:
-        """UTC time the result was made (ISO 8601)."""
-        return self.provenance["timestamp"]
-
-    def covariance_xxpp(self, hbar: float = 2.0) -> np.ndarray:
-        """The covariance at every output time in thewalrus / Strawberry Fields form, shape
-        ``(n_t, 6, 6)`` (:func:`simulator.conventions.covariance_xxpp`)."""
-        return _covariance_xxpp(self.covariance, hbar)
-
-    # ---- result protocol ---------------------------------------------------------------------
-    _file_name = "ringup"
-    _legacy_format = RINGUP_FORMAT  # ringup.json/npz of wgmsim before the result protocol
-    _ARRAYS = ("t", "mean_field", "mean", "mean_stderr", "covariance", "covariance_stderr",
-               "linear_covariance", "z", "unit_s1", "unit_s2", "unit_counts", "chunk_seconds")
-
-    def _arrays(self) -> dict[str, np.ndarray]:
-        out = {k: np.asarray(getattr(self, k)) for k in self._ARRAYS}
-        for name, per_pair in self.observables.items():
-            for pair, v in per_pair.items():
-                out[f"{name}.{pair}"] = np.asarray(v)
-        for group, fields in (("shift", self.shift), ("plain", self.plain)):
-            for key, v in (fields or {}).items():
-                if key == "observables":
-                    out.update({f"{group}.{name}.{pair}": np.asarray(w)
-                                for name, per_pair in v.items() for pair, w in per_pair.items()})
-                elif isinstance(v, dict):
-                    out.update({f"{group}.{key}.{pair}": np.asarray(w) for pair, w in v.items()})
-                elif key != "order":
-                    out[f"{group}.{key}"] = np.asarray(v)
-        return out
-
-    def _meta(self) -> dict[str, Any]:
-        return {"params": None if self.params is None else self.params.to_dict(),
-                "options": self.options.to_dict(), "seed": self.seed, "seeds": self.seeds,
-                "schedule": self.schedule, "diverged": self.diverged, "timing": self.timing,
-                "status": self.status, "flags": list(self.flags), "message": self.message,
-                "stderr_t_factor": self.stderr_t_factor,
-                "shift_order": None if self.shift is None else self.shift["order"]}
-
-    @classmethod
-    def _from_saved(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "RingupResult":
-        observables: dict[str, dict[str, np.ndarray]] = {}
-        shift: dict[str, Any] | None = None
-        plain: dict[str, Any] | None = None
-        if meta.get("shift_order") is not None:
-            shift = {"order": int(meta["shift_order"])}
-        for key, v in arrays.items():
-            if key.startswith("shift."):
-                if shift is None:
-                    raise ValueError(f"array {key!r} without shift_order")
-                parts = key.split(".")
-                if len(parts) == 3:
-                    shift.setdefault(parts[1], {})[parts[2]] = v
-                else:
-                    shift[parts[1]] = v
-            elif key.startswith("plain."):
-                plain = {"observables": {}} if plain is None else plain
-                parts = key.split(".")
-                if len(parts) == 3:
-                    plain["observables"].setdefault(parts[1], {})[parts[2]] = v
-                else:
-                    plain[parts[1]] = v
-            elif "." in key:
-                name, pair = key.split(".", 1)
-                observables.setdefault(name, {})[pair] = v
-        return cls(params=None if meta["params"] is None else Params.from_dict(meta["params"]),
-                   options=RingupOptions(**meta["options"]), seed=int(meta["seed"]),
-                   seeds=meta["seeds"], schedule=meta["schedule"], observables=observables,
-                   diverged=int(meta["diverged"]), timing=meta["timing"], status=meta["status"],
-                   flags=tuple(meta["flags"]), message=meta["message"],
-                   stderr_t_factor=float(meta["stderr_t_factor"]), shift=shift, plain=plain,
-                   **{k: arrays[k] for k in cls._ARRAYS})
-
-    @classmethod
-    def _from_legacy(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "RingupResult":
-        """A format-2 folder: no per-chunk sums (empty), no E_N errors, seeds re-derived."""
-        options = RingupOptions(**meta["options"])
-        n_t, d = arrays["mean"].shape
-        out = cls(params=Params.from_dict(meta["params"]), options=options,
-                  seed=int(meta["seed"]), seeds=seed_records(int(meta["seed"]), options.n_chunks),
-                  schedule={}, observables={}, unit_s1=np.zeros((0, n_t, d)),
-                  unit_s2=np.zeros((0, n_t, d, d)), unit_counts=np.zeros((0, n_t)),
-                  chunk_seconds=np.zeros(0), diverged=int(meta["diverged"]),
-                  timing=meta["timing"], status=meta["status"],
-                  flags=() if meta["status"] == "ok" else (meta["status"],),
-                  message=meta["message"], **{k: arrays[k] for k in cls._ARRAYS[:8]})
-        stamp = dict(out.provenance)
-        stamp.update(versions=meta.get("versions") or {}, timestamp=meta.get("timestamp"))
-        object.__setattr__(out, "_stamp", {k: stamp[k] for k in
-                                           ("versions", "timestamp", "platform")})
-        return out
-
-    def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
-        dims = {"mean_field": ("time", "mode"), "mean": ("time", "mode"),
-                "mean_stderr": ("time", "mode"), "unit_s1": ("chunk", "time", "mode"),
-                "unit_s2": ("chunk", "time", "mode_i", "mode_j"), "unit_counts": ("chunk", "time"),
-                "chunk_seconds": ("chunk",)}
-        out = {k: (dims.get(k, ("time", "mode_i", "mode_j")), np.asarray(getattr(self, k)))
-               for k in self._ARRAYS if k != "t"}
-        for name, per_pair in self.observables.items():
-            out[name] = (("time", "pair"), np.stack([per_pair[p] for p in per_pair], axis=-1))
-        return out
-
-    def _xarray_coords(self) -> dict[str, Any]:
-        d = self.covariance.shape[-1]
-        names = list(QUADRATURES) if d == 6 else [f"x{k}" for k in range(d)]
-        out = {"time": np.asarray(self.t), "mode": names, "mode_i": names, "mode_j": names}
-        if self.observables:
-            out["pair"] = list(next(iter(self.observables.values())))
-        return out
-
-    def _summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"n_traj": self.options.n_traj, "t_final": float(self.t[-1]),
-                               "n_t": len(self.t), "method": self.options.method}
-        if self.observables:
-            en, se = self.observables["log_negativity"], self.observables["log_negativity_stderr"]
-            out["E_N[r_m](t_final)"] = float(en["r_m"][-1])
-            out["stderr"] = float(se["r_m"][-1])
-        out["max_abs_z"] = self.max_abs_z
-        if self.shift is not None and "log_negativity" in self.shift:
-            out["dE_N[r_m](t_final)"] = float(self.shift["log_negativity"]["r_m"][-1])
-            out["dE_N stderr"] = float(self.shift["log_negativity_stderr"]["r_m"][-1])
-        out["diverged"] = self.diverged
-        out["status"] = self.status
-        return out
-
-    def _record(self) -> dict[str, Any]:
-        out = {**self._meta(), **{k: getattr(self, k) for k in self._ARRAYS[:8]},
-               "photon_number": self.photon_number, "phonon_number": self.phonon_number,
-               "log_negativity": self.log_negativity,
-               "log_negativity_stderr": self.log_negativity_stderr,
-               "linear_log_negativity": log_negativity(self.linear_covariance),
-               "max_abs_z": self.max_abs_z, "n_units": self.n_units, "shift": self.shift,
-               "plain": self.plain,
-               "versions": self.versions, "timestamp": self.timestamp}
-        if self.covariance.shape[-1] != 6:
-            for k in ("photon_number", "phonon_number", "log_negativity",
-                      "linear_log_negativity"):
-                out.pop(k)
-        return out
 
 
 # ---- driver -------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 The exponential integrator propagates the linear part exactly at any step; only the explicit
 nonlinear remainder ``N(x)`` limits ``dt``. :func:`choose_dt` starts at the largest step the time
 average can use (:func:`dt_cap`) and halves it until a pilot run passes the step-halving check
-of :func:`simulator.sde.ensemble.step_error_check`: ``PILOT_TRAJECTORIES`` trajectories
+of :func:`simulator.sde.chunk.step_error_check`: ``PILOT_TRAJECTORIES`` trajectories
 integrated at ``dt`` and ``dt / 2`` on the *same* Brownian path, over the run's burn-in and one
 batch of ``BATCH_MIN_CORRELATION_TIMES`` correlation times; the largest change of the
 time-averaged second moments ``<x x^T>``, relative to their largest element, must be at most
@@ -36,8 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from .ensemble import BATCH_MIN_CORRELATION_TIMES, schedule, step_error_check
+from .chunk import initial_state, step_error_check
 from .options import SDEOptions
+from .schedule import BATCH_MIN_CORRELATION_TIMES, schedule
 from .system import LangevinSystem
 
 __all__ = ["choose_dt", "dt_cap", "DEFAULT_RTOL", "SAMPLES_PER_CORRELATION_TIME",
@@ -122,8 +123,7 @@ def halving_sums(system: LangevinSystem, options: SDEOptions, seed_seq: np.rando
                  n: int) -> tuple[np.ndarray, ...]:
     """Sums ``sum x``, ``sum x x^T`` over the averaging window at ``options.dt`` and at
     ``dt / 2`` on the same Brownian path, and the sample count: ``(s1_c, s2_c, s1_f, s2_f,
-    count)``. The loop of :func:`~simulator.sde.ensemble.step_error_check`, keeping the sums."""
-    from .ensemble import initial_state
+    count)``. The loop of :func:`~simulator.sde.chunk.step_error_check`, keeping the sums."""
     from .integrators import make_integrator
 
     sched = schedule(system, options)
