@@ -284,7 +284,7 @@ def _engines(d: dict[str, Any]) -> str:
 
 
 def _budget(d: dict[str, Any]) -> str:
-    lin, sde, master = d["lyapunov"], d["sde"], d["master"]
+    lin, sde = d["lyapunov"], d["sde"]
     parts = ["<h2>Error budget and numerical checks</h2>", "<h3>Lyapunov (linearised)</h3>"]
     eig = lin.get("eigenvalues") or []
     pairs = [("stable", _num(lin["stable"])),
@@ -297,44 +297,57 @@ def _budget(d: dict[str, Any]) -> str:
                       _num(lin["uncertainty_min_eigenvalue"], 3)))
     parts.append(_kv_table(pairs))
     if sde is not None:
-        opt, sch = sde["options"], sde.get("schedule") or {}
-        parts.append("<h3>SDE ensemble (truncated Wigner)</h3>")
-        pairs = [("status", f"{sde['status']} {sde.get('message') or ''}".strip()),
-                 ("method, dt (1/ω_m)", f"{opt['method']}, {_num(opt['dt'])}"),
-                 ("trajectories (chunk size)", f"{opt['n_traj']} ({opt['chunk_size']})"),
-                 ("burn-in, averaging time (1/ω_m)",
-                  f"{_num(sch.get('t_burn'))}, {_num(sch.get('t_avg', opt['t_avg']))}"),
-                 ("batches in time", _num(sch.get("n_batches"))),
-                 ("statistical units (chunks × batches)", _num(sde["n_units"])),
-                 ("diverged trajectories", _num(sde["diverged"]))]
-        plain = (sde.get("plain") or {}).get("observables")
-        how = " (control variates)" if plain else ""
-        pairs += [(f"standard error of E_N[{k}]{how}", _num(v, 3))
-                  for k, v in sde["log_negativity_stderr"].items()]
-        pairs += [(f"standard error of E_N[{k}] (plain estimate, scored above)", _num(v, 3))
-                  for k, v in ((plain or {}).get("log_negativity_stderr") or {}).items()]
-        shift = sde.get("shift") or {}
-        below = shift.get("log_negativity_below_resolution") or {}
-        pairs += [(f"nonlinear shift dE_N[{k}] (control variates)",
-                   "– (E_N clipped at zero: no shift measured)" if below.get(k) else
-                   f"{v:.3g} ± {shift['log_negativity_stderr'][k]:.2g}")
-                  for k, v in (shift.get("log_negativity") or {}).items()]
-        parts.append(_kv_table(pairs))
-        parts.append("<h3>Step-size check (SDE: dt against dt/2 on the same noise)</h3>")
-        ec = sde.get("error_check")
-        if ec:
-            parts.append(_kv_table([
-                ("trajectories in the check", _num(ec.get("n_traj"))),
-                ("relative change of ⟨x xᵀ⟩ (max element)",
-                 _num(ec.get("second_moment_relative_difference"), 3)),
-                ("max absolute change of ⟨x xᵀ⟩",
-                 _num(ec.get("second_moment_max_abs_difference"), 3)),
-                ("rms change of the final state", _num(ec.get("final_state_rms_difference"), 3)),
-            ]))
-            parts.append('<p class="note">The time-step bias is negligible when this change is '
-                         "well below the relative standard errors in the table above.</p>")
-        else:
-            parts.append('<p class="note">Not run (SDE option error_check = False).</p>')
+        parts += _sde_budget(sde)
+    parts += _master_budget(d)
+    return "\n".join(parts)
+
+
+def _sde_budget(sde: dict[str, Any]) -> list[str]:
+    parts = []
+    opt, sch = sde["options"], sde.get("schedule") or {}
+    parts.append("<h3>SDE ensemble (truncated Wigner)</h3>")
+    pairs = [("status", f"{sde['status']} {sde.get('message') or ''}".strip()),
+             ("method, dt (1/ω_m)", f"{opt['method']}, {_num(opt['dt'])}"),
+             ("trajectories (chunk size)", f"{opt['n_traj']} ({opt['chunk_size']})"),
+             ("burn-in, averaging time (1/ω_m)",
+              f"{_num(sch.get('t_burn'))}, {_num(sch.get('t_avg', opt['t_avg']))}"),
+             ("batches in time", _num(sch.get("n_batches"))),
+             ("statistical units (chunks × batches)", _num(sde["n_units"])),
+             ("diverged trajectories", _num(sde["diverged"]))]
+    plain = (sde.get("plain") or {}).get("observables")
+    how = " (control variates)" if plain else ""
+    pairs += [(f"standard error of E_N[{k}]{how}", _num(v, 3))
+              for k, v in sde["log_negativity_stderr"].items()]
+    pairs += [(f"standard error of E_N[{k}] (plain estimate, scored above)", _num(v, 3))
+              for k, v in ((plain or {}).get("log_negativity_stderr") or {}).items()]
+    shift = sde.get("shift") or {}
+    below = shift.get("log_negativity_below_resolution") or {}
+    pairs += [(f"nonlinear shift dE_N[{k}] (control variates)",
+               "– (E_N clipped at zero: no shift measured)" if below.get(k) else
+               f"{v:.3g} ± {shift['log_negativity_stderr'][k]:.2g}")
+              for k, v in (shift.get("log_negativity") or {}).items()]
+    parts.append(_kv_table(pairs))
+    parts.append("<h3>Step-size check (SDE: dt against dt/2 on the same noise)</h3>")
+    ec = sde.get("error_check")
+    if ec:
+        parts.append(_kv_table([
+            ("trajectories in the check", _num(ec.get("n_traj"))),
+            ("relative change of ⟨x xᵀ⟩ (max element)",
+             _num(ec.get("second_moment_relative_difference"), 3)),
+            ("max absolute change of ⟨x xᵀ⟩",
+             _num(ec.get("second_moment_max_abs_difference"), 3)),
+            ("rms change of the final state", _num(ec.get("final_state_rms_difference"), 3)),
+        ]))
+        parts.append('<p class="note">The time-step bias is negligible when this change is '
+                     "well below the relative standard errors in the table above.</p>")
+    else:
+        parts.append('<p class="note">Not run (SDE option error_check = False).</p>')
+    return parts
+
+
+def _master_budget(d: dict[str, Any]) -> list[str]:
+    master = d["master"]
+    parts = []
     parts.append("<h3>Truncation check (master equation)</h3>")
     if master is None:
         parts.append(f"<p>Not run: {_e(d['master_skipped'] or 'not requested')}.</p>")
@@ -360,7 +373,7 @@ def _budget(d: dict[str, Any]) -> str:
                 [(_num(h.get("cutoffs")), _num(h.get("dim")), _num(h.get("change"), 3),
                   _num(h.get("top_population"), 3), _num(h.get("log_negativity_r_m"), 6))
                  for h in hist]))
-    return "\n".join(parts)
+    return parts
 
 
 def _figures(figures: Sequence[Path], point: str) -> str:

@@ -66,6 +66,14 @@ def values() -> dict[str, np.ndarray]:
         _stationary(res, "cv", out)
         out["cv/shift"] = [res.shift["covariance"], res.shift["covariance_stderr"],
                            res.shift["log_negativity"]]
+        # the dt/dt-2 pair of the dt="auto" pilot, on the control-variate shift
+        from simulator.sde.stepsize import choose_dt
+        from simulator.sde.system import fluctuation_system
+
+        pilot = SDEOptions(**{**small, "dt": "auto", "n_traj": 8, "chunk_size": 8},
+                           control_variate=True, rtol=0.5)
+        _, info = choose_dt(fluctuation_system(strong), pilot, np.random.SeedSequence(9))
+        out["auto_cv/tried"] = info["tried"]
         ring = dict(n_traj=16, chunk_size=4, dt=0.1, t_final=20.0, output_every=5.0)
         for key, extra in (("ringup", {}), ("ringup_cv", {"control_variate": True})):
             r = simulate_ringup(p, RingupOptions(**ring, **extra), seed=8)

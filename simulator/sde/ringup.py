@@ -58,6 +58,7 @@ from .control import control_options, control_order, control_system, shift_estim
 from .engine import student_t_factor
 from .estimators import batch_means_stderr, jackknife, pooled_covariance
 from .integrators import ExponentialEuler
+from .options import SDEOptions
 from .parallel import check_run_arguments, effective_workers, run_chunks
 from .resources import check_resources, estimate_resources
 from .ringup_options import RingupOptions
@@ -282,6 +283,60 @@ def _headline(m, se_m, V, se_V, observables, lin, shift):
             shift["covariance_stderr"], observables, plain)
 
 
+def _check_inputs(options: RingupOptions | None, seed: int, n_jobs: int) -> RingupOptions:
+    """The options (default ``RingupOptions()``) after checking them, ``seed`` and ``n_jobs``."""
+    options = RingupOptions() if options is None else options
+    if not isinstance(options, RingupOptions):
+        raise TypeError(f"options: expected RingupOptions, got {type(options).__name__}")
+    check_run_arguments(seed, n_jobs)
+    if options.n_chunks < 2:
+        raise ValueError(f"n_traj = {options.n_traj}, chunk_size = {options.chunk_size}: "
+                         f"{options.n_chunks} chunk; error bars need at least 2 (and "
+                         f"{MIN_UNITS} to be trusted)")
+    return options
+
+
+def _pooled(chunks: list, options: RingupOptions):
+    """``(s1, s2, counts, diverged, n_units)``: the chunks' sums stacked, shapes
+    ``(chunks, n_t, k d)``, ``(chunks, n_t, k d, k d)``, ``(chunks, n_t)``; ``FloatingPointError``
+    when fewer than 2 chunks kept samples at every output time."""
+    s1 = np.stack([c.s1 for c in chunks])
+    s2 = np.stack([c.s2 for c in chunks])
+    counts = np.stack([c.counts for c in chunks])
+    diverged = sum(c.diverged for c in chunks)
+    n_units = int((counts > 0).all(axis=1).sum())
+    if n_units < 2:
+        raise FloatingPointError(f"{diverged} of {options.n_traj} trajectories diverged and "
+                                 f"{n_units} chunk(s) kept samples at every output time; no "
+                                 "result with an error bar can be formed")
+    return s1, s2, counts, diverged, n_units
+
+
+def _linear_path(system: LangevinSystem, path: MeanFieldPath | None, options: RingupOptions,
+                 sde_opts: SDEOptions, t_out: np.ndarray, shape: tuple[int, ...]):
+    """``(mean field (n_t, d), linearised covariance (n_t, d, d))`` at the output times."""
+    V0 = initial_moments(system, sde_opts)[1]
+    if path is not None:
+        lin = covariance_evolution(system.rates, t_out, V0, u0=np.zeros(6),
+                                   bare_detuning=system.bare_detuning, drive_scale=path.scale,
+                                   rtol=1e-9, atol=1e-9).covariance
+        return path(t_out), lin
+    ubar = np.broadcast_to(system.mean, shape).copy()
+    return ubar, _linear_reference(system, options, t_out, V0)
+
+
+def _reasons(options: RingupOptions, diverged: int, n_units: int) -> dict[str, str]:
+    """Every reason the numbers cannot be trusted as they stand, keyed by status."""
+    why: dict[str, str] = {}
+    if diverged:
+        why["diverged"] = (f"{diverged} of {options.n_traj} trajectories diverged (beyond bound "
+                           f"{options.bound:g}); left out from the block of divergence on")
+    if n_units < MIN_UNITS:
+        why["few_units"] = (f"error bars from only {n_units} chunks (at least {MIN_UNITS} are "
+                            "needed): raise n_traj or lower chunk_size")
+    return why
+
+
 def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | None = None, *,
                     seed: int = 0, n_jobs: int = 1, out: str | Path | None = None,
                     progress: Callable[[int, int], None] | None = None) -> RingupResult:
@@ -325,15 +380,8 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
     RunInterrupted
         Ctrl-C; the finished chunks are saved in ``out`` (if given).
     """
-    options = RingupOptions() if options is None else options
-    if not isinstance(options, RingupOptions):
-        raise TypeError(f"options: expected RingupOptions, got {type(options).__name__}")
-    check_run_arguments(seed, n_jobs)
+    options = _check_inputs(options, seed, n_jobs)
     progress = as_callback(progress, "ringup", "chunk")  # True: a tqdm bar (simulator.progress)
-    if options.n_chunks < 2:
-        raise ValueError(f"n_traj = {options.n_traj}, chunk_size = {options.chunk_size}: "
-                         f"{options.n_chunks} chunk; error bars need at least 2 (and "
-                         f"{MIN_UNITS} to be trusted)")
     t0 = time.perf_counter()
     sched = options.schedule()
     t_out = np.arange(sched.n_bins) * sched.steps_per_batch * options.dt
@@ -346,28 +394,11 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
     chunks = run_chunks(run_system, run_opts, int(seed), n_jobs=workers, out=out, identity=identity,
                         progress=progress, sched=sched)
     wall_chunks = time.perf_counter() - t0
-    s1_run = np.stack([c.s1 for c in chunks])  # (chunks, n_t, k d)
-    s2_run = np.stack([c.s2 for c in chunks])
+    s1_run, s2_run, counts, diverged, n_units = _pooled(chunks, options)
     s1, s2 = s1_run[..., :d], s2_run[..., :d, :d]  # the plain estimator (x)
-    counts = np.stack([c.counts for c in chunks])
-    diverged = sum(c.diverged for c in chunks)
-    n_units = int((counts > 0).all(axis=1).sum())
-    if n_units < 2:
-        raise FloatingPointError(f"{diverged} of {options.n_traj} trajectories diverged and "
-                                 f"{n_units} chunk(s) kept samples at every output time; no "
-                                 "result with an error bar can be formed")
     tf = student_t_factor(n_units)
     m, V, se_m, se_V, observables = _statistics(s1, s2, counts, tf)
-    V0 = initial_moments(system, sde_opts)[1]
-    if path is not None:
-        rates = system.rates
-        ubar = path(t_out)
-        lin = covariance_evolution(rates, t_out, V0, u0=np.zeros(6),
-                                   bare_detuning=system.bare_detuning, drive_scale=path.scale,
-                                   rtol=1e-9, atol=1e-9).covariance
-    else:
-        ubar = np.broadcast_to(system.mean, m.shape).copy()
-        lin = _linear_reference(system, options, t_out, V0)
+    ubar, lin = _linear_path(system, path, options, sde_opts, t_out, m.shape)
     for name, value in (("mean", m), ("covariance", V), ("mean_field", ubar),
                         ("linear_covariance", lin)):
         if not np.isfinite(value).all():
@@ -377,13 +408,7 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
     z = z_scores(V, se_V, lin)  # of the plain estimate (a controlled one is built on lin)
     shift = _shift(system, lin, s1_run, s2_run, counts, tf, order) if order else None
     m, se_m, V, se_V, observables, plain = _headline(m, se_m, V, se_V, observables, lin, shift)
-    why: dict[str, str] = {}
-    if diverged:
-        why["diverged"] = (f"{diverged} of {options.n_traj} trajectories diverged (beyond bound "
-                           f"{options.bound:g}); left out from the block of divergence on")
-    if n_units < MIN_UNITS:
-        why["few_units"] = (f"error bars from only {n_units} chunks (at least {MIN_UNITS} are "
-                            "needed): raise n_traj or lower chunk_size")
+    why = _reasons(options, diverged, n_units)
     flags = tuple(k for k in ("diverged", "few_units") if k in why)
     for k in flags:
         warnings.warn(why[k], StabilityWarning if k == "diverged" else StatisticsWarning,
