@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from conftest import few_units_ok
 from simulator import Params
 from simulator.cli import main
 from simulator.config import apply_changes
@@ -14,7 +15,6 @@ from simulator.sde import LangevinSystem
 from simulator.sde.control import BlockDrift, control_system
 from simulator.sde.ringup import RingupOptions, RingupResult, ringup_system, simulate_ringup
 
-few_units_ok = pytest.mark.filterwarnings("ignore::simulator.errors.StatisticsWarning")
 CV = RingupOptions(n_traj=64, chunk_size=4, dt=0.1, t_final=100.0, output_every=10.0,
                    control_variate=True)
 

@@ -7,7 +7,9 @@ import json
 import numpy as np
 import pytest
 
+from conftest import few_units_ok
 from simulator import Params, lyapunov
+from simulator.statistics import Z_AGREE
 from simulator.cli import main
 from simulator.sde.ringup import RingupOptions, simulate_ringup
 
@@ -31,7 +33,10 @@ def test_ringup_reaches_the_fixed_point(ringup):
     assert n_ss == pytest.approx(float(ref.mean_field.photon_number["r"]), rel=1e-3)
     assert res.mean_field[-1, 4] == pytest.approx(float(ref.mean_field.q), rel=1e-3)
     # empty cavity at t = 0, cooled mechanics at the end
-    assert abs(res.photon_number["r"][0]) < 0.5
+    m, V, sm, sV = res.mean[0], res.covariance[0], res.mean_stderr[0], res.covariance_stderr[0]
+    n0_err = 0.5 * np.sqrt(sV[0, 0] ** 2 + sV[1, 1] ** 2 + (2 * m[0] * sm[0]) ** 2
+                           + (2 * m[1] * sm[1]) ** 2)  # from the reported errors
+    assert abs(res.photon_number["r"][0]) < Z_AGREE * n0_err  # measured -0.6 sigma
     assert res.phonon_number[0] > 300 and res.phonon_number[-1] < 1.0
 
 
@@ -98,7 +103,6 @@ from simulator.statistics import z_scores  # noqa: E402
 from simulator.sde.ringup import RingupResult  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-few_units_ok = pytest.mark.filterwarnings("ignore::simulator.errors.StatisticsWarning")
 
 
 @few_units_ok  # the stationary run's single 5-unit batch is flagged; the comparison is exact
@@ -143,7 +147,8 @@ def test_ringup_energy_of_entanglement_has_jackknife_error_bars(ringup):
         # clipped E_N are issue 13's): compare where the error bar exists
         assert np.all(np.abs(z[se > 0]) < 5), (pair, z)
     assert (ringup.log_negativity_stderr["r_m"] > 0).sum() >= 17
-    assert ringup.log_negativity_stderr["r_m"][-1] < 0.5 * ringup.log_negativity["r_m"][-1] + 0.1
+    # (E_N(r_m) at t_final is 0.16 +- 0.07 here: not resolved from zero at 5 sigma, so no claim
+    # about its size is made; the jackknife's coverage is tested in test_sde_estimators.py)
     assert ringup.stderr_t_factor > 1 and len(ringup.seeds) == OPTS.n_chunks
     assert ringup.versions["numpy"] == np.__version__ and ringup.timestamp
 
