@@ -10,6 +10,13 @@
   the linearised covariance equation, on the same integrators, chunk loop, seeding,
   checkpoints and estimators as :func:`simulate_sde` (a time-dependent system, time-resolved
   sums).
+* :func:`estimate_run`, :func:`estimate_ringup`: the engine's plan of a run (schedule, workers,
+  memory and time) before any work.
+
+With ``control_variate`` both report the controlled estimate as the headline and keep the plain
+one in ``plain``. The pipeline under both drivers, one module per job: :mod:`.schedule`,
+:mod:`.chunk` (the loop and its :class:`~simulator.sde.chunk.Kernel`), :mod:`.parallel`,
+:mod:`.checkpoints`, :mod:`.resources`, :mod:`.estimators`, :mod:`.control`.
 
 Both results follow the result protocol (:mod:`simulator.protocol`).
 """
