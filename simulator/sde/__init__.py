@@ -14,9 +14,9 @@
   memory and time) before any work.
 
 With ``control_variate`` both report the controlled estimate as the headline and keep the plain
-one in ``plain``. The pipeline under both drivers, one module per job: :mod:`.schedule`,
-:mod:`.chunk` (the loop and its :class:`~simulator.sde.chunk.Kernel`), :mod:`.parallel`,
-:mod:`.checkpoints`, :mod:`.resources`, :mod:`.estimators`, :mod:`.control`.
+one in ``plain``. The pipeline under both drivers, one module per job: ``schedule``, ``chunk``
+(the loop and its :class:`~simulator.sde.chunk.Kernel`), ``parallel``, ``checkpoints``,
+``resources``, ``estimators``, ``control`` (see :mod:`simulator.sde.ensemble`).
 
 Both results follow the result protocol (:mod:`simulator.protocol`).
 """
