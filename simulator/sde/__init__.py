@@ -14,7 +14,7 @@
   memory and time) before any work.
 
 With ``control_variate`` both report the controlled estimate as the headline and keep the plain
-one in ``plain``. The pipeline under both drivers, one module per job: ``schedule``, ``chunk``
+one in ``plain``. The pipeline under both drivers, one module per job: ``scheduling``, ``chunk``
 (the loop and its :class:`~simulator.sde.chunk.Kernel`), ``parallel``, ``checkpoints``,
 ``resources``, ``estimators``, ``control`` (see :mod:`simulator.sde.ensemble`).
 
@@ -24,7 +24,7 @@ Both results follow the result protocol (:mod:`simulator.protocol`).
 from .engine import build_system, estimate_run, simulate_sde
 from .checkpoints import ChunkResult
 from .parallel import run_chunks
-from .schedule import schedule
+from .scheduling import schedule
 from .integrators import METHODS, SRA1, EulerMaruyama, ExponentialEuler, Integrator, make_integrator
 from .options import SDEOptions
 from .result import SDEResult

@@ -8,7 +8,7 @@ is checked: a non-finite value or ``|x_k| > bound`` marks it diverged; its block
 takes no further part (it is counted and reported, never averaged in).
 
 The same loop runs a time-resolved (transient) problem: a system with a time-dependent drift
-``A(t)`` (every step is given its start time) and a :class:`~simulator.sde.schedule.Schedule`
+``A(t)`` (every step is given its start time) and a :class:`~simulator.sde.scheduling.Schedule`
 with ``record_initial`` and one sample per bin, so that a chunk returns its sums at every output
 time instead of per batch (the ring-up, :mod:`simulator.sde.ringup`). Nothing in it depends on
 the dimension ``d``.
@@ -24,7 +24,7 @@ import numpy as np
 from .checkpoints import ChunkResult
 from .integrators import make_integrator
 from .options import SDEOptions
-from .schedule import Schedule, initial_moments
+from .scheduling import Schedule, initial_moments
 from .system import LangevinSystem
 
 __all__ = ["run_chunk", "Kernel", "initial_state", "paired_sums", "step_error_check"]

@@ -74,7 +74,7 @@ from ..observables import log_negativity
 from ..statistics import max_abs, z_scores
 from .estimators import batch_means_stderr, jackknife, pooled_covariance
 from .options import SDEOptions
-from .schedule import divergence_bound, initial_moments
+from .scheduling import divergence_bound, initial_moments
 from .system import LangevinSystem
 
 __all__ = ["BlockDrift", "ControlRemainder", "control_system", "control_options", "control_order",

@@ -40,7 +40,7 @@ from .options import SDEOptions
 from .parallel import _distributed_backend, check_run_arguments, effective_workers, run_chunks
 from .resources import check_resources, estimate_resources
 from .result import SDEResult
-from .schedule import Schedule, chunk_seeds, schedule
+from .scheduling import Schedule, chunk_seeds, schedule
 from .stepsize import choose_dt, dt_cap
 from .system import LangevinSystem, fluctuation_system
 

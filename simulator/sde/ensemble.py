@@ -7,7 +7,7 @@ returns only sums (per batch of the averaging window), so the reduced result is 
 
 The pipeline, one module per job (this module gathers their public names):
 
-* :mod:`simulator.sde.schedule`: chunks, burn-in, batches and bins, seeds, divergence bound;
+* :mod:`simulator.sde.scheduling`: chunks, burn-in, batches and bins, seeds, divergence bound;
 * :mod:`simulator.sde.chunk`: the chunk loop (one chunk integrated and reduced to sums per bin,
   stationary or time-resolved) and the step-size check;
 * :mod:`simulator.sde.parallel`: the chunks dispatched to joblib workers (dask included),
@@ -22,7 +22,7 @@ from .checkpoints import CHECKPOINT_FORMAT, ChunkResult, checkpoint_lock, chunk_
 from .chunk import initial_state, run_chunk, step_error_check
 from .parallel import _distributed_backend, check_run_arguments, effective_workers, run_chunks
 from .resources import available_memory, check_resources, estimate_resources
-from .schedule import (
+from .scheduling import (
     BATCH_MIN_CORRELATION_TIMES,
     BOUND_SIGMAS,
     DEFAULT_T_AVG,

@@ -21,7 +21,7 @@ from ..errors import RunInterrupted
 from .checkpoints import ChunkResult, checkpoint_lock, chunk_path, prepare_out, run_id
 from .chunk import run_chunk
 from .options import SDEOptions
-from .schedule import Schedule, chunk_seeds, schedule
+from .scheduling import Schedule, chunk_seeds, schedule
 from .system import LangevinSystem
 
 __all__ = ["run_chunks", "effective_workers", "check_run_arguments"]

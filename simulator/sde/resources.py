@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from .options import SDEOptions
-from .schedule import Schedule
+from .scheduling import Schedule
 from .system import LangevinSystem
 
 __all__ = ["available_memory", "estimate_resources", "check_resources"]

@@ -63,7 +63,7 @@ from .parallel import check_run_arguments, effective_workers, run_chunks
 from .resources import check_resources, estimate_resources
 from .ringup_options import RingupOptions
 from .ringup_result import RingupResult
-from .schedule import initial_moments, seed_records
+from .scheduling import initial_moments, seed_records
 from .system import LangevinSystem, OptomechanicalRemainder
 
 __all__ = ["RingupOptions", "RingupResult", "simulate_ringup", "estimate_ringup", "ringup_system",

@@ -10,7 +10,7 @@ import numpy as np
 
 from .integrators import METHODS
 from .options import SDEOptions, _positive
-from .schedule import Schedule
+from .scheduling import Schedule
 
 __all__ = ["RingupOptions"]
 

@@ -13,7 +13,7 @@ from ..params import Params
 from ..protocol import ResultProtocol
 from ..statistics import max_abs
 from .ringup_options import RingupOptions
-from .schedule import seed_records
+from .scheduling import seed_records
 
 __all__ = ["RingupResult", "RINGUP_FORMAT"]
 

@@ -38,7 +38,7 @@ import numpy as np
 
 from .chunk import paired_sums, step_error_check
 from .options import SDEOptions
-from .schedule import BATCH_MIN_CORRELATION_TIMES, schedule
+from .scheduling import BATCH_MIN_CORRELATION_TIMES, schedule
 from .system import LangevinSystem
 
 __all__ = ["choose_dt", "dt_cap", "DEFAULT_RTOL", "SAMPLES_PER_CORRELATION_TIME",
