@@ -142,10 +142,12 @@ class SDEResult(ResultProtocol):
     def __str__(self) -> str:
         lines = [f"SDEResult({self.options.method}, dt={self.options.dt}, "
                  f"n_traj={self.options.n_traj}, status={self.status!r}, diverged={self.diverged})"]
+        how = " (control variates)" if self.plain else ""
         if self.log_negativity:
-            lines.append("  E_N: " + format_log_negativity(self.observables))
+            lines.append(f"  E_N{how}: " + format_log_negativity(self.observables))
         if self.lyapunov:
-            lines.append(f"  vs Lyapunov: max |z| = {self.lyapunov['max_abs_z']:.2f} "
+            which = "plain estimate" if self.plain else "covariance"
+            lines.append(f"  {which} vs Lyapunov: max |z| = {self.lyapunov['max_abs_z']:.2f} "
                          f"-> {self.lyapunov['verdict']}")
         return "\n".join(lines)
 
