@@ -131,7 +131,8 @@ def format_clipped(value: float, stderr: float, raw: float | None = None,
     ``"0 (below resolution; unclipped -0.012 +- 0.004)"`` when even that bound is negative.
     Never ``"0 +- 0"``."""
     if not below:
-        return f"{value:.{digits}f} {pm} {stderr:.{digits}f}"
+        small = 0 < stderr < 0.5 * 10.0**-digits  # e.g. a control-variate error: never "0.0000"
+        return f"{value:.{digits}f} {pm} {stderr:{'.2g' if small else f'.{digits}f'}}"
     if raw is None or raw_stderr is None or not np.isfinite(raw_stderr):
         return f"{value:.{digits}f} (below resolution, no error bar)"
     bound = raw + 2.0 * raw_stderr

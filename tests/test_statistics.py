@@ -34,6 +34,7 @@ def test_z_scores_and_verdict():
 
 def test_format_clipped_never_shows_zero_plus_minus_zero():
     assert format_clipped(0.1555, 0.0005) == "0.1555 +- 0.0005"
+    assert format_clipped(0.1597, 1.3e-11) == "0.1597 +- 1.3e-11"  # a controlled estimate's
     assert format_clipped(0.0, float("nan"), 0.001, 0.001, True) == "< 0.003 (below resolution)"
     text = format_clipped(0.0, 0.0, -0.02, 0.004, True)
     assert text.startswith("0 (below resolution; unclipped -0.02 +- 0.004")
