@@ -205,100 +205,117 @@ def third_order_moments(A: np.ndarray, D: np.ndarray, c: np.ndarray, Q: np.ndarr
     A, D = np.asarray(A, float), np.asarray(D, float)
     c, Q = np.asarray(c, float), np.asarray(Q, float)
     T = None if T is None else np.asarray(T, float)
-    n = A.shape[-1]
     shape = np.broadcast_shapes(A.shape[:-2], D.shape[:-2], c.shape[:-1], Q.shape[:-3],
                                 () if T is None else T.shape[:-3])
-    ranks = (2, 3, 4)[:cumulants - 1]
-    canon = [_canonical(n, r) for r in ranks]
-    sizes = (n,) + tuple(len(index) for index, _ in canon)
-    N = sum(sizes)
     points = int(np.prod(shape))
     # flat batch of P points: (P, ...) arrays, reshaped to S at the end
     coef = [None if a is None else np.broadcast_to(a, shape + a.shape[a.ndim - k:]).reshape(
         (points,) + a.shape[a.ndim - k:]) for a, k in ((A, 2), (D, 2), (c, 1), (Q, 3), (T, 3))]
+    layout = _Layout(A.shape[-1], cumulants)
     # the Jacobian holds N residuals of N x n**cumulants entries per point: cap the memory
-    chunk = max(1, int(_JACOBIAN_ENTRIES // (N * n**cumulants)))
-    if points > chunk:
-        parts = [third_order_moments(*(None if a is None else a[i:i + chunk] for a in coef),
-                                     cumulants=cumulants, tol=tol, max_iter=max_iter)
-                 for i in range(0, points, chunk)]
+    chunk = max(1, int(_JACOBIAN_ENTRIES // (layout.N * layout.n**cumulants)))
+    parts = [_Newton(layout, [None if a is None else a[i:i + chunk] for a in coef]).solve(
+        tol, max_iter) for i in range(0, points, chunk)]
+    return _joined(parts, shape, layout.n)
 
-        def join(name: str, tail: tuple[int, ...]) -> np.ndarray | None:
-            if getattr(parts[0], name) is None:
-                return None
-            return np.concatenate([getattr(r, name) for r in parts]).reshape(shape + tail)
 
-        return ThirdOrderMoments(join("mean", (n,)), join("covariance", (n, n)),
-                                 join("third_cumulant", (n,) * 3),
-                                 join("fourth_cumulant", (n,) * 4), join("converged", ()),
-                                 join("residual", ()), join("abscissa", ()),
-                                 max(r.iterations for r in parts))
+def _joined(parts: list[ThirdOrderMoments], shape: tuple[int, ...], n: int
+            ) -> ThirdOrderMoments:
+    """The flat-batch results of the chunks, concatenated and reshaped to the grid ``shape``."""
+    def join(name: str, tail: tuple[int, ...]) -> np.ndarray | None:
+        if getattr(parts[0], name) is None:
+            return None
+        return np.concatenate([getattr(r, name) for r in parts]).reshape(shape + tail)
 
-    def unpack(x: np.ndarray) -> list[np.ndarray]:
-        parts = np.split(x, np.cumsum(sizes)[:-1], axis=-1)
-        return [parts[0]] + [(p @ dup.T).reshape(x.shape[:-1] + (n,) * r)
-                             for p, r, (_, dup) in zip(parts[1:], ranks, canon)]
+    return ThirdOrderMoments(join("mean", (n,)), join("covariance", (n, n)),
+                             join("third_cumulant", (n,) * 3), join("fourth_cumulant", (n,) * 4),
+                             join("converged", ()), join("residual", ()), join("abscissa", ()),
+                             max(r.iterations for r in parts))
 
-    def pack(parts) -> np.ndarray:
+
+class _Layout:
+    """Packing of ``(m, V, K[, L])`` into their ``N`` independent entries per point."""
+
+    def __init__(self, n: int, cumulants: int) -> None:
+        self.n, self.ranks = n, (2, 3, 4)[:cumulants - 1]
+        self.canon = [_canonical(n, r) for r in self.ranks]
+        self.sizes = (n,) + tuple(len(index) for index, _ in self.canon)
+        self.N = sum(self.sizes)
+
+    def unpack(self, x: np.ndarray) -> list[np.ndarray]:
+        parts = np.split(x, np.cumsum(self.sizes)[:-1], axis=-1)
+        return [parts[0]] + [(p @ dup.T).reshape(x.shape[:-1] + (self.n,) * r)
+                             for p, r, (_, dup) in zip(parts[1:], self.ranks, self.canon)]
+
+    def pack(self, parts) -> np.ndarray:
         return np.concatenate([parts[0]] + [P[(Ellipsis,) + tuple(index.T)]
-                                            for P, (index, _) in zip(parts[1:], canon)], axis=-1)
+                                            for P, (index, _) in zip(parts[1:], self.canon)],
+                              axis=-1)
 
-    def residual(x: np.ndarray, sel: np.ndarray, directions: bool = False) -> np.ndarray:
+
+class _Newton:
+    """Newton's method on the packed closure residual of a flat batch of points."""
+
+    def __init__(self, layout: _Layout, coef: list[np.ndarray | None]) -> None:
+        self.layout, self.coef = layout, coef
+        so = second_order_moments(*coef)
+        start = [so.mean_shift, so.covariance + so.covariance_shift, so.third_cumulant]
+        if len(layout.ranks) == 3:
+            start.append(np.zeros((len(coef[0]),) + (layout.n,) * 4))
+        self.x = layout.pack(start)
+        self.scale_D = np.abs(coef[1]).max(axis=(-2, -1))
+        # difference steps per block, from the size of the Gaussian covariance (sv^(rank/2))
+        sv = np.abs(so.covariance).max(axis=(-2, -1))
+        self.h = 1e-2 * np.concatenate([np.repeat(sv[:, None] ** (r / 2), size, -1) for r, size
+                                        in zip((1,) + layout.ranks, layout.sizes)], axis=-1)
+
+    def residual(self, x: np.ndarray, sel: np.ndarray, directions: bool = False) -> np.ndarray:
         """Packed ``F`` at ``x`` for the points ``sel`` (shape (p, N), or (p, N, N) with a
         direction axis)."""
-        m, V, K, *L = unpack(x)
-        args = [None if a is None else (a[sel][:, None] if directions else a[sel]) for a in coef]
-        return pack(closure_residual(m, V, K, *args, *L))
+        m, V, K, *L = self.layout.unpack(x)
+        args = [None if a is None else (a[sel][:, None] if directions else a[sel])
+                for a in self.coef]
+        return self.layout.pack(closure_residual(m, V, K, *args, *L))
 
-    so = second_order_moments(*coef)
-    start = [so.mean_shift, so.covariance + so.covariance_shift, so.third_cumulant]
-    if cumulants == 4:
-        start.append(np.zeros((points,) + (n,) * 4))
-    x = pack(start)
-    scale_D = np.abs(coef[1]).max(axis=(-2, -1))
-    # difference steps per block, from the size of the Gaussian covariance (sv^(rank/2))
-    sv = np.abs(so.covariance).max(axis=(-2, -1))
-    h = 1e-2 * np.concatenate([np.repeat(sv[:, None] ** (r / 2), size, -1)
-                               for r, size in zip((1,) + ranks, sizes)], axis=-1)
-    eye = np.eye(N)
-
-    def jacobian(x: np.ndarray, sel: np.ndarray) -> np.ndarray:
+    def jacobian(self, x: np.ndarray, sel: np.ndarray) -> np.ndarray:
         """``J[p, i, j] = dF_i/dx_j`` at the points ``sel`` by central differences (exact for
         the quadratic ``F``)."""
-        steps = eye * h[sel][:, None, :]  # (p, N directions, N)
-        Fp = residual(x[:, None, :] + steps, sel, True)
-        Fm = residual(x[:, None, :] - steps, sel, True)
-        return np.swapaxes((Fp - Fm) / (2.0 * h[sel][:, :, None]), -1, -2)
+        steps = np.eye(self.layout.N) * self.h[sel][:, None, :]  # (p, N directions, N)
+        Fp = self.residual(x[:, None, :] + steps, sel, True)
+        Fm = self.residual(x[:, None, :] - steps, sel, True)
+        return np.swapaxes((Fp - Fm) / (2.0 * self.h[sel][:, :, None]), -1, -2)
 
-    every = np.arange(points)
-    F = residual(x, every)
-    res = np.abs(F).max(axis=-1) / scale_D
-    it = 0
-    # iterate the points not yet converged and not diverging
-    active = ~(res <= tol)
-    while it < max_iter and active.any():
-        sel = every[active]
+    def solve(self, tol: float, max_iter: int) -> ThirdOrderMoments:
+        x, N = self.x, self.layout.N
+        every = np.arange(len(x))
+        F = self.residual(x, every)
+        res = np.abs(F).max(axis=-1) / self.scale_D
+        it = 0
+        active = ~(res <= tol)  # iterate the points not yet converged and not diverging
+        while it < max_iter and active.any():
+            sel = every[active]
+            with np.errstate(all="ignore"):
+                J = self.jacobian(x[sel], sel)
+                ok = np.isfinite(J).all(axis=(-2, -1)) & (np.linalg.matrix_rank(J) == N)
+                dx = np.zeros((len(sel), N))
+                if ok.any():
+                    dx[ok] = np.linalg.solve(J[ok], F[sel][ok][..., None])[..., 0]
+                x[sel[ok]] -= dx[ok]
+                F[sel] = self.residual(x[sel], sel)
+                res[sel] = np.abs(F[sel]).max(axis=-1) / self.scale_D[sel]
+            active[sel] = ok & ~(res[sel] <= tol) & (res[sel] < 1e8)
+            it += 1
+        return self._result(x, np.where(np.isfinite(res), res, np.inf), tol, it)
+
+    def _result(self, x: np.ndarray, res: np.ndarray, tol: float, it: int) -> ThirdOrderMoments:
+        """The moments at ``x``, converged where the residual is below ``tol`` and the root is a
+        stable fixed point of the moment dynamics (largest real part of ``dF/dx`` < 0)."""
         with np.errstate(all="ignore"):
-            J = jacobian(x[sel], sel)
-            ok = np.isfinite(J).all(axis=(-2, -1)) & (np.linalg.matrix_rank(J) == N)
-            dx = np.zeros((len(sel), N))
-            if ok.any():
-                dx[ok] = np.linalg.solve(J[ok], F[sel][ok][..., None])[..., 0]
-            x[sel[ok]] -= dx[ok]
-            F[sel] = residual(x[sel], sel)
-            res[sel] = np.abs(F[sel]).max(axis=-1) / scale_D[sel]
-        active[sel] = ok & ~(res[sel] <= tol) & (res[sel] < 1e8)
-        it += 1
-    res = np.where(np.isfinite(res), res, np.inf)
-    with np.errstate(all="ignore"):
-        J = jacobian(np.where(np.isfinite(x), x, 0.0), every)
-        good = np.isfinite(J).all(axis=(-2, -1))
-        abscissa = np.full(points, np.inf)
-        if good.any():
-            abscissa[good] = np.linalg.eigvals(J[good]).real.max(axis=-1)
-    m, V, K, *L = unpack(x)
-    return ThirdOrderMoments(
-        m.reshape(shape + (n,)), V.reshape(shape + (n, n)), K.reshape(shape + (n,) * 3),
-        L[0].reshape(shape + (n,) * 4) if L else None,
-        ((res <= tol) & (abscissa < 0)).reshape(shape), res.reshape(shape),
-        abscissa.reshape(shape), it)
+            J = self.jacobian(np.where(np.isfinite(x), x, 0.0), np.arange(len(x)))
+            good = np.isfinite(J).all(axis=(-2, -1))
+            abscissa = np.full(len(x), np.inf)
+            if good.any():
+                abscissa[good] = np.linalg.eigvals(J[good]).real.max(axis=-1)
+        m, V, K, *L = self.layout.unpack(x)
+        return ThirdOrderMoments(m, V, K, L[0] if L else None, (res <= tol) & (abscissa < 0),
+                                 res, abscissa, it)

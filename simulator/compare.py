@@ -9,7 +9,7 @@ the z-score (statistical) or the difference in units of the error estimate, and 
 
 Quantities clipped at zero (E_N, steering): a statistical estimate that carries their unclipped
 form (``raw_scalars``) is scored through it, against the same unclipped function of the reference
-covariance (:mod:`simulator.sde.estimators`); one whose estimate or jackknife replicates touch the
+covariance (:mod:`simulator.statistics`); one whose estimate or jackknife replicates touch the
 clip is marked *below resolution* and shown as an upper bound, never as "0 +- 0". The 21
 covariance elements are judged on their own as well (:attr:`Comparison.covariance_verdict`).
 """
@@ -23,16 +23,11 @@ import numpy as np
 
 from .conventions import QUADRATURES
 from .estimate import Estimate, propagate_bound
-from .sde.estimators import format_clipped, log_negativity_raw, steering_raw, z_scores
+from .observables import log_negativity_raw, steering_raw
+from .statistics import Z_AGREE, agrees, format_clipped, z_scores
 
 __all__ = ["Estimate", "ComparisonRow", "Comparison", "compare", "propagate_bound", "Z_AGREE",
            "raw_reference_scalars"]
-
-#: ``|z|`` below which a statistical estimate "agrees" with the reference (the SDE engine's own
-#: verdict uses the same band). With about 30 quantities per comparison a 5-sigma band flags a
-#: false deviation with probability ~2e-5.
-Z_AGREE = 5.0
-
 
 @dataclass(frozen=True)
 class ComparisonRow:
@@ -141,30 +136,28 @@ def _row(name: str, ref: float, val: float, err: float, kind: str, atol: float) 
     diff = val - ref
     if kind == "stderr":
         score = float(z_scores(val, err, ref, atol=atol))
-        agrees = bool(abs(score) < Z_AGREE)
-        verdict = "agrees" if agrees else f"deviates by {abs(score):.1f} sigma"
+        ok = agrees(score)
+        verdict = "agrees" if ok else f"deviates by {abs(score):.1f} sigma"
     else:
         tol = max(err, atol)
         score = diff / tol
-        agrees = bool(abs(diff) <= tol)
-        verdict = ("agrees within truncation error" if agrees
+        ok = bool(abs(diff) <= tol)
+        verdict = ("agrees within truncation error" if ok
                    else f"differs by {abs(diff):.2e} (error estimate {err:.1e})")
     return ComparisonRow(name, float(ref), float(val), float(err), float(diff), float(score),
-                         agrees, verdict)
+                         ok, verdict)
 
 
 def _raw_row(name: str, ref: float, val: float, err: float, raw_ref: float, raw: float,
              raw_err: float, below: bool, atol: float) -> ComparisonRow:
     """A clipped scalar scored through its unclipped form (z of ``raw`` against ``raw_ref``)."""
     score = float(z_scores(raw, raw_err, raw_ref, atol=atol))
-    agrees = bool(abs(score) < Z_AGREE)
+    ok = agrees(score)
+    verdict = "agrees" if ok else f"deviates by {abs(score):.1f} sigma"
     if below:
-        verdict = ("below resolution; unclipped value "
-                   + ("agrees" if agrees else f"deviates by {abs(score):.1f} sigma"))
-    else:
-        verdict = "agrees" if agrees else f"deviates by {abs(score):.1f} sigma"
+        verdict = "below resolution; unclipped value " + verdict
     return ComparisonRow(name, float(ref), float(val), float("nan") if below else float(err),
-                         float(val - ref), score, agrees, verdict, bool(below), float(raw),
+                         float(val - ref), score, ok, verdict, bool(below), float(raw),
                          float(raw_err), float(raw_ref))
 
 

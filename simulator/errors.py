@@ -26,8 +26,13 @@ from __future__ import annotations
 __all__ = [
     "MIN_UNITS", "STATUSES",
     "WgmsimWarning", "StatisticsWarning", "StabilityWarning", "PhysicalityWarning",
-    "ResultFileError", "CheckpointError", "RunInterrupted",
+    "ResultFileError", "CheckpointError", "RunInterrupted", "ParameterError",
 ]
+
+
+class ParameterError(ValueError):
+    """A parameter value outside its allowed range, of the wrong type, or unknown
+    (re-exported by :mod:`simulator.params`, where it has always been imported from)."""
 
 #: Fewest independent statistical units (chunk x batch) behind an error bar reported as ``ok``.
 MIN_UNITS = 8

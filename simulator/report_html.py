@@ -1,7 +1,9 @@
 """The validation report as one self-contained HTML page (``report.html``).
 
-Every number comes from :func:`simulator.report.report_dict` (the same dict that ``report.json``
-holds), so the page, the Markdown report and the JSON never disagree; nothing is recomputed here.
+Every number comes from the dict :func:`simulator.report.report_dict` makes (the one
+``report.json`` holds), handed in by the caller, so the page, the Markdown report and the JSON
+never disagree; nothing is recomputed here, and this module imports neither ``report`` nor
+``validate``.
 Figures are embedded as base64 PNG data URIs and the style sheet is inline, so the page needs no
 other file and no network. All text is escaped with :func:`html.escape`.
 
@@ -21,8 +23,6 @@ from typing import Any, Iterable, Sequence
 
 from .compare import ComparisonRow
 from .errors import MIN_UNITS
-from .report import report_dict
-from .validate import ValidationResult
 
 __all__ = ["html_report", "write_html"]
 
@@ -284,7 +284,7 @@ def _engines(d: dict[str, Any]) -> str:
 
 
 def _budget(d: dict[str, Any]) -> str:
-    lin, sde, master = d["lyapunov"], d["sde"], d["master"]
+    lin, sde = d["lyapunov"], d["sde"]
     parts = ["<h2>Error budget and numerical checks</h2>", "<h3>Lyapunov (linearised)</h3>"]
     eig = lin.get("eigenvalues") or []
     pairs = [("stable", _num(lin["stable"])),
@@ -297,41 +297,58 @@ def _budget(d: dict[str, Any]) -> str:
                       _num(lin["uncertainty_min_eigenvalue"], 3)))
     parts.append(_kv_table(pairs))
     if sde is not None:
-        opt, sch = sde["options"], sde.get("schedule") or {}
-        parts.append("<h3>SDE ensemble (truncated Wigner)</h3>")
-        pairs = [("status", f"{sde['status']} {sde.get('message') or ''}".strip()),
-                 ("method, dt (1/ω_m)", f"{opt['method']}, {_num(opt['dt'])}"),
-                 ("trajectories (chunk size)", f"{opt['n_traj']} ({opt['chunk_size']})"),
-                 ("burn-in, averaging time (1/ω_m)",
-                  f"{_num(sch.get('t_burn'))}, {_num(sch.get('t_avg', opt['t_avg']))}"),
-                 ("batches in time", _num(sch.get("n_batches"))),
-                 ("statistical units (chunks × batches)", _num(sde["n_units"])),
-                 ("diverged trajectories", _num(sde["diverged"]))]
-        pairs += [(f"standard error of E_N[{k}]", _num(v, 3))
-                  for k, v in sde["log_negativity_stderr"].items()]
-        shift = sde.get("shift") or {}
-        below = shift.get("log_negativity_below_resolution") or {}
-        pairs += [(f"nonlinear shift dE_N[{k}] (control variates)",
-                   "– (E_N clipped at zero: no shift measured)" if below.get(k) else
-                   f"{v:.3g} ± {shift['log_negativity_stderr'][k]:.2g}")
-                  for k, v in (shift.get("log_negativity") or {}).items()]
-        parts.append(_kv_table(pairs))
+        parts += _sde_budget(sde)
         parts.append(_second_order(d))
-        parts.append("<h3>Step-size check (SDE: dt against dt/2 on the same noise)</h3>")
-        ec = sde.get("error_check")
-        if ec:
-            parts.append(_kv_table([
-                ("trajectories in the check", _num(ec.get("n_traj"))),
-                ("relative change of ⟨x xᵀ⟩ (max element)",
-                 _num(ec.get("second_moment_relative_difference"), 3)),
-                ("max absolute change of ⟨x xᵀ⟩",
-                 _num(ec.get("second_moment_max_abs_difference"), 3)),
-                ("rms change of the final state", _num(ec.get("final_state_rms_difference"), 3)),
-            ]))
-            parts.append('<p class="note">The time-step bias is negligible when this change is '
-                         "well below the relative standard errors in the table above.</p>")
-        else:
-            parts.append('<p class="note">Not run (SDE option error_check = False).</p>')
+    parts += _master_budget(d)
+    return "\n".join(parts)
+
+
+def _sde_budget(sde: dict[str, Any]) -> list[str]:
+    parts = []
+    opt, sch = sde["options"], sde.get("schedule") or {}
+    parts.append("<h3>SDE ensemble (truncated Wigner)</h3>")
+    pairs = [("status", f"{sde['status']} {sde.get('message') or ''}".strip()),
+             ("method, dt (1/ω_m)", f"{opt['method']}, {_num(opt['dt'])}"),
+             ("trajectories (chunk size)", f"{opt['n_traj']} ({opt['chunk_size']})"),
+             ("burn-in, averaging time (1/ω_m)",
+              f"{_num(sch.get('t_burn'))}, {_num(sch.get('t_avg', opt['t_avg']))}"),
+             ("batches in time", _num(sch.get("n_batches"))),
+             ("statistical units (chunks × batches)", _num(sde["n_units"])),
+             ("diverged trajectories", _num(sde["diverged"]))]
+    plain = (sde.get("plain") or {}).get("observables")
+    how = " (control variates)" if plain else ""
+    pairs += [(f"standard error of E_N[{k}]{how}", _num(v, 3))
+              for k, v in sde["log_negativity_stderr"].items()]
+    pairs += [(f"standard error of E_N[{k}] (plain estimate, scored above)", _num(v, 3))
+              for k, v in ((plain or {}).get("log_negativity_stderr") or {}).items()]
+    shift = sde.get("shift") or {}
+    below = shift.get("log_negativity_below_resolution") or {}
+    pairs += [(f"nonlinear shift dE_N[{k}] (control variates)",
+               "– (E_N clipped at zero: no shift measured)" if below.get(k) else
+               f"{v:.3g} ± {shift['log_negativity_stderr'][k]:.2g}")
+              for k, v in (shift.get("log_negativity") or {}).items()]
+    parts.append(_kv_table(pairs))
+    parts.append("<h3>Step-size check (SDE: dt against dt/2 on the same noise)</h3>")
+    ec = sde.get("error_check")
+    if ec:
+        parts.append(_kv_table([
+            ("trajectories in the check", _num(ec.get("n_traj"))),
+            ("relative change of ⟨x xᵀ⟩ (max element)",
+             _num(ec.get("second_moment_relative_difference"), 3)),
+            ("max absolute change of ⟨x xᵀ⟩",
+             _num(ec.get("second_moment_max_abs_difference"), 3)),
+            ("rms change of the final state", _num(ec.get("final_state_rms_difference"), 3)),
+        ]))
+        parts.append('<p class="note">The time-step bias is negligible when this change is '
+                     "well below the relative standard errors in the table above.</p>")
+    else:
+        parts.append('<p class="note">Not run (SDE option error_check = False).</p>')
+    return parts
+
+
+def _master_budget(d: dict[str, Any]) -> list[str]:
+    master = d["master"]
+    parts = []
     parts.append("<h3>Truncation check (master equation)</h3>")
     if master is None:
         parts.append(f"<p>Not run: {_e(d['master_skipped'] or 'not requested')}.</p>")
@@ -357,7 +374,7 @@ def _budget(d: dict[str, Any]) -> str:
                 [(_num(h.get("cutoffs")), _num(h.get("dim")), _num(h.get("change"), 3),
                   _num(h.get("top_population"), 3), _num(h.get("log_negativity_r_m"), 6))
                  for h in hist]))
-    return "\n".join(parts)
+    return parts
 
 
 def _second_order(d: dict[str, Any]) -> str:
@@ -434,12 +451,13 @@ def _provenance(d: dict[str, Any]) -> str:
 
 # ----------------------------------------------------------------------------------- page
 
-def html_report(res: ValidationResult, figures: Sequence[str | Path] = ()) -> str:
+def html_report(d: dict[str, Any], figures: Sequence[str | Path] = ()) -> str:
     """The report page as a string.
 
     Parameters
     ----------
-    res : ValidationResult
+    d : dict
+        :func:`simulator.report.report_dict` of a validation.
     figures : sequence of path
         PNG files to embed (as base64 data URIs), in order.
 
@@ -448,7 +466,6 @@ def html_report(res: ValidationResult, figures: Sequence[str | Path] = ()) -> st
     str
         A complete HTML5 document with no external resources.
     """
-    d = report_dict(res)
     p = d["params"]
     point = (f"Δ/Γ = {p['detuning'] / p['derived']['Gamma']:+.3f}, β = {p['beta']:.4f} rad, "
              f"P = {p['power'] * 1e3:.3g} mW")
@@ -465,11 +482,12 @@ def html_report(res: ValidationResult, figures: Sequence[str | Path] = ()) -> st
             + "\n".join(b for b in body if b) + "\n</body>\n</html>\n")
 
 
-def write_html(res: ValidationResult, directory: str | Path,
+def write_html(d: dict[str, Any], directory: str | Path,
                figures: Sequence[str | Path] = ()) -> Path:
-    """Write ``report.html`` into ``directory`` (figures embedded); return its path."""
+    """Write ``report.html`` of the report dict ``d`` into ``directory`` (figures embedded);
+    return its path."""
     path = Path(directory) / "report.html"
-    path.write_text(html_report(res, figures), encoding="utf-8")
+    path.write_text(html_report(d, figures), encoding="utf-8")
     return path
 
 

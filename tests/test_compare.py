@@ -50,7 +50,7 @@ def test_truncation_scoring():
 
 def test_zero_error_with_rounding_level_difference_agrees():
     """An E_N clipped to 0 (zero error) against a reference of 2e-16 is agreement, not inf."""
-    from simulator.sde.estimators import z_scores
+    from simulator.statistics import z_scores
 
     assert z_scores(0.0, 0.0, 2.2e-16) == 0.0
     assert np.isinf(z_scores(0.0, 0.0, 1e-6))

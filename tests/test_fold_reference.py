@@ -37,7 +37,7 @@ def values() -> dict[str, np.ndarray]:
                                  nonlinear_drift, transmission)
     from simulator.observables import log_negativity, steering
     from simulator.sde.ensemble import initial_moments
-    from simulator.sde.estimators import log_negativity_raw, steering_raw
+    from simulator.observables import log_negativity_raw, steering_raw
     from simulator.sde.options import SDEOptions
     from simulator.sde.ringup import RingupOptions, ringup_system
     from simulator.sde.system import fluctuation_system

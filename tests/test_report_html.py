@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from simulator import Params, SDEOptions
-from simulator.report import write_report
+from simulator.report import report_dict, write_report
 from simulator.report_html import FIGURES_ATTRIBUTE, html_report
 from simulator.validate import ValidateOptions, validate
 
@@ -75,7 +75,7 @@ def test_page_is_self_contained_and_ordered(result, report_dir):
 
 def test_text_is_escaped(result):
     evil = dataclasses.replace(result, master_skipped='<img src=x onerror="alert(1)">')
-    page = html_report(evil)
+    page = html_report(report_dict(evil))
     assert '<img src=x onerror="alert(1)">' not in page
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
 
@@ -84,7 +84,7 @@ def test_unstable_point_says_so_first():
     res = validate(Params.paper(detuning=-3.0 * Params.paper().Gamma),
                    ValidateOptions(master=False))  # unstable: returns before any engine runs
     assert not res.lyapunov.stable
-    page = html_report(res)
+    page = html_report(report_dict(res))
     verdict = page[page.index('id="verdict"'):page.index("Parameter point")]
     assert "unstable" in verdict and "nothing else was run" in verdict
     assert "<img" not in page and "Engines against" not in page

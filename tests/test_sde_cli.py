@@ -57,3 +57,30 @@ def test_sde_help_lists_methods(capsys):
         main(["sde", "--help"])
     out = capsys.readouterr().out
     assert "exponential" in out and "--n-jobs" in out and "--out" in out
+
+
+@pytest.mark.filterwarnings("ignore::simulator.errors.StatisticsWarning")  # sizes, not statistics
+def test_the_plan_is_the_engines_own():
+    """``estimate_run`` (what ``wgmsim sde`` checks before a run) is the estimate the engine makes
+    when it runs: same memory and time figures, the control-variate system's with control
+    variates; ``estimate_ringup`` likewise sizes the augmented ring-up."""
+    from simulator import RingupOptions, SDEOptions, simulate_sde
+    from simulator.sde import estimate_ringup, estimate_run
+
+    for cv in (False, True):
+        opts = SDEOptions(n_traj=8, chunk_size=4, dt=0.1, t_burn=5.0, t_avg=20.0,
+                          batch_time=10.0, control_variate=cv)
+        plan = estimate_run(Params.paper(), opts)
+        res = simulate_sde(Params.paper(), opts, seed=0)
+        assert plan["memory_bytes"] == res.timing["estimated_memory_bytes"]
+        assert plan["seconds"] == res.timing["estimated_seconds"]
+        assert plan["trajectory_steps"] == res.timing["trajectory_steps"]
+        assert plan["schedule"].to_dict() == {k: v for k, v in res.schedule.items()
+                                              if k != "auto_dt"}
+    auto = estimate_run(Params.paper(), SDEOptions(dt="auto"))  # sized at the cap, no pilot
+    assert auto["schedule"].dt > 0
+    ring = RingupOptions(n_traj=8, chunk_size=4, t_final=10.0, output_every=5.0)
+    small, big = (estimate_ringup(Params.paper(), ring.__class__(**{**ring.to_dict(),
+                                                                   "control_variate": cv}))
+                  for cv in (False, True))
+    assert big["memory_bytes"] > small["memory_bytes"] and small["n_chunks"] == 2

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import few_units_ok
 from simulator import Params, lyapunov
 from simulator.errors import CheckpointError, StatisticsWarning
 from simulator.jsonio import to_jsonable
@@ -116,7 +117,6 @@ def test_euler_bias_is_visible_at_paper_point():
 # Batches of 10 / omega_m are far shorter than the correlation time at the paper's point: these
 # runs check bits, not error bars, and carry status "few_units" (see test_small_is_few_units).
 SMALL = SDEOptions(n_traj=48, chunk_size=8, dt=0.1, t_burn=20.0, t_avg=40.0, batch_time=10.0)
-few_units_ok = pytest.mark.filterwarnings("ignore::simulator.errors.StatisticsWarning")
 
 
 def test_small_is_few_units():

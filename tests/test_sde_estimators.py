@@ -1,4 +1,4 @@
-"""Estimators: batch means and jackknife against direct formulas, z-scores, verdicts."""
+"""Estimators: batch means and jackknife against direct formulas; scoring of their output."""
 
 from __future__ import annotations
 
@@ -7,20 +7,14 @@ import numpy as np
 import pytest
 
 from simulator import Params, SDEOptions, lyapunov, simulate_sde
-from simulator.observables import log_negativity
+from simulator.observables import log_negativity, log_negativity_raw
 from simulator.sde.estimators import (
     batch_means_stderr,
-    format_clipped,
-    format_log_negativity,
     jackknife,
     jackknife_observables,
-    log_negativity_raw,
-    pool_seeds,
     pooled_covariance,
-    score_against_reference,
-    verdict,
-    z_scores,
 )
+from simulator.statistics import score_against_reference, verdict, z_scores
 
 
 def _units(rng, n_units=20, per_unit=500, d=6):
@@ -90,14 +84,6 @@ def test_single_unit_has_no_error_bar():
     assert verdict(float("nan"), 1).startswith("undetermined")
 
 
-def test_z_scores_and_verdict():
-    z = z_scores(np.array([1.0, 2.0, 3.0]), np.array([0.1, 0.0, 0.0]), np.array([0.5, 2.0, 1.0]))
-    np.testing.assert_allclose(z, [5.0, 0.0, np.inf])
-    assert verdict(4.9, 10) == "agree"
-    assert verdict(5.1, 10) == "disagree"
-    assert "uncertain" in verdict(1.0, 3)
-
-
 def _issue_point() -> Params:
     """Issue 13: beta = 0.3, 10 mW, effective detuning -0.77 Gamma (Lyapunov E_N[l_m] 0.0022)."""
     p = Params.paper(beta=0.3, power=0.01)
@@ -156,36 +142,3 @@ def test_issue_point_verdict_is_not_hidden_by_a_clipped_en():
         text = str(res)
         assert "below resolution" in text and "0.0000 +- 0.0000" not in text, text
     assert raw_has_error == 2
-
-
-def test_format_clipped_never_shows_zero_plus_minus_zero():
-    assert format_clipped(0.1555, 0.0005) == "0.1555 +- 0.0005"
-    assert format_clipped(0.0, float("nan"), 0.001, 0.001, True) == "< 0.003 (below resolution)"
-    text = format_clipped(0.0, 0.0, -0.02, 0.004, True)
-    assert text.startswith("0 (below resolution; unclipped -0.02 +- 0.004")
-    obs = {"log_negativity": {"r_m": 0.1, "l_m": 0.0}, "log_negativity_stderr": {"r_m": 0.01,
-                                                                                  "l_m": 0.0}}
-    assert format_log_negativity(obs) == ("r_m 0.1000 +- 0.0100, "
-                                          "l_m 0.0000 (below resolution, no error bar)")
-
-
-def test_pool_seeds_formulas_and_honest_scatter():
-    v = np.array([1.0, 2.0, 4.0])
-    se = np.array([0.5, 1.0, 2.0])
-    out = pool_seeds(v, se)
-    assert out["mean"] == pytest.approx(7 / 3)
-    assert out["seed_std"] == pytest.approx(np.std(v, ddof=1))
-    assert out["pooled_stderr"] == pytest.approx(np.sqrt(5.25) / 3)
-    assert out["scatter_stderr"] == pytest.approx(np.std(v, ddof=1) / np.sqrt(3))
-    assert out["scatter_ratio"] == pytest.approx(np.std(v, ddof=1) / np.sqrt(5.25 / 3))
-    # honest errors: scatter / stderr ~ 1 within 5 / sqrt(2 (n - 1)); understated: ~ 2
-    rng = np.random.default_rng(11)
-    n = 400
-    honest = pool_seeds(rng.normal(0.0, 1.0, size=(n, 3)), np.ones((n, 3)))
-    assert np.all(np.abs(honest["scatter_ratio"] - 1) < 5 / np.sqrt(2 * (n - 1)))
-    low = pool_seeds(rng.normal(0.0, 1.0, size=n), np.full(n, 0.5))
-    assert abs(low["scatter_ratio"] - 2) < 10 / np.sqrt(2 * (n - 1))
-    with pytest.raises(ValueError, match="n_seeds = 1"):
-        pool_seeds([1.0], [0.1])
-    with pytest.raises(ValueError, match="shape"):
-        pool_seeds([1.0, 2.0], [0.1])

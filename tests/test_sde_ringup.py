@@ -7,7 +7,9 @@ import json
 import numpy as np
 import pytest
 
+from conftest import few_units_ok
 from simulator import Params, lyapunov
+from simulator.statistics import Z_AGREE
 from simulator.cli import main
 from simulator.sde.ringup import RingupOptions, simulate_ringup
 
@@ -31,7 +33,10 @@ def test_ringup_reaches_the_fixed_point(ringup):
     assert n_ss == pytest.approx(float(ref.mean_field.photon_number["r"]), rel=1e-3)
     assert res.mean_field[-1, 4] == pytest.approx(float(ref.mean_field.q), rel=1e-3)
     # empty cavity at t = 0, cooled mechanics at the end
-    assert abs(res.photon_number["r"][0]) < 0.5
+    m, V, sm, sV = res.mean[0], res.covariance[0], res.mean_stderr[0], res.covariance_stderr[0]
+    n0_err = 0.5 * np.sqrt(sV[0, 0] ** 2 + sV[1, 1] ** 2 + (2 * m[0] * sm[0]) ** 2
+                           + (2 * m[1] * sm[1]) ** 2)  # from the reported errors
+    assert abs(res.photon_number["r"][0]) < Z_AGREE * n0_err  # measured -0.6 sigma
     assert res.phonon_number[0] > 300 and res.phonon_number[-1] < 1.0
 
 
@@ -94,11 +99,10 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from simulator.sde import SDEOptions, fluctuation_system, simulate_sde  # noqa: E402
-from simulator.sde.estimators import z_scores  # noqa: E402
+from simulator.statistics import z_scores  # noqa: E402
 from simulator.sde.ringup import RingupResult  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-few_units_ok = pytest.mark.filterwarnings("ignore::simulator.errors.StatisticsWarning")
 
 
 @few_units_ok  # the stationary run's single 5-unit batch is flagged; the comparison is exact
@@ -130,7 +134,7 @@ def test_ringup_from_the_steady_state_ends_as_a_stationary_run():
 
 def test_ringup_energy_of_entanglement_has_jackknife_error_bars(ringup):
     """E_N(t) of every pair carries a jackknife error over chunks; the ensemble agrees with the
-    linearised E_N(t) within 5 sigma at every time (z from sde.estimators.z_scores)."""
+    linearised E_N(t) within 5 sigma at every time (z from statistics.z_scores)."""
     lin = log_negativity_of(ringup.linear_covariance)
     late = ringup.t >= 75  # entanglement builds up from t ~ 65 (linearised)
     for pair, en in ringup.log_negativity.items():
@@ -143,7 +147,8 @@ def test_ringup_energy_of_entanglement_has_jackknife_error_bars(ringup):
         # clipped E_N are issue 13's): compare where the error bar exists
         assert np.all(np.abs(z[se > 0]) < 5), (pair, z)
     assert (ringup.log_negativity_stderr["r_m"] > 0).sum() >= 17
-    assert ringup.log_negativity_stderr["r_m"][-1] < 0.5 * ringup.log_negativity["r_m"][-1] + 0.1
+    # (E_N(r_m) at t_final is 0.16 +- 0.07 here: not resolved from zero at 5 sigma, so no claim
+    # about its size is made; the jackknife's coverage is tested in test_sde_estimators.py)
     assert ringup.stderr_t_factor > 1 and len(ringup.seeds) == OPTS.n_chunks
     assert ringup.versions["numpy"] == np.__version__ and ringup.timestamp
 
@@ -155,7 +160,7 @@ def log_negativity_of(V):
 
 
 def test_ringup_z_is_zero_or_inf_where_the_error_is_zero(ringup):
-    """z where the error bar vanishes follows sde.estimators.z_scores (0 if equal, never NaN)."""
+    """z where the error bar vanishes follows statistics.z_scores (0 if equal, never NaN)."""
     assert not np.isnan(ringup.z).any()
     np.testing.assert_array_equal(
         ringup.z, z_scores(ringup.covariance, ringup.covariance_stderr, ringup.linear_covariance))

@@ -137,8 +137,11 @@ def test_clipped_en_in_validation_report_is_flagged_not_zero_pm_zero():
     l_m = next(r for r in d["comparisons"][0]["rows"] if r["quantity"] == "E_N[l_m]")
     assert l_m["below_resolution"] is True and l_m["error"] is None
     assert l_m["raw_value"] < 0.002 and l_m["raw_error"] > 0
-    assert d["sde"]["log_negativity_below_resolution"]["l_m"] is True
-    assert d["sde"]["log_negativity_stderr"]["l_m"] is None
+    plain = d["sde"]["plain"]["observables"]  # scored in the rows; the headline is controlled
+    assert plain["log_negativity_below_resolution"]["l_m"] is True
+    assert plain["log_negativity_stderr"]["l_m"] is None
+    assert not d["sde"]["log_negativity_below_resolution"]["l_m"]  # resolved with the control
+    assert 0 < d["sde"]["log_negativity_stderr"]["l_m"] < 1e-3 * l_m["raw_error"]
     json.dumps(d, allow_nan=False)
 
 

@@ -17,7 +17,7 @@ only the seed-to-seed scatter shows whether the reported error bars are honest.
 
 Writes ``coupling.png``, ``stability.png``, ``LINEARISATION.md`` and ``linearisation.json`` into
 DIR (default ``validation/linearisation``). Uses the public API and
-:func:`simulator.sde.estimators.pool_seeds`.
+:func:`simulator.statistics.pool_seeds`.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from simulator import (  # noqa: E402
 )
 from simulator.compare import Z_AGREE  # noqa: E402
 from simulator.observables import occupation  # noqa: E402
-from simulator.sde.estimators import pool_seeds  # noqa: E402
+from simulator.statistics import pool_seeds  # noqa: E402
 
 
 def coupling_params(g0_over_gamma: float) -> Params:

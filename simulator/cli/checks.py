@@ -20,7 +20,7 @@ import numpy as np
 
 from ..config import read_params
 from ..params import ParameterError, Params
-from ..sde.ensemble import available_memory
+from ..sde.resources import available_memory
 
 __all__ = [
     "UsageError", "OnelineParser", "integer", "real", "n_jobs_arg", "read_params_file",
@@ -239,7 +239,7 @@ def check_memory(what: str, need_bytes: float, detail: str = "") -> None:
     detail : str
         Extra numbers for the message (work, chunks).
     """
-    avail = available_memory()  # the engine's reading (simulator.sde.ensemble)
+    avail = available_memory()  # the engine's reading (simulator.sde.resources)
     if need_bytes <= 0.5 * avail:
         return
     extra = f" ({detail})" if detail else ""

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..observables import log_negativity
 from ..sde.integrators import METHODS
-from ..sde.ringup import RingupOptions, RingupResult, simulate_ringup
+from ..sde.ringup import RingupOptions, RingupResult, estimate_ringup, simulate_ringup
 from ..config import write_run_file
 from .checks import (UsageError, cap_workers, check_memory, check_out_dir, check_plot_file,
                      integer, n_jobs_arg, one_line, real, wrap)
@@ -72,8 +72,11 @@ def format_result(res: RingupResult) -> str:
         "wgmsim ringup: transient from an empty cavity (units: omega_m, time 1/omega_m)",
         f"  {res.options.n_traj} trajectories, method {res.options.method}, dt {res.options.dt}, "
         f"ramp {res.options.ramp_time}; diverged {res.diverged}; "
-        f"max |z| vs linearised = {res.max_abs_z:.2f}",
-        "       t    photons_r   phonons   E_N(r_m)  E_N linear",
+        f"max |z| vs linearised = {res.max_abs_z:.2f}"
+        + (" (plain estimate)" if getattr(res, "plain", None) else ""),
+        "       t    photons_r   phonons   E_N(r_m)  E_N linear"
+        + ("   (control variates: the controlled estimate)" if getattr(res, "plain", None)
+           else ""),
     ]
     status = getattr(res, "status", "ok")
     if status != "ok":
@@ -93,17 +96,6 @@ def format_result(res: RingupResult) -> str:
     return "\n".join(lines)
 
 
-def estimate_memory(opts: RingupOptions) -> float:
-    """Peak memory (bytes) of a ring-up run: per chunk the sums at every output time
-    (``n_out x (d + d^2 + 1)`` doubles, ``d = 18`` with control variates), held about four times
-    while reduced, and the index arrays that split the trajectories into chunks (two integers
-    per trajectory)."""
-    n_out = int(opts.t_final / opts.output_every + 1e-9) + 1
-    d = 18 if getattr(opts, "control_variate", False) else 6
-    return (4 * 8.0 * opts.n_chunks * n_out * (d + d * d + 1) + 16.0 * opts.n_traj
-            + 8.0 * opts.chunk_size * d * 64)
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the command; paths are checked before the run so that no result is lost."""
     params = params_from_args(args)
@@ -115,9 +107,10 @@ def run(args: argparse.Namespace) -> int:
                              chunk_size=args.chunk_size, t_final=args.t_final,
                              output_every=args.output_every, ramp_time=args.ramp_time,
                              control_variate=args.control_variate)
+        plan = estimate_ringup(params, opts)  # the engine's own plan, one worker
         check_memory(f"--n-traj {opts.n_traj} --chunk-size {opts.chunk_size} "
                      f"--t-final {opts.t_final:g}",
-                     estimate_memory(opts), f"{opts.n_chunks} chunks")
+                     plan["memory_bytes"], f"{plan['n_chunks']} chunks")
         n_jobs = (args.n_jobs if args.scheduler else
                   cap_workers(args.n_jobs, opts.n_chunks, lambda m: print(m, file=sys.stderr)))
         with dask_backend(args.scheduler):

@@ -8,8 +8,8 @@ import sys
 import numpy as np
 
 from ..conventions import QUADRATURES
-from ..sde import METHODS, SDEOptions, SDEResult, UnstableSystemError, simulate_sde
-from ..sde.estimators import format_log_negativity
+from ..sde import METHODS, SDEOptions, SDEResult, UnstableSystemError, estimate_run, simulate_sde
+from ..statistics import format_log_negativity
 from ..sde.options import INITIAL_STATES
 from ..config import write_run_file
 from .checks import (UsageError, cap_workers, check_memory, check_out_dir, integer, n_jobs_arg,
@@ -121,19 +121,27 @@ def format_result(res: SDEResult) -> str:
         lines.append(f"  STATUS {res.status.upper()}: {res.message or '(no message)'}")
     elif res.message:
         lines.append(f"  {res.message}")
+    controlled = (f" (control variates, order {res.shift.get('order', 1)})" if res.plain
+                  else "")
     if res.log_negativity:
-        lines.append("  E_N: " + format_log_negativity(res.observables))
+        lines.append(f"  E_N{controlled}: " + format_log_negativity(res.observables))
+        if res.plain:
+            lines.append("  E_N plain estimate (no control variate): "
+                         + format_log_negativity(res.plain["observables"]))
     if res.lyapunov:
         L = res.lyapunov
         if "log_negativity" in L:
             lines.append("  Lyapunov E_N: " + ", ".join(
                 f"{k} {v:.4f} (z {L['log_negativity_z'][k]:+.2f})"
                 for k, v in L["log_negativity"].items()))
-        lines.append(f"  covariance vs Lyapunov: max |z| = {L['max_abs_z']:.2f} -> {L['verdict']}")
-    lines.append("  covariance (" + ", ".join(QUADRATURES[: len(res.mean)]) + "):")
+        which = "plain estimate" if res.plain else "covariance"
+        lines.append(f"  {which} vs Lyapunov: max |z| = {L['max_abs_z']:.2f} -> {L['verdict']}")
+    lines.append(f"  covariance{controlled} (" + ", ".join(QUADRATURES[: len(res.mean)]) + "):")
     with np.printoptions(precision=4, suppress=True, linewidth=120):
         lines += ["    " + r for r in str(res.covariance).splitlines()]
         lines.append("  standard errors:")
+    # a controlled estimate's errors may be far below 1e-4: shown in full
+    with np.printoptions(precision=2 if res.plain else 4, suppress=not res.plain, linewidth=120):
         lines += ["    " + r for r in str(res.covariance_stderr).splitlines()]
     if "auto_dt" in s:
         a = s["auto_dt"]
@@ -155,39 +163,19 @@ def format_result(res: SDEResult) -> str:
     return "\n".join(lines)
 
 
-def estimate_run(params, options: SDEOptions) -> tuple[float, float, int]:
-    """Peak memory (bytes, the engine's own estimate for one worker:
-    :func:`simulator.sde.ensemble.estimate_resources`), trajectory-steps and chunks of a run,
-    before it starts. (The engine checks again, with the control-variate system if any.)"""
-    from ..sde import build_system
-    from ..sde.ensemble import estimate_resources, schedule
-
-    system = build_system(params, options)
-    if not options.allow_unstable:
-        system.check_stable()
-    if options.dt == "auto":  # the step is chosen later; size the run at its largest candidate
-        from ..sde.stepsize import dt_cap
-
-        options = options.replace(dt=dt_cap(system, options))
-    sched = schedule(system, options)
-    memory = estimate_resources(system, options, sched, 1)["memory_bytes"]
-    steps = float(options.n_traj) * (sched.n_burn + sched.n_batches * sched.steps_per_batch)
-    return memory, steps, options.n_chunks
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the command. Exit 2 for bad input, unstable parameters or a run too big to fit."""
     params = params_from_args(args)
     check_out_dir(args.out)
     try:
         options = options_from_args(args)
-        need, steps, n_chunks = estimate_run(params, options)
+        plan = estimate_run(params, options)  # the engine's own plan, one worker
         check_memory(f"--n-traj {options.n_traj} --chunk-size {options.chunk_size} "
                      f"--t-avg {'default' if options.t_avg is None else format(options.t_avg, 'g')}",
-                     need,
-                     f"{n_chunks} chunks, {steps:.3g} trajectory-steps")
+                     plan["memory_bytes"],
+                     f"{plan['n_chunks']} chunks, {plan['trajectory_steps']:.3g} trajectory-steps")
         n_jobs = (args.n_jobs if args.scheduler else
-                  cap_workers(args.n_jobs, n_chunks, lambda m: print(m, file=sys.stderr)))
+                  cap_workers(args.n_jobs, plan["n_chunks"], lambda m: print(m, file=sys.stderr)))
         with dask_backend(args.scheduler):
             res = simulate_sde(params, options, seed=args.seed, n_jobs=n_jobs, out=args.out,
                                progress=show_progress(args))

@@ -10,20 +10,29 @@
   the linearised covariance equation, on the same integrators, chunk loop, seeding,
   checkpoints and estimators as :func:`simulate_sde` (a time-dependent system, time-resolved
   sums).
+* :func:`estimate_run`, :func:`estimate_ringup`: the engine's plan of a run (schedule, workers,
+  memory and time) before any work.
+
+With ``control_variate`` both report the controlled estimate as the headline and keep the plain
+one in ``plain``. The pipeline under both drivers, one module per job: ``scheduling``, ``chunk``
+(the loop and its :class:`~simulator.sde.chunk.Kernel`), ``parallel``, ``checkpoints``,
+``resources``, ``estimators``, ``control`` (see :mod:`simulator.sde.ensemble`).
 
 Both results follow the result protocol (:mod:`simulator.protocol`).
 """
 
-from .engine import build_system, simulate_sde
-from .ensemble import ChunkResult, run_chunks, schedule
+from .engine import build_system, estimate_run, simulate_sde
+from .checkpoints import ChunkResult
+from .parallel import run_chunks
+from .scheduling import schedule
 from .integrators import METHODS, SRA1, EulerMaruyama, ExponentialEuler, Integrator, make_integrator
 from .options import SDEOptions
 from .result import SDEResult
-from .ringup import RingupOptions, RingupResult, simulate_ringup
+from .ringup import RingupOptions, RingupResult, estimate_ringup, simulate_ringup
 from .system import LangevinSystem, OptomechanicalRemainder, UnstableSystemError, fluctuation_system
 
 __all__ = [
-    "simulate_sde", "build_system", "SDEOptions", "SDEResult", "ChunkResult", "run_chunks",
+    "simulate_sde", "estimate_run", "estimate_ringup", "build_system", "SDEOptions", "SDEResult", "ChunkResult", "run_chunks",
     "schedule", "METHODS", "Integrator", "EulerMaruyama", "ExponentialEuler", "SRA1",
     "make_integrator", "LangevinSystem", "OptomechanicalRemainder", "UnstableSystemError",
     "fluctuation_system", "simulate_ringup", "RingupOptions", "RingupResult",

@@ -71,8 +71,10 @@ from typing import Any, Callable
 import numpy as np
 
 from ..observables import log_negativity
-from .estimators import batch_means_stderr, jackknife, max_abs, pooled_covariance, z_scores
+from ..statistics import max_abs, z_scores
+from .estimators import batch_means_stderr, jackknife, pooled_covariance
 from .options import SDEOptions
+from .scheduling import divergence_bound, initial_moments
 from .system import LangevinSystem
 
 __all__ = ["BlockDrift", "ControlRemainder", "control_system", "control_options", "control_order",
@@ -207,8 +209,6 @@ class BlockDrift:
 def control_order(system: LangevinSystem, options: SDEOptions) -> int:
     """2 where the second-order control variate is unbiased (even nonlinearity, zero-mean
     initial state), else 1; 1 for a linear system."""
-    from .ensemble import initial_moments
-
     if system.nonlinearity is None:
         return 1
     m0, _ = initial_moments(system, options)
@@ -251,8 +251,6 @@ def control_options(system: LangevinSystem, options: SDEOptions, order: int = 1)
     Gaussian ``(x0, 0, ...)`` with ``x0`` drawn as ``options.initial`` prescribes (thermal,
     Lyapunov or Gaussian; these are Gaussian states) and the divergence bound that of the plain
     system."""
-    from .ensemble import divergence_bound, initial_moments
-
     d, k = system.dim, order + 1
     m0, V0 = initial_moments(system, options)
     cov = np.zeros((k * d, k * d))

@@ -8,6 +8,7 @@ linearised (Lyapunov) solution of the same ``A`` and ``D``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 import os
@@ -25,31 +26,25 @@ from ..observables import uncertainty_violation
 from ..params import Params
 from ..progress import as_callback
 from ..resultio import versions
-from .ensemble import (
-    Schedule,
-    _distributed_backend,
-    check_resources,
-    check_run_arguments,
-    chunk_seeds,
-    effective_workers,
-    run_chunks,
-    schedule,
-    step_error_check,
+from ..statistics import Z_AGREE, score_against_reference
+from .chunk import step_error_check
+from .control import (
+    control_options,
+    control_order,
+    control_system,
+    difference_covariance,
+    shift_estimate,
 )
-from .control import control_options, control_order, control_system, shift_estimate
-from .estimators import (
-    batch_means_stderr,
-    jackknife,
-    jackknife_observables,
-    pooled_covariance,
-    score_against_reference,
-)
+from .estimators import batch_means_stderr, jackknife, jackknife_observables, pooled_covariance
 from .options import SDEOptions
+from .parallel import _distributed_backend, check_run_arguments, effective_workers, run_chunks
+from .resources import check_resources, estimate_resources
 from .result import SDEResult
-from .stepsize import choose_dt
+from .scheduling import Schedule, chunk_seeds, schedule
+from .stepsize import choose_dt, dt_cap
 from .system import LangevinSystem, fluctuation_system
 
-__all__ = ["simulate_sde", "build_system", "student_t_factor", "SEVERITY",
+__all__ = ["simulate_sde", "estimate_run", "build_system", "student_t_factor", "SEVERITY",
            "PHYSICALITY_SIGMAS"]
 
 log = logging.getLogger("simulator.sde")
@@ -62,7 +57,7 @@ _WARNING = {"diverged": StabilityWarning, "unstable": StabilityWarning,
 #: The covariance is called unphysical when the smallest eigenvalue of ``V + i Omega / 2`` is
 #: below zero by more than this many (widened) standard errors -- the threshold of the verdict
 #: against Lyapunov, so that a physical state is flagged only by a 5-sigma fluctuation.
-PHYSICALITY_SIGMAS = 5.0
+PHYSICALITY_SIGMAS = Z_AGREE
 
 
 def student_t_factor(n_units: int) -> float:
@@ -215,15 +210,16 @@ def simulate_sde(
                         out=out, identity=_identity(problem, options, int(seed)),
                         progress=as_callback(progress, "sde", "chunk"))
     wall_chunks = time.perf_counter() - t0
-    stats = _statistics(system, options, sched, chunks)
+    plain = _statistics(system, options, sched, chunks)
+    reference = _reference(system, plain)
+    shift = _shift(system, options, reference, plain, plan.order)
+    stats, plain_record = _headline(system, plain, reference, shift, plan.order)
     flags, status, message = _flag(_reasons(system, options, sched, stats))
-    reference = _reference(system, stats)
     err = _error_check(system, plan.options, int(seed))
-    shift = _shift(system, options, reference, stats, plan.order)
     timing = _timing(options, sched, chunks, t0, wall_chunks, plan.workers, n_jobs,
                      plan.estimate)
     return _assemble(problem, options, int(seed), plan, chunks, stats, reference, err, shift,
-                     timing, flags, status, message)
+                     timing, flags, status, message, plain_record)
 
 
 # ---- the steps of simulate_sde ------------------------------------------------------------------
@@ -283,6 +279,45 @@ class _Plan:
     estimate: dict[str, Any]
 
 
+def estimate_run(problem: Params | LangevinSystem, options: SDEOptions | None = None, *,
+                 n_jobs: int = 1) -> dict[str, Any]:
+    """The engine's plan of a run, before any work (what :func:`simulate_sde` checks first).
+
+    With ``dt="auto"`` the run is sized at the largest step the pilot may choose
+    (:func:`~simulator.sde.stepsize.dt_cap`; no pilot is run); with ``control_variate`` it is
+    the augmented system's.
+
+    Returns
+    -------
+    dict
+        ``schedule`` (:class:`~simulator.sde.ensemble.Schedule`), ``workers``, ``n_chunks``,
+        ``trajectory_steps`` and :func:`~simulator.sde.ensemble.estimate_resources`'
+        ``memory_bytes`` (with ``workers`` workers), ``seconds`` and ``memory_limit_bytes``.
+
+    Raises
+    ------
+    UnstableSystemError, ValueError
+        As :func:`simulate_sde` before its first step (not the memory limit: compare
+        ``memory_bytes`` with ``memory_limit_bytes``).
+    """
+    options = _check_inputs(options, 0, n_jobs)
+    system = _checked_system(problem, options)
+    _, _, _, run_system, run_opts = _run_system(system, options, None)
+    sched = schedule(run_system, run_opts)
+    workers = effective_workers(n_jobs, options.n_chunks)
+    steps = sched.n_burn + sched.n_batches * sched.steps_per_batch
+    return {"schedule": sched, "workers": workers, "n_chunks": options.n_chunks,
+            "trajectory_steps": float(options.n_traj) * steps,
+            **estimate_resources(run_system, run_opts, sched, workers)}
+
+
+def _checked_system(problem: Params | LangevinSystem, options: SDEOptions) -> LangevinSystem:
+    system = build_system(problem, options)
+    if not options.allow_unstable:
+        system.check_stable()
+    return system
+
+
 def _prepare(problem: Params | LangevinSystem, options: SDEOptions, seed: int, n_jobs: int,
              max_seconds: float | None) -> _Plan:
     """System, step, control variates, schedule, workers and resource estimate; refuses a bad
@@ -291,9 +326,7 @@ def _prepare(problem: Params | LangevinSystem, options: SDEOptions, seed: int, n
     Raises ``UnstableSystemError`` (unstable and not ``allow_unstable``), ``ValueError`` (fewer
     than 2 planned units, or beyond the memory/time limits).
     """
-    system = build_system(problem, options)
-    if not options.allow_unstable:
-        system.check_stable()
+    system = _checked_system(problem, options)
     opts, auto_dt, order, run_system, run_opts = _run_system(system, options, seed)
     sched = schedule(run_system, run_opts)
     if sched.n_units < 2:
@@ -313,13 +346,15 @@ def _prepare(problem: Params | LangevinSystem, options: SDEOptions, seed: int, n
     return _Plan(system, opts, auto_dt, order, run_system, run_opts, sched, workers, estimate)
 
 
-def _run_system(system: LangevinSystem, options: SDEOptions, seed: int):
+def _run_system(system: LangevinSystem, options: SDEOptions, seed: int | None):
     """``(options with dt resolved, auto_dt record or None, control-variate order, system and
     options of the chunk loop)``: ``dt="auto"`` is resolved on a pilot
-    (:mod:`simulator.sde.stepsize`); with ``control_variate`` the chunk loop runs the augmented
-    system (:mod:`simulator.sde.control`)."""
+    (:mod:`simulator.sde.stepsize`), or without ``seed`` set to its cap (for a plan); with
+    ``control_variate`` the chunk loop runs the augmented system (:mod:`simulator.sde.control`)."""
     opts, auto_dt = options, None
-    if options.dt == "auto":  # resolve the step on a pilot (simulator.sde.stepsize)
+    if options.dt == "auto" and seed is None:  # a plan: the largest step the pilot may choose
+        opts = options.replace(dt=dt_cap(system, options), rtol=None)
+    elif options.dt == "auto":  # resolve the step on a pilot (simulator.sde.stepsize)
         dt, auto_dt = choose_dt(system, options, chunk_seeds(seed, options.n_chunks + 2)[-1])
         opts = options.replace(dt=dt, rtol=None)
     # control variates: the chunk loop runs the augmented system (simulator.sde.control)
@@ -362,11 +397,12 @@ def _statistics(system: LangevinSystem, options: SDEOptions, sched: Schedule,
 
 
 def _observables(d: int, s1: np.ndarray, s2: np.ndarray, counts: np.ndarray,
-                 tf: float) -> dict[str, Any]:
-    """Jackknifed observables of a 6-mode run (``{}`` otherwise), errors widened by ``tf``."""
+                 tf: float, covariance: Callable | None = None) -> dict[str, Any]:
+    """Jackknifed observables of a 6-mode run (``{}`` otherwise), errors widened by ``tf``
+    (``covariance``: as :func:`~simulator.sde.estimators.jackknife_observables`)."""
     observables: dict[str, Any] = {}
     if d == 6:
-        observables = jackknife_observables(s1, s2, counts)
+        observables = jackknife_observables(s1, s2, counts, covariance)
         for key, val in observables.items():
             if key.endswith("_stderr") and isinstance(val, dict):
                 observables[key] = {k: tf * v for k, v in val.items()}
@@ -387,12 +423,14 @@ def _check_statistics(mean: np.ndarray, V: np.ndarray, se_m: np.ndarray, se_V: n
 
 
 def _uncertainty(system: LangevinSystem, s1: np.ndarray, s2: np.ndarray, counts: np.ndarray,
-                 tf: float) -> dict[str, float] | None:
+                 tf: float, covariance: Callable | None = None) -> dict[str, float] | None:
     """Jackknifed smallest eigenvalue of ``V + i Omega / 2`` with its widened error, for a
-    physical system (``rates`` known, even ``d``); else ``None``."""
+    physical system (``rates`` known, even ``d``); else ``None`` (``covariance``: as
+    :func:`~simulator.sde.estimators.jackknife_observables`)."""
     if system.rates is None or system.dim % 2 != 0:
         return None
-    f = lambda W: np.asarray(uncertainty_violation(W))[..., None]  # noqa: E731
+    g = (lambda W: W) if covariance is None else covariance
+    f = lambda W: np.asarray(uncertainty_violation(g(W)))[..., None]  # noqa: E731
     val, err = jackknife(s1, s2, counts, f)
     uncertainty = {"min_eigenvalue": float(val[0]), "stderr": float(tf * err[0])}
     _check_finite("uncertainty", uncertainty)
@@ -480,6 +518,32 @@ def _shift(system: LangevinSystem, options: SDEOptions, reference: dict[str, Any
     return shift
 
 
+def _headline(system: LangevinSystem, plain: _Statistics, reference: dict[str, Any] | None,
+              shift: dict[str, Any] | None, order: int):
+    """``(statistics, plain record)`` of the headline estimate: the plain one (record ``None``)
+    without control variates; with them the controlled one, ``V_Lyapunov + dV``
+    (:mod:`simulator.sde.control`), its E_N, steering and uncertainty jackknifed through the same
+    map, and the plain estimate kept as ``SDEResult.plain``. The scores against Lyapunov stay
+    those of the plain estimate: the controlled one is built on that reference, and its
+    difference from it is the shift, scored in ``shift``."""
+    if shift is None or reference is None:
+        return plain, None
+    VL = reference["covariance"]
+    cov = lambda Vz: VL + difference_covariance(Vz, system.dim, order)  # noqa: E731
+    args = (plain.s1_run, plain.s2_run, plain.counts, plain.t_factor)
+    stats = dataclasses.replace(
+        plain, mean=shift["mean"], mean_stderr=shift["mean_stderr"],
+        covariance=shift["controlled_covariance"], covariance_stderr=shift["covariance_stderr"],
+        observables=_observables(system.dim, *args, cov),
+        uncertainty=_uncertainty(system, *args, cov))
+    _check_statistics(stats.mean, stats.covariance, stats.mean_stderr, stats.covariance_stderr,
+                      stats.observables)
+    record = {"mean": plain.mean, "mean_stderr": plain.mean_stderr,
+              "covariance": plain.covariance, "covariance_stderr": plain.covariance_stderr,
+              "observables": plain.observables, "uncertainty": plain.uncertainty}
+    return stats, record
+
+
 def _timing(options: SDEOptions, sched: Schedule, chunks: list, t0: float, wall_chunks: float,
             workers: int, n_jobs: int, estimate: dict[str, Any]) -> dict[str, Any]:
     """``SDEResult.timing``: wall-clock seconds (from ``t0``), throughput, workers, estimates."""
@@ -501,7 +565,8 @@ def _timing(options: SDEOptions, sched: Schedule, chunks: list, t0: float, wall_
 def _assemble(problem: Params | LangevinSystem, options: SDEOptions, seed: int, plan: _Plan,
               chunks: list, stats: _Statistics, reference: dict[str, Any] | None, err: Any,
               shift: dict[str, Any] | None, timing: dict[str, Any],
-              flags: tuple[str, ...], status: str, message: str) -> SDEResult:
+              flags: tuple[str, ...], status: str, message: str,
+              plain: dict[str, Any] | None) -> SDEResult:
     """The :class:`SDEResult` (seeds, kept trajectories, versions and timestamp added)."""
     kept = times = None
     if chunks[0].kept is not None:
@@ -521,6 +586,6 @@ def _assemble(problem: Params | LangevinSystem, options: SDEOptions, seed: int, 
         chunk_seconds=np.array([c.seconds for c in chunks]), timing=timing,
         versions=versions(), status=status, message=message, error_check=err,
         trajectories=kept, trajectory_times=times, flags=flags, stderr_t_factor=stats.t_factor,
-        uncertainty=stats.uncertainty,
+        uncertainty=stats.uncertainty, plain=plain,
         timestamp=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )

@@ -30,6 +30,16 @@ import numpy as np
 
 from ..conventions import PAIRS
 from ..observables import log_negativity, log_negativity_raw, steering, steering_raw
+# scoring moved to simulator.statistics (engine-neutral); importable from here for older code
+from ..statistics import (  # noqa: F401
+    format_clipped,
+    format_log_negativity,
+    max_abs,
+    pool_seeds,
+    score_against_reference,
+    verdict,
+    z_scores,
+)
 
 __all__ = [
     "pooled_covariance",
@@ -37,15 +47,6 @@ __all__ = [
     "batch_means_stderr",
     "jackknife",
     "jackknife_observables",
-    "z_scores",
-    "max_abs",
-    "verdict",
-    "pool_seeds",
-    "log_negativity_raw",
-    "steering_raw",
-    "score_against_reference",
-    "format_clipped",
-    "format_log_negativity",
 ]
 
 
@@ -132,6 +133,10 @@ def _vector(fn: Callable[[np.ndarray], dict], keys: list[str]):
     return lambda V: np.stack([fn(V)[k] for k in keys], axis=-1)
 
 
+def _composed(f: Callable, g: Callable) -> Callable:
+    return lambda V: f(g(V))
+
+
 def _clipped_family(s1, s2, counts, fn_clipped, fn_raw, keys):
     """Clipped and raw values of one family (E_N or steering) with jackknife errors and the
     below-resolution flags (estimate or any leave-one-out replicate at or below zero)."""
@@ -146,9 +151,15 @@ def _clipped_family(s1, s2, counts, fn_clipped, fn_raw, keys):
             {k: bool(v) for k, v in zip(keys, below)})
 
 
-def jackknife_observables(s1: np.ndarray, s2: np.ndarray, counts: np.ndarray
+def jackknife_observables(s1: np.ndarray, s2: np.ndarray, counts: np.ndarray,
+                          covariance: Callable[[np.ndarray], np.ndarray] | None = None
                           ) -> dict[str, dict[str, Any]]:
     """Log-negativity and steering of the pooled covariance with jackknife errors.
+
+    ``covariance``, if given, maps the pooled covariance of the unit sums ``(..., k, k)`` to the
+    ``(..., 6, 6)`` covariance whose observables are wanted (the control-variate estimate
+    ``V_Lyapunov + dV`` of an augmented run, :mod:`simulator.sde.control`); by default the sums
+    are those of the 6 variables themselves.
 
     Only for the 6-variable optomechanical system. Returns, for ``name`` in ``"log_negativity"``
     and ``"steering"`` (keys of :func:`simulator.observables.log_negativity` and
@@ -166,153 +177,10 @@ def jackknife_observables(s1: np.ndarray, s2: np.ndarray, counts: np.ndarray
     st_keys = list(steering(np.eye(6) / 2))
     for name, fc, fr, keys in (("log_negativity", log_negativity, log_negativity_raw, en_keys),
                                ("steering", steering, steering_raw, st_keys)):
+        if covariance is not None:
+            fc, fr = _composed(fc, covariance), _composed(fr, covariance)
         val, se, raw, raw_se, below = _clipped_family(s1, s2, counts, fc, fr, keys)
         out.update({name: val, f"{name}_stderr": se, f"{name}_raw": raw,
                     f"{name}_raw_stderr": raw_se, f"{name}_below_resolution": below})
     return out
 
-
-def z_scores(estimate: np.ndarray, stderr: np.ndarray, reference: np.ndarray, *,
-             atol: float = 1e-12) -> np.ndarray:
-    """``(estimate - reference) / stderr`` elementwise. Where the error is zero the score is 0 if
-    ``|estimate - reference| <= atol`` (e.g. an element that is exactly zero in both) and ``inf``
-    otherwise. Do not score a value clipped at zero with this: score its unclipped form
-    (:func:`score_against_reference`)."""
-    diff = np.asarray(estimate, float) - np.asarray(reference, float)
-    se = np.asarray(stderr, float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(se > 0, diff / np.where(se > 0, se, 1.0),
-                     np.where(np.abs(diff) <= atol, 0.0, np.inf))
-    return np.where(np.isnan(se), np.nan, z)
-
-
-def max_abs(values) -> float:
-    """Largest ``|v|`` ignoring NaN; NaN if every value is NaN."""
-    a = np.abs(np.asarray(values, dtype=float)).ravel()
-    a = a[~np.isnan(a)]
-    return float(a.max()) if a.size else float("nan")
-
-
-def verdict(max_abs_z: float, n_units: int, *, threshold: float = 5.0) -> str:
-    """``"agree"`` / ``"disagree"`` at ``threshold`` sigma, flagged when too few units (< 8)
-    make the error bars themselves uncertain; ``"undetermined (no error bars)"`` only when
-    ``max_abs_z`` is not finite (fewer than two units), never because a quantity is clipped
-    (:func:`score_against_reference` scores those unclipped)."""
-    if not np.isfinite(max_abs_z):
-        return "undetermined (no error bars)"
-    word = "agree" if max_abs_z < threshold else "disagree"
-    if n_units < 8:
-        word += f" (only {n_units} batches: error bars uncertain)"
-    return word
-
-
-def score_against_reference(V: np.ndarray, se_V: np.ndarray, VL: np.ndarray,
-                            observables: dict[str, dict[str, Any]], n_units: int, *,
-                            threshold: float = 5.0) -> dict[str, Any]:
-    """Score an ensemble covariance and its E_N against a reference covariance (Lyapunov).
-
-    Parameters
-    ----------
-    V, se_V : ndarray, shape (d, d)
-        Pooled covariance and its batch-means standard errors.
-    VL : ndarray, shape (d, d)
-        Reference covariance.
-    observables : dict
-        :func:`jackknife_observables` output (may be empty, e.g. for ``d != 6``).
-    n_units : int
-        Statistical units with samples.
-    threshold : float
-        ``|z|`` at or above which a quantity disagrees.
-
-    Returns
-    -------
-    dict
-        ``covariance`` (the reference), ``z`` (d x d), ``max_abs_z_covariance`` (over the
-        ``d (d + 1) / 2`` independent elements) and ``verdict_covariance`` (that alone); with
-        observables also ``log_negativity`` (reference, clipped), ``log_negativity_raw``
-        (reference, unclipped), ``log_negativity_z`` (z of the *unclipped* estimate against the
-        unclipped reference: the ordinary z where nothing is clipped, finite where something
-        is), ``log_negativity_below_resolution``; ``max_abs_z`` over the covariance and E_N
-        scores and ``verdict`` (:func:`verdict`). A clipped E_N never makes the verdict
-        undetermined.
-    """
-    z = z_scores(V, se_V, VL)
-    iu = np.triu_indices(len(V))
-    max_cov = max_abs(z[iu])
-    out: dict[str, Any] = {"covariance": VL, "z": z, "max_abs_z_covariance": max_cov,
-                           "verdict_covariance": verdict(max_cov, n_units, threshold=threshold)}
-    max_z = max_cov
-    if observables and "log_negativity_raw" in observables:
-        enL = {k: float(v) for k, v in log_negativity(VL).items()}
-        rawL = {k: float(v) for k, v in log_negativity_raw(VL).items()}
-        raw, raw_se = observables["log_negativity_raw"], observables["log_negativity_raw_stderr"]
-        en_z = {k: float(z_scores(raw[k], raw_se[k], rawL[k])) for k in enL}
-        out.update(log_negativity=enL, log_negativity_raw=rawL, log_negativity_z=en_z,
-                   log_negativity_below_resolution=dict(
-                       observables["log_negativity_below_resolution"]))
-        max_z = max_abs([max_cov, *en_z.values()])
-    out["max_abs_z"] = max_z
-    out["verdict"] = verdict(max_z, n_units, threshold=threshold)
-    return out
-
-
-def format_clipped(value: float, stderr: float, raw: float | None = None,
-                   raw_stderr: float | None = None, below: bool = False, *,
-                   digits: int = 4, pm: str = "+-") -> str:
-    """Text for a quantity clipped at zero: ``"0.1555 +- 0.0005"`` when resolved; when below
-    resolution ``"< 0.0031 (below resolution)"`` (upper bound ``raw + 2 raw_stderr``), or
-    ``"0 (below resolution; unclipped -0.012 +- 0.004)"`` when even that bound is negative.
-    Never ``"0 +- 0"``."""
-    if not below:
-        return f"{value:.{digits}f} {pm} {stderr:.{digits}f}"
-    if raw is None or raw_stderr is None or not np.isfinite(raw_stderr):
-        return f"{value:.{digits}f} (below resolution, no error bar)"
-    bound = raw + 2.0 * raw_stderr
-    if bound > 0:
-        return f"< {bound:.2g} (below resolution)"
-    return f"0 (below resolution; unclipped {raw:.2g} {pm} {raw_stderr:.1g})"
-
-
-def format_log_negativity(observables: dict[str, dict[str, Any]], *, pm: str = "+-") -> str:
-    """``"r_m 0.0351 +- 0.0022, l_m < 0.0031 (below resolution), r_l ..."`` from
-    :func:`jackknife_observables` output (or an older result without the raw keys)."""
-    en, se = observables["log_negativity"], observables["log_negativity_stderr"]
-    raw = observables.get("log_negativity_raw", {})
-    raw_se = observables.get("log_negativity_raw_stderr", {})
-    below = observables.get("log_negativity_below_resolution",
-                            {k: en[k] == 0.0 for k in en})
-    return ", ".join(f"{k} " + format_clipped(en[k], se[k], raw.get(k), raw_se.get(k),
-                                              bool(below.get(k)), pm=pm) for k in en)
-
-
-def pool_seeds(values, stderrs) -> dict[str, np.ndarray]:
-    """Pool independent runs (different root seeds) of the same estimate.
-
-    Parameters
-    ----------
-    values, stderrs : array_like, shape (n_seeds, ...)
-        One estimate and its reported standard error per independent run (n_seeds >= 2).
-
-    Returns
-    -------
-    dict of str to ndarray, each of shape ``(...)``
-        ``mean`` (equal weights), ``seed_std`` (sample std over runs, ddof 1), ``pooled_stderr``
-        (``sqrt(sum se_i^2) / n``: the error of the mean if the reported errors are right),
-        ``scatter_stderr`` (``seed_std / sqrt(n)``: the same from the observed scatter) and
-        ``scatter_ratio`` (``seed_std / rms(se_i)``: about 1 when the reported errors are honest,
-        with a relative uncertainty of about ``1 / sqrt(2 (n - 1))``).
-    """
-    v = np.asarray(values, dtype=float)
-    se = np.asarray(stderrs, dtype=float)
-    if v.shape != se.shape:
-        raise ValueError(f"values shape {v.shape} != stderrs shape {se.shape}")
-    n = v.shape[0] if v.ndim else 0
-    if n < 2:
-        raise ValueError(f"pool_seeds needs at least 2 runs, got n_seeds = {n}")
-    std = v.std(axis=0, ddof=1)
-    rms = np.sqrt((se**2).mean(axis=0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = std / rms
-    return {"mean": v.mean(axis=0), "seed_std": std,
-            "pooled_stderr": np.sqrt((se**2).sum(axis=0)) / n,
-            "scatter_stderr": std / np.sqrt(n), "scatter_ratio": ratio}

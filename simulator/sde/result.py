@@ -40,7 +40,7 @@ from ..conventions import QUADRATURES, covariance_xxpp as _covariance_xxpp
 from ..estimate import Estimate
 from ..params import Params
 from ..protocol import ResultProtocol, _stamp
-from .estimators import format_log_negativity
+from ..statistics import format_log_negativity
 from .options import SDEOptions
 
 __all__ = ["SDEResult", "RESULT_FORMAT"]
@@ -55,15 +55,27 @@ class SDEResult(ResultProtocol):
     Attributes
     ----------
     covariance, covariance_stderr : ndarray, shape (d, d)
-        Time-and-ensemble averaged covariance of the fluctuations and its batch-means error.
+        Time-and-ensemble averaged covariance of the fluctuations and its error: the best
+        estimate the run has. Plain runs: the sample covariance with its batch-means error.
+        With ``control_variate`` (and a stable point): the controlled estimate
+        ``V_Lyapunov + dV`` with the jackknife error of ``dV`` (``shift``); the plain one is
+        in ``plain``.
     mean, mean_stderr : ndarray, shape (d,)
-        Mean fluctuation about the fixed point (full amplitudes: ``fixed_point + mean``).
+        Mean fluctuation about the fixed point (full amplitudes: ``fixed_point + mean``);
+        with control variates ``<x> - <y>`` (``<y> = 0`` exactly).
     observables : dict
         ``log_negativity``, ``log_negativity_stderr``, ``steering``, ``steering_stderr``
-        (jackknife), for the 6-variable system; empty otherwise.
+        (jackknife; their unclipped ``*_raw`` forms and ``*_below_resolution`` flags) of
+        ``covariance``, for the 6-variable system; empty otherwise.
     lyapunov : dict or None
-        Linearised reference: ``covariance``, ``z`` (d x d), ``max_abs_z``, ``log_negativity``,
-        ``log_negativity_z``, ``verdict``; ``None`` for an unstable system.
+        The plain estimate against the linearised reference: ``covariance`` (the reference),
+        ``z`` (d x d), ``max_abs_z``, ``log_negativity``, ``log_negativity_z``, ``verdict``;
+        ``None`` for an unstable system. (A controlled estimate is built on the reference: its
+        difference from it is the shift, scored in ``shift``.)
+    plain : dict or None
+        With control variates: the plain (uncontrolled) estimate, ``mean``, ``mean_stderr``,
+        ``covariance``, ``covariance_stderr``, ``observables``, ``uncertainty``; ``None``
+        otherwise (the headline is the plain estimate).
     diverged : int
         Trajectories that blew up (left out from the block where it happened on).
     status : str
@@ -112,6 +124,7 @@ class SDEResult(ResultProtocol):
     uncertainty: dict[str, float] | None = None
     timestamp: str = ""
     shift: dict[str, Any] | None = None
+    plain: dict[str, Any] | None = None
 
     @property
     def log_negativity(self) -> dict[str, float] | None:
@@ -129,10 +142,12 @@ class SDEResult(ResultProtocol):
     def __str__(self) -> str:
         lines = [f"SDEResult({self.options.method}, dt={self.options.dt}, "
                  f"n_traj={self.options.n_traj}, status={self.status!r}, diverged={self.diverged})"]
+        how = " (control variates)" if self.plain else ""
         if self.log_negativity:
-            lines.append("  E_N: " + format_log_negativity(self.observables))
+            lines.append(f"  E_N{how}: " + format_log_negativity(self.observables))
         if self.lyapunov:
-            lines.append(f"  vs Lyapunov: max |z| = {self.lyapunov['max_abs_z']:.2f} "
+            which = "plain estimate" if self.plain else "covariance"
+            lines.append(f"  {which} vs Lyapunov: max |z| = {self.lyapunov['max_abs_z']:.2f} "
                          f"-> {self.lyapunov['verdict']}")
         return "\n".join(lines)
 
@@ -150,18 +165,27 @@ class SDEResult(ResultProtocol):
         p_l, p_m)``, vacuum ``hbar/2`` (:func:`simulator.conventions.covariance_xxpp`)."""
         return _covariance_xxpp(self.covariance, hbar)
 
-    def to_estimate(self) -> Estimate:
+    def to_estimate(self, *, controlled: bool = False) -> Estimate:
         """The ensemble as an :class:`~simulator.compare.Estimate`: covariance with its
-        (Student-t widened) batch-means error, E_N and steering with their jackknife errors,
-        and ``info`` with the trajectories, step, method, diverged count, statistical units
+        (Student-t widened) error, E_N and steering with their jackknife errors, and ``info``
+        with the estimator, trajectories, step, method, diverged count, statistical units
         (``n_units``) and status.
+
+        By default the plain estimate, which is independent of the Lyapunov reference
+        :func:`simulator.compare.compare` scores it against; ``controlled=True`` gives the
+        headline (``V_Lyapunov + dV`` of a control-variate run, built on that reference: score
+        it against another engine, e.g. the master equation, not against Lyapunov).
 
         Raises
         ------
         ValueError
             Not the 6-variable optomechanical system (no E_N or steering).
         """
-        obs = self.observables
+        use_plain = self.plain is not None and not controlled
+        src = self.plain if use_plain else {"covariance": self.covariance,
+                                            "covariance_stderr": self.covariance_stderr,
+                                            "observables": self.observables}
+        obs = src["observables"]
         if not obs:
             raise ValueError("to_estimate: needs the 6-variable optomechanical system (this "
                              f"result has d = {len(self.mean)} and no E_N or steering)")
@@ -169,29 +193,17 @@ class SDEResult(ResultProtocol):
         scalars.update({f"steering[{k}]": v for k, v in obs["steering"].items()})
         errs = {f"E_N[{k}]": v for k, v in obs["log_negativity_stderr"].items()}
         errs.update({f"steering[{k}]": v for k, v in obs["steering_stderr"].items()})
-        info = {"trajectories": self.options.n_traj, "dt": self.options.dt,
+        info = {"estimator": ("plain" if self.plain is None or use_plain else
+                              f"control variates, order {self.shift.get('order', 1)}"),
+                "trajectories": self.options.n_traj, "dt": self.options.dt,
                 "method": self.options.method, "diverged": self.diverged,
                 "statistical units": self.n_units, "n_units": self.n_units,
                 "status": self.status}
         if self.error_check:
             info["step-size check (dt vs dt/2, same noise): relative change of <x x^T>"] = \
                 self.error_check["second_moment_relative_difference"]
-        return Estimate("sde", self.covariance, self.covariance_stderr, scalars, errs, "stderr",
-                        info, **self._unclipped_estimates())
-
-    def _unclipped_estimates(self) -> dict[str, Any]:
-        """The unclipped E_N / steering and the keys below resolution (issue 13)."""
-        obs = self.observables
-        raw, raw_err, below = {}, {}, []
-        for name, label in (("log_negativity", "E_N"), ("steering", "steering")):
-            raw.update({f"{label}[{k}]": v for k, v in obs.get(f"{name}_raw", {}).items()})
-            raw_err.update({f"{label}[{k}]": v
-                            for k, v in obs.get(f"{name}_raw_stderr", {}).items()})
-            flags = obs.get(f"{name}_below_resolution")
-            if flags is None:  # a result from before the unclipped estimates: zero means clipped
-                flags = {k: v == 0.0 for k, v in obs[name].items()}
-            below += [f"{label}[{k}]" for k, v in flags.items() if v]
-        return {"raw_scalars": raw, "raw_scalars_err": raw_err, "below_resolution": tuple(below)}
+        return Estimate("sde", src["covariance"], src["covariance_stderr"], scalars, errs,
+                        "stderr", info, **_unclipped_estimates(obs))
 
     # ---- result protocol (simulator.protocol) ------------------------------------------------
     _file_name = "result"
@@ -227,6 +239,7 @@ class SDEResult(ResultProtocol):
             "versions": self.versions,
             "error_check": self.error_check,
             "shift": self.shift,
+            "plain": self.plain,
         }
 
     def _arrays(self) -> dict[str, np.ndarray]:
@@ -243,6 +256,8 @@ class SDEResult(ResultProtocol):
             out["lyapunov.max_abs_z"] = np.asarray(float(self.lyapunov["max_abs_z"]))
             for pair, z in (self.lyapunov.get("log_negativity_z") or {}).items():
                 out[f"lyapunov.log_negativity_z.{pair}"] = np.asarray(float(z))
+        if self.plain is not None:
+            out.update({f"plain.{k}": np.asarray(self.plain[k]) for k in _PLAIN_ARRAYS})
         return out
 
     def _meta(self) -> dict[str, Any]:
@@ -257,6 +272,8 @@ class SDEResult(ResultProtocol):
                 "error_check": self.error_check, "stderr_t_factor": self.stderr_t_factor,
                 "uncertainty": self.uncertainty, "timestamp": self.timestamp,
                 "shift": self.shift,
+                "plain": None if self.plain is None else {
+                    k: self.plain[k] for k in ("observables", "uncertainty")},
                 # readable copies (the arrays in result.npz are what load() uses)
                 "quadratures": list(QUADRATURES)[: len(self.mean)],
                 "covariance": self.covariance.tolist(),
@@ -285,6 +302,7 @@ class SDEResult(ResultProtocol):
             error_check=meta["error_check"], flags=tuple(meta["flags"]),
             stderr_t_factor=float(meta["stderr_t_factor"]), uncertainty=meta["uncertainty"],
             timestamp=meta["timestamp"], shift=_shift_from_record(meta.get("shift")),
+            plain=_plain_from_saved(meta.get("plain"), arrays),
             trajectories=arrays.get("trajectories"),
             trajectory_times=arrays.get("trajectory_times"),
             **{k: arrays[k] for k in ("fixed_point", "mean", "mean_stderr", "covariance",
@@ -293,6 +311,7 @@ class SDEResult(ResultProtocol):
 
     def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
         dims = {"fixed_point": ("mode",), "mean": ("mode",), "mean_stderr": ("mode",),
+                "plain.mean": ("mode",), "plain.mean_stderr": ("mode",),
                 "unit_s1": ("unit", "mode"), "unit_s2": ("unit", "mode_i", "mode_j"),
                 "unit_counts": ("unit",), "chunk_seconds": ("chunk",),
                 "trajectories": ("sample_time", "trajectory", "mode"),
@@ -372,6 +391,38 @@ class SDEResult(ResultProtocol):
             timestamp=meta["timestamp"],
             shift=_shift_from_record(meta.get("shift")),
         )
+
+
+def _unclipped_estimates(obs: dict[str, Any]) -> dict[str, Any]:
+    """The unclipped E_N / steering of ``obs`` and the keys below resolution (issue 13)."""
+    raw, raw_err, below = {}, {}, []
+    for name, label in (("log_negativity", "E_N"), ("steering", "steering")):
+        raw.update({f"{label}[{k}]": v for k, v in obs.get(f"{name}_raw", {}).items()})
+        raw_err.update({f"{label}[{k}]": v
+                        for k, v in obs.get(f"{name}_raw_stderr", {}).items()})
+        flags = obs.get(f"{name}_below_resolution")
+        if flags is None:  # a result from before the unclipped estimates: zero means clipped
+            flags = {k: v == 0.0 for k, v in obs[name].items()}
+        below += [f"{label}[{k}]" for k, v in flags.items() if v]
+    return {"raw_scalars": raw, "raw_scalars_err": raw_err, "below_resolution": tuple(below)}
+
+
+_PLAIN_ARRAYS = ("mean", "mean_stderr", "covariance", "covariance_stderr")
+
+
+def _nans(v: Any) -> Any:
+    """``None`` (a non-finite number in JSON) back to NaN, in nested dicts."""
+    if isinstance(v, dict):
+        return {k: _nans(x) for k, x in v.items()}
+    return np.nan if v is None else v
+
+
+def _plain_from_saved(meta: dict[str, Any] | None, arrays: dict[str, np.ndarray]
+                      ) -> dict[str, Any] | None:
+    if meta is None:
+        return None
+    return {**{k: arrays[f"plain.{k}"] for k in _PLAIN_ARRAYS},
+            "observables": _nans(meta["observables"]), "uncertainty": meta["uncertainty"]}
 
 
 def _nan_list(v: Any) -> Any:

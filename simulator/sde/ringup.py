@@ -19,7 +19,7 @@ returns the sums ``sum x``, ``sum x x^T`` and the counts at every output time (m
 the number of outputs, not of steps). Errors are across chunks (batch means over chunks for the
 covariance, delete-one jackknife for ``E_N(t)``), widened by the Student-t factor of the stationary
 engine; z-scores against :func:`simulator.linear.covariance_evolution` from the same initial state
-come from :func:`simulator.sde.estimators.z_scores`.
+come from :func:`simulator.statistics.z_scores`.
 
 Control variates (``control_variate=True``): alongside each nonlinear trajectory the chunk loop
 integrates the linearised SDE about the same mean-field path on the same noise from the same
@@ -29,140 +29,45 @@ sample (the augmented system of :mod:`simulator.sde.control`, drift ``blockdiag(
 
 ``V_lin`` the linear reference above; errors by delete-one jackknife over the chunks of the
 difference (and of ``dE_N(t)``), widened by the same Student-t factor. They land in
-:attr:`RingupResult.shift`; the plain statistics (``covariance``, ``log_negativity``) are those of
-``x`` and do not change.
+:attr:`RingupResult.shift`, and the controlled estimate ``V_lin + dV`` is the headline
+(``covariance``, ``log_negativity``); the plain statistics of ``x`` are kept in
+:attr:`RingupResult.plain`.
+
+Modules: the options in :mod:`simulator.sde.ringup_options`, the result in
+:mod:`simulator.sde.ringup_result`, the time-dependent system and the driver here.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from ..conventions import PAIRS, QUADRATURES, covariance_xxpp as _covariance_xxpp
+from ..conventions import PAIRS
 from ..errors import MIN_UNITS, StabilityWarning, StatisticsWarning
 from ..linear import covariance_evolution
 from ..model import Rates, diffusion_matrix, drift_matrix_about, mean_field, nonlinear_drift
 from ..observables import log_negativity
 from ..params import Params
 from ..progress import as_callback
-from ..protocol import ResultProtocol
+from ..statistics import z_scores
 from .control import control_options, control_order, control_system, shift_estimate
 from .engine import student_t_factor
-from .ensemble import (
-    Schedule,
-    check_resources,
-    check_run_arguments,
-    effective_workers,
-    initial_moments,
-    run_chunks,
-    seed_records,
-)
-from .estimators import batch_means_stderr, jackknife, max_abs, pooled_covariance, z_scores
-from .integrators import METHODS, ExponentialEuler
-from .options import SDEOptions, _positive
+from .estimators import batch_means_stderr, jackknife, pooled_covariance
+from .integrators import ExponentialEuler
+from .options import SDEOptions
+from .parallel import check_run_arguments, effective_workers, run_chunks
+from .resources import check_resources, estimate_resources
+from .ringup_options import RingupOptions
+from .ringup_result import RingupResult
+from .scheduling import initial_moments, seed_records
 from .system import LangevinSystem, OptomechanicalRemainder
 
-__all__ = ["RingupOptions", "RingupResult", "simulate_ringup", "ringup_system", "MeanFieldPath"]
-
-#: Version of the files written by the ring-up before the result protocol (still read).
-RINGUP_FORMAT = 2
-
-
-@dataclass(frozen=True, kw_only=True)
-class RingupOptions:
-    """How a ring-up ensemble is run (times in ``1/omega_m``).
-
-    Parameters
-    ----------
-    method : str
-        Integrator, a key of :data:`~simulator.sde.integrators.METHODS` (the same table as the
-        stationary engine).
-    dt : float
-    n_traj, chunk_size : int
-        Trajectories, and trajectories per chunk (chunks fix the seeds and the error bars).
-    t_final : float
-        End of the run.
-    output_every : float
-        Time between outputs of the ensemble mean and covariance (a multiple of ``dt``).
-    ramp_time : float
-        Linear ramp of the drive from 0 to 1 over this time (0: switched on at ``t = 0``).
-    bound : float
-        Divergence bound on ``|x_k|``.
-    wigner_correction : bool
-    control_variate : bool
-        Also integrate the linearised SDE on the same noise and report the nonlinear shift
-        ``V_nl(t) - V_lin(t)`` and ``dE_N(t)`` with their errors (:attr:`RingupResult.shift`);
-        about 3x the work per step.
-    """
-
-    method: str = "exponential"
-    dt: float = 0.05
-    n_traj: int = 256
-    chunk_size: int = 32
-    t_final: float = 200.0
-    output_every: float = 1.0
-    ramp_time: float = 0.0
-    bound: float = 1e6
-    wigner_correction: bool = True
-    control_variate: bool = False
-
-    def __post_init__(self) -> None:
-        put = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
-        if self.method not in METHODS:
-            raise ValueError(f"method = {self.method!r}: must be one of {sorted(METHODS)}")
-        for name in ("dt", "t_final", "output_every", "bound"):
-            put(name, _positive(name, getattr(self, name)))
-        put("ramp_time", _positive("ramp_time", self.ramp_time, allow_zero=True))
-        for name in ("n_traj", "chunk_size"):
-            put(name, _positive(name, getattr(self, name), integer=True))
-        for name in ("wigner_correction", "control_variate"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} = {getattr(self, name)!r}: must be a bool")
-        ratio = self.output_every / self.dt
-        if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
-            raise ValueError(f"output_every = {self.output_every!r}: must be a multiple of "
-                             f"dt = {self.dt!r}")
-        if self.n_outputs < 1:
-            raise ValueError(f"t_final = {self.t_final!r}: shorter than output_every = "
-                             f"{self.output_every!r}")
-
-    @property
-    def n_chunks(self) -> int:
-        return -(-self.n_traj // self.chunk_size)
-
-    @property
-    def steps_per_output(self) -> int:
-        return int(round(self.output_every / self.dt))
-
-    @property
-    def n_outputs(self) -> int:
-        """Output times after ``t = 0`` (the last one at or before ``t_final``)."""
-        return int(np.floor(self.t_final / self.output_every + 1e-9))
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def sde_options(self, initial: str = "thermal") -> SDEOptions:
-        """The same run in the stationary engine's terms (what the chunk loop reads)."""
-        every = self.steps_per_output
-        return SDEOptions(method=self.method, dt=self.dt, n_traj=self.n_traj,
-                          chunk_size=self.chunk_size, t_burn=0.0,
-                          t_avg=self.n_outputs * every * self.dt, batch_time=every * self.dt,
-                          sample_every=every, initial=initial, bound=self.bound,
-                          wigner_correction=self.wigner_correction, allow_unstable=True)
-
-    def schedule(self) -> Schedule:
-        """Time-resolved schedule: the initial state and one sample every ``output_every``."""
-        every = self.steps_per_output
-        return Schedule(dt=self.dt, n_burn=0, n_batches=self.n_outputs, steps_per_batch=every,
-                        samples_per_batch=1, sample_every=every, n_chunks=self.n_chunks,
-                        bound=self.bound, correlation_time=None, record_initial=True)
+__all__ = ["RingupOptions", "RingupResult", "simulate_ringup", "estimate_ringup", "ringup_system",
+           "MeanFieldPath"]
 
 
 # ---- the time-dependent system -----------------------------------------------------------------
@@ -241,245 +146,6 @@ def ringup_system(params: Params, options: RingupOptions) -> tuple[LangevinSyste
     return system, path
 
 
-# ---- result -------------------------------------------------------------------------------------
-@dataclass(frozen=True, repr=False)
-class RingupResult(ResultProtocol):
-    """Ensemble statistics against time (saved as ``DIR/ringup.npz`` + ``DIR/ringup.json``).
-
-    Attributes
-    ----------
-    params : Params or None
-        ``None`` for a run of an explicit :class:`LangevinSystem`.
-    seed : int
-    seeds : list of dict
-        Entropy and spawn key of each chunk's stream (``SeedSequence(seed).spawn(n_chunks)``).
-    t : ndarray, shape (n_t,)
-        Output times (``1/omega_m``), ``t[0] = 0``.
-    mean_field : ndarray, shape (n_t, d)
-        The deterministic path ``ubar(t)``.
-    mean, mean_stderr : ndarray, shape (n_t, d)
-        Ensemble mean of the full amplitudes ``ubar + <x>`` and its error (across chunks).
-    covariance, covariance_stderr : ndarray, shape (n_t, d, d)
-    linear_covariance : ndarray, shape (n_t, d, d)
-        :func:`~simulator.linear.covariance_evolution` from the same initial state.
-    z : ndarray, shape (n_t, d, d)
-        ``(covariance - linear_covariance) / covariance_stderr``
-        (:func:`~simulator.sde.estimators.z_scores`: 0 or inf where the error is 0).
-    observables : dict
-        ``log_negativity`` and ``log_negativity_stderr`` (jackknife over chunks), each a dict of
-        pair -> ndarray (n_t,); empty unless ``d = 6``.
-    unit_s1, unit_s2, unit_counts : ndarray
-        Per-chunk sums at the output times: ``(n_chunks, n_t, d)``, ``(n_chunks, n_t, d, d)``,
-        ``(n_chunks, n_t)``.
-    diverged : int
-    status, flags, message
-        ``"ok"``, or the most severe of ``"diverged"``, ``"few_units"`` (all in ``flags``).
-    stderr_t_factor : float
-        Student-t widening already applied to every error (as in the stationary engine).
-    shift : dict or None
-        With control variates: ``covariance`` and ``covariance_stderr`` ``(n_t, d, d)``, the
-        nonlinear shift ``V_nl(t) - V_lin(t)`` and its jackknife error; ``log_negativity`` and
-        ``log_negativity_stderr``, pair -> ``(n_t,)``, ``E_N(V_lin + dV) - E_N(V_lin)`` (only for
-        the optomechanical system); ``order`` (1 or 2, see :mod:`simulator.sde.control`).
-        ``None`` without.
-    """
-
-    params: Params | None
-    options: RingupOptions
-    seed: int
-    seeds: list[dict[str, Any]]
-    schedule: dict[str, Any]
-    t: np.ndarray
-    mean_field: np.ndarray
-    mean: np.ndarray
-    mean_stderr: np.ndarray
-    covariance: np.ndarray
-    covariance_stderr: np.ndarray
-    linear_covariance: np.ndarray
-    z: np.ndarray
-    observables: dict[str, dict[str, np.ndarray]]
-    unit_s1: np.ndarray
-    unit_s2: np.ndarray
-    unit_counts: np.ndarray
-    chunk_seconds: np.ndarray
-    diverged: int
-    timing: dict[str, float]
-    status: str = "ok"
-    flags: tuple[str, ...] = ()
-    message: str = ""
-    stderr_t_factor: float = 1.0
-    shift: dict[str, Any] | None = None
-
-    # ---- physics ---------------------------------------------------------------------------
-    @property
-    def photon_number(self) -> dict[str, np.ndarray]:
-        """``<a^dag a> = (<X>^2 + <Y>^2 + V_XX + V_YY)/2 - 1/2`` per optical mode, shape (n_t,)."""
-        m, V = self.mean, self.covariance
-        return {k: 0.5 * (m[:, i] ** 2 + m[:, i + 1] ** 2 + V[:, i, i] + V[:, i + 1, i + 1]) - 0.5
-                for k, i in (("r", 0), ("l", 2))}
-
-    @property
-    def phonon_number(self) -> np.ndarray:
-        """Phonons in the fluctuations, ``(V_qq + V_pp)/2 - 1/2``, shape (n_t,)."""
-        V = self.covariance
-        return 0.5 * (V[:, 4, 4] + V[:, 5, 5]) - 0.5
-
-    @property
-    def log_negativity(self) -> dict[str, np.ndarray]:
-        """``E_N(t)`` of the ensemble covariance, per pair, shape (n_t,)."""
-        return self.observables.get("log_negativity") or log_negativity(self.covariance)
-
-    @property
-    def log_negativity_stderr(self) -> dict[str, np.ndarray] | None:
-        """Jackknife error (over chunks) of ``E_N(t)``, per pair."""
-        return self.observables.get("log_negativity_stderr")
-
-    @property
-    def max_abs_z(self) -> float:
-        iu = np.triu_indices(self.z.shape[-1])
-        return max_abs(self.z[:, iu[0], iu[1]])
-
-    @property
-    def n_units(self) -> int:
-        """Chunks with samples at every output time (the units of the error bars)."""
-        return int((self.unit_counts > 0).all(axis=1).sum()) if self.unit_counts.size else 0
-
-    @property
-    def versions(self) -> dict[str, str]:
-        """Versions of Python, wgmsim and its dependencies (from :attr:`provenance`)."""
-        return self.provenance["versions"]
-
-    @property
-    def timestamp(self) -> str:
-        """UTC time the result was made (ISO 8601)."""
-        return self.provenance["timestamp"]
-
-    def covariance_xxpp(self, hbar: float = 2.0) -> np.ndarray:
-        """The covariance at every output time in thewalrus / Strawberry Fields form, shape
-        ``(n_t, 6, 6)`` (:func:`simulator.conventions.covariance_xxpp`)."""
-        return _covariance_xxpp(self.covariance, hbar)
-
-    # ---- result protocol ---------------------------------------------------------------------
-    _file_name = "ringup"
-    _legacy_format = RINGUP_FORMAT  # ringup.json/npz of wgmsim before the result protocol
-    _ARRAYS = ("t", "mean_field", "mean", "mean_stderr", "covariance", "covariance_stderr",
-               "linear_covariance", "z", "unit_s1", "unit_s2", "unit_counts", "chunk_seconds")
-
-    def _arrays(self) -> dict[str, np.ndarray]:
-        out = {k: np.asarray(getattr(self, k)) for k in self._ARRAYS}
-        for name, per_pair in self.observables.items():
-            for pair, v in per_pair.items():
-                out[f"{name}.{pair}"] = np.asarray(v)
-        for key, v in (self.shift or {}).items():
-            if isinstance(v, dict):
-                for pair, w in v.items():
-                    out[f"shift.{key}.{pair}"] = np.asarray(w)
-            elif key != "order":
-                out[f"shift.{key}"] = np.asarray(v)
-        return out
-
-    def _meta(self) -> dict[str, Any]:
-        return {"params": None if self.params is None else self.params.to_dict(),
-                "options": self.options.to_dict(), "seed": self.seed, "seeds": self.seeds,
-                "schedule": self.schedule, "diverged": self.diverged, "timing": self.timing,
-                "status": self.status, "flags": list(self.flags), "message": self.message,
-                "stderr_t_factor": self.stderr_t_factor,
-                "shift_order": None if self.shift is None else self.shift["order"]}
-
-    @classmethod
-    def _from_saved(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "RingupResult":
-        observables: dict[str, dict[str, np.ndarray]] = {}
-        shift: dict[str, Any] | None = None
-        if meta.get("shift_order") is not None:
-            shift = {"order": int(meta["shift_order"])}
-        for key, v in arrays.items():
-            if key.startswith("shift."):
-                if shift is None:
-                    raise ValueError(f"array {key!r} without shift_order")
-                parts = key.split(".")
-                if len(parts) == 3:
-                    shift.setdefault(parts[1], {})[parts[2]] = v
-                else:
-                    shift[parts[1]] = v
-            elif "." in key:
-                name, pair = key.split(".", 1)
-                observables.setdefault(name, {})[pair] = v
-        return cls(params=None if meta["params"] is None else Params.from_dict(meta["params"]),
-                   options=RingupOptions(**meta["options"]), seed=int(meta["seed"]),
-                   seeds=meta["seeds"], schedule=meta["schedule"], observables=observables,
-                   diverged=int(meta["diverged"]), timing=meta["timing"], status=meta["status"],
-                   flags=tuple(meta["flags"]), message=meta["message"],
-                   stderr_t_factor=float(meta["stderr_t_factor"]), shift=shift,
-                   **{k: arrays[k] for k in cls._ARRAYS})
-
-    @classmethod
-    def _from_legacy(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "RingupResult":
-        """A format-2 folder: no per-chunk sums (empty), no E_N errors, seeds re-derived."""
-        options = RingupOptions(**meta["options"])
-        n_t, d = arrays["mean"].shape
-        out = cls(params=Params.from_dict(meta["params"]), options=options,
-                  seed=int(meta["seed"]), seeds=seed_records(int(meta["seed"]), options.n_chunks),
-                  schedule={}, observables={}, unit_s1=np.zeros((0, n_t, d)),
-                  unit_s2=np.zeros((0, n_t, d, d)), unit_counts=np.zeros((0, n_t)),
-                  chunk_seconds=np.zeros(0), diverged=int(meta["diverged"]),
-                  timing=meta["timing"], status=meta["status"],
-                  flags=() if meta["status"] == "ok" else (meta["status"],),
-                  message=meta["message"], **{k: arrays[k] for k in cls._ARRAYS[:8]})
-        stamp = dict(out.provenance)
-        stamp.update(versions=meta.get("versions") or {}, timestamp=meta.get("timestamp"))
-        object.__setattr__(out, "_stamp", {k: stamp[k] for k in
-                                           ("versions", "timestamp", "platform")})
-        return out
-
-    def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
-        dims = {"mean_field": ("time", "mode"), "mean": ("time", "mode"),
-                "mean_stderr": ("time", "mode"), "unit_s1": ("chunk", "time", "mode"),
-                "unit_s2": ("chunk", "time", "mode_i", "mode_j"), "unit_counts": ("chunk", "time"),
-                "chunk_seconds": ("chunk",)}
-        out = {k: (dims.get(k, ("time", "mode_i", "mode_j")), np.asarray(getattr(self, k)))
-               for k in self._ARRAYS if k != "t"}
-        for name, per_pair in self.observables.items():
-            out[name] = (("time", "pair"), np.stack([per_pair[p] for p in per_pair], axis=-1))
-        return out
-
-    def _xarray_coords(self) -> dict[str, Any]:
-        d = self.covariance.shape[-1]
-        names = list(QUADRATURES) if d == 6 else [f"x{k}" for k in range(d)]
-        out = {"time": np.asarray(self.t), "mode": names, "mode_i": names, "mode_j": names}
-        if self.observables:
-            out["pair"] = list(next(iter(self.observables.values())))
-        return out
-
-    def _summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"n_traj": self.options.n_traj, "t_final": float(self.t[-1]),
-                               "n_t": len(self.t), "method": self.options.method}
-        if self.observables:
-            en, se = self.observables["log_negativity"], self.observables["log_negativity_stderr"]
-            out["E_N[r_m](t_final)"] = float(en["r_m"][-1])
-            out["stderr"] = float(se["r_m"][-1])
-        out["max_abs_z"] = self.max_abs_z
-        if self.shift is not None and "log_negativity" in self.shift:
-            out["dE_N[r_m](t_final)"] = float(self.shift["log_negativity"]["r_m"][-1])
-            out["dE_N stderr"] = float(self.shift["log_negativity_stderr"]["r_m"][-1])
-        out["diverged"] = self.diverged
-        out["status"] = self.status
-        return out
-
-    def _record(self) -> dict[str, Any]:
-        out = {**self._meta(), **{k: getattr(self, k) for k in self._ARRAYS[:8]},
-               "photon_number": self.photon_number, "phonon_number": self.phonon_number,
-               "log_negativity": self.log_negativity,
-               "log_negativity_stderr": self.log_negativity_stderr,
-               "linear_log_negativity": log_negativity(self.linear_covariance),
-               "max_abs_z": self.max_abs_z, "n_units": self.n_units, "shift": self.shift,
-               "versions": self.versions, "timestamp": self.timestamp}
-        if self.covariance.shape[-1] != 6:
-            for k in ("photon_number", "phonon_number", "log_negativity",
-                      "linear_log_negativity"):
-                out.pop(k)
-        return out
-
-
 # ---- driver -------------------------------------------------------------------------------------
 def _linear_reference(system: LangevinSystem, options: RingupOptions, t_out: np.ndarray,
                       V0: np.ndarray) -> np.ndarray:
@@ -545,7 +211,7 @@ def _shift(system: LangevinSystem, lin: np.ndarray, s1: np.ndarray, s2: np.ndarr
     per_t = [shift_estimate(system, lin[i], s1[:, i], s2[:, i], counts[:, i], tf, order)
              for i in range(lin.shape[0])]
     out: dict[str, Any] = {"order": int(order)}
-    for key in ("covariance", "covariance_stderr"):
+    for key in ("covariance", "covariance_stderr", "mean", "mean_stderr"):
         out[key] = np.stack([r[key] for r in per_t])
     for key in ("log_negativity", "log_negativity_stderr", "log_negativity_below_resolution"):
         if key in per_t[0]:
@@ -554,6 +220,121 @@ def _shift(system: LangevinSystem, lin: np.ndarray, s1: np.ndarray, s2: np.ndarr
         if not np.isfinite(out[key]).all():
             raise FloatingPointError(f"ring-up shift {key}: non-finite values")
     return out
+
+
+def _plan(problem: Params | LangevinSystem, options: RingupOptions):
+    """``(system, mean-field path or None, SDEOptions, control-variate order, system and options
+    of the chunk loop)``: with ``control_variate`` the chunk loop runs the augmented system
+    (:mod:`simulator.sde.control`)."""
+    if isinstance(problem, Params):
+        system, path = ringup_system(problem, options)
+        sde_opts = options.sde_options("thermal")
+    elif isinstance(problem, LangevinSystem):
+        system, path = problem, None
+        problem.check_stable()
+        sde_opts = options.sde_options("lyapunov")
+    else:
+        raise TypeError(f"problem: expected Params or LangevinSystem, got "
+                        f"{type(problem).__name__}")
+    order = control_order(system, sde_opts) if options.control_variate else 0
+    run_system, run_opts = ((control_system(system, order), control_options(system, sde_opts, order))
+                            if order else (system, sde_opts))
+    return system, path, sde_opts, order, run_system, run_opts
+
+
+def _identity(problem: Params | LangevinSystem) -> Any:
+    if isinstance(problem, Params):
+        return problem.to_dict()
+    return {"A": problem.A.tolist(), "D": problem.D.tolist(),
+            "nonlinearity": repr(problem.nonlinearity), "drift_at": repr(problem.drift_at)}
+
+
+def estimate_ringup(problem: Params | LangevinSystem, options: RingupOptions | None = None, *,
+                    n_jobs: int = 1) -> dict[str, Any]:
+    """The engine's plan of a ring-up, before any work (what :func:`simulate_ringup` checks
+    first): ``schedule``, ``workers``, ``n_chunks``, ``trajectory_steps`` and
+    :func:`~simulator.sde.ensemble.estimate_resources`' ``memory_bytes`` (with ``workers``
+    workers), ``seconds`` and ``memory_limit_bytes``; with ``control_variate`` of the augmented
+    system."""
+    options = RingupOptions() if options is None else options
+    _, _, _, _, run_system, run_opts = _plan(problem, options)
+    sched = options.schedule()
+    workers = effective_workers(n_jobs, options.n_chunks)
+    return {"schedule": sched, "workers": workers, "n_chunks": options.n_chunks,
+            "trajectory_steps": float(options.n_traj) * sched.n_batches * sched.steps_per_batch,
+            **estimate_resources(run_system, run_opts, sched, workers)}
+
+
+def _headline(m, se_m, V, se_V, observables, lin, shift):
+    """``(mean, its error, covariance, its error, observables, plain)`` of the headline: the
+    plain estimate (``plain`` ``None``) without control variates; with them the controlled one,
+    ``V_lin(t) + dV(t)``, ``<x> - <y>`` and ``E_N(V_lin) + dE_N`` with the shift's errors, and
+    the plain estimate (``mean`` of the fluctuations) as ``plain``."""
+    if shift is None:
+        return m, se_m, V, se_V, observables, None
+    plain = {"mean": m, "mean_stderr": se_m, "covariance": V, "covariance_stderr": se_V,
+             "observables": observables}
+    if "log_negativity" in shift:
+        en_lin = log_negativity(lin)
+        observables = {"log_negativity": {p: en_lin[p] + v
+                                          for p, v in shift["log_negativity"].items()},
+                       "log_negativity_stderr": dict(shift["log_negativity_stderr"])}
+    return (shift["mean"], shift["mean_stderr"], lin + shift["covariance"],
+            shift["covariance_stderr"], observables, plain)
+
+
+def _check_inputs(options: RingupOptions | None, seed: int, n_jobs: int) -> RingupOptions:
+    """The options (default ``RingupOptions()``) after checking them, ``seed`` and ``n_jobs``."""
+    options = RingupOptions() if options is None else options
+    if not isinstance(options, RingupOptions):
+        raise TypeError(f"options: expected RingupOptions, got {type(options).__name__}")
+    check_run_arguments(seed, n_jobs)
+    if options.n_chunks < 2:
+        raise ValueError(f"n_traj = {options.n_traj}, chunk_size = {options.chunk_size}: "
+                         f"{options.n_chunks} chunk; error bars need at least 2 (and "
+                         f"{MIN_UNITS} to be trusted)")
+    return options
+
+
+def _pooled(chunks: list, options: RingupOptions):
+    """``(s1, s2, counts, diverged, n_units)``: the chunks' sums stacked, shapes
+    ``(chunks, n_t, k d)``, ``(chunks, n_t, k d, k d)``, ``(chunks, n_t)``; ``FloatingPointError``
+    when fewer than 2 chunks kept samples at every output time."""
+    s1 = np.stack([c.s1 for c in chunks])
+    s2 = np.stack([c.s2 for c in chunks])
+    counts = np.stack([c.counts for c in chunks])
+    diverged = sum(c.diverged for c in chunks)
+    n_units = int((counts > 0).all(axis=1).sum())
+    if n_units < 2:
+        raise FloatingPointError(f"{diverged} of {options.n_traj} trajectories diverged and "
+                                 f"{n_units} chunk(s) kept samples at every output time; no "
+                                 "result with an error bar can be formed")
+    return s1, s2, counts, diverged, n_units
+
+
+def _linear_path(system: LangevinSystem, path: MeanFieldPath | None, options: RingupOptions,
+                 sde_opts: SDEOptions, t_out: np.ndarray, shape: tuple[int, ...]):
+    """``(mean field (n_t, d), linearised covariance (n_t, d, d))`` at the output times."""
+    V0 = initial_moments(system, sde_opts)[1]
+    if path is not None:
+        lin = covariance_evolution(system.rates, t_out, V0, u0=np.zeros(6),
+                                   bare_detuning=system.bare_detuning, drive_scale=path.scale,
+                                   rtol=1e-9, atol=1e-9).covariance
+        return path(t_out), lin
+    ubar = np.broadcast_to(system.mean, shape).copy()
+    return ubar, _linear_reference(system, options, t_out, V0)
+
+
+def _reasons(options: RingupOptions, diverged: int, n_units: int) -> dict[str, str]:
+    """Every reason the numbers cannot be trusted as they stand, keyed by status."""
+    why: dict[str, str] = {}
+    if diverged:
+        why["diverged"] = (f"{diverged} of {options.n_traj} trajectories diverged (beyond bound "
+                           f"{options.bound:g}); left out from the block of divergence on")
+    if n_units < MIN_UNITS:
+        why["few_units"] = (f"error bars from only {n_units} chunks (at least {MIN_UNITS} are "
+                            "needed): raise n_traj or lower chunk_size")
+    return why
 
 
 def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | None = None, *,
@@ -599,81 +380,35 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
     RunInterrupted
         Ctrl-C; the finished chunks are saved in ``out`` (if given).
     """
-    options = RingupOptions() if options is None else options
-    if not isinstance(options, RingupOptions):
-        raise TypeError(f"options: expected RingupOptions, got {type(options).__name__}")
-    check_run_arguments(seed, n_jobs)
+    options = _check_inputs(options, seed, n_jobs)
     progress = as_callback(progress, "ringup", "chunk")  # True: a tqdm bar (simulator.progress)
-    if options.n_chunks < 2:
-        raise ValueError(f"n_traj = {options.n_traj}, chunk_size = {options.chunk_size}: "
-                         f"{options.n_chunks} chunk; error bars need at least 2 (and "
-                         f"{MIN_UNITS} to be trusted)")
     t0 = time.perf_counter()
     sched = options.schedule()
     t_out = np.arange(sched.n_bins) * sched.steps_per_batch * options.dt
-    if isinstance(problem, Params):
-        system, path = ringup_system(problem, options)
-        sde_opts = options.sde_options("thermal")
-        identity_problem: Any = problem.to_dict()
-    elif isinstance(problem, LangevinSystem):
-        system, path = problem, None
-        problem.check_stable()
-        sde_opts = options.sde_options("lyapunov")
-        identity_problem = {"A": problem.A.tolist(), "D": problem.D.tolist(),
-                            "nonlinearity": repr(problem.nonlinearity),
-                            "drift_at": repr(problem.drift_at)}
-    else:
-        raise TypeError(f"problem: expected Params or LangevinSystem, got "
-                        f"{type(problem).__name__}")
+    system, path, sde_opts, order, run_system, run_opts = _plan(problem, options)
     d = system.dim
-    # control variates: the chunk loop runs the augmented system (simulator.sde.control)
-    order = control_order(system, sde_opts) if options.control_variate else 0
-    run_system, run_opts = ((control_system(system, order), control_options(system, sde_opts, order))
-                            if order else (system, sde_opts))
     workers = effective_workers(n_jobs, options.n_chunks)
     check_resources(run_system, run_opts, sched, workers)  # refuses a run beyond half the memory
-    identity = {"engine": "ringup", "problem": identity_problem, "options": options.to_dict(),
+    identity = {"engine": "ringup", "problem": _identity(problem), "options": options.to_dict(),
                 "seed": int(seed)}
     chunks = run_chunks(run_system, run_opts, int(seed), n_jobs=workers, out=out, identity=identity,
                         progress=progress, sched=sched)
     wall_chunks = time.perf_counter() - t0
-    s1_run = np.stack([c.s1 for c in chunks])  # (chunks, n_t, k d)
-    s2_run = np.stack([c.s2 for c in chunks])
+    s1_run, s2_run, counts, diverged, n_units = _pooled(chunks, options)
     s1, s2 = s1_run[..., :d], s2_run[..., :d, :d]  # the plain estimator (x)
-    counts = np.stack([c.counts for c in chunks])
-    diverged = sum(c.diverged for c in chunks)
-    n_units = int((counts > 0).all(axis=1).sum())
-    if n_units < 2:
-        raise FloatingPointError(f"{diverged} of {options.n_traj} trajectories diverged and "
-                                 f"{n_units} chunk(s) kept samples at every output time; no "
-                                 "result with an error bar can be formed")
     tf = student_t_factor(n_units)
     m, V, se_m, se_V, observables = _statistics(s1, s2, counts, tf)
-    V0 = initial_moments(system, sde_opts)[1]
-    if path is not None:
-        rates = system.rates
-        ubar = path(t_out)
-        lin = covariance_evolution(rates, t_out, V0, u0=np.zeros(6),
-                                   bare_detuning=system.bare_detuning, drive_scale=path.scale,
-                                   rtol=1e-9, atol=1e-9).covariance
-    else:
-        ubar = np.broadcast_to(system.mean, m.shape).copy()
-        lin = _linear_reference(system, options, t_out, V0)
+    ubar, lin = _linear_path(system, path, options, sde_opts, t_out, m.shape)
     for name, value in (("mean", m), ("covariance", V), ("mean_field", ubar),
                         ("linear_covariance", lin)):
         if not np.isfinite(value).all():
             raise FloatingPointError(f"ring-up {name}: non-finite values in the result; refusing "
                                      "to report it (extreme parameters, or every trajectory "
                                      "diverged)")
-    z = z_scores(V, se_V, lin)
+    z = z_scores(V, se_V, lin)  # of the plain estimate (a controlled one is built on lin)
     shift = _shift(system, lin, s1_run, s2_run, counts, tf, order) if order else None
-    why: dict[str, str] = {}
-    if diverged:
-        why["diverged"] = (f"{diverged} of {options.n_traj} trajectories diverged (beyond bound "
-                           f"{options.bound:g}); left out from the block of divergence on")
-    if n_units < MIN_UNITS:
-        why["few_units"] = (f"error bars from only {n_units} chunks (at least {MIN_UNITS} are "
-                            "needed): raise n_traj or lower chunk_size")
+    m, se_m, V, se_V, observables, plain = _headline(m, se_m, V, se_V, observables, lin, shift)
+    why = _reasons(options, diverged, n_units)
     flags = tuple(k for k in ("diverged", "few_units") if k in why)
     for k in flags:
         warnings.warn(why[k], StabilityWarning if k == "diverged" else StatisticsWarning,
@@ -687,6 +422,7 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
         params=problem if isinstance(problem, Params) else None, options=options,
         seed=int(seed), seeds=seed_records(int(seed), options.n_chunks),
         schedule=sched.to_dict(), t=t_out, mean_field=ubar, mean=ubar + m, mean_stderr=se_m,
+        plain=None if plain is None else {**plain, "mean": ubar + plain["mean"]},
         covariance=V, covariance_stderr=se_V, linear_covariance=lin, z=z,
         observables=observables, unit_s1=s1, unit_s2=s2, unit_counts=counts,
         chunk_seconds=np.array([c.seconds for c in chunks]), diverged=diverged, timing=timing,

@@ -3,7 +3,7 @@
 The exponential integrator propagates the linear part exactly at any step; only the explicit
 nonlinear remainder ``N(x)`` limits ``dt``. :func:`choose_dt` starts at the largest step the time
 average can use (:func:`dt_cap`) and halves it until a pilot run passes the step-halving check
-of :func:`simulator.sde.ensemble.step_error_check`: ``PILOT_TRAJECTORIES`` trajectories
+of :func:`simulator.sde.chunk.step_error_check`: ``PILOT_TRAJECTORIES`` trajectories
 integrated at ``dt`` and ``dt / 2`` on the *same* Brownian path, over the run's burn-in and one
 batch of ``BATCH_MIN_CORRELATION_TIMES`` correlation times; the largest change of the
 time-averaged second moments ``<x x^T>``, relative to their largest element, must be at most
@@ -36,8 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from .ensemble import BATCH_MIN_CORRELATION_TIMES, schedule, step_error_check
+from .chunk import paired_sums, step_error_check
 from .options import SDEOptions
+from .scheduling import BATCH_MIN_CORRELATION_TIMES, schedule
 from .system import LangevinSystem
 
 __all__ = ["choose_dt", "dt_cap", "DEFAULT_RTOL", "SAMPLES_PER_CORRELATION_TIME",
@@ -118,45 +119,6 @@ def choose_dt(system: LangevinSystem, options: SDEOptions, seed_seq: np.random.S
                      f"{tried[-1][1]:.3g}); give dt explicitly or raise rtol")
 
 
-def halving_sums(system: LangevinSystem, options: SDEOptions, seed_seq: np.random.SeedSequence,
-                 n: int) -> tuple[np.ndarray, ...]:
-    """Sums ``sum x``, ``sum x x^T`` over the averaging window at ``options.dt`` and at
-    ``dt / 2`` on the same Brownian path, and the sample count: ``(s1_c, s2_c, s1_f, s2_f,
-    count)``. The loop of :func:`~simulator.sde.ensemble.step_error_check`, keeping the sums."""
-    from .ensemble import initial_state
-    from .integrators import make_integrator
-
-    sched = schedule(system, options)
-    rng = np.random.default_rng(seed_seq)
-    coarse = make_integrator(options.method, system, options.dt)
-    fine = make_integrator(options.method, system, options.dt / 2.0)
-    d, block = system.dim, options.block_for(n)
-    s1c, s1f, s2c, s2f = np.zeros(d), np.zeros(d), np.zeros((d, d)), np.zeros((d, d))
-    count = 0
-    with np.errstate(over="ignore", invalid="ignore"):
-        xc = initial_state(system, options, rng, n)
-        xf = xc.copy()
-        total = sched.n_burn + sched.n_batches * sched.steps_per_batch
-        done = 0
-        while done < total:
-            k = min(block, total - done)
-            nf = fine.draw(rng, 2 * k, n)
-            nc = fine.coarsen_path(nf)
-            for j in range(k):
-                xc = coarse.step(xc, tuple(a[j] for a in nc))
-                xf = fine.step(xf, tuple(a[2 * j] for a in nf))
-                xf = fine.step(xf, tuple(a[2 * j + 1] for a in nf))
-                step = done + j + 1 - sched.n_burn
-                if step > 0 and step % sched.sample_every == 0:
-                    s1c += xc.sum(axis=0)
-                    s1f += xf.sum(axis=0)
-                    s2c += xc.T @ xc
-                    s2f += xf.T @ xf
-                    count += n
-            done += k
-    return s1c, s2c, s1f, s2f, count
-
-
 def _shift_change(system: LangevinSystem, pilot: SDEOptions, seed_seq: np.random.SeedSequence,
                   n: int) -> float:
     """Largest step-halving change of the control-variate shift over its largest element."""
@@ -165,7 +127,9 @@ def _shift_change(system: LangevinSystem, pilot: SDEOptions, seed_seq: np.random
     order = control_order(system, pilot)
     aug = control_system(system, order)
     aug_opts = control_options(system, pilot, order)
-    s1c, s2c, s1f, s2f, c = halving_sums(aug, aug_opts, seed_seq, n)
+    pair = paired_sums(aug, aug_opts, schedule(aug, aug_opts), seed_seq, n)
+    s1c, s2c, s1f, s2f, c = (pair[k] for k in ("s1_coarse", "s2_coarse", "s1_fine", "s2_fine",
+                                                "count"))
     d = system.dim
 
     def shift(s1, s2):
