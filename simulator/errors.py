@@ -15,6 +15,10 @@ Statuses
     The parameter point is dynamically unstable (an eigenvalue of the drift with real part >= 0).
 ``diverged``
     Trajectories left the region where the model holds and were dropped.
+``not_stationary``
+    The averaging window of a stationary run started before the initial state had relaxed (the
+    predicted relaxation bias exceeds the error bar, or the window's first part differs from
+    its last): the time averages are biased (:mod:`simulator.sde.stationarity`).
 ``unphysical``
     A covariance violates the uncertainty principle ``V + i Omega / 2 >= 0``.
 ``not_converged``
@@ -33,7 +37,8 @@ __all__ = [
 MIN_UNITS = 8
 
 #: Every status a result can carry (see the module docstring).
-STATUSES = ("ok", "few_units", "unstable", "diverged", "unphysical", "not_converged")
+STATUSES = ("ok", "few_units", "unstable", "not_stationary", "diverged", "unphysical",
+            "not_converged")
 
 
 class WgmsimWarning(UserWarning):

@@ -117,7 +117,7 @@ few_units_ok = pytest.mark.filterwarnings("ignore::simulator.errors.StatisticsWa
 
 def test_small_is_few_units():
     with pytest.warns(StatisticsWarning, match="correlation times"):
-        res = simulate_sde(Params.paper(), SMALL.replace(n_traj=16), seed=0)
+        res = simulate_sde(Params.paper(), SMALL.replace(n_traj=16, initial="lyapunov"), seed=0)
     assert res.status == "few_units" and res.flags == ("few_units",)
     assert "batch_time 10 is 0.676 correlation times" in res.message
 

@@ -46,6 +46,7 @@ from .estimators import (
 )
 from .options import SDEOptions
 from .result import SDEResult
+from .stationarity import stationarity_reason
 from .stepsize import choose_dt
 from .system import LangevinSystem, fluctuation_system
 
@@ -56,9 +57,10 @@ log = logging.getLogger("simulator.sde")
 
 #: Statuses a result can get from the engine, most severe first; ``status`` is the first that
 #: applies, ``flags`` lists all of them.
-SEVERITY = ("diverged", "unstable", "unphysical", "few_units")
+SEVERITY = ("diverged", "unstable", "not_stationary", "unphysical", "few_units")
 _WARNING = {"diverged": StabilityWarning, "unstable": StabilityWarning,
-            "unphysical": PhysicalityWarning, "few_units": StatisticsWarning}
+            "not_stationary": StabilityWarning, "unphysical": PhysicalityWarning,
+            "few_units": StatisticsWarning}
 #: The covariance is called unphysical when the smallest eigenvalue of ``V + i Omega / 2`` is
 #: below zero by more than this many (widened) standard errors -- the threshold of the verdict
 #: against Lyapunov, so that a physical state is flagged only by a 5-sigma fluctuation.
@@ -177,7 +179,8 @@ def simulate_sde(
     -------
     SDEResult
         ``status`` is ``"ok"`` or the most severe of ``"diverged"``, ``"unstable"``,
-        ``"unphysical"``, ``"few_units"`` (all that apply in ``flags``, the reasons in
+        ``"not_stationary"`` (the initial state had not relaxed by ``t_burn``:
+        :mod:`simulator.sde.stationarity`), ``"unphysical"``, ``"few_units"`` (all that apply in ``flags``, the reasons in
         ``message``); each non-ok flag is also emitted as a warning
         (:class:`~simulator.errors.StabilityWarning`, ``PhysicalityWarning``,
         ``StatisticsWarning``). Standard errors are widened by :func:`student_t_factor`.
@@ -413,6 +416,11 @@ def _reasons(system: LangevinSystem, options: SDEOptions, sched: Schedule,
         why["unstable"] = (f"the point is dynamically unstable (eigenvalue of A "
                            f"{lam.real:+.3e}{lam.imag:+.3e}i); there is no stationary state and "
                            "the averages depend on the times chosen")
+    else:
+        reason = stationarity_reason(system, options, sched, stats.s1, stats.s2, stats.counts,
+                                     stats.covariance_stderr)
+        if reason:
+            why["not_stationary"] = reason
     if uncertainty is not None and \
             uncertainty["min_eigenvalue"] < -PHYSICALITY_SIGMAS * uncertainty["stderr"]:
         why["unphysical"] = (
