@@ -8,6 +8,7 @@ Signals and pipes use a real ``python -m simulator`` process; the rest call ``ma
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -475,11 +476,13 @@ def tiny_sde_result():
     from simulator import Params
     from simulator.sde import SDEOptions, simulate_sde
 
-    opts = SDEOptions(n_traj=8, chunk_size=8, t_burn=5.0, t_avg=20.0, batch_time=5.0)
+    opts = SDEOptions(n_traj=8, chunk_size=8, t_burn=5.0, t_avg=20.0, batch_time=5.0,
+                      initial="lyapunov")
     return simulate_sde(Params.paper(), opts, seed=2)
 
 
-@pytest.mark.parametrize("status", ["few_units", "unstable", "diverged", "unphysical"])
+@pytest.mark.parametrize("status", ["few_units", "unstable", "diverged", "unphysical",
+                                    "not_stationary"])
 @pytest.mark.parametrize("as_json", [False, True])
 def test_sde_status_shown_in_text_and_json(capsys, monkeypatch, tiny_sde_result, status, as_json):
     import dataclasses
@@ -517,3 +520,31 @@ def test_ctrl_c_without_out_says_how_to_keep_chunks(capsys, monkeypatch):
     assert main(["sde", *TINY_SDE]) == 130
     one_error_line(capsys, "wgmsim sde: interrupted after 2 of 8 chunks (nothing saved)",
                    "give --out DIR")
+
+
+# ---- angles (issue 18) --------------------------------------------------------------------------
+@pytest.mark.parametrize("where", ["--set", "toml", "defect"])
+def test_angle_without_information_refused(capsys, tmp_path, where):
+    """``1e20`` rad holds no angle in a float: refused naming the field, never run as some angle."""
+    args = ["lyapunov"]
+    if where == "--set":
+        args += ["--set", "beta=1e20"]
+        name = "beta = 1e+20 rad"
+    else:
+        f = tmp_path / "p.toml"
+        f.write_text("beta = 1e20\n" if where == "toml" else
+                     "[[defects]]\neps = 3.78e7\nbeta = 3e7\n")
+        args += ["--params", str(f)]
+        name = "beta = 1e+20 rad" if where == "toml" else "defects[0].beta = 30000000.0 rad"
+    assert main(args) == 2
+    one_error_line(capsys, "wgmsim lyapunov: invalid parameter", name, "modulo pi/m")
+
+
+def test_angle_in_pi_is_reduced_exactly(capsys):
+    """``1e20pi`` is an even multiple of pi, the same point as ``beta = 0`` (unstable there)."""
+    outs = []
+    for beta in ("1e20pi", "0", "7200deg"):
+        assert main(["lyapunov", "--set", f"beta={beta}", "--json"]) == 0
+        outs.append(json.loads(capsys.readouterr().out))
+    assert outs[0]["stable"] is False
+    assert outs[0]["params"]["beta"] == outs[1]["params"]["beta"] == outs[2]["params"]["beta"] == 0
