@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -124,11 +126,31 @@ def _table(res: ValidationResult) -> list[str]:
 
 
 def write_report(res: ValidationResult, directory: str | Path) -> Path:
-    """Write ``report.md``, ``report.json`` and the figures into ``directory``; return report.md."""
-    from .plotting import plot_validation
+    """Write ``report.md``, ``report.json``, ``report.html`` and the figures into ``directory``
+    as one unit; return the path of report.md.
 
+    The files are written into a staging folder inside ``directory`` and moved into place (each
+    move atomic) only when all of them are written: a failure (a full disk) leaves the previous
+    report whole, never half of each.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    staging = directory / f".report-staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        _write_report_files(res, staging)
+        for f in sorted(staging.iterdir()):
+            os.replace(f, directory / f.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return directory / "report.md"
+
+
+def _write_report_files(res: ValidationResult, directory: Path) -> None:
+    """The files of :func:`write_report`, written straight into ``directory``."""
+    from .plotting import plot_validation
+
     (directory / "report.json").write_text(json.dumps(report_dict(res), indent=2) + "\n")
     md = ["# wgmsim validation report", "", "```", *summary_lines(res), "```", ""]
     md += ["Parameters (SI) are in `report.json` (`params`), with the seeds and options of every "
@@ -169,7 +191,6 @@ def write_report(res: ValidationResult, directory: str | Path) -> Path:
     from .report_html import write_html  # imported here: report_html reads report_dict
 
     write_html(res, directory, figs if res.comparisons else ())
-    return path
 
 
 def _fmt(v: Any) -> str:

@@ -21,6 +21,7 @@ import pytest
 
 import simulator.cli.lyapunov as cli_lyapunov
 import simulator.cli.sde as cli_sde
+import simulator.cli.validate as cli_validate
 import simulator.validate as validate_module
 from simulator.cli import build_parser, main
 from simulator.errors import CheckpointError, ResultFileError, RunInterrupted
@@ -550,3 +551,47 @@ def test_angle_in_pi_is_reduced_exactly(capsys):
         outs.append(json.loads(capsys.readouterr().out))
     assert outs[0]["stable"] is False
     assert outs[0]["params"]["beta"] == outs[1]["params"]["beta"] == outs[2]["params"]["beta"] == 0
+
+
+# ---- one --out folder, one validate run (issue 18) -----------------------------------------------
+def test_second_validate_into_a_busy_out_is_refused(capsys, tmp_path, monkeypatch):
+    from simulator.sde.ensemble import checkpoint_lock
+
+    out = tmp_path / "J01"
+    monkeypatch.setattr(cli_validate, "validate",
+                        lambda *a, **k: pytest.fail("ran into a folder in use"))
+    with checkpoint_lock(out):  # what a first run holds for its whole length
+        assert main(["validate", "--quick", "--no-master", "--seed", "2", "--out",
+                     str(out)]) == 2
+    one_error_line(capsys, "wgmsim validate:", str(out), "in use by another run")
+    assert not (out / "report.md").exists()
+
+
+def test_report_files_are_written_as_one_unit(tmp_path, monkeypatch):
+    """A failure while writing (here report.html, the last file) leaves the previous report
+    whole: no file of the new one is moved into place, no staging folder is left."""
+    import simulator.report as report
+    import simulator.report_html as report_html
+    from simulator import Params
+    from simulator.validate import ValidateOptions, validate
+
+    from simulator.sde import SDEOptions
+
+    small = SDEOptions(n_traj=64, chunk_size=8, t_avg=150.0, initial="lyapunov", t_burn=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = validate(Params.paper(), ValidateOptions(master=False, sde=small,
+                                                       control_variate=False))
+    report.write_report(res, tmp_path)
+    before = {f.name: f.read_bytes() for f in tmp_path.iterdir()}
+    assert {"report.md", "report.json", "report.html"} <= set(before)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report_html, "write_html", full_disk)
+    monkeypatch.setattr(report, "summary_lines", lambda r: ["another run"])
+    monkeypatch.setattr(report, "report_dict", lambda r: {"another": "run"})
+    with pytest.raises(OSError):
+        report.write_report(res, tmp_path)
+    assert {f.name: f.read_bytes() for f in tmp_path.iterdir()} == before
