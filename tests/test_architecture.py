@@ -30,6 +30,7 @@ PKG = ROOT / "simulator"
 LAYERS = {
     "conventions": 0, "errors": 0, "checks": 0, "jsonio": 0, "params": 0,
     "resultio": 0, "protocol": 0, "estimate": 0, "units": 0, "tomlio": 0, "progress": 0,
+    "resources": 0,
     "model": 1, "observables": 1, "fixed_points": 1,
     "linear": 2,
     "sweep": 3, "sde": 3, "master": 3,

@@ -595,3 +595,35 @@ def test_report_files_are_written_as_one_unit(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         report.write_report(res, tmp_path)
     assert {f.name: f.read_bytes() for f in tmp_path.iterdir()} == before
+
+
+# ---- runaways of wgmsim me (issue 18) -------------------------------------------------------------
+@pytest.mark.parametrize("args,needle", [
+    (["--t-max", "10", "--n-times", "1e9"], "--n-times"),
+    (["--t-max", "1e308", "--n-times", "3"], "--t-max"),
+    (["--t-max", "1e308", "--n-times", "3", "--max-time", "5"], "--max-time"),
+])
+def test_me_evolution_refused_up_front_with_the_numbers(capsys, args, needle):
+    t0 = time.perf_counter()
+    assert main(["me", *args]) == 2
+    assert time.perf_counter() - t0 < 30
+    one_error_line(capsys, "wgmsim me:", needle, "would ")
+
+
+@pytest.mark.parametrize("command,flag", [("me", "--initial-phonons"), ("sde", "--n-traj"),
+                                          ("ringup", "--t-final")])
+def test_out_of_memory_names_the_commands_own_flags(capsys, monkeypatch, command, flag):
+    def oom(*args, **kwargs):
+        raise MemoryError
+
+    from simulator.cli import build_parser as bp
+
+    monkeypatch.setattr("simulator.cli.build_parser", lambda: _with_func(bp(), command, oom))
+    assert main([command]) == 2
+    line = one_error_line(capsys, f"wgmsim {command}: out of memory", flag)
+    assert ("--n-traj" in line) == (command != "me")
+
+
+def _with_func(parser, command, func):
+    parser._subparsers._group_actions[0].choices[command].set_defaults(func=func)
+    return parser

@@ -84,6 +84,15 @@ def interrupted_message(exc: KeyboardInterrupt, out: str | None = None) -> str:
     return "interrupted"
 
 
+#: The flags that size each command's run, named when it runs out of memory.
+_SIZE_FLAGS = {
+    "sde": "--n-traj, --chunk-size, --t-avg",
+    "ringup": "--n-traj, --chunk-size, --t-final, --output-every",
+    "validate": "--quick, --master-max-dim",
+    "me": "--max-dim, --cutoffs, --n-times, --initial-phonons",
+}
+
+
 def _silence_stdout() -> None:
     """After a closed pipe: point stdout at /dev/null so the exit flush raises nothing."""
     try:
@@ -138,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, CheckpointError, ResultFileError) as exc:
         fail(str(exc))
     except MemoryError:
-        fail("out of memory: make the run smaller (--n-traj, --t-avg, --max-dim)")
+        flags = _SIZE_FLAGS.get(getattr(args, "command", None), "")
+        fail("out of memory: make the run smaller" + (f" ({flags})" if flags else ""))
     except OSError as exc:
         where = f" {exc.filename}" if exc.filename else ""
         fail(f"cannot access{where}: {exc.strerror or exc}")

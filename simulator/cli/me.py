@@ -120,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
     is printed."""
     from ..master import (EvolveOptions, MasterOptions, TruncationError, evolve_master,
                           solve_master)
+    from ..master.budget import check_evolution
 
     params = params_from_args(args)
     common = {} if args.max_dim is None else {"max_dim": args.max_dim}
@@ -135,6 +136,8 @@ def run(args: argparse.Namespace) -> int:
                     f"{', '.join(unused)}: steady-state options, not used with --t-max")
             if not args.t_max > 0 or args.n_times < 2:
                 raise ValueError("--t-max must be > 0 and --n-times >= 2")
+            # before the output times are even allocated (--n-times 1e9 is 8 GB of times)
+            check_evolution(args.n_times, args.t_max, 2, max_time=args.max_time)
             t = np.linspace(0.0, args.t_max, args.n_times)
             out = evolve_master(params, t, initial_phonons=args.initial_phonons,
                                 options=build_options(args, EvolveOptions, "master",

@@ -52,6 +52,7 @@ import numpy as np
 
 from ..errors import MIN_UNITS, CheckpointError, RunInterrupted
 from ..model import initial_covariance
+from ..resources import available_memory
 from ..resultio import atomic_write_bytes
 from .integrators import make_integrator
 from .options import SDEOptions
@@ -606,22 +607,6 @@ def _distributed_backend() -> bool:
     except Exception:  # noqa: BLE001 - old joblib: assume local
         return False
     return "dask" in type(backend).__name__.lower()
-
-
-def available_memory() -> int:
-    """Bytes of memory available to a new run (``MemAvailable`` from ``/proc/meminfo``, else
-    ``os.sysconf`` free pages)."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return 2**62
 
 
 def estimate_resources(system: LangevinSystem, options: SDEOptions, sched: Schedule,
