@@ -31,6 +31,7 @@ from ..params import Params
 from ..progress import ProgressArg, progress_callback
 from ..protocol import ResultProtocol
 from .common import (
+    BudgetSpent,
     TruncationError,
     check_int,
     check_max_time,
@@ -395,7 +396,15 @@ def _solve_ilu(L, space: Space, ref: LyapunovResult, options: "MasterOptions", c
 STEADY_METHODS = {"sylvester": _solve_sylvester, "direct": _solve_direct, "ilu": _solve_ilu}
 
 
-def _steady_state(space: Space, ref: LyapunovResult, options: "MasterOptions") -> tuple[Any, dict]:
+class _OutOfTime(Exception):
+    """Raised by the iteration callback once the deadline has passed (caught in the loop)."""
+
+
+def _steady_state(space: Space, ref: LyapunovResult, options: "MasterOptions",
+                  deadline: float | None = None) -> tuple[Any, dict]:
+    """Steady state in ``space`` and its timings; an iterative solve past ``deadline`` (a
+    ``time.perf_counter()`` value) is abandoned with :class:`_OutOfTime` at its next
+    iteration."""
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     L = liouvillian(space, ref.rates, ref.mean_field, nonlinear=options.nonlinear)
@@ -405,7 +414,11 @@ def _steady_state(space: Space, ref: LyapunovResult, options: "MasterOptions") -
 
     def count(_x) -> None:
         iterations[0] += 1
+        if deadline is not None and time.perf_counter() > deadline:
+            raise _OutOfTime(iterations[0])
 
+    log.info("master steady state: solving at cutoffs %s (dimension %d, %s)",
+             tuple(space.cutoffs), space.dim, options.method)
     rho = STEADY_METHODS[options.method](L, space, ref, options, callback=count)
     times["solve"] = time.perf_counter() - t0
     log.debug("master steady state: %s at dimension %d solved in %.3g s (%d iterations)",
@@ -567,8 +580,24 @@ def _cutoff_loop(modes: tuple[str, ...], cutoffs: tuple[int, ...], ref: Lyapunov
     rounds = 1 if options.cutoffs is not None else options.max_rounds
     if report is not None:
         report(0, rounds)
+    deadline = None if options.max_time is None else t_start + options.max_time
+    rnd = None
     for _ in range(options.max_rounds):
-        rnd = _solve_round(modes, cutoffs, ref, options)
+        try:
+            rnd_new = _solve_round(modes, cutoffs, ref, options, deadline)
+        except _OutOfTime as exc:
+            spent = time.perf_counter() - t_start
+            where = (f"time budget max_time = {options.max_time:g} s spent ({spent:.3g} s) "
+                     f"inside the solve at cutoffs {cutoffs} (dimension {int(np.prod(cutoffs))}"
+                     f", {exc.args[0]} solver iterations)")
+            if rnd is None:
+                raise BudgetSpent(f"{where}, before any steady state was found; raise max_time "
+                                  "(--max-time) or lower the cutoffs") from None
+            message = (f"not converged: {where}; returning cutoffs "
+                       f"{tuple(history[-1]['cutoffs'])} (last change {change})")
+            converged, cutoffs = False, tuple(history[-1]["cutoffs"])
+            break
+        rnd = rnd_new
         change = None if prev_V is None else float(np.abs(rnd.covariance - prev_V).max())
         history.append(_log_round(len(history) + 1, cutoffs, rnd, change))
         prev_V = rnd.covariance
@@ -586,12 +615,12 @@ def _cutoff_loop(modes: tuple[str, ...], cutoffs: tuple[int, ...], ref: Lyapunov
 
 
 def _solve_round(modes: tuple[str, ...], cutoffs: tuple[int, ...], ref: LyapunovResult,
-                 options: MasterOptions) -> _Round:
+                 options: MasterOptions, deadline: float | None = None) -> _Round:
     """Build the space at ``cutoffs``, solve for the steady state and take its moments."""
     t0 = time.perf_counter()
     space = build_space(modes, options.basis, cutoffs, ref.covariance)
     t_ops = time.perf_counter() - t0
-    rho, times = _steady_state(space, ref, options)
+    rho, times = _steady_state(space, ref, options, deadline)
     t0 = time.perf_counter()
     R = rho.full()
     mean, V = moments(space, R)
