@@ -30,7 +30,7 @@ from __future__ import annotations
 __all__ = [
     "MIN_UNITS", "STATUSES",
     "WgmsimWarning", "StatisticsWarning", "StabilityWarning", "PhysicalityWarning",
-    "ResultFileError", "CheckpointError", "RunInterrupted",
+    "ResultFileError", "CheckpointError", "RunInterrupted", "TimeBudgetSpent",
 ]
 
 #: Fewest independent statistical units (chunk x batch) behind an error bar reported as ``ok``.
@@ -83,3 +83,25 @@ class RunInterrupted(KeyboardInterrupt):
     def __init__(self, done: int, total: int, folder=None) -> None:
         super().__init__(f"interrupted after {done} of {total} chunks")
         self.done, self.total, self.folder = done, total, folder
+
+
+class TimeBudgetSpent(RuntimeError):
+    """A chunked run stopped between chunks because its time budget (``max_time``) was spent;
+    the finished chunks are saved if ``folder`` is set, and rerunning the same command resumes.
+
+    Attributes
+    ----------
+    done, total : int
+        Chunks finished (and saved, if ``folder`` is set) and chunks in the run.
+    folder : pathlib.Path or None
+        Checkpoint folder holding the finished chunks.
+    max_time, spent : float
+        The budget and the time spent (s).
+    """
+
+    def __init__(self, done: int, total: int, folder, max_time: float, spent: float) -> None:
+        where = f"saved in {folder}" if folder is not None else "not saved (no out folder)"
+        super().__init__(f"time budget max_time = {max_time:g} s spent ({spent:.3g} s): "
+                         f"{done} of {total} chunks finished, {where}")
+        self.done, self.total, self.folder = done, total, folder
+        self.max_time, self.spent = max_time, spent

@@ -627,3 +627,46 @@ def test_out_of_memory_names_the_commands_own_flags(capsys, monkeypatch, command
 def _with_func(parser, command, func):
     parser._subparsers._group_actions[0].choices[command].set_defaults(func=func)
     return parser
+
+
+# ---- runaways of wgmsim sde and ringup (issue 18) ---------------------------------------------------
+@pytest.mark.parametrize("command,args", [
+    ("sde", ["--dt", "1e-9", "--n-traj", "256", "--chunk-size", "128"]),
+    ("ringup", ["--dt", "1e-6", "--n-traj", "4096", "--chunk-size", "512"]),
+])
+def test_work_beyond_the_limit_refused_with_the_estimate(capsys, command, args):
+    t0 = time.perf_counter()
+    assert main([command, *args, "--quiet"]) == 2
+    assert time.perf_counter() - t0 < 30
+    one_error_line(capsys, f"wgmsim {command}:", f"--dt {float(args[1]):g}", "trajectory-steps",
+                   "measured here", "--work-limit 86400")
+
+
+def test_a_chunk_longer_than_max_time_refused(capsys):
+    assert main(["sde", "--dt", "1e-6", "--n-traj", "16", "--chunk-size", "16", "--work-limit",
+                 "1e30", "--max-time", "2", "--quiet"]) == 2
+    one_error_line(capsys, "wgmsim sde:", "--max-time 2", "one chunk of 16", "--chunk-size")
+
+
+@pytest.mark.parametrize("command", ["sde", "ringup"])
+def test_max_time_stops_between_chunks_and_resumes(capsys, tmp_path, monkeypatch, command):
+    import simulator.sde.workrate as workrate
+
+    fast = lambda system, options, steps, workers=1: {  # noqa: E731 - a chunk "takes" 1 ns
+        "trajectory_steps": options.n_traj * steps, "rate": 1e15, "workers": workers,
+        "seconds": 1e-9}
+    monkeypatch.setattr(workrate, "work_estimate", fast)
+    args = ([command, *(["--n-traj", "64", "--chunk-size", "8", "--t-burn", "5", "--t-avg",
+                         "20", "--batch-time", "5"] if command == "sde" else
+                        ["--n-traj", "16", "--chunk-size", "4", "--t-final", "4"]),
+             "--seed", "4", "--json", "--quiet"])
+    out = tmp_path / "run"
+    assert main([*args, "--out", str(out), "--max-time", "1e-6"]) == 3
+    line = one_error_line(capsys, f"wgmsim {command}: --max-time 1e-06", "1 of ",
+                          str(out), "rerun the same command to resume")
+    assert "Traceback" not in line and len(_chunk_files(out)) == 1
+    assert main([*args, "--out", str(out)]) == 0  # resumed
+    resumed = json.loads(capsys.readouterr().out)
+    assert main([*args, "--out", str(tmp_path / "fresh")]) == 0
+    fresh = json.loads(capsys.readouterr().out)
+    assert resumed["covariance"] == fresh["covariance"]

@@ -14,7 +14,8 @@ import sys
 import traceback
 import warnings
 
-from ..errors import CheckpointError, ResultFileError, RunInterrupted, WgmsimWarning
+from ..errors import (CheckpointError, ResultFileError, RunInterrupted, TimeBudgetSpent,
+                      WgmsimWarning)
 from ..params import ParameterError
 from . import lyapunov, me, ringup, sde, validate
 from .checks import OnelineParser, UsageError, one_line, wrap
@@ -142,6 +143,11 @@ def main(argv: list[str] | None = None) -> int:
         # the reader went away (``wgmsim lyapunov | head -1``): stop quietly, as CLI tools do
         _silence_stdout()
         return EXIT_PIPE
+    except TimeBudgetSpent as exc:
+        fix = ("rerun the same command to resume" if exc.folder is not None
+               else "give --out DIR to keep finished chunks")
+        fail(f"--max-time {exc.max_time:g}: {exc}; {fix}")
+        return EXIT_NOT_CONVERGED
     except ParameterError as exc:
         fail(f"invalid parameter: {exc}")
     except (UsageError, CheckpointError, ResultFileError) as exc:

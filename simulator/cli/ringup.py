@@ -13,6 +13,7 @@ from ..sde.ringup import RingupOptions, RingupResult, simulate_ringup
 from ..config import write_run_file
 from .checks import (UsageError, cap_workers, check_memory, check_out_dir, check_plot_file,
                      integer, n_jobs_arg, one_line, real, wrap)
+from .budget import add_budget_arguments, check_work
 from .cluster import add_scheduler_argument, dask_backend
 from .common import add_params_arguments, params_from_args, print_json, set_help, show_progress
 from .runfile import add_config_argument, build_options
@@ -58,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plot", metavar="FILE", help="save a figure (png/pdf) of the transient")
     p.add_argument("--out", metavar="DIR",
                    help="save the result (ringup.npz + ringup.json; RingupResult.load reads it)")
+    add_budget_arguments(p)
     add_scheduler_argument(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_config_argument(p, NAME)
@@ -120,9 +122,17 @@ def run(args: argparse.Namespace) -> int:
                      estimate_memory(opts), f"{opts.n_chunks} chunks")
         n_jobs = (args.n_jobs if args.scheduler else
                   cap_workers(args.n_jobs, opts.n_chunks, lambda m: print(m, file=sys.stderr)))
+        # the rate is measured on the stationary system of the same point (same cost per step)
+        from ..sde import build_system
+
+        sde_opts = opts.sde_options()
+        check_work(NAME, args, build_system(params, sde_opts), sde_opts,
+                   opts.t_final / opts.dt, max(n_jobs, 1),
+                   f"--n-traj {opts.n_traj} --t-final {opts.t_final:g} --dt {opts.dt:g}",
+                   3.0 if opts.control_variate else 1.0)
         with dask_backend(args.scheduler):
             res = simulate_ringup(params, opts, seed=args.seed, n_jobs=n_jobs, out=args.out,
-                                  progress=show_progress(args))
+                                  progress=show_progress(args), max_time=args.max_time)
     except UsageError:
         raise
     except ValueError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 import numpy as np
 
@@ -14,6 +15,7 @@ from ..sde.options import INITIAL_STATES
 from ..config import write_run_file
 from .checks import (UsageError, cap_workers, check_memory, check_out_dir, integer, n_jobs_arg,
                      one_line, real, wrap)
+from .budget import add_budget_arguments, check_work
 from .cluster import add_scheduler_argument, dask_backend
 from .common import add_params_arguments, params_from_args, print_json, set_help, show_progress
 from .runfile import add_config_argument, build_options
@@ -76,6 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--control-variate", action="store_true", help="also integrate the linearised "
                    "SDE on the same noise: JSON gains 'shift' (nonlinear shift of V and E_N)")
     p.add_argument("--out", metavar="DIR", help="checkpoint and result directory")
+    add_budget_arguments(p)
     add_scheduler_argument(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_config_argument(p, NAME)
@@ -155,10 +158,11 @@ def format_result(res: SDEResult) -> str:
     return "\n".join(lines)
 
 
-def estimate_run(params, options: SDEOptions) -> tuple[float, float, int]:
+def estimate_run(params, options: SDEOptions) -> tuple[float, float, int, Any, SDEOptions]:
     """Peak memory (bytes, the engine's own estimate for one worker:
     :func:`simulator.sde.ensemble.estimate_resources`), trajectory-steps and chunks of a run,
-    before it starts. (The engine checks again, with the control-variate system if any.)"""
+    before it starts, with the system and the options (step resolved) they were sized on. (The
+    engine checks again, with the control-variate system if any.)"""
     from ..sde import build_system
     from ..sde.ensemble import estimate_resources, schedule
 
@@ -172,7 +176,7 @@ def estimate_run(params, options: SDEOptions) -> tuple[float, float, int]:
     sched = schedule(system, options)
     memory = estimate_resources(system, options, sched, 1)["memory_bytes"]
     steps = float(options.n_traj) * (sched.n_burn + sched.n_batches * sched.steps_per_batch)
-    return memory, steps, options.n_chunks
+    return memory, steps, options.n_chunks, system, options
 
 
 def run(args: argparse.Namespace) -> int:
@@ -181,16 +185,17 @@ def run(args: argparse.Namespace) -> int:
     check_out_dir(args.out)
     try:
         options = options_from_args(args)
-        need, steps, n_chunks = estimate_run(params, options)
-        check_memory(f"--n-traj {options.n_traj} --chunk-size {options.chunk_size} "
-                     f"--t-avg {'default' if options.t_avg is None else format(options.t_avg, 'g')}",
-                     need,
-                     f"{n_chunks} chunks, {steps:.3g} trajectory-steps")
+        need, steps, n_chunks, system, sized = estimate_run(params, options)
+        flags = (f"--n-traj {options.n_traj} --chunk-size {options.chunk_size} "
+                 f"--t-avg {'default' if options.t_avg is None else format(options.t_avg, 'g')}")
+        check_memory(flags, need, f"{n_chunks} chunks, {steps:.3g} trajectory-steps")
         n_jobs = (args.n_jobs if args.scheduler else
                   cap_workers(args.n_jobs, n_chunks, lambda m: print(m, file=sys.stderr)))
+        check_work(NAME, args, system, sized, steps / options.n_traj, max(n_jobs, 1),
+                   f"{flags} --dt {sized.dt:g}", 3.0 if options.control_variate else 1.0)
         with dask_backend(args.scheduler):
             res = simulate_sde(params, options, seed=args.seed, n_jobs=n_jobs, out=args.out,
-                               progress=show_progress(args))
+                               progress=show_progress(args), max_time=args.max_time)
     except UnstableSystemError as exc:
         print(f"wgmsim sde: unstable parameters: {one_line(exc)}", file=sys.stderr)
         return 2

@@ -145,6 +145,7 @@ def simulate_sde(
     out: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
     max_seconds: float | None = None,
+    max_time: float | None = None,
 ) -> SDEResult:
     """Time-averaged stationary covariance of the nonlinear SDE, with error bars.
 
@@ -174,6 +175,10 @@ def simulate_sde(
         after each chunk (:mod:`simulator.progress`).
     max_seconds : float, optional
         Refuse (before any work) a run whose estimated time exceeds this.
+    max_time : float, optional
+        Time budget (s): checked between chunks; once spent the run stops with
+        :class:`~simulator.errors.TimeBudgetSpent` (finished chunks saved in ``out``; the same
+        call resumes).
 
     Returns
     -------
@@ -197,6 +202,8 @@ def simulate_sde(
         ``out`` is locked, belongs to another run, or holds a bad chunk file (named).
     RunInterrupted
         Ctrl-C; the finished chunks are saved in ``out``.
+    TimeBudgetSpent
+        ``max_time`` spent before the last chunk; the finished chunks are saved in ``out``.
     FloatingPointError
         A reported quantity came out non-finite, or every unit diverged.
 
@@ -216,7 +223,7 @@ def simulate_sde(
     system, sched = plan.system, plan.schedule
     chunks = run_chunks(plan.run_system, plan.run_options, int(seed), n_jobs=plan.workers,
                         out=out, identity=_identity(problem, options, int(seed)),
-                        progress=as_callback(progress, "sde", "chunk"))
+                        progress=as_callback(progress, "sde", "chunk"), max_time=max_time)
     wall_chunks = time.perf_counter() - t0
     stats = _statistics(system, options, sched, chunks)
     flags, status, message = _flag(_reasons(system, options, sched, stats))

@@ -558,7 +558,8 @@ def _shift(system: LangevinSystem, lin: np.ndarray, s1: np.ndarray, s2: np.ndarr
 
 def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | None = None, *,
                     seed: int = 0, n_jobs: int = 1, out: str | Path | None = None,
-                    progress: Callable[[int, int], None] | None = None) -> RingupResult:
+                    progress: Callable[[int, int], None] | None = None,
+                    max_time: float | None = None) -> RingupResult:
     """Ring-up ensemble from an empty cavity; see the module docstring.
 
     Parameters
@@ -578,6 +579,9 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
         :mod:`simulator.sde.ensemble`) and reused by a rerun, which gives the same bits.
     progress : callable, optional
         ``progress(done, total)`` after each chunk.
+    max_time : float, optional
+        Time budget (s), checked between chunks: once spent the run stops with
+        :class:`~simulator.errors.TimeBudgetSpent` (finished chunks saved in ``out``).
 
     Returns
     -------
@@ -635,7 +639,7 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
     identity = {"engine": "ringup", "problem": identity_problem, "options": options.to_dict(),
                 "seed": int(seed)}
     chunks = run_chunks(run_system, run_opts, int(seed), n_jobs=workers, out=out, identity=identity,
-                        progress=progress, sched=sched)
+                        progress=progress, sched=sched, max_time=max_time)
     wall_chunks = time.perf_counter() - t0
     s1_run = np.stack([c.s1 for c in chunks])  # (chunks, n_t, k d)
     s2_run = np.stack([c.s2 for c in chunks])
