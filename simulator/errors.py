@@ -31,6 +31,7 @@ __all__ = [
     "MIN_UNITS", "STATUSES",
     "WgmsimWarning", "StatisticsWarning", "StabilityWarning", "PhysicalityWarning",
     "ResultFileError", "CheckpointError", "RunInterrupted", "TimeBudgetSpent",
+    "AllDivergedError",
 ]
 
 #: Fewest independent statistical units (chunk x batch) behind an error bar reported as ``ok``.
@@ -55,6 +56,13 @@ class StabilityWarning(WgmsimWarning):
 
 class PhysicalityWarning(WgmsimWarning):
     """A state that quantum mechanics forbids (uncertainty principle violated)."""
+
+
+class AllDivergedError(FloatingPointError, ValueError):
+    """Every trajectory (or all but one statistical unit) left the divergence bound: no result
+    with an error bar exists. Raised for a bound the user chose too small as well as for a
+    point beyond the model's range; a ``ValueError`` too, so that the command line treats it
+    as input to change (exit 2)."""
 
 
 class ResultFileError(ValueError):

@@ -670,3 +670,42 @@ def test_max_time_stops_between_chunks_and_resumes(capsys, tmp_path, monkeypatch
     assert main([*args, "--out", str(tmp_path / "fresh")]) == 0
     fresh = json.loads(capsys.readouterr().out)
     assert resumed["covariance"] == fresh["covariance"]
+
+
+# ---- internal errors that were user input (issue 18) -----------------------------------------------
+@pytest.mark.parametrize("command,flag,value,field", [
+    ("sde", "--t-burn", "1e308", "t_burn = 1e+308"), ("sde", "--t-avg", "1e308", "t_avg = 1e+308"),
+    ("sde", "--batch-time", "1e308", "batch_time = 1e+308"),
+    ("ringup", "--t-final", "1e308", "t_final = 1e+308"),
+    ("ringup", "--output-every", "1e308", "output_every = 1e+308"),
+])
+def test_endless_times_refused_not_overflowing(capsys, command, flag, value, field):
+    assert main([command, flag, value, "--quiet"]) == 2
+    one_error_line(capsys, f"wgmsim {command}:", field, "steps of dt")
+
+
+def test_every_trajectory_beyond_the_bound_is_input_not_a_bug(capsys):
+    assert main(["sde", "--bound", "1e-300", "--n-traj", "16", "--chunk-size", "4", "--t-avg",
+                 "20", "--t-burn", "1", "--quiet"]) == 2
+    one_error_line(capsys, "wgmsim sde:", "16 of 16 trajectories diverged", "bound 1e-300",
+                   "--bound")
+
+
+def test_ctrl_c_while_the_libraries_load_is_one_line(capsys, monkeypatch):
+    """The console script's entry point (wgmsim_launcher) catches Ctrl-C during the import of
+    the package (about 0.5 s of numpy and scipy): one line, status 130, no traceback."""
+    import builtins
+
+    import wgmsim_launcher
+
+    real_import = builtins.__import__
+
+    def interrupted(name, *args, **kwargs):
+        if name == "simulator.cli":
+            raise KeyboardInterrupt
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", interrupted)
+    assert wgmsim_launcher.main() == 130
+    monkeypatch.undo()
+    assert capsys.readouterr().err == "wgmsim: interrupted\n"

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import MIN_UNITS, PhysicalityWarning, StabilityWarning, StatisticsWarning
+from ..errors import MIN_UNITS, AllDivergedError, PhysicalityWarning, StabilityWarning, StatisticsWarning
 from ..linear import solve_lyapunov
 from ..observables import uncertainty_violation
 from ..params import Params
@@ -354,10 +354,11 @@ def _statistics(system: LangevinSystem, options: SDEOptions, sched: Schedule,
     s1, s2 = s1_run[:, :d], s2_run[:, :d, :d]  # the plain estimator (x) of a control-variate run
     n_units = int((counts > 0).sum())
     if n_units < 2:
-        raise FloatingPointError(
+        raise AllDivergedError(
             f"{diverged} of {options.n_traj} trajectories diverged (beyond bound "
             f"{sched.bound:g} or non-finite) and {n_units} statistical unit(s) kept samples; "
-            "no result with an error bar can be formed")
+            "no result with an error bar can be formed: raise bound (--bound; the default is "
+            "1000 standard deviations of the stationary state), or check the parameters")
     tf = student_t_factor(n_units)
     mean, V = pooled_covariance(s1, s2, counts)
     se_m, se_V = batch_means_stderr(s1, s2, counts)

@@ -228,6 +228,18 @@ def divergence_bound(system: LangevinSystem, options: SDEOptions) -> float:
     return BOUND_SIGMAS * sigma
 
 
+#: Most steps a time may take (integers up to 2^53 are exact in a float).
+MAX_STEPS = 2.0**53
+
+
+def check_steps(name: str, value: float | None, dt: float) -> None:
+    """``ValueError`` naming ``name`` if ``value / dt`` steps are more than :data:`MAX_STEPS`
+    (``t_avg = 1e308`` would overflow the step counts)."""
+    if value is not None and not value / dt <= MAX_STEPS:
+        raise ValueError(f"{name} = {value!r}: {value / dt:.3g} steps of dt = {dt!r}, more than "
+                         f"{MAX_STEPS:.3g}")
+
+
 def schedule(system: LangevinSystem, options: SDEOptions) -> Schedule:
     """Step counts and the divergence bound of a run.
 
@@ -241,6 +253,8 @@ def schedule(system: LangevinSystem, options: SDEOptions) -> Schedule:
     """
     rate = system.slowest_rate if system.stable else None
     dt, every = options.dt, options.sample_every
+    for name in ("t_burn", "t_avg", "batch_time"):
+        check_steps(name, getattr(options, name), dt)
     if options.t_burn is not None:
         t_burn = options.t_burn
     elif rate is not None:

@@ -45,7 +45,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..conventions import PAIRS, QUADRATURES, covariance_xxpp as _covariance_xxpp
-from ..errors import MIN_UNITS, StabilityWarning, StatisticsWarning
+from ..errors import MIN_UNITS, AllDivergedError, StabilityWarning, StatisticsWarning
 from ..linear import covariance_evolution
 from ..model import Rates, diffusion_matrix, drift_matrix_about, mean_field, nonlinear_drift
 from ..observables import log_negativity
@@ -58,6 +58,7 @@ from .ensemble import (
     Schedule,
     check_resources,
     check_run_arguments,
+    check_steps,
     effective_workers,
     initial_moments,
     run_chunks,
@@ -124,6 +125,8 @@ class RingupOptions:
         for name in ("wigner_correction", "control_variate"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} = {getattr(self, name)!r}: must be a bool")
+        for name in ("t_final", "output_every"):
+            check_steps(name, getattr(self, name), self.dt)
         ratio = self.output_every / self.dt
         if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
             raise ValueError(f"output_every = {self.output_every!r}: must be a multiple of "
@@ -648,9 +651,10 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
     diverged = sum(c.diverged for c in chunks)
     n_units = int((counts > 0).all(axis=1).sum())
     if n_units < 2:
-        raise FloatingPointError(f"{diverged} of {options.n_traj} trajectories diverged and "
-                                 f"{n_units} chunk(s) kept samples at every output time; no "
-                                 "result with an error bar can be formed")
+        raise AllDivergedError(f"{diverged} of {options.n_traj} trajectories diverged and "
+                               f"{n_units} chunk(s) kept samples at every output time; no "
+                               "result with an error bar can be formed: raise bound, or check "
+                               "the parameters")
     tf = student_t_factor(n_units)
     m, V, se_m, se_V, observables = _statistics(s1, s2, counts, tf)
     V0 = initial_moments(system, sde_opts)[1]
