@@ -167,6 +167,8 @@ def parse_text(text: str, key: str, *, complex_ok: bool | None = None) -> Quanti
     base = key.rsplit(".", 1)[-1]
     if complex_ok is None:
         complex_ok = base in COMPLEX_KEYS
+    if isinstance(text, str):  # U+2212 MINUS SIGN, as pasted from a paper, is a minus
+        text = text.replace("\u2212", "-")
     match = _PATTERN.match(text) if isinstance(text, str) else None
     if match is None:
         raise UnitError(f"{key} = {text!r}: not a number with a unit; allowed units: "

@@ -709,3 +709,67 @@ def test_ctrl_c_while_the_libraries_load_is_one_line(capsys, monkeypatch):
     assert wgmsim_launcher.main() == 130
     monkeypatch.undo()
     assert capsys.readouterr().err == "wgmsim: interrupted\n"
+
+
+# ---- unclear messages (issue 18) ---------------------------------------------------------------------
+def test_memory_estimate_uses_the_chunk_actually_run(capsys):
+    """--chunk-size 1e9 with 16 trajectories is one chunk of 16, not 1.2 TB of working arrays."""
+    assert main(["sde", "--n-traj", "16", "--chunk-size", "1e9", "--t-avg", "150", "--quiet"]) == 2
+    line = one_error_line(capsys, "wgmsim sde:", "1 statistical unit")
+    assert "GB" not in line
+
+
+@pytest.mark.parametrize("command,name", [("sde", "result.json"), ("sde", "result.npz"),
+                                          ("ringup", "ringup.json"), ("validate", "report.md")])
+def test_result_path_that_is_a_directory_refused_before_the_run(capsys, tmp_path, monkeypatch,
+                                                                command, name):
+    out = tmp_path / "out"
+    (out / name).mkdir(parents=True)
+    for mod, fn in ((cli_sde, "simulate_sde"), (cli_validate, "validate")):
+        monkeypatch.setattr(mod, fn, lambda *a, **k: pytest.fail("ran before the check"))
+    args = {"sde": TINY_SDE, "ringup": TINY_RINGUP, "validate": ["--quick"]}[command]
+    assert main([command, *args, "--out", str(out)]) == 2
+    line = one_error_line(capsys, f"wgmsim {command}: --out", str(out / name),
+                          "not a regular file")
+    assert ".tmp" not in line
+
+
+def test_full_disk_names_the_file(capsys, tmp_path, monkeypatch):
+    import simulator.resultio as resultio
+
+    def full(fd, mode="r", *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(resultio.os, "fdopen", full)
+    assert main(["sde", *TINY_SDE, "--out", str(tmp_path / "o")]) == 2
+    line = one_error_line(capsys, "wgmsim sde: cannot access", "No space left on device",
+                          str(tmp_path / "o"))
+    assert ".tmp" not in line
+
+
+def test_unicode_minus_and_byte_order_mark_accepted(capsys, tmp_path):
+    assert main(["lyapunov", "--set", "detuning=\u22121.15Gamma", "--json"]) == 0
+    pasted = json.loads(capsys.readouterr().out)
+    f = tmp_path / "bom.toml"
+    f.write_bytes(b"\xef\xbb\xbfdetuning = \"-1.15Gamma\"\n")
+    assert main(["lyapunov", "--params", str(f), "--json"]) == 0
+    bom = json.loads(capsys.readouterr().out)
+    assert main(["lyapunov", "--set", "detuning=-1.15Gamma", "--json"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert pasted["params"]["detuning"] == bom["params"]["detuning"] == \
+        plain["params"]["detuning"]
+
+
+def test_ringup_shows_no_numpy_warning_and_explains_negative_photons(capsys):
+    assert main(["ringup", "--n-traj", "8", "--chunk-size", "4", "--t-final", "4"]) == 0
+    out = capsys.readouterr()
+    assert "RuntimeWarning" not in out.err and "invalid value" not in out.err
+    if "-" in out.out.splitlines()[4].split()[1]:  # the t = 0 photon number is negative
+        assert "sampling noise" in out.out
+
+
+def test_lyapunov_of_none_names_the_argument():
+    from simulator import lyapunov
+
+    with pytest.raises(TypeError, match="params: expected Params"):
+        lyapunov(None)

@@ -156,8 +156,10 @@ def main(argv: list[str] | None = None) -> int:
         flags = _SIZE_FLAGS.get(getattr(args, "command", None), "")
         fail("out of memory: make the run smaller" + (f" ({flags})" if flags else ""))
     except OSError as exc:
-        where = f" {exc.filename}" if exc.filename else ""
-        fail(f"cannot access{where}: {exc.strerror or exc}")
+        # a write that fails after its file was opened (a full disk) carries no file name: name
+        # the output folder then
+        where = exc.filename or getattr(args, "out", None) or getattr(args, "plot", None)
+        fail(f"cannot access{f' {where}' if where else ''}: {exc.strerror or exc}")
     except Exception as exc:  # noqa: BLE001 - the last line of defence of the command line
         if debug:
             traceback.print_exc()

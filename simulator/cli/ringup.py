@@ -85,6 +85,10 @@ def format_result(res: RingupResult) -> str:
     for i in idx:
         lines.append(f"  {res.t[i]:7.1f}  {ph[i]:10.4e}  {res.phonon_number[i]:8.3f}  "
                      f"{en[i]:9.4f}  {lin_en[i]:9.4f}")
+    if (ph[idx] < 0).any():
+        lines.append("  (photon numbers are <a^dag a> = <|alpha|^2> - 1/2 over Wigner samples: in "
+                     "the empty cavity at t = 0 the estimate scatters about zero, so a negative "
+                     "value there is sampling noise)")
     shift = getattr(res, "shift", None)
     if shift is not None and "log_negativity" in shift:
         d_en, d_se = shift["log_negativity"]["r_m"], shift["log_negativity_stderr"]["r_m"]
@@ -103,13 +107,13 @@ def estimate_memory(opts: RingupOptions) -> float:
     n_out = int(opts.t_final / opts.output_every + 1e-9) + 1
     d = 18 if getattr(opts, "control_variate", False) else 6
     return (4 * 8.0 * opts.n_chunks * n_out * (d + d * d + 1) + 16.0 * opts.n_traj
-            + 8.0 * opts.chunk_size * d * 64)
+            + 8.0 * min(opts.chunk_size, opts.n_traj) * d * 64)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the command; paths are checked before the run so that no result is lost."""
     params = params_from_args(args)
-    check_out_dir(args.out)
+    check_out_dir(args.out, files=("ringup.json", "ringup.npz", "run.toml"))
     check_plot_file(args.plot)
     try:
         opts = build_options(args, RingupOptions, "ringup",

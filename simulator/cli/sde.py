@@ -182,7 +182,7 @@ def estimate_run(params, options: SDEOptions) -> tuple[float, float, int, Any, S
 def run(args: argparse.Namespace) -> int:
     """Run the command. Exit 2 for bad input, unstable parameters or a run too big to fit."""
     params = params_from_args(args)
-    check_out_dir(args.out)
+    check_out_dir(args.out, files=("result.json", "result.npz", "run.toml"))
     try:
         options = options_from_args(args)
         need, steps, n_chunks, system, sized = estimate_run(params, options)

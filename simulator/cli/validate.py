@@ -61,7 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the validation; exit 0 when it ran, 2 on bad input."""
     params = params_from_args(args)
-    check_out_dir(args.out)
+    check_out_dir(args.out, files=("report.md", "report.json", "report.html", "observables.png",
+                                  "covariance_scores.png", "run.toml"))
     try:
         options = build_options(args, ValidateOptions, "validate",
                                 quick=args.quick, seed=args.seed, n_jobs=args.n_jobs,

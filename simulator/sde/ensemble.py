@@ -633,7 +633,7 @@ def estimate_resources(system: LangevinSystem, options: SDEOptions, sched: Sched
     Time: ``steps x (per-chunk overhead + per-variable cost)`` summed over chunks, divided over
     the workers; a rough figure (a factor of a few either way).
     """
-    d, n = system.dim, options.chunk_size
+    d, n = system.dim, min(options.chunk_size, options.n_traj)  # no chunk exceeds the run
     block = options.block_for(n)
     steps = sched.n_burn + sched.n_batches * sched.steps_per_batch
     kept = 0
