@@ -773,3 +773,10 @@ def test_lyapunov_of_none_names_the_argument():
 
     with pytest.raises(TypeError, match="params: expected Params"):
         lyapunov(None)
+
+
+def test_me_evolution_stopped_by_max_time_says_so_and_exits_3(capsys):
+    assert main(["me", "--t-max", "200", "--n-times", "3", "--max-time", "0.3",
+                 "--initial-phonons", "0", "--cutoffs", "10,12"]) == 3
+    out = capsys.readouterr()
+    assert "STATUS NOT_CONVERGED" in out.out and "max_time = 0.3 s spent" in out.err

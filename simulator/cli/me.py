@@ -104,6 +104,7 @@ def _format_evolution(tr) -> str:
     lines = [
         f"wgmsim me: master-equation time evolution from {tr.initial_phonons:.4g} phonons "
         f"(modes {','.join(tr.modes)}, cutoffs {tr.cutoffs}; units omega_m)",
+        *([f"  STATUS {tr.status.upper()}: {tr.message}"] if tr.status != "ok" else []),
         f"  truncation error {tr.truncation_error}, max |V - V_lin| = {tr.linear_difference:.2e}, "
         f"time {tr.timing['total']:.2f} s",
         "        t    E_N(r,m)   phonons    photons_r  photons_l",
@@ -168,7 +169,10 @@ def run(args: argparse.Namespace) -> int:
         print(text)
     status = getattr(out, "status", None)
     looped = args.t_max is None and args.cutoffs is None  # fixed cutoffs: no convergence loop
-    if looped and (getattr(out, "converged", True) is False or status not in (None, "ok")):
+    # a time evolution that stopped early (--max-time) is as incomplete as an unconverged loop
+    stopped = args.t_max is not None and status == "not_converged"
+    if stopped or looped and (getattr(out, "converged", True) is False
+                              or status not in (None, "ok")):
         sys.stdout.flush()
         why = one_line(getattr(out, "message", "") or status)
         if not why.startswith("not converged"):
