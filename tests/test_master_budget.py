@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -50,8 +48,8 @@ def test_output_interval_longer_than_the_solver_can_take_in_one_call():
 def test_budget_checked_inside_a_long_output_interval():
     p = Params.paper()
     opts = EvolveOptions(cutoffs=(10, 12), check_truncation=False, max_time=0.5)
-    t0 = time.perf_counter()
-    # the whole interval takes about 10 s at this size (0.05 s per 1/omega_m)
+    # the whole interval takes about 10 s at this size (0.05 s per 1/omega_m); the budget is
+    # checked every SUBSTEP (about 0.1 s of solving), so the solver stops soon after 0.5 s
     res = evolve_master(p, np.array([0.0, 200.0]), initial_phonons=0.0, options=opts)
-    assert time.perf_counter() - t0 < 4
+    assert res.timing["mesolve"] < 3.0
     assert res.status == "not_converged" and len(res.t) == 1
