@@ -28,7 +28,7 @@ from .conventions import DAMPING_MODELS, HBAR, K_B
 from .tomlio import read_toml, toml_value
 from .units import UnitError, bare_hint, parse_text
 
-__all__ = ["Params", "ParameterError", "check_array"]
+__all__ = ["Params", "ParameterError", "check_angle", "check_array"]
 
 
 class ParameterError(ValueError):
@@ -164,9 +164,9 @@ class Params:
         put("eta", _no_gain("eta", _complex("eta", self.eta)))
         put("m", check_integer("m", self.m, low=1, error=ParameterError))
         put("defects", self._check_defects(self.defects))
-        _check_angle("beta", self.beta, self.m)
+        check_angle("beta", self.beta, self.m)
         for j, (_, beta) in enumerate(self.defects):
-            _check_angle(f"defects[{j}].beta", beta, self.m)
+            check_angle(f"defects[{j}].beta", beta, self.m)
         if self.damping not in DAMPING_MODELS:
             raise ParameterError(f"damping = {self.damping!r}: must be one of {DAMPING_MODELS}")
         _check_derived(self)
@@ -449,7 +449,7 @@ def _no_gain(name: str, value: complex) -> complex:
 DERIVED_LIMIT = 1e15
 
 
-def _check_angle(name: str, beta: float, m: int) -> None:
+def check_angle(name: str, beta: float, m: int) -> None:
     """Refuse an angle too large for a float to hold to :data:`ANGLE_PHASE_TOLERANCE` in the
     phase ``2 m beta`` (the model's period in ``beta`` is ``pi / m``)."""
     err = m * math.ulp(abs(beta))

@@ -43,7 +43,7 @@ def one_error_line(capsys, *needles: str) -> str:
     return lines[0]
 
 
-# ---- --params files -----------------------------------------------------------------------------
+# ---- --params files ------------------------------------------------------------------------------
 def _params_file(tmp_path: Path, kind: str) -> tuple[str, str]:
     """(path given to --params, text the error must contain)."""
     f = tmp_path / "p.toml"
@@ -95,7 +95,7 @@ def test_unreadable_params_file(capsys, tmp_path):
     one_error_line(capsys, str(f), "cannot read")
 
 
-# ---- --out directories --------------------------------------------------------------------------
+# ---- --out directories ---------------------------------------------------------------------------
 def _out_dir(tmp_path: Path, kind: str) -> tuple[str, str]:
     if kind == "existing_file":
         (tmp_path / "f").write_text("keep me")
@@ -138,7 +138,7 @@ def test_out_dir_without_write_permission(capsys, tmp_path):
     one_error_line(capsys, str(d), "cannot write")
 
 
-# ---- --plot, checked before the run -------------------------------------------------------------
+# ---- --plot, checked before the run --------------------------------------------------------------
 @pytest.mark.parametrize("kind,needle", [("no_dir", "does not exist"), ("suffix", "figure type"),
                                          ("is_dir", "is a directory"),
                                          ("read_only_fs", "cannot write"),
@@ -157,7 +157,7 @@ def test_bad_plot_path_refused_before_the_run(capsys, tmp_path, monkeypatch, kin
     assert not out.exists()  # no half-written result
 
 
-# ---- extreme parameter values -------------------------------------------------------------------
+# ---- extreme parameter values --------------------------------------------------------------------
 #: Parameter files (bare numbers are SI) whose every value is finite but whose derived quantities
 #: overflow: (TOML text, text the error must contain).
 EXTREME = {
@@ -204,7 +204,7 @@ def test_nan_result_is_an_error_not_a_result(capsys, tmp_path):
     assert "log_negativity.r_l" in lines[0]
 
 
-# ---- numeric flags ------------------------------------------------------------------------------
+# ---- numeric flags -------------------------------------------------------------------------------
 BAD_FLAGS = [
     ("sde", "--n-traj", "0"), ("sde", "--n-traj", "-5"), ("sde", "--n-traj", "1.5"),
     ("sde", "--n-traj", "many"), ("sde", "--dt", "0"), ("sde", "--dt", "-1"),
@@ -267,7 +267,7 @@ def test_n_jobs_capped_with_a_note(capsys, monkeypatch):
     assert seen["n_jobs"] == 1
 
 
-# ---- engine errors ------------------------------------------------------------------------------
+# ---- engine errors -------------------------------------------------------------------------------
 @pytest.mark.parametrize("exc,status,needle", [
     (CheckpointError("/runs/a: locked by process 4242"), 2, "/runs/a: locked by process 4242"),
     (ResultFileError("/runs/a/result.npz: checksum mismatch"), 2, "result.npz: checksum"),
@@ -337,7 +337,7 @@ def test_warnings_of_a_failed_command_are_not_shown(capsys, monkeypatch):
     one_error_line(capsys, "internal error: RuntimeError: boom")
 
 
-# ---- master equation: time budget, convergence --------------------------------------------------
+# ---- master equation: time budget, convergence ---------------------------------------------------
 def test_me_not_converged_exits_3_and_keeps_the_result(capsys):
     assert main(["me", "--max-dim", "20"]) == 3
     captured = capsys.readouterr()
@@ -367,7 +367,7 @@ def test_me_max_time_reaches_the_options(capsys, monkeypatch):
         one_error_line(capsys, "--max-time 7.5", "max_time")
 
 
-# ---- validate: a failing leg is reported, not a crash -------------------------------------------
+# ---- validate: a failing leg is reported, not a crash --------------------------------------------
 def test_validate_reports_failed_legs(capsys, tmp_path, monkeypatch):
     def sde_fails(*args, **kwargs):
         raise FloatingPointError("overflow in step 12")
@@ -386,7 +386,7 @@ def test_validate_reports_failed_legs(capsys, tmp_path, monkeypatch):
     assert "SDE ensemble not compared" in report and "Master equation not compared" in report
 
 
-# ---- real processes: Ctrl-C and closed pipes ----------------------------------------------------
+# ---- real processes: Ctrl-C and closed pipes -----------------------------------------------------
 def _spawn(*args: str, **kwargs) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.Popen([sys.executable, "-m", "simulator", *args], cwd=ROOT, env=env,
@@ -525,7 +525,7 @@ def test_ctrl_c_without_out_says_how_to_keep_chunks(capsys, monkeypatch):
                    "give --out DIR")
 
 
-# ---- angles (issue 18) --------------------------------------------------------------------------
+# ---- angles (issue 18) ---------------------------------------------------------------------------
 @pytest.mark.parametrize("where", ["--set", "toml", "defect"])
 def test_angle_without_information_refused(capsys, tmp_path, where):
     """``1e20`` rad holds no angle in a float: refused naming the field, never run as some angle."""
@@ -597,7 +597,7 @@ def test_report_files_are_written_as_one_unit(tmp_path, monkeypatch):
     assert {f.name: f.read_bytes() for f in tmp_path.iterdir()} == before
 
 
-# ---- runaways of wgmsim me (issue 18) -------------------------------------------------------------
+# ---- runaways of wgmsim me (issue 18) ------------------------------------------------------------
 @pytest.mark.parametrize("args,needle", [
     (["--t-max", "10", "--n-times", "1e9"], "--n-times"),
     (["--t-max", "1e308", "--n-times", "3"], "--t-max"),
@@ -629,7 +629,7 @@ def _with_func(parser, command, func):
     return parser
 
 
-# ---- runaways of wgmsim sde and ringup (issue 18) ---------------------------------------------------
+# ---- runaways of wgmsim sde and ringup (issue 18) ------------------------------------------------
 @pytest.mark.parametrize("command,args", [
     ("sde", ["--dt", "1e-9", "--n-traj", "256", "--chunk-size", "128"]),
     ("ringup", ["--dt", "1e-6", "--n-traj", "4096", "--chunk-size", "512"]),
@@ -672,7 +672,7 @@ def test_max_time_stops_between_chunks_and_resumes(capsys, tmp_path, monkeypatch
     assert resumed["covariance"] == fresh["covariance"]
 
 
-# ---- internal errors that were user input (issue 18) -----------------------------------------------
+# ---- internal errors that were user input (issue 18) ---------------------------------------------
 @pytest.mark.parametrize("command,flag,value,field", [
     ("sde", "--t-burn", "1e308", "t_burn = 1e+308"), ("sde", "--t-avg", "1e308", "t_avg = 1e+308"),
     ("sde", "--batch-time", "1e308", "batch_time = 1e+308"),
@@ -711,7 +711,7 @@ def test_ctrl_c_while_the_libraries_load_is_one_line(capsys, monkeypatch):
     assert capsys.readouterr().err == "wgmsim: interrupted\n"
 
 
-# ---- unclear messages (issue 18) ---------------------------------------------------------------------
+# ---- unclear messages (issue 18) -----------------------------------------------------------------
 def test_memory_estimate_uses_the_chunk_actually_run(capsys):
     """--chunk-size 1e9 with 16 trajectories is one chunk of 16, not 1.2 TB of working arrays."""
     assert main(["sde", "--n-traj", "16", "--chunk-size", "1e9", "--t-avg", "150", "--quiet"]) == 2

@@ -209,3 +209,12 @@ def test_params_refuse_an_angle_a_float_cannot_hold():
         Params(beta=1e20)
     with pytest.raises(ParameterError, match=r"defects\[0\]\.beta"):
         Params(defects=((1e7, 1e16),))
+
+
+def test_sweep_refuses_an_angle_a_float_cannot_hold():
+    import numpy as np
+
+    from simulator import sweep
+
+    with pytest.raises(ParameterError, match=r"beta \(in a sweep\) = 1e\+20 rad"):
+        sweep(Params.paper(), beta=np.array([0.1, 1e20]))

@@ -58,7 +58,8 @@ def check_evolution(n_times: int, t_span: float, dim: int, *, runs: int = 1,
     limit = MEMORY_FRACTION * available_memory()
     if memory > limit:
         raise ValueError(
-            f"n_times = {n_times} (--n-times): the time evolution would hold about {memory / 1e9:.3g} GB "
+            f"n_times = {n_times} (--n-times): the time evolution would hold about "
+            f"{memory / 1e9:.3g} GB "
             f"(a {dim}x{dim} density matrix per output time), more than the limit of "
             f"{limit / 1e9:.3g} GB (half the available memory); use fewer output times")
     seconds = evolution_seconds(t_span, dim, runs)

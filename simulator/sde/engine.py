@@ -19,7 +19,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import MIN_UNITS, AllDivergedError, PhysicalityWarning, StabilityWarning, StatisticsWarning
+from ..errors import (MIN_UNITS, AllDivergedError, PhysicalityWarning, StabilityWarning,
+                      StatisticsWarning)
 from ..linear import solve_lyapunov
 from ..observables import uncertainty_violation
 from ..params import Params
@@ -185,9 +186,9 @@ def simulate_sde(
     SDEResult
         ``status`` is ``"ok"`` or the most severe of ``"diverged"``, ``"unstable"``,
         ``"not_stationary"`` (the initial state had not relaxed by ``t_burn``:
-        :mod:`simulator.sde.stationarity`), ``"unphysical"``, ``"few_units"`` (all that apply in ``flags``, the reasons in
-        ``message``); each non-ok flag is also emitted as a warning
-        (:class:`~simulator.errors.StabilityWarning`, ``PhysicalityWarning``,
+        :mod:`simulator.sde.stationarity`), ``"unphysical"``, ``"few_units"`` (all that
+        apply in ``flags``, the reasons in ``message``); each non-ok flag is also emitted as a
+        warning (:class:`~simulator.errors.StabilityWarning`, ``PhysicalityWarning``,
         ``StatisticsWarning``). Standard errors are widened by :func:`student_t_factor`.
 
     Raises

@@ -1,10 +1,12 @@
 """Work of an SDE run before it starts: trajectory-steps, and seconds at this machine's rate.
 
 The rate is measured, not assumed: a pilot chunk of the same system, integrator, step and (up
-to :data:`PILOT_TRAJ`) chunk size is integrated for :data:`PILOT_STEPS`, four times as many,
-... steps until one run takes :data:`PILOT_SECONDS` (about 0.3 s in all), and timed. The estimate is ``trajectory-steps / (rate x workers)``: sampling and
-reduction are left out, so it is a floor within a factor of about 1.5 on an idle machine
-(measured in ``tests/test_sde_workrate.py``); other load on the machine lengthens the run.
+to :data:`PILOT_TRAJ`) chunk size is integrated for :data:`PILOT_STEPS` steps, then four times
+as many, ..., until one run takes :data:`PILOT_SECONDS` (about 0.3 s in all), and timed. The
+estimate is ``trajectory-steps / (rate x workers)``. Sampling and reduction are left out, so it
+is a floor: the pilot's rate was 1.2-1.3 times the run's own (chunks of 128 and 512, load
+average 7; ``tests/test_sde_workrate.py`` holds it within a factor of 4); other load on the
+machine lengthens the run.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from .ensemble import Schedule, run_chunk
 from .options import SDEOptions
 from .system import LangevinSystem
 
-__all__ = ["PILOT_TRAJ", "PILOT_STEPS", "PILOT_SECONDS", "measure_rate", "work_estimate", "format_seconds"]
+__all__ = ["PILOT_TRAJ", "PILOT_STEPS", "PILOT_SECONDS", "measure_rate", "work_estimate",
+           "format_seconds"]
 
 #: Largest chunk of the pilot run (a larger chunk is measured at this size: a conservative rate).
 PILOT_TRAJ = 256
