@@ -602,6 +602,9 @@ def test_report_files_are_written_as_one_unit(tmp_path, monkeypatch):
     (["--t-max", "10", "--n-times", "1e9"], "--n-times"),
     (["--t-max", "1e308", "--n-times", "3"], "--t-max"),
     (["--t-max", "1e308", "--n-times", "3", "--max-time", "5"], "--max-time"),
+    # refused on the stationary state's cutoffs, before a pre-pass of hours over the span
+    (["--t-max", "1e7", "--n-times", "3", "--initial-phonons", "0"], "dimension 80"),
+    (["--t-max", "1e7", "--n-times", "3", "--max-time", "5"], "pre-pass"),
 ])
 def test_me_evolution_refused_up_front_with_the_numbers(capsys, args, needle):
     t0 = time.perf_counter()

@@ -8,8 +8,9 @@ import pytest
 
 from simulator import Params
 from simulator.master import EvolveOptions, evolve_master
-from simulator.master.budget import (MAX_OVERRUN, SUBSTEP, WORK_LIMIT_SECONDS, check_evolution,
-                                     evolution_seconds, substeps)
+from simulator.master.budget import (PREPASS_GRACE_SECONDS, SUBSTEP, WORK_LIMIT_SECONDS,
+                                     check_evolution, evolution_seconds, prepass_seconds,
+                                     substeps)
 
 
 def test_substeps_are_at_most_substep_apart_and_exclude_the_ends():
@@ -29,10 +30,21 @@ def test_memory_refused_with_the_numbers():
 def test_endless_span_refused(max_time):
     with pytest.raises(ValueError, match=r"t_max = 1e\+308 \(--t-max\)"):
         check_evolution(3, 1e308, 2, max_time=max_time)
-    # the limits themselves: just below them is accepted
-    span = 0.99 * (WORK_LIMIT_SECONDS if max_time is None
-                   else max(MAX_OVERRUN * max_time, WORK_LIMIT_SECONDS)) / evolution_seconds(1.0, 2)
-    check_evolution(3, span, 2, max_time=max_time)
+
+
+def test_work_limits_at_their_edges():
+    # without a budget: the whole estimate against WORK_LIMIT_SECONDS
+    span = WORK_LIMIT_SECONDS / evolution_seconds(1.0, 2)
+    check_evolution(3, 0.99 * span, 2)
+    with pytest.raises(ValueError, match="more than 86400 s"):
+        check_evolution(3, 1.01 * span, 2)
+    # with one: the pre-pass (before the first output time) against the budget, never below
+    # PREPASS_GRACE_SECONDS
+    pre = max(20.0, PREPASS_GRACE_SECONDS) / prepass_seconds(1.0)
+    check_evolution(3, 0.99 * pre, 2, max_time=20.0)
+    with pytest.raises(ValueError, match="pre-pass"):
+        check_evolution(3, 1.01 * pre, 2, max_time=20.0)
+    check_evolution(3, 0.5, 2, max_time=1e-9)  # a tiny run with a tiny budget: stops, not refused
 
 
 def test_output_interval_longer_than_the_solver_can_take_in_one_call():

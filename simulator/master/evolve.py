@@ -356,11 +356,17 @@ def _evolve_master(params: Params, t: np.ndarray, initial_phonons: float | None,
     check_evolution(len(t), t[-1] - t[0], 2, runs=runs, max_time=options.max_time)
     ref = lyapunov(params)
     n0 = _initial_phonons(params, initial_phonons)
+    modes = kept_modes(ref.rates)
+    if ref.covariance is not None:
+        # a long run reaches the stationary state: its cutoffs bound the space from below, so
+        # an endless run is refused before the linearised pre-pass over its whole span
+        stat = ref.covariance[None]
+        dim = int(np.prod(_occupation_cutoffs(modes, stat, stat, 0.0, options.tail)[0]))
+        check_evolution(len(t), t[-1] - t[0], dim, runs=runs, max_time=options.max_time)
     # dV/dt = A V + V A^T + D is affine in V0: V(t; n0) = V_cold(t) + n0 W(t)
     cold = covariance_evolution(ref.rates, t, initial_covariance(0.0)).covariance
     warm = covariance_evolution(ref.rates, t, initial_covariance(1.0)).covariance
     lin = cold + n0 * (warm - cold)
-    modes = kept_modes(ref.rates)
     cutoffs = _evolve_cutoffs(params, modes, cold, warm, n0, options)
     check_evolution(len(t), t[-1] - t[0], int(np.prod(cutoffs)), runs=runs,
                     max_time=options.max_time)
