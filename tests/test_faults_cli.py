@@ -783,3 +783,15 @@ def test_me_evolution_stopped_by_max_time_says_so_and_exits_3(capsys):
                  "--initial-phonons", "0", "--cutoffs", "10,12"]) == 3
     out = capsys.readouterr()
     assert "STATUS NOT_CONVERGED" in out.out and "max_time = 0.3 s spent" in out.err
+
+
+def test_full_disk_while_validate_writes_its_report_names_the_folder(capsys, tmp_path,
+                                                                     monkeypatch):
+    def full(*args, **kwargs):  # a write that fails after its file was opened: no file name
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cli_validate, "validate", lambda *a, **k: None)
+    monkeypatch.setattr(cli_validate, "write_report", full)
+    out = tmp_path / "rep"
+    assert main(["validate", "--quick", "--out", str(out)]) == 2
+    one_error_line(capsys, f"wgmsim validate: cannot access {out}", "No space left on device")
