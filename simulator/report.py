@@ -68,6 +68,9 @@ def summary_lines(res: ValidationResult) -> list[str]:
     if res.sde is not None and res.sde.n_units < 8:
         lines.append(f"  warning: the SDE error bars rest on only {res.sde.n_units} statistical "
                      "units (chunks x batches; slow relaxation here): treat its verdict with care")
+    if res.sde is not None and res.sde.status not in ("ok", "few_units"):
+        # e.g. not_stationary: a disagreement that is the run's, not the physics'
+        lines.append(f"  warning: SDE status {res.sde.status}: {res.sde.message}")
     if res.sde_skipped:
         lines.append(f"  SDE ensemble not compared: {res.sde_skipped}")
     if res.master_skipped:

@@ -795,3 +795,24 @@ def test_full_disk_while_validate_writes_its_report_names_the_folder(capsys, tmp
     out = tmp_path / "rep"
     assert main(["validate", "--quick", "--out", str(out)]) == 2
     one_error_line(capsys, f"wgmsim validate: cannot access {out}", "No space left on device")
+
+
+def test_validate_summary_shows_an_sde_status_that_is_not_ok(capsys, monkeypatch):
+    """A not_stationary SDE leg is said in the summary, next to its verdict."""
+    import dataclasses
+
+    from simulator import Params
+    from simulator.report import summary_lines
+    from simulator.sde import SDEOptions
+    from simulator.validate import ValidateOptions, validate
+
+    small = SDEOptions(n_traj=64, chunk_size=8, t_avg=150.0, t_burn=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = validate(Params.paper(), ValidateOptions(master=False, sde=small,
+                                                       control_variate=False))
+    assert res.sde.status == "not_stationary"
+    text = "\n".join(summary_lines(res))
+    assert "SDE status not_stationary: the initial state has not relaxed" in text
+    ok = dataclasses.replace(res, sde=dataclasses.replace(res.sde, status="ok"))
+    assert "SDE status" not in "\n".join(summary_lines(ok))
