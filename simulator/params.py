@@ -71,8 +71,8 @@ BOUNDS: dict[str, tuple[float, bool]] = {
 #: Real fields that may take any finite value.
 UNBOUNDED = ("beta", "detuning")
 #: Largest rounding error (rad) of the phase ``2 m beta`` through which an angle enters the
-#: model: beyond ``|beta| ~ 8e6 / m`` rad (2e6 at ``m = 4``) half a unit in the last place of a float moves it by
-#: more, and at ``1e15`` rad a float holds no angle at all. Such angles are refused (``'<n>pi'``
+#: model: beyond ``|beta| ~ 8e6 / m`` rad (2e6 at ``m = 4``) half a unit in the last place of a
+#: float moves it by more, and at ``1e15`` rad a float holds no angle at all. Such angles are refused (``'<n>pi'``
 #: and ``'<n>deg'`` texts are reduced exactly, :mod:`simulator.units`).
 ANGLE_PHASE_TOLERANCE = 1e-9
 
