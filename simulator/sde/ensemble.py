@@ -55,7 +55,7 @@ from ..model import initial_covariance
 from ..resources import available_memory
 from ..resultio import atomic_write_bytes
 from .integrators import make_integrator
-from .options import SDEOptions
+from .options import SDEOptions, check_steps
 from .system import LangevinSystem
 
 __all__ = ["Schedule", "ChunkResult", "schedule", "run_chunk", "run_chunks", "chunk_seeds",
@@ -226,18 +226,6 @@ def divergence_bound(system: LangevinSystem, options: SDEOptions) -> float:
         raise ValueError(f"bound: cannot be derived from the system (reference standard deviation "
                          f"{sigma!r}); give bound explicitly")
     return BOUND_SIGMAS * sigma
-
-
-#: Most steps a time may take (integers up to 2^53 are exact in a float).
-MAX_STEPS = 2.0**53
-
-
-def check_steps(name: str, value: float | None, dt: float) -> None:
-    """``ValueError`` naming ``name`` if ``value / dt`` steps are more than :data:`MAX_STEPS`
-    (``t_avg = 1e308`` would overflow the step counts)."""
-    if value is not None and not value / dt <= MAX_STEPS:
-        raise ValueError(f"{name} = {value!r}: {value / dt:.3g} steps of dt = {dt!r}, more than "
-                         f"{MAX_STEPS:.3g}")
 
 
 def schedule(system: LangevinSystem, options: SDEOptions) -> Schedule:

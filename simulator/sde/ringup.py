@@ -58,7 +58,6 @@ from .ensemble import (
     Schedule,
     check_resources,
     check_run_arguments,
-    check_steps,
     effective_workers,
     initial_moments,
     run_chunks,
@@ -66,7 +65,7 @@ from .ensemble import (
 )
 from .estimators import batch_means_stderr, jackknife, max_abs, pooled_covariance, z_scores
 from .integrators import METHODS, ExponentialEuler
-from .options import SDEOptions, _positive
+from .options import SDEOptions, _positive, check_steps
 from .system import LangevinSystem, OptomechanicalRemainder
 
 __all__ = ["RingupOptions", "RingupResult", "simulate_ringup", "ringup_system", "MeanFieldPath"]
