@@ -65,3 +65,17 @@ def test_budget_checked_inside_a_long_output_interval():
     res = evolve_master(p, np.array([0.0, 200.0]), initial_phonons=0.0, options=opts)
     assert res.timing["mesolve"] < 3.0
     assert res.status == "not_converged" and len(res.t) == 1
+
+
+def test_direct_solve_that_would_overrun_the_budget_is_not_started():
+    """A sparse-LU solve cannot be interrupted: estimated (dim^4; 133 s measured at dimension
+    240) and refused before it starts when it would overrun max_time."""
+    import time
+
+    from simulator.master import BudgetSpent, MasterOptions, solve_master
+
+    t0 = time.perf_counter()
+    with pytest.raises(BudgetSpent, match=r"would be overrun at cutoffs \(8, 30\).*not started"):
+        solve_master(Params.paper(), options=MasterOptions(method="direct", cutoffs=(8, 30),
+                                                           max_time=10.0))
+    assert time.perf_counter() - t0 < 5

@@ -9,6 +9,9 @@ refused with the numbers (``ValueError`` naming ``n_times`` or ``t_max``).
 The solver is advanced at most :data:`SUBSTEP` (``1/omega_m``) at a time, whatever the spacing
 of the output times, so that the time budget (``max_time``) is checked at least that often and
 no single call of the integrator runs out of steps (``nsteps``) or never returns.
+
+A direct (sparse LU) steady-state solve cannot be interrupted: its time is estimated
+(:func:`direct_solve_seconds`) and it is not started when it would overrun the budget.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from ..resources import MEMORY_FRACTION, available_memory
 
 __all__ = ["SUBSTEP", "PER_TIME_BYTES", "SECONDS_PER_UNIT_TIME_DIM2",
            "PREPASS_SECONDS_PER_UNIT_TIME", "WORK_LIMIT_SECONDS", "evolution_memory",
-           "prepass_seconds", "evolution_seconds", "check_evolution", "substeps"]
+           "prepass_seconds", "evolution_seconds", "check_evolution", "direct_solve_seconds",
+           "substeps"]
 
 #: Longest interval (1/omega_m) the solver is advanced in one call.
 SUBSTEP = 2.0
@@ -38,6 +42,10 @@ MAX_OVERRUN = 100.0
 #: Cost of the linearised pre-pass (``scipy.integrate.solve_ivp`` of the covariance, rtol
 #: 1e-9) per unit of time: measured 1.06e-3 s (span 1e5 in 106 s, loaded 2-core machine).
 PREPASS_SECONDS_PER_UNIT_TIME = 1e-3
+#: Direct (sparse LU) steady-state solve, which cannot be interrupted: measured 8.2 s at
+#: dimension 120 and 133 s at 240 (cutoffs (6, 20), (8, 30); loaded 2-core machine), i.e.
+#: ``dim^4`` times this.
+DIRECT_SECONDS_PER_DIM4 = 4e-8
 #: A pre-pass estimated below this (s) is never refused for a budget: it is short in any case.
 PREPASS_GRACE_SECONDS = 10.0
 #: Longest estimated run accepted without a time budget (``max_time``), seconds.
@@ -96,6 +104,11 @@ def check_evolution(n_times: int, t_span: float, dim: int, *, runs: int = 1,
             f"max_time = {max_time:g} s (--max-time): it could reach only a small part of it; "
             "shorten t_max")
     return {"memory_bytes": memory, "seconds": seconds}
+
+
+def direct_solve_seconds(dim: int) -> float:
+    """Estimated seconds of one direct (sparse LU) steady-state solve at dimension ``dim``."""
+    return DIRECT_SECONDS_PER_DIM4 * float(dim) ** 4
 
 
 def substeps(t0: float, t1: float) -> Iterator[float]:

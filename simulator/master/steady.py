@@ -41,6 +41,7 @@ from .common import (
     moments,
     top_population,
 )
+from .budget import direct_solve_seconds
 from .operators import (
     BASES,
     Space,
@@ -415,7 +416,7 @@ def _steady_state(space: Space, ref: LyapunovResult, options: "MasterOptions",
     def count(_x) -> None:
         iterations[0] += 1
         if deadline is not None and time.perf_counter() > deadline:
-            raise _OutOfTime(iterations[0])
+            raise _OutOfTime(f"{iterations[0]} solver iterations")
 
     log.info("master steady state: solving at cutoffs %s (dimension %d, %s)",
              tuple(space.cutoffs), space.dim, options.method)
@@ -584,12 +585,17 @@ def _cutoff_loop(modes: tuple[str, ...], cutoffs: tuple[int, ...], ref: Lyapunov
     rnd = None
     for _ in range(options.max_rounds):
         try:
+            _check_direct(cutoffs, options, deadline)
             rnd_new = _solve_round(modes, cutoffs, ref, options, deadline)
         except _OutOfTime as exc:
             spent = time.perf_counter() - t_start
+            dim = int(np.prod(cutoffs))
             where = (f"time budget max_time = {options.max_time:g} s spent ({spent:.3g} s) "
-                     f"inside the solve at cutoffs {cutoffs} (dimension {int(np.prod(cutoffs))}"
-                     f", {exc.args[0]} solver iterations)")
+                     f"inside the solve at cutoffs {cutoffs} (dimension {dim}, {exc.args[0]})"
+                     if len(exc.args) == 1 else
+                     f"time budget max_time = {options.max_time:g} s would be overrun at "
+                     f"cutoffs {cutoffs} (dimension {dim}): {exc.args[0]} ({spent:.3g} s "
+                     "spent)")
             if rnd is None:
                 raise BudgetSpent(f"{where}, before any steady state was found; raise max_time "
                                   "(--max-time) or lower the cutoffs") from None
@@ -612,6 +618,19 @@ def _cutoff_loop(modes: tuple[str, ...], cutoffs: tuple[int, ...], ref: Lyapunov
     if report is not None:
         report(len(history), len(history))
     return _Loop(rnd, history, cutoffs, change, converged, message)
+
+
+def _check_direct(cutoffs: tuple[int, ...], options: MasterOptions,
+                  deadline: float | None) -> None:
+    """:class:`_OutOfTime` before a direct (sparse LU) solve, which cannot be interrupted, whose
+    estimated time (:func:`~simulator.master.budget.direct_solve_seconds`) would overrun the
+    deadline."""
+    if options.method != "direct" or deadline is None:
+        return
+    est = direct_solve_seconds(int(np.prod(cutoffs)))
+    if time.perf_counter() + est > deadline:
+        raise _OutOfTime(f"the direct solve, which cannot be interrupted, would take about "
+                         f"{est:.3g} s; not started", "estimated")
 
 
 def _solve_round(modes: tuple[str, ...], cutoffs: tuple[int, ...], ref: LyapunovResult,
