@@ -15,6 +15,10 @@ Statuses
     The parameter point is dynamically unstable (an eigenvalue of the drift with real part >= 0).
 ``diverged``
     Trajectories left the region where the model holds and were dropped.
+``not_stationary``
+    The averaging window of a stationary run started before the initial state had relaxed (the
+    predicted relaxation bias exceeds the error bar, or the window's first part differs from
+    its last): the time averages are biased (:mod:`simulator.sde.stationarity`).
 ``unphysical``
     A covariance violates the uncertainty principle ``V + i Omega / 2 >= 0``.
 ``not_converged``
@@ -27,6 +31,7 @@ __all__ = [
     "MIN_UNITS", "STATUSES",
     "WgmsimWarning", "StatisticsWarning", "StabilityWarning", "PhysicalityWarning",
     "ResultFileError", "CheckpointError", "RunInterrupted", "ParameterError",
+    "TimeBudgetSpent", "AllDivergedError",
 ]
 
 
@@ -38,7 +43,8 @@ class ParameterError(ValueError):
 MIN_UNITS = 8
 
 #: Every status a result can carry (see the module docstring).
-STATUSES = ("ok", "few_units", "unstable", "diverged", "unphysical", "not_converged")
+STATUSES = ("ok", "few_units", "unstable", "not_stationary", "diverged", "unphysical",
+            "not_converged")
 
 
 class WgmsimWarning(UserWarning):
@@ -55,6 +61,13 @@ class StabilityWarning(WgmsimWarning):
 
 class PhysicalityWarning(WgmsimWarning):
     """A state that quantum mechanics forbids (uncertainty principle violated)."""
+
+
+class AllDivergedError(FloatingPointError, ValueError):
+    """Every trajectory (or all but one statistical unit) left the divergence bound: no result
+    with an error bar exists. Raised for a bound the user chose too small as well as for a
+    point beyond the model's range; a ``ValueError`` too, so that the command line treats it
+    as input to change (exit 2)."""
 
 
 class ResultFileError(ValueError):
@@ -83,3 +96,25 @@ class RunInterrupted(KeyboardInterrupt):
     def __init__(self, done: int, total: int, folder=None) -> None:
         super().__init__(f"interrupted after {done} of {total} chunks")
         self.done, self.total, self.folder = done, total, folder
+
+
+class TimeBudgetSpent(RuntimeError):
+    """A chunked run stopped between chunks because its time budget (``max_time``) was spent;
+    the finished chunks are saved if ``folder`` is set, and rerunning the same command resumes.
+
+    Attributes
+    ----------
+    done, total : int
+        Chunks finished (and saved, if ``folder`` is set) and chunks in the run.
+    folder : pathlib.Path or None
+        Checkpoint folder holding the finished chunks.
+    max_time, spent : float
+        The budget and the time spent (s).
+    """
+
+    def __init__(self, done: int, total: int, folder, max_time: float, spent: float) -> None:
+        where = f"saved in {folder}" if folder is not None else "not saved (no out folder)"
+        super().__init__(f"time budget max_time = {max_time:g} s spent ({spent:.3g} s): "
+                         f"{done} of {total} chunks finished, {where}")
+        self.done, self.total, self.folder = done, total, folder
+        self.max_time, self.spent = max_time, spent

@@ -421,6 +421,9 @@ def lyapunov(params: Params) -> LyapunovResult:
     >>> res.stable, round(res.log_negativity["r_m"], 4)
     (True, 0.1597)
     """
+    if not isinstance(params, Params):
+        raise TypeError(f"params: expected Params (e.g. Params.paper()), got "
+                        f"{type(params).__name__}")
     rates = Rates.from_params(params)
     mf = mean_field(rates)
     A, D = drift_matrix(rates, mf), diffusion_matrix(rates)

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from .conventions import SQRT2, VACUUM_VARIANCE, amplitude, quadratures
-from .params import (Params, ParameterError, check_array, drive_amplitude, scattering,
-                     single_photon_coupling, thermal_occupation, total_decay)
+from .params import (Params, ParameterError, check_angle, check_array, drive_amplitude,
+                     scattering, single_photon_coupling, thermal_occupation, total_decay)
 
 __all__ = [
     "Rates",
@@ -115,7 +115,11 @@ class Rates:
 
         def get(name: str) -> np.ndarray:
             if name in grid:
-                return check_array(name, grid[name], complex_ok=(name == "eta"))
+                values = check_array(name, grid[name], complex_ok=(name == "eta"))
+                if name == "beta":  # as Params: no angle a float cannot hold
+                    worst = float(np.abs(values).max()) if values.size else 0.0
+                    check_angle(f"{name} (in a sweep)", worst, params.m)
+                return values
             return np.asarray(getattr(params, name))
 
         defects = [(np.asarray(e), np.asarray(b)) for e, b in params.defects]

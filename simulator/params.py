@@ -40,7 +40,7 @@ from .derived import check_derived as _check_derived
 from .derived import no_gain as _no_gain
 from .errors import ParameterError
 
-__all__ = ["Params", "ParameterError", "check_array"]
+__all__ = ["Params", "ParameterError", "check_angle", "check_array"]
 
 
 _PAPER_OMEGA_M = 63e6
@@ -78,6 +78,11 @@ BOUNDS: dict[str, tuple[float, bool]] = {
 }
 #: Real fields that may take any finite value.
 UNBOUNDED = ("beta", "detuning")
+#: Largest rounding error (rad) of the phase ``2 m beta`` through which an angle enters the
+#: model: beyond ``|beta| ~ 8e6 / m`` rad (2e6 at ``m = 4``) half a unit in the last place of a
+#: float moves it by more, and at ``1e15`` rad a float holds no angle at all. Such angles are refused (``'<n>pi'``
+#: and ``'<n>deg'`` texts are reduced exactly, :mod:`simulator.units`).
+ANGLE_PHASE_TOLERANCE = 1e-9
 
 
 def check_array(name: str, values: Any, *, complex_ok: bool = False) -> np.ndarray:
@@ -174,6 +179,9 @@ class Params:
         put("eta", _no_gain("eta", _complex("eta", self.eta)))
         put("m", check_integer("m", self.m, low=1, error=ParameterError))
         put("defects", self._check_defects(self.defects))
+        check_angle("beta", self.beta, self.m)
+        for j, (_, beta) in enumerate(self.defects):
+            check_angle(f"defects[{j}].beta", beta, self.m)
         if self.damping not in DAMPING_MODELS:
             raise ParameterError(f"damping = {self.damping!r}: must be one of {DAMPING_MODELS}")
         _check_derived(self)
@@ -414,6 +422,18 @@ class Params:
     def Delta_J(self) -> float:
         """Common frequency shift ``Re(sum_j eps_j + eta)`` (s^-1)."""
         return float(scattering(self.defects, self.eta, self.beta, self.m).delta_J)
+
+
+def check_angle(name: str, beta: float, m: int) -> None:
+    """Refuse an angle too large for a float to hold to :data:`ANGLE_PHASE_TOLERANCE` in the
+    phase ``2 m beta`` (the model's period in ``beta`` is ``pi / m``)."""
+    err = m * math.ulp(abs(beta))
+    if err > ANGLE_PHASE_TOLERANCE:
+        raise ParameterError(
+            f"{name} = {beta!r} rad: too large for a float to hold the angle (rounding error of "
+            f"the phase 2 m beta: {err:.2g} rad, allowed {ANGLE_PHASE_TOLERANCE:g}); reduce it "
+            f"modulo pi/m = {math.pi / m:.6g} rad first, or write it as '<n>pi' or '<n>deg', "
+            "which are reduced exactly")
 
 
 def _complex_from_pair(name: str, pair: Any) -> complex:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +75,9 @@ def summary_lines(res: ValidationResult) -> list[str]:
     if res.sde is not None and res.sde.n_units < 8:
         lines.append(f"  warning: the SDE error bars rest on only {res.sde.n_units} statistical "
                      "units (chunks x batches; slow relaxation here): treat its verdict with care")
+    if res.sde is not None and res.sde.status not in ("ok", "few_units"):
+        # e.g. not_stationary: a disagreement that is the run's, not the physics'
+        lines.append(f"  warning: SDE status {res.sde.status}: {res.sde.message}")
     if res.sde_skipped:
         lines.append(f"  SDE ensemble not compared: {res.sde_skipped}")
     if res.master_skipped:
@@ -180,11 +185,31 @@ def _table(res: ValidationResult) -> list[str]:
 
 
 def write_report(res: ValidationResult, directory: str | Path) -> Path:
-    """Write ``report.md``, ``report.json`` and the figures into ``directory``; return report.md."""
-    from .plotting import plot_validation
+    """Write ``report.md``, ``report.json``, ``report.html`` and the figures into ``directory``
+    as one unit; return the path of report.md.
 
+    The files are written into a staging folder inside ``directory`` and moved into place (each
+    move atomic) only when all of them are written: a failure (a full disk) leaves the previous
+    report whole, never half of each.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    staging = directory / f".report-staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        _write_report_files(res, staging)
+        for f in sorted(staging.iterdir()):
+            os.replace(f, directory / f.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return directory / "report.md"
+
+
+def _write_report_files(res: ValidationResult, directory: Path) -> None:
+    """The files of :func:`write_report`, written straight into ``directory``."""
+    from .plotting import plot_validation
+
     d = report_dict(res)
     (directory / "report.json").write_text(json.dumps(d, indent=2) + "\n")
     md = ["# wgmsim validation report", "", "```", *summary_lines(res), "```", ""]
@@ -225,7 +250,6 @@ def write_report(res: ValidationResult, directory: str | Path) -> Path:
     path = directory / "report.md"
     path.write_text("\n".join(md))
     write_html(d, directory, figs if res.comparisons else ())
-    return path
 
 
 def _fmt(v: Any) -> str:

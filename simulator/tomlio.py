@@ -8,6 +8,7 @@ TOML spelling, so keys whose value is ``None`` are left out (every such option d
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import tomllib
@@ -22,7 +23,9 @@ def read_toml(path: str | Path, error: type[Exception] = ValueError) -> dict[str
     path = Path(path)
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            data = fh.read()
+        # a UTF-8 byte-order mark (written by some editors) is not TOML: skip it
+        return tomllib.load(io.BytesIO(data.removeprefix(b"\xef\xbb\xbf")))
     except FileNotFoundError:
         raise error(f"{path}: no such file") from None
     except tomllib.TOMLDecodeError as exc:

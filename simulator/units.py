@@ -13,6 +13,9 @@ length        ``m mm um nm``
 angle         ``rad deg pi`` (``0.125pi`` is ``pi/8`` rad)
 ============  ==========================================================================
 
+Angles in ``pi`` and ``deg`` are reduced by whole turns exactly before they are converted to
+radians (``1e20pi`` is 0; ``2.125pi`` is ``0.125pi``), so no angle is lost to rounding.
+
 ``Gamma`` and ``omega_m`` are *relative* units: they are resolved against a parameter set
 (:func:`parse_quantity` takes them as keywords; :meth:`simulator.params.Params.from_mapping`
 resolves them against the parameters being built). A number without a unit is accepted only for
@@ -61,6 +64,9 @@ UNITS: dict[str, dict[str, float | None]] = {
     "angle": {"rad": 1.0, "deg": math.pi / 180.0, "pi": math.pi},
     "dimensionless": {},
 }
+#: One full turn in the angle units that can be reduced exactly before conversion to radians
+#: (every angle enters the model through ``exp(2i m beta)``, periodic in ``pi``).
+_TURN = {"pi": 2.0, "deg": 360.0}
 #: The relative units: resolved against a parameter set.
 RELATIVE_UNITS = ("Gamma", "omega_m")
 
@@ -112,6 +118,9 @@ class Quantity:
         if not self.unit:
             return self.number
         factor = UNITS[self.dimension][self.unit]
+        if self.unit in _TURN and not isinstance(self.number, complex):
+            # exact reduction by whole turns (fmod is exact): 1e20pi is 0, not 1e20 * 3.14...
+            return math.fmod(self.number, _TURN[self.unit]) * factor
         if factor is None:
             factor = {"Gamma": Gamma, "omega_m": omega_m}[self.unit]
             if factor is None:
@@ -161,6 +170,8 @@ def parse_text(text: str, key: str, *, complex_ok: bool | None = None) -> Quanti
     base = key.rsplit(".", 1)[-1]
     if complex_ok is None:
         complex_ok = base in COMPLEX_KEYS
+    if isinstance(text, str):  # U+2212 MINUS SIGN, as pasted from a paper, is a minus
+        text = text.replace("\u2212", "-")
     match = _PATTERN.match(text) if isinstance(text, str) else None
     if match is None:
         raise UnitError(f"{key} = {text!r}: not a number with a unit; allowed units: "

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -476,10 +477,13 @@ def tiny_sde_result():
     from simulator.sde import SDEOptions, simulate_sde
 
     opts = SDEOptions(n_traj=8, chunk_size=8, t_burn=5.0, t_avg=20.0, batch_time=5.0)
-    return simulate_sde(Params.paper(), opts, seed=2)
+    with warnings.catch_warnings():  # few_units and not_stationary: a fixture for display only
+        warnings.simplefilter("ignore")
+        return simulate_sde(Params.paper(), opts, seed=2)
 
 
-@pytest.mark.parametrize("status", ["few_units", "unstable", "diverged", "unphysical"])
+@pytest.mark.parametrize("status", ["few_units", "unstable", "diverged", "unphysical",
+                                    "not_stationary"])
 @pytest.mark.parametrize("as_json", [False, True])
 def test_sde_status_shown_in_text_and_json(capsys, monkeypatch, tiny_sde_result, status, as_json):
     import dataclasses

@@ -50,8 +50,10 @@ ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 P = Params.paper()
 # 4 chunks x 2 batches = 8 units; batches far shorter than the correlation time (few_units):
-# these runs test bits and files, not error bars.
-TINY = SDEOptions(n_traj=8, chunk_size=2, dt=0.1, t_burn=5.0, t_avg=20.0, batch_time=10.0)
+# these runs test bits and files, not error bars. They start in the stationary state (a thermal
+# start would not relax in t_burn = 5 and add not_stationary).
+TINY = SDEOptions(n_traj=8, chunk_size=2, dt=0.1, t_burn=5.0, t_avg=20.0, batch_time=10.0,
+                  initial="lyapunov")
 SEED = 3
 
 pytestmark = pytest.mark.filterwarnings("ignore::simulator.errors.StatisticsWarning")
@@ -451,7 +453,8 @@ def test_tampered_ringup_result_is_refused(tmp_path):
 
 # ---- honest error bars -------------------------------------------------------------------------
 def test_few_units_status_and_warning():
-    opts = SDEOptions(n_traj=4, chunk_size=2, dt=0.1, t_burn=5.0, t_avg=300.0, batch_time=150.0)
+    opts = SDEOptions(n_traj=4, chunk_size=2, dt=0.1, t_burn=5.0, t_avg=300.0, batch_time=150.0,
+                      initial="lyapunov")
     with pytest.warns(StatisticsWarning, match="only 4 statistical units") as rec:
         res = simulate_sde(P, opts, seed=0)
     assert res.status == "few_units" and res.n_units == 4

@@ -13,6 +13,7 @@ from simulator import Params, lyapunov
 from simulator.cli import main
 from simulator.conventions import symplectic_form
 from simulator.master import (
+    BudgetSpent,
     EvolveOptions,
     MasterOptions,
     TruncationError,
@@ -263,11 +264,29 @@ def test_lossy_scatterers_are_loss_channels():
             assert rate.real == pytest.approx(2 * float(ref.rates.gamma_J) * n_sites, rel=1e-12)
 
 
-def test_max_time_stops_the_cutoff_loop():
-    res = solve_master(PAPER, options=MasterOptions(max_time=1e-9))
+def test_max_time_stops_the_cutoff_loop(monkeypatch):
+    import simulator.master.steady as steady
+
+    # a budget spent inside the first solve leaves no steady state: refused (issue 18), not
+    # overrun until the solve returns
+    with pytest.raises(BudgetSpent, match=r"max_time = 1e-09 s spent .* inside the solve"):
+        solve_master(PAPER, options=MasterOptions(max_time=1e-9))
+    # spent inside a later solve: the last finished round is returned, not converged. The clock
+    # jumps by 1000 s when the second solve starts (deterministic, whatever the machine's load)
+    jump, real, solve = [0.0], steady.time.perf_counter, steady.STEADY_METHODS["sylvester"]
+
+    def second_is_late(L, space, ref, options, callback=None):
+        jump[0] += 1000.0 if space.dim > first_dim else 0.0
+        return solve(L, space, ref, options, callback=callback)
+
+    first_dim = solve_master(PAPER, options=MasterOptions(max_rounds=1)).history[0]["dim"]
+    monkeypatch.setattr(steady.time, "perf_counter", lambda: real() + jump[0])
+    monkeypatch.setitem(steady.STEADY_METHODS, "sylvester", second_is_late)
+    res = solve_master(PAPER, options=MasterOptions(max_time=100.0))
+    monkeypatch.undo()
     assert res.status == "not_converged" and not res.converged
-    assert "max_time" in res.message and str(res.cutoffs) in res.message
-    assert len(res.history) == 1
+    assert "inside the solve" in res.message and str(res.cutoffs) in res.message
+    assert len(res.history) == 1 and res.history[0]["dim"] == first_dim
     assert solve_master(PAPER).status == "ok"
     traj = evolve_master(COLD, [0.0, 0.25, 0.5], options=EvolveOptions(max_time=1e-9))
     assert traj.status == "not_converged" and "max_time" in traj.message

@@ -121,7 +121,7 @@ SMALL = SDEOptions(n_traj=48, chunk_size=8, dt=0.1, t_burn=20.0, t_avg=40.0, bat
 
 def test_small_is_few_units():
     with pytest.warns(StatisticsWarning, match="correlation times"):
-        res = simulate_sde(Params.paper(), SMALL.replace(n_traj=16), seed=0)
+        res = simulate_sde(Params.paper(), SMALL.replace(n_traj=16, initial="lyapunov"), seed=0)
     assert res.status == "few_units" and res.flags == ("few_units",)
     assert "batch_time 10 is 0.676 correlation times" in res.message
 

@@ -194,3 +194,27 @@ def test_conflicting_keys_refused():
         from_cli("G=0.5omega_m", "power=1mW")
     with pytest.raises(ParameterError, match="G: .*needs the mean field"):
         Params.from_mapping({"G": "0.5omega_m"})
+
+
+def test_angles_in_pi_and_deg_are_reduced_by_whole_turns_exactly():
+    assert parse_quantity("1e20pi", "beta") == 0.0
+    assert parse_quantity("2.125pi", "beta") == parse_quantity("0.125pi", "beta")
+    assert parse_quantity("-360.5deg", "beta") == parse_quantity("-0.5deg", "beta")
+    assert parse_quantity("1.5pi", "beta") == 1.5 * math.pi  # within a turn: unchanged
+
+
+def test_params_refuse_an_angle_a_float_cannot_hold():
+    Params(beta=1e5)  # rounding error of 2 m beta ~ 6e-11 rad: accepted
+    with pytest.raises(ParameterError, match=r"beta = 1e\+20 rad: too large"):
+        Params(beta=1e20)
+    with pytest.raises(ParameterError, match=r"defects\[0\]\.beta"):
+        Params(defects=((1e7, 1e16),))
+
+
+def test_sweep_refuses_an_angle_a_float_cannot_hold():
+    import numpy as np
+
+    from simulator import sweep
+
+    with pytest.raises(ParameterError, match=r"beta \(in a sweep\) = 1e\+20 rad"):
+        sweep(Params.paper(), beta=np.array([0.1, 1e20]))

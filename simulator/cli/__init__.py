@@ -14,7 +14,8 @@ import sys
 import traceback
 import warnings
 
-from ..errors import CheckpointError, ResultFileError, RunInterrupted, WgmsimWarning
+from ..errors import (CheckpointError, ResultFileError, RunInterrupted, TimeBudgetSpent,
+                      WgmsimWarning)
 from ..params import ParameterError
 from . import lyapunov, me, ringup, sde, validate
 from .checks import OnelineParser, UsageError, one_line, wrap
@@ -84,6 +85,15 @@ def interrupted_message(exc: KeyboardInterrupt, out: str | None = None) -> str:
     return "interrupted"
 
 
+#: The flags that size each command's run, named when it runs out of memory.
+_SIZE_FLAGS = {
+    "sde": "--n-traj, --chunk-size, --t-avg",
+    "ringup": "--n-traj, --chunk-size, --t-final, --output-every",
+    "validate": "--quick, --master-max-dim",
+    "me": "--max-dim, --cutoffs, --n-times, --initial-phonons",
+}
+
+
 def _silence_stdout() -> None:
     """After a closed pipe: point stdout at /dev/null so the exit flush raises nothing."""
     try:
@@ -133,15 +143,23 @@ def main(argv: list[str] | None = None) -> int:
         # the reader went away (``wgmsim lyapunov | head -1``): stop quietly, as CLI tools do
         _silence_stdout()
         return EXIT_PIPE
+    except TimeBudgetSpent as exc:
+        fix = ("rerun the same command to resume" if exc.folder is not None
+               else "give --out DIR to keep finished chunks")
+        fail(f"--max-time {exc.max_time:g}: {exc}; {fix}")
+        return EXIT_NOT_CONVERGED
     except ParameterError as exc:
         fail(f"invalid parameter: {exc}")
     except (UsageError, CheckpointError, ResultFileError) as exc:
         fail(str(exc))
     except MemoryError:
-        fail("out of memory: make the run smaller (--n-traj, --t-avg, --max-dim)")
+        flags = _SIZE_FLAGS.get(getattr(args, "command", None), "")
+        fail("out of memory: make the run smaller" + (f" ({flags})" if flags else ""))
     except OSError as exc:
-        where = f" {exc.filename}" if exc.filename else ""
-        fail(f"cannot access{where}: {exc.strerror or exc}")
+        # a write that fails after its file was opened (a full disk) carries no file name: name
+        # the output folder then
+        where = exc.filename or getattr(args, "out", None) or getattr(args, "plot", None)
+        fail(f"cannot access{f' {where}' if where else ''}: {exc.strerror or exc}")
     except Exception as exc:  # noqa: BLE001 - the last line of defence of the command line
         if debug:
             traceback.print_exc()

@@ -150,7 +150,7 @@ def check_toml_file(flag: str, path: str) -> None:
     except UnicodeDecodeError:
         raise UsageError(f"{flag} {path}: not a text (UTF-8) TOML file") from None
     try:
-        tomllib.loads(text)
+        tomllib.loads(text.removeprefix("\ufeff"))  # a byte-order mark is skipped (tomlio)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{flag} {path}: not valid TOML ({exc})") from None
 
@@ -185,10 +185,17 @@ def _probe_writable(directory: Path) -> str | None:
         return exc.strerror or str(exc)
 
 
-def check_out_dir(path: str | None, flag: str = "--out") -> None:
-    """Refuse an output directory that cannot be created or written, before any work."""
+def check_out_dir(path: str | None, flag: str = "--out", files: tuple[str, ...] = ()) -> None:
+    """Refuse an output directory that cannot be created or written, or where one of the
+    ``files`` the command writes into it exists and is not a regular file, before any work."""
     if path is None:
         return
+    for name in files:
+        f = Path(path) / name
+        if f.exists() and not f.is_file():
+            raise UsageError(f"{flag} {path}: {f} exists and is not a regular file (a "
+                             "directory?); the run writes its result there: remove it or use "
+                             "another folder")
     if not path.strip():
         raise UsageError(f"{flag} {path!r}: empty directory name")
     p = Path(path)

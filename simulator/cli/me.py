@@ -104,6 +104,7 @@ def _format_evolution(tr) -> str:
     lines = [
         f"wgmsim me: master-equation time evolution from {tr.initial_phonons:.4g} phonons "
         f"(modes {','.join(tr.modes)}, cutoffs {tr.cutoffs}; units omega_m)",
+        *([f"  STATUS {tr.status.upper()}: {tr.message}"] if tr.status != "ok" else []),
         f"  truncation error {tr.truncation_error}, max |V - V_lin| = {tr.linear_difference:.2e}, "
         f"time {tr.timing['total']:.2f} s",
         "        t    E_N(r,m)   phonons    photons_r  photons_l",
@@ -120,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
     is printed."""
     from ..master import (EvolveOptions, MasterOptions, TruncationError, evolve_master,
                           solve_master)
+    from ..master.budget import check_evolution
 
     params = params_from_args(args)
     common = {} if args.max_dim is None else {"max_dim": args.max_dim}
@@ -135,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
                     f"{', '.join(unused)}: steady-state options, not used with --t-max")
             if not args.t_max > 0 or args.n_times < 2:
                 raise ValueError("--t-max must be > 0 and --n-times >= 2")
+            # before the output times are even allocated (--n-times 1e9 is 8 GB of times)
+            check_evolution(args.n_times, args.t_max, 2, max_time=args.max_time)
             t = np.linspace(0.0, args.t_max, args.n_times)
             out = evolve_master(params, t, initial_phonons=args.initial_phonons,
                                 options=build_options(args, EvolveOptions, "master",
@@ -165,7 +169,10 @@ def run(args: argparse.Namespace) -> int:
         print(text)
     status = getattr(out, "status", None)
     looped = args.t_max is None and args.cutoffs is None  # fixed cutoffs: no convergence loop
-    if looped and (getattr(out, "converged", True) is False or status not in (None, "ok")):
+    # a time evolution that stopped early (--max-time) is as incomplete as an unconverged loop
+    stopped = args.t_max is not None and status == "not_converged"
+    if stopped or looped and (getattr(out, "converged", True) is False
+                              or status not in (None, "ok")):
         sys.stdout.flush()
         why = one_line(getattr(out, "message", "") or status)
         if not why.startswith("not converged"):

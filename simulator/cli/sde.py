@@ -14,6 +14,7 @@ from ..sde.options import INITIAL_STATES
 from ..config import write_run_file
 from .checks import (UsageError, cap_workers, check_memory, check_out_dir, integer, n_jobs_arg,
                      one_line, real, wrap)
+from .budget import add_budget_arguments, check_work
 from .cluster import add_scheduler_argument, dask_backend
 from .common import add_params_arguments, params_from_args, print_json, set_help, show_progress
 from .runfile import add_config_argument, build_options
@@ -76,6 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--control-variate", action="store_true", help="also integrate the linearised "
                    "SDE on the same noise: JSON gains 'shift' (nonlinear shift of V and E_N)")
     p.add_argument("--out", metavar="DIR", help="checkpoint and result directory")
+    add_budget_arguments(p)
     add_scheduler_argument(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_config_argument(p, NAME)
@@ -166,19 +168,23 @@ def format_result(res: SDEResult) -> str:
 def run(args: argparse.Namespace) -> int:
     """Run the command. Exit 2 for bad input, unstable parameters or a run too big to fit."""
     params = params_from_args(args)
-    check_out_dir(args.out)
+    check_out_dir(args.out, files=("result.json", "result.npz", "run.toml"))
     try:
         options = options_from_args(args)
         plan = estimate_run(params, options)  # the engine's own plan, one worker
-        check_memory(f"--n-traj {options.n_traj} --chunk-size {options.chunk_size} "
-                     f"--t-avg {'default' if options.t_avg is None else format(options.t_avg, 'g')}",
-                     plan["memory_bytes"],
+        flags = (f"--n-traj {options.n_traj} --chunk-size {options.chunk_size} "
+                 f"--t-avg {'default' if options.t_avg is None else format(options.t_avg, 'g')}")
+        check_memory(flags, plan["memory_bytes"],
                      f"{plan['n_chunks']} chunks, {plan['trajectory_steps']:.3g} trajectory-steps")
         n_jobs = (args.n_jobs if args.scheduler else
                   cap_workers(args.n_jobs, plan["n_chunks"], lambda m: print(m, file=sys.stderr)))
+        sized = plan["options"]
+        check_work(NAME, args, plan["system"], sized, plan["trajectory_steps"] / options.n_traj,
+                   max(n_jobs, 1), f"{flags} --dt {sized.dt:g}",
+                   3.0 if options.control_variate else 1.0)
         with dask_backend(args.scheduler):
             res = simulate_sde(params, options, seed=args.seed, n_jobs=n_jobs, out=args.out,
-                               progress=show_progress(args))
+                               progress=show_progress(args), max_time=args.max_time)
     except UnstableSystemError as exc:
         print(f"wgmsim sde: unstable parameters: {one_line(exc)}", file=sys.stderr)
         return 2

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from pathlib import Path
 
 from ..report import summary_lines, write_report
 from ..sde import UnstableSystemError
+from ..sde.ensemble import checkpoint_lock
 from ..validate import MASTER_MAX_DIM, ValidateOptions, validate
 from ..config import write_run_file
 from .checks import (UsageError, cap_workers, check_out_dir, integer, n_jobs_arg, one_line,
@@ -59,7 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the validation; exit 0 when it ran, 2 on bad input."""
     params = params_from_args(args)
-    check_out_dir(args.out)
+    check_out_dir(args.out, files=("report.md", "report.json", "report.html", "observables.png",
+                                  "covariance_scores.png", "run.toml"))
     try:
         options = build_options(args, ValidateOptions, "validate",
                                 quick=args.quick, seed=args.seed, n_jobs=args.n_jobs,
@@ -70,15 +73,19 @@ def run(args: argparse.Namespace) -> int:
                                  lambda m: print(m, file=sys.stderr))
             if n_jobs != options.n_jobs:
                 options = dataclasses.replace(options, n_jobs=n_jobs)
-        with dask_backend(args.scheduler):
-            res = validate(params, options, out=args.out, progress=show_progress(args))
+        # the whole folder is one run's: a second validate into it is refused while this one
+        # runs (the checkpoint subfolder has its own lock), so the report files written at the
+        # end are this run's, all of them
+        with checkpoint_lock(Path(args.out)):
+            with dask_backend(args.scheduler):
+                res = validate(params, options, out=args.out, progress=show_progress(args))
+            path = write_report(res, args.out)
+            write_run_file(args.out, params, command=NAME, validate=options)
     except UsageError:
         raise
     except (UnstableSystemError, ValueError) as exc:
         print(f"wgmsim validate: {one_line(exc)}", file=sys.stderr)
         return 2
-    path = write_report(res, args.out)
-    write_run_file(args.out, params, command=NAME, validate=options)
     if args.json:
         from ..report import report_dict
 

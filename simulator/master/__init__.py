@@ -8,12 +8,12 @@
   Caldeira-Leggett dissipators, normal-mode bases and the Sylvester preconditioner.
 """
 
-from .common import TruncationError, moments
+from .common import BudgetSpent, TruncationError, moments
 from .evolve import EvolveOptions, MasterTrajectory, evolve_master
 from .steady import STEADY_METHODS, MasterOptions, MasterResult, solve_master
 from .operators import williamson
 
 __all__ = [
     "STEADY_METHODS", "EvolveOptions", "MasterOptions", "MasterResult", "MasterTrajectory",
-    "TruncationError", "evolve_master", "moments", "solve_master", "williamson",
+    "BudgetSpent", "TruncationError", "evolve_master", "moments", "solve_master", "williamson",
 ]

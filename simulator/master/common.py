@@ -22,6 +22,12 @@ class TruncationError(ValueError):
     """The state does not fit in the largest allowed truncated Fock space."""
 
 
+class BudgetSpent(TruncationError):
+    """The time budget (``max_time``) ran out inside the first solve, before any steady state
+    was found: there is no result to return. (A :class:`TruncationError`: the command line
+    exits with status 3, as for a state that does not fit.)"""
+
+
 def check_int(name: str, value: Any, low: int) -> int:
     """An integer ``>= low``, or ``ValueError`` naming the option."""
     return check_integer(name, value, low=low)

@@ -34,6 +34,7 @@ from .common import (
     temperature_for,
     top_population,
 )
+from .budget import SUBSTEP, check_evolution, substeps
 from .operators import Space, build_space, kept_modes, liouvillian
 from .states import destroy_operators, qobj_from_arrays, quadrature_operators
 from .steady import blas_threads
@@ -285,7 +286,7 @@ def _mesolve(space: Space, ref: LyapunovResult, t: np.ndarray, n0: float,
     factors = [qutip.fock_dm(c, 0) for c in space.cutoffs[:-1]]
     rho0 = qutip.tensor(*factors, qutip.thermal_dm(space.cutoffs[-1], n0))
     solver_options = {"atol": options.atol, "rtol": options.rtol, "progress_bar": False}
-    if deadline is None and report is None:
+    if deadline is None and report is None and np.diff(t).max() <= SUBSTEP:
         out = qutip.mesolve(L, rho0, t, options={"store_states": True, **solver_options})
         states = out.states
     else:
@@ -294,11 +295,23 @@ def _mesolve(space: Space, ref: LyapunovResult, t: np.ndarray, n0: float,
         states = [rho0]
         if report is not None:
             report(offset + 1, total)
-        for tk in t[1:]:
+
+        def late() -> bool:
+            return deadline is not None and time.perf_counter() > deadline
+
+        for prev, tk in zip(t[:-1], t[1:]):
+            stopped = False
+            for ts in substeps(prev, tk):  # the budget is checked at least every SUBSTEP
+                solver.step(ts)
+                if late():
+                    stopped = True
+                    break
+            if stopped:
+                break
             states.append(solver.step(tk))
             if report is not None:
                 report(offset + len(states), total)
-            if deadline is not None and time.perf_counter() > deadline:
+            if late():
                 break
     means, covs, tails = [], [], [0.0]
     for state in states:
@@ -351,14 +364,25 @@ def _evolve_master(params: Params, t: np.ndarray, initial_phonons: float | None,
                    options: EvolveOptions, report) -> MasterTrajectory:
     """:func:`evolve_master` with its progress callback (or ``None``) and threads limited."""
     t_start = time.perf_counter()
+    runs = 2 if options.check_truncation else 1
+    # before any work: the smallest space (dimension 2) bounds memory and time from below
+    check_evolution(len(t), t[-1] - t[0], 2, runs=runs, max_time=options.max_time)
     ref = lyapunov(params)
     n0 = _initial_phonons(params, initial_phonons)
+    modes = kept_modes(ref.rates)
+    if ref.covariance is not None:
+        # a long run reaches the stationary state: its cutoffs bound the space from below, so
+        # an endless run is refused before the linearised pre-pass over its whole span
+        stat = ref.covariance[None]
+        dim = int(np.prod(_occupation_cutoffs(modes, stat, stat, 0.0, options.tail)[0]))
+        check_evolution(len(t), t[-1] - t[0], dim, runs=runs, max_time=options.max_time)
     # dV/dt = A V + V A^T + D is affine in V0: V(t; n0) = V_cold(t) + n0 W(t)
     cold = covariance_evolution(ref.rates, t, initial_covariance(0.0)).covariance
     warm = covariance_evolution(ref.rates, t, initial_covariance(1.0)).covariance
     lin = cold + n0 * (warm - cold)
-    modes = kept_modes(ref.rates)
     cutoffs = _evolve_cutoffs(params, modes, cold, warm, n0, options)
+    check_evolution(len(t), t[-1] - t[0], int(np.prod(cutoffs)), runs=runs,
+                    max_time=options.max_time)
     space = build_space(modes, "fock", cutoffs, ref.covariance)
     t0 = time.perf_counter()
     deadline = None if options.max_time is None else t_start + options.max_time

@@ -33,6 +33,7 @@ from ..params import Params
 from ..progress import ProgressArg, progress_callback
 from ..protocol import ResultProtocol
 from .common import (
+    BudgetSpent,
     TruncationError,
     check_int,
     check_max_time,
@@ -42,6 +43,7 @@ from .common import (
     moments,
     top_population,
 )
+from .budget import direct_solve_seconds
 from .operators import (
     BASES,
     Space,
@@ -453,7 +455,15 @@ def _solve_ilu(L, space: Space, ref: LyapunovResult, options: "MasterOptions", c
 STEADY_METHODS = {"sylvester": _solve_sylvester, "direct": _solve_direct, "ilu": _solve_ilu}
 
 
-def _steady_state(space: Space, ref: LyapunovResult, options: "MasterOptions") -> tuple[Any, dict]:
+class _OutOfTime(Exception):
+    """Raised by the iteration callback once the deadline has passed (caught in the loop)."""
+
+
+def _steady_state(space: Space, ref: LyapunovResult, options: "MasterOptions",
+                  deadline: float | None = None) -> tuple[Any, dict]:
+    """Steady state in ``space`` and its timings; an iterative solve past ``deadline`` (a
+    ``time.perf_counter()`` value) is abandoned with :class:`_OutOfTime` at its next
+    iteration."""
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     L = liouvillian(space, ref.rates, ref.mean_field, nonlinear=options.nonlinear)
@@ -463,7 +473,11 @@ def _steady_state(space: Space, ref: LyapunovResult, options: "MasterOptions") -
 
     def count(_x) -> None:
         iterations[0] += 1
+        if deadline is not None and time.perf_counter() > deadline:
+            raise _OutOfTime(f"{iterations[0]} solver iterations")
 
+    log.info("master steady state: solving at cutoffs %s (dimension %d, %s)",
+             tuple(space.cutoffs), space.dim, options.method)
     rho = STEADY_METHODS[options.method](L, space, ref, options, callback=count)
     times["solve"] = time.perf_counter() - t0
     log.debug("master steady state: %s at dimension %d solved in %.3g s (%d iterations)",
@@ -626,8 +640,29 @@ def _cutoff_loop(modes: tuple[str, ...], cutoffs: tuple[int, ...], ref: Lyapunov
     rounds = 1 if options.cutoffs is not None else options.max_rounds
     if report is not None:
         report(0, rounds)
+    deadline = None if options.max_time is None else t_start + options.max_time
+    rnd = None
     for _ in range(options.max_rounds):
-        rnd = _solve_round(modes, cutoffs, ref, options)
+        try:
+            _check_direct(cutoffs, options, deadline)
+            rnd_new = _solve_round(modes, cutoffs, ref, options, deadline)
+        except _OutOfTime as exc:
+            spent = time.perf_counter() - t_start
+            dim = int(np.prod(cutoffs))
+            where = (f"time budget max_time = {options.max_time:g} s spent ({spent:.3g} s) "
+                     f"inside the solve at cutoffs {cutoffs} (dimension {dim}, {exc.args[0]})"
+                     if len(exc.args) == 1 else
+                     f"time budget max_time = {options.max_time:g} s would be overrun at "
+                     f"cutoffs {cutoffs} (dimension {dim}): {exc.args[0]} ({spent:.3g} s "
+                     "spent)")
+            if rnd is None:
+                raise BudgetSpent(f"{where}, before any steady state was found; raise max_time "
+                                  "(--max-time) or lower the cutoffs") from None
+            message = (f"not converged: {where}; returning cutoffs "
+                       f"{tuple(history[-1]['cutoffs'])} (last change {change})")
+            converged, cutoffs = False, tuple(history[-1]["cutoffs"])
+            break
+        rnd = rnd_new
         change = None if prev_V is None else float(np.abs(rnd.covariance - prev_V).max())
         history.append(_log_round(len(history) + 1, cutoffs, rnd, change))
         prev_V = rnd.covariance
@@ -644,13 +679,26 @@ def _cutoff_loop(modes: tuple[str, ...], cutoffs: tuple[int, ...], ref: Lyapunov
     return _Loop(rnd, history, cutoffs, change, converged, message)
 
 
+def _check_direct(cutoffs: tuple[int, ...], options: MasterOptions,
+                  deadline: float | None) -> None:
+    """:class:`_OutOfTime` before a direct (sparse LU) solve, which cannot be interrupted, whose
+    estimated time (:func:`~simulator.master.budget.direct_solve_seconds`) would overrun the
+    deadline."""
+    if options.method != "direct" or deadline is None:
+        return
+    est = direct_solve_seconds(int(np.prod(cutoffs)))
+    if time.perf_counter() + est > deadline:
+        raise _OutOfTime(f"the direct solve, which cannot be interrupted, would take about "
+                         f"{est:.3g} s; not started", "estimated")
+
+
 def _solve_round(modes: tuple[str, ...], cutoffs: tuple[int, ...], ref: LyapunovResult,
-                 options: MasterOptions) -> _Round:
+                 options: MasterOptions, deadline: float | None = None) -> _Round:
     """Build the space at ``cutoffs``, solve for the steady state and take its moments."""
     t0 = time.perf_counter()
     space = build_space(modes, options.basis, cutoffs, ref.covariance)
     t_ops = time.perf_counter() - t0
-    rho, times = _steady_state(space, ref, options)
+    rho, times = _steady_state(space, ref, options, deadline)
     t0 = time.perf_counter()
     R = rho.full()
     mean, V = moments(space, R)

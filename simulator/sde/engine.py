@@ -20,7 +20,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import MIN_UNITS, PhysicalityWarning, StabilityWarning, StatisticsWarning
+from ..errors import (MIN_UNITS, AllDivergedError, PhysicalityWarning, StabilityWarning,
+                      StatisticsWarning)
 from ..linear import solve_lyapunov
 from ..observables import uncertainty_violation
 from ..params import Params
@@ -42,6 +43,7 @@ from .resources import check_resources, estimate_resources
 from .result import SDEResult
 from .scheduling import Schedule, chunk_seeds, schedule
 from .stepsize import choose_dt, dt_cap
+from .stationarity import stationarity_reason
 from .system import LangevinSystem, fluctuation_system
 
 __all__ = ["simulate_sde", "estimate_run", "build_system", "student_t_factor", "SEVERITY",
@@ -51,9 +53,10 @@ log = logging.getLogger("simulator.sde")
 
 #: Statuses a result can get from the engine, most severe first; ``status`` is the first that
 #: applies, ``flags`` lists all of them.
-SEVERITY = ("diverged", "unstable", "unphysical", "few_units")
+SEVERITY = ("diverged", "unstable", "not_stationary", "unphysical", "few_units")
 _WARNING = {"diverged": StabilityWarning, "unstable": StabilityWarning,
-            "unphysical": PhysicalityWarning, "few_units": StatisticsWarning}
+            "not_stationary": StabilityWarning, "unphysical": PhysicalityWarning,
+            "few_units": StatisticsWarning}
 #: The covariance is called unphysical when the smallest eigenvalue of ``V + i Omega / 2`` is
 #: below zero by more than this many (widened) standard errors -- the threshold of the verdict
 #: against Lyapunov, so that a physical state is flagged only by a 5-sigma fluctuation.
@@ -138,6 +141,7 @@ def simulate_sde(
     out: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
     max_seconds: float | None = None,
+    max_time: float | None = None,
 ) -> SDEResult:
     """Time-averaged stationary covariance of the nonlinear SDE, with error bars.
 
@@ -167,14 +171,19 @@ def simulate_sde(
         after each chunk (:mod:`simulator.progress`).
     max_seconds : float, optional
         Refuse (before any work) a run whose estimated time exceeds this.
+    max_time : float, optional
+        Time budget (s): checked between chunks; once spent the run stops with
+        :class:`~simulator.errors.TimeBudgetSpent` (finished chunks saved in ``out``; the same
+        call resumes).
 
     Returns
     -------
     SDEResult
         ``status`` is ``"ok"`` or the most severe of ``"diverged"``, ``"unstable"``,
-        ``"unphysical"``, ``"few_units"`` (all that apply in ``flags``, the reasons in
-        ``message``); each non-ok flag is also emitted as a warning
-        (:class:`~simulator.errors.StabilityWarning`, ``PhysicalityWarning``,
+        ``"not_stationary"`` (the initial state had not relaxed by ``t_burn``:
+        :mod:`simulator.sde.stationarity`), ``"unphysical"``, ``"few_units"`` (all that
+        apply in ``flags``, the reasons in ``message``); each non-ok flag is also emitted as a
+        warning (:class:`~simulator.errors.StabilityWarning`, ``PhysicalityWarning``,
         ``StatisticsWarning``). Standard errors are widened by :func:`student_t_factor`.
 
     Raises
@@ -189,6 +198,8 @@ def simulate_sde(
         ``out`` is locked, belongs to another run, or holds a bad chunk file (named).
     RunInterrupted
         Ctrl-C; the finished chunks are saved in ``out``.
+    TimeBudgetSpent
+        ``max_time`` spent before the last chunk; the finished chunks are saved in ``out``.
     FloatingPointError
         A reported quantity came out non-finite, or every unit diverged.
 
@@ -208,7 +219,7 @@ def simulate_sde(
     system, sched = plan.system, plan.schedule
     chunks = run_chunks(plan.run_system, plan.run_options, int(seed), n_jobs=plan.workers,
                         out=out, identity=_identity(problem, options, int(seed)),
-                        progress=as_callback(progress, "sde", "chunk"))
+                        progress=as_callback(progress, "sde", "chunk"), max_time=max_time)
     wall_chunks = time.perf_counter() - t0
     plain = _statistics(system, options, sched, chunks)
     reference = _reference(system, plain)
@@ -292,7 +303,9 @@ def estimate_run(problem: Params | LangevinSystem, options: SDEOptions | None = 
     dict
         ``schedule`` (:class:`~simulator.sde.ensemble.Schedule`), ``workers``, ``n_chunks``,
         ``trajectory_steps`` and :func:`~simulator.sde.ensemble.estimate_resources`'
-        ``memory_bytes`` (with ``workers`` workers), ``seconds`` and ``memory_limit_bytes``.
+        ``memory_bytes`` (with ``workers`` workers), ``seconds`` and ``memory_limit_bytes``;
+        ``system`` (the plain system) and ``options`` (the step resolved) for a work estimate
+        (:func:`simulator.sde.workrate.work_estimate`).
 
     Raises
     ------
@@ -306,8 +319,10 @@ def estimate_run(problem: Params | LangevinSystem, options: SDEOptions | None = 
     sched = schedule(run_system, run_opts)
     workers = effective_workers(n_jobs, options.n_chunks)
     steps = sched.n_burn + sched.n_batches * sched.steps_per_batch
+    sized = options.replace(dt=run_opts.dt) if options.dt == "auto" else options
     return {"schedule": sched, "workers": workers, "n_chunks": options.n_chunks,
             "trajectory_steps": float(options.n_traj) * steps,
+            "system": system, "options": sized,
             **estimate_resources(run_system, run_opts, sched, workers)}
 
 
@@ -379,10 +394,11 @@ def _statistics(system: LangevinSystem, options: SDEOptions, sched: Schedule,
     s1, s2 = s1_run[:, :d], s2_run[:, :d, :d]  # the plain estimator (x) of a control-variate run
     n_units = int((counts > 0).sum())
     if n_units < 2:
-        raise FloatingPointError(
+        raise AllDivergedError(
             f"{diverged} of {options.n_traj} trajectories diverged (beyond bound "
             f"{sched.bound:g} or non-finite) and {n_units} statistical unit(s) kept samples; "
-            "no result with an error bar can be formed")
+            "no result with an error bar can be formed: raise bound (--bound; the default is "
+            "1000 standard deviations of the stationary state), or check the parameters")
     tf = student_t_factor(n_units)
     mean, V = pooled_covariance(s1, s2, counts)
     se_m, se_V = batch_means_stderr(s1, s2, counts)
@@ -451,6 +467,11 @@ def _reasons(system: LangevinSystem, options: SDEOptions, sched: Schedule,
         why["unstable"] = (f"the point is dynamically unstable (eigenvalue of A "
                            f"{lam.real:+.3e}{lam.imag:+.3e}i); there is no stationary state and "
                            "the averages depend on the times chosen")
+    else:
+        reason = stationarity_reason(system, options, sched, stats.s1, stats.s2, stats.counts,
+                                     stats.covariance_stderr)
+        if reason:
+            why["not_stationary"] = reason
     if uncertainty is not None and \
             uncertainty["min_eigenvalue"] < -PHYSICALITY_SIGMAS * uncertainty["stderr"]:
         why["unphysical"] = (

@@ -125,7 +125,10 @@ def _jackknife_replicates(s1, s2, counts, f):
     V_loo = (S2 - s2) / c_loo[:, None, None] - m_loo[:, :, None] * m_loo[:, None, :]
     V_loo = 0.5 * (V_loo + np.swapaxes(V_loo, -1, -2))
     th = np.asarray(f(V_loo))
-    se = np.sqrt((n - 1.0) / n * ((th - th.mean(axis=0)) ** 2).sum(axis=0))
+    # a replicate from very few samples can be singular (E_N infinite): its error is NaN,
+    # "no error bar", said by the caller -- not a numpy warning to the user
+    with np.errstate(invalid="ignore", over="ignore"):
+        se = np.sqrt((n - 1.0) / n * ((th - th.mean(axis=0)) ** 2).sum(axis=0))
     return value, se, th
 
 

@@ -9,10 +9,22 @@ from typing import Any
 from ..checks import check_integer, check_real
 from .integrators import METHODS
 
-__all__ = ["SDEOptions", "INITIAL_STATES"]
+__all__ = ["SDEOptions", "INITIAL_STATES", "MAX_STEPS", "check_steps"]
 
 #: Initial states of the fluctuations about the fixed point.
 INITIAL_STATES = ("thermal", "lyapunov", "gaussian")
+
+
+#: Most steps a time may take (integers up to 2^53 are exact in a float).
+MAX_STEPS = 2.0**53
+
+
+def check_steps(name: str, value: float | None, dt: float) -> None:
+    """``ValueError`` naming ``name`` if ``value / dt`` steps are more than :data:`MAX_STEPS`
+    (``t_avg = 1e308`` would overflow the step counts)."""
+    if value is not None and not value / dt <= MAX_STEPS:
+        raise ValueError(f"{name} = {value!r}: {value / dt:.3g} steps of dt = {dt!r}, more than "
+                         f"{MAX_STEPS:.3g}")
 
 
 def _positive(name: str, value: Any, *, allow_zero: bool = False, integer: bool = False) -> Any:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..errors import RunInterrupted
+from ..errors import RunInterrupted, TimeBudgetSpent
 from .checkpoints import ChunkResult, checkpoint_lock, chunk_path, prepare_out, run_id
 from .chunk import run_chunk
 from .options import SDEOptions
@@ -71,7 +72,8 @@ def run_chunks(system: LangevinSystem, options: SDEOptions, seed: int, *,
                chunk_ids: Sequence[int] | None = None, n_jobs: int = 1,
                out: str | Path | None = None, identity: dict[str, Any] | None = None,
                progress: Callable[[int, int], None] | None = None,
-               sched: Schedule | None = None) -> list[ChunkResult]:
+               sched: Schedule | None = None,
+               max_time: float | None = None) -> list[ChunkResult]:
     """Compute (or load from ``out``) the chunks ``chunk_ids`` (default: all), in chunk order.
 
     Parameters
@@ -87,6 +89,9 @@ def run_chunks(system: LangevinSystem, options: SDEOptions, seed: int, *,
     sched : Schedule or None
         The steps and bins of each chunk; ``None``: :func:`schedule` of the stationary run. A
         transient (ring-up) passes its own, time-resolved one.
+    max_time : float or None
+        Time budget (s) from this call: checked between chunks; once spent, the run stops
+        with :class:`~simulator.errors.TimeBudgetSpent` (the finished chunks saved in ``out``).
 
     Raises
     ------
@@ -96,22 +101,27 @@ def run_chunks(system: LangevinSystem, options: SDEOptions, seed: int, *,
         slot (named in the message).
     RunInterrupted
         Ctrl-C: the finished chunks are saved in ``out``; rerunning resumes.
+    TimeBudgetSpent
+        ``max_time`` spent before the last chunk; the finished ones are saved in ``out``.
     """
+    deadline = None if max_time is None else (time.perf_counter(), float(max_time))
     sched = schedule(system, options) if sched is None else sched
     ids = list(range(options.n_chunks)) if chunk_ids is None else sorted(set(chunk_ids))
     for i in ids:
         if not 0 <= i < options.n_chunks:
             raise ValueError(f"chunk_ids: {i} outside 0..{options.n_chunks - 1}")
     if out is None:
-        return _run_chunks(system, options, sched, seed, ids, n_jobs, None, None, progress)
+        return _run_chunks(system, options, sched, seed, ids, n_jobs, None, None, progress,
+                           deadline)
     identity = identity or {"seed": seed, "options": options.to_dict()}
     with checkpoint_lock(Path(out)):
         chunk_dir = prepare_out(Path(out), identity)
         return _run_chunks(system, options, sched, seed, ids, n_jobs, chunk_dir,
-                           run_id(identity), progress)
+                           run_id(identity), progress, deadline)
 
 
-def _run_chunks(system, options, sched, seed, ids, n_jobs, chunk_dir, run, progress):
+def _run_chunks(system, options, sched, seed, ids, n_jobs, chunk_dir, run, progress,
+                deadline=None):
     import joblib
 
     sizes = options.chunk_sizes()
@@ -146,6 +156,12 @@ def _run_chunks(system, options, sched, seed, ids, n_jobs, chunk_dir, run, progr
             done += 1
             if progress is not None:
                 progress(done, total)
+            if deadline is not None and done < total:
+                spent = time.perf_counter() - deadline[0]
+                if spent > deadline[1]:
+                    saved = done if chunk_dir is not None else 0
+                    raise TimeBudgetSpent(saved, total, None if chunk_dir is None
+                                          else chunk_dir.parent, deadline[1], spent)
     except KeyboardInterrupt:
         if chunk_dir is not None:
             saved = sum(chunk_path(chunk_dir, i).exists() for i in ids)

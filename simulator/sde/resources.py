@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
+from ..resources import available_memory
 from .options import SDEOptions
 from .scheduling import Schedule
 from .system import LangevinSystem
@@ -20,22 +19,6 @@ _SECONDS_PER_CHUNK_STEP = 1.5e-5
 _SECONDS_PER_VARIABLE_STEP = 1.5e-8
 
 
-def available_memory() -> int:
-    """Bytes of memory available to a new run (``MemAvailable`` from ``/proc/meminfo``, else
-    ``os.sysconf`` free pages)."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return 2**62
-
-
 def estimate_resources(system: LangevinSystem, options: SDEOptions, sched: Schedule,
                        n_workers: int) -> dict[str, float]:
     """Up-front memory (bytes) and time (seconds) of a run.
@@ -46,7 +29,7 @@ def estimate_resources(system: LangevinSystem, options: SDEOptions, sched: Sched
     Time: ``steps x (per-chunk overhead + per-variable cost)`` summed over chunks, divided over
     the workers; a rough figure (a factor of a few either way).
     """
-    d, n = system.dim, options.chunk_size
+    d, n = system.dim, min(options.chunk_size, options.n_traj)  # no chunk exceeds the run
     block = options.block_for(n)
     steps = sched.n_burn + sched.n_batches * sched.steps_per_batch
     kept = 0

@@ -47,7 +47,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..conventions import PAIRS
-from ..errors import MIN_UNITS, StabilityWarning, StatisticsWarning
+from ..errors import MIN_UNITS, AllDivergedError, StabilityWarning, StatisticsWarning
 from ..linear import covariance_evolution
 from ..model import Rates, diffusion_matrix, drift_matrix_about, mean_field, nonlinear_drift
 from ..observables import log_negativity
@@ -306,9 +306,10 @@ def _pooled(chunks: list, options: RingupOptions):
     diverged = sum(c.diverged for c in chunks)
     n_units = int((counts > 0).all(axis=1).sum())
     if n_units < 2:
-        raise FloatingPointError(f"{diverged} of {options.n_traj} trajectories diverged and "
-                                 f"{n_units} chunk(s) kept samples at every output time; no "
-                                 "result with an error bar can be formed")
+        raise AllDivergedError(f"{diverged} of {options.n_traj} trajectories diverged and "
+                               f"{n_units} chunk(s) kept samples at every output time; no "
+                               "result with an error bar can be formed: raise bound, or check "
+                               "the parameters")
     return s1, s2, counts, diverged, n_units
 
 
@@ -339,7 +340,8 @@ def _reasons(options: RingupOptions, diverged: int, n_units: int) -> dict[str, s
 
 def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | None = None, *,
                     seed: int = 0, n_jobs: int = 1, out: str | Path | None = None,
-                    progress: Callable[[int, int], None] | None = None) -> RingupResult:
+                    progress: Callable[[int, int], None] | None = None,
+                    max_time: float | None = None) -> RingupResult:
     """Ring-up ensemble from an empty cavity; see the module docstring.
 
     Parameters
@@ -359,6 +361,9 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
         :mod:`simulator.sde.ensemble`) and reused by a rerun, which gives the same bits.
     progress : callable, optional
         ``progress(done, total)`` after each chunk.
+    max_time : float, optional
+        Time budget (s), checked between chunks: once spent the run stops with
+        :class:`~simulator.errors.TimeBudgetSpent` (finished chunks saved in ``out``).
 
     Returns
     -------
@@ -392,7 +397,7 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
     identity = {"engine": "ringup", "problem": _identity(problem), "options": options.to_dict(),
                 "seed": int(seed)}
     chunks = run_chunks(run_system, run_opts, int(seed), n_jobs=workers, out=out, identity=identity,
-                        progress=progress, sched=sched)
+                        progress=progress, sched=sched, max_time=max_time)
     wall_chunks = time.perf_counter() - t0
     s1_run, s2_run, counts, diverged, n_units = _pooled(chunks, options)
     s1, s2 = s1_run[..., :d], s2_run[..., :d, :d]  # the plain estimator (x)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .integrators import METHODS
-from .options import SDEOptions, _positive
+from .options import SDEOptions, _positive, check_steps
 from .scheduling import Schedule
 
 __all__ = ["RingupOptions"]
@@ -65,6 +65,8 @@ class RingupOptions:
         for name in ("wigner_correction", "control_variate"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} = {getattr(self, name)!r}: must be a bool")
+        for name in ("t_final", "output_every"):
+            check_steps(name, getattr(self, name), self.dt)
         ratio = self.output_every / self.dt
         if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
             raise ValueError(f"output_every = {self.output_every!r}: must be a multiple of "

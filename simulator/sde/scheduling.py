@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import MIN_UNITS
 from ..model import initial_covariance
-from .options import SDEOptions
+from .options import SDEOptions, check_steps
 from .system import LangevinSystem
 
 __all__ = ["Schedule", "schedule", "initial_moments", "divergence_bound", "chunk_seeds",
@@ -188,6 +188,8 @@ def schedule(system: LangevinSystem, options: SDEOptions) -> Schedule:
     """
     rate = system.slowest_rate if system.stable else None
     dt, every = options.dt, options.sample_every
+    for name in ("t_burn", "t_avg", "batch_time"):
+        check_steps(name, getattr(options, name), dt)
     if options.t_burn is not None:
         t_burn = options.t_burn
     elif rate is not None:
