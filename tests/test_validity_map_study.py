@@ -62,10 +62,10 @@ def test_conclusions_follow_the_numbers(tmp_path):
     assert "TWA/quantum = 1.26 at Dt/Gamma = 0.3 up to 2.13 at 0.85" in text
     assert "At Dt/Gamma = 2.5 the two differ in sign" in text
     assert "do not agree at small detuning either: TWA/quantum = 1.26 at Dt/Gamma = 0.3" in text
-    assert "agrees with the TWA coefficient (|z| <= 0.5)" in text
-    assert "2 of 2 points beyond 3 sigma from the quantum one" in text
+    assert "agrees with the TWA coefficient at the 2 leading-order points (G0/Gamma = 0.1; |z| <= 0.5)" in text
+    assert "2 of its 2 points are beyond 3 sigma from the quantum" in text
     assert "it grows 16.0x at Dt/Gamma = 0.85 when G0/Gamma doubles from 0.1" in text
-    assert "at Dt/Gamma = 1.2 the smaller G0's remainder is within 3x" in text
+    assert "at Dt/Gamma = 1.2 a remainder is within 3x" in text
     assert "right to 1 % up to G0/Gamma ~ 0.083 and to 10 % up to ~ 0.26" in text
     # an SDE far from TWA is reported as such
     bad = [sde(0.1, 0.85, -0.2314, -0.4931, -0.40, 0.011)]
