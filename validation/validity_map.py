@@ -328,7 +328,8 @@ def conclusions(coef_rows, sde_rows, me_rows, cmap=None) -> list[str]:
                 + ("" if np.all(cmap["stable"]) else " (unstable points excluded)")
                 + f"; wherever the two coefficients have the same sign TWA/quantum >= "
                 f"{ratio[k]:.3g} (its least, at Dt/Gamma = {dts[k]:g}): truncated Wigner "
-                "agrees with the master equation nowhere on the map.")
+                "overstates the master equation's shift everywhere on the map, or has the "
+                "wrong sign.")
         spread = np.nanmax(np.abs(cmap["quantum"] - cmap["quantum"][:1]), initial=0.0)
         out.append(f"- Over the plane ({len(cmap['g0s'])} x {len(dts)} points, G0/Gamma "
                    f"{cmap['g0s'][0]:g}-{cmap['g0s'][-1]:g}) the coefficient does not depend on "
