@@ -342,8 +342,8 @@ def conclusions(coef_rows, sde_rows, me_rows, cmap=None) -> list[str]:
             f"is right to 1 % up to G0/Gamma ~ {r['g0_1pc_quantum']:.2g} and to 10 % up to "
             f"~ {r['g0_10pc_quantum']:.2g} (leading order; TWA would say {r['g0_1pc_twa']:.2g} "
             f"and {r['g0_10pc_twa']:.2g})"
-            + (" -- beyond G0/Gamma ~ 0.3 the leading order is not a guide (near a zero of the "
-               "quantum coefficient the O(G0^4) term decides)" if r["g0_10pc_quantum"] > 0.3
+            + ("; the 10 % limit lies beyond G0/Gamma = 0.2, the largest G0 checked here, "
+               "where the O(G0^4) term may set it instead" if r["g0_10pc_quantum"] > 0.3
                else "") + ".")
     sde = [r for r in sde_rows if "dE_N_sde" in r]
     if sde:
