@@ -84,6 +84,7 @@ def test_report_files_are_written_as_one_unit(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(report_html, "write_html", full_disk)
+    monkeypatch.setattr(report, "write_html", full_disk)  # report imports it by name
     monkeypatch.setattr(report, "summary_lines", lambda r: ["another run"])
     monkeypatch.setattr(report, "report_dict", lambda r: {"another": "run"})
     with pytest.raises(OSError):
