@@ -7,7 +7,8 @@ Layers, bottom to top (a module may import its own layer and those below):
 0     foundation: ``conventions``, ``errors``, ``checks``, ``jsonio``, ``params``, and the result
       plumbing every engine's results inherit: ``resultio``, ``protocol``, ``estimate``
 1     model: ``model``, ``observables``, ``fixed_points``
-2     ``linear``: the Gaussian (Lyapunov) solver, the reference every engine compares with
+2     ``linear``: the Gaussian (Lyapunov) solver, the reference every engine compares with;
+      ``attractors``: the classical attractors and basin edge, scaled by that solution
 3     engines: ``sweep``, ``sde``, ``master`` -- none imports another
 4     comparison and output: ``compare``, ``validate``, ``report``, ``plotting``
 5     ``cli``, ``__main__``, and the package root ``simulator`` (which re-exports everything)
@@ -31,7 +32,7 @@ LAYERS = {
     "conventions": 0, "errors": 0, "checks": 0, "jsonio": 0, "params": 0,
     "resultio": 0, "protocol": 0, "estimate": 0, "units": 0, "tomlio": 0, "progress": 0,
     "model": 1, "observables": 1, "fixed_points": 1,
-    "linear": 2,
+    "linear": 2, "attractors": 2,
     "sweep": 3, "sde": 3, "master": 3,
     "compare": 4, "validate": 4, "report": 4, "report_html": 4, "plotting": 4, "config": 4,
     "cli": 5, "__main__": 5, "": 5,  # "" is the package root
