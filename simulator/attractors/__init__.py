@@ -56,6 +56,41 @@ def _limit_cycle(system: ScaledSystem, orbit) -> LimitCycle:
                       multipliers=orbit.multipliers, point=orbit.point)
 
 
+#: Searches already made, keyed by the scaled flow and the options (the scaled problem is the
+#: same at every G0, and validate, sweeps and tests meet the same point many times).
+_SEARCHES: dict[tuple, tuple] = {}
+_MAX_SEARCHES = 32
+
+
+def _search(flow: QuadraticFlow, options: AttractorOptions) -> tuple[list, np.ndarray | None,
+                                                                     float | None]:
+    """Orbits (by increasing amplitude), basin radii per direction and ``r_hi``, all in scaled
+    units (``None`` for the basin when not searched); cached."""
+    key = (flow.A.tobytes(), flow.H.tobytes(), flow.metric.tobytes(), options)
+    if key in _SEARCHES:
+        return _SEARCHES[key]
+    amps = np.geomspace(options.min_amplitude, options.max_amplitude, options.n_amplitudes)
+    orbits = []
+    for b in cycle_brackets(flow, amps):
+        orbit = refine_cycle(flow, b["point"], b["period"])
+        if orbit is not None and not any(
+                np.allclose(orbit.point, o.point, rtol=1e-6, atol=1e-9) for o in orbits):
+            orbits.append(orbit)
+    orbits.sort(key=lambda o: np.abs(o.samples[:, flow.q_index]).max())
+    radii = r_hi = None
+    stable = [o for o in orbits if o.stable]
+    if stable and options.n_directions > 0:
+        r_hi = 1.25 * float(flow.radius(stable[0].samples).max())
+        rng = np.random.default_rng(options.seed)
+        w = rng.normal(size=(options.n_directions, flow.dim))
+        w /= np.linalg.norm(w, axis=1, keepdims=True)
+        radii = basin_radii(flow, w, r_hi, bisections=options.bisections, t_max=options.t_max)
+    if len(_SEARCHES) >= _MAX_SEARCHES:
+        _SEARCHES.pop(next(iter(_SEARCHES)))
+    _SEARCHES[key] = (orbits, radii, r_hi)
+    return orbits, radii, r_hi
+
+
 def find_attractors(params: Params, *, options: AttractorOptions | None = None
                     ) -> AttractorsResult:
     """Fixed point, limit cycles and basin edge of the classical equations at ``params``.
@@ -71,7 +106,9 @@ def find_attractors(params: Params, *, options: AttractorOptions | None = None
     AttractorsResult
         ``status="unstable"`` (and nothing searched) if the fixed point is linearly unstable.
         The basin is searched only where a stable cycle was found; its radius and every cycle's
-        ``q_max`` are in Lyapunov standard deviations.
+        ``q_max`` are in Lyapunov standard deviations. The scaled search is cached (per scaled
+        flow and options): a second point with the same scaled flow, e.g. another ``G0`` at the
+        same ``|G_r|`` and detuning, costs only its Lyapunov solution.
     """
     options = AttractorOptions() if options is None else options
     if not isinstance(options, AttractorOptions):
@@ -86,24 +123,8 @@ def find_attractors(params: Params, *, options: AttractorOptions | None = None
                                 "no attractor search", False, photons, g,
                                 elapsed=time.perf_counter() - t0)
     system = classical_flow(lin.rates, lin.covariance)
-    flow = system.flow
-    amps = np.geomspace(options.min_amplitude, options.max_amplitude, options.n_amplitudes)
-    orbits = []
-    for b in cycle_brackets(flow, amps):
-        orbit = refine_cycle(flow, b["point"], b["period"])
-        if orbit is not None and not any(
-                np.allclose(orbit.point, o.point, rtol=1e-6, atol=1e-9) for o in orbits):
-            orbits.append(orbit)
-    orbits.sort(key=lambda o: np.abs(o.samples[:, flow.q_index]).max())
+    orbits, radii, r_hi = _search(system.flow, options)
     cycles = tuple(_limit_cycle(system, o) for o in orbits)
-    basin = None
-    stable = [o for o in orbits if o.stable]
-    if stable and options.n_directions > 0:
-        r_hi = 1.25 * float(flow.radius(stable[0].samples).max())
-        rng = np.random.default_rng(options.seed)
-        w = rng.normal(size=(options.n_directions, flow.dim))
-        w /= np.linalg.norm(w, axis=1, keepdims=True)
-        radii = basin_radii(flow, w, r_hi, bisections=options.bisections, t_max=options.t_max)
-        basin = Basin(float(radii.min()) / g, radii / g, r_hi / g)
+    basin = None if radii is None else Basin(float(radii.min()) / g, radii / g, r_hi / g)
     return AttractorsResult(params, options, "ok", "", True, photons, g, cycles, basin,
                             time.perf_counter() - t0)
