@@ -212,6 +212,10 @@ def test_result_protocol_json_and_roundtrip(at_01, tmp_path):
     assert back.smallest_cycle.q_max == at_01.smallest_cycle.q_max
     assert np.array_equal(back.basin.radii, at_01.basin.radii)
     assert "metastable" in at_01.summary_line() and "66.5" in repr(at_01)
+    pytest.importorskip("xarray")
+    ds = at_01.to_xarray()
+    assert ds["q_max"].dims == ("cycle",) and ds["basin_radii"].sizes["direction"] == 16
+    assert float(ds["q_max"].min()) == pytest.approx(min(c.q_max for c in at_01.cycles))
 
 
 def test_unstable_fixed_point_is_reported_not_searched(paper):

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..model import Rates, drift_matrix, mean_field, nonlinear_drift
 
-__all__ = ["QuadraticFlow", "classical_flow"]
+__all__ = ["QuadraticFlow", "ScaledSystem", "classical_flow"]
 
 
 @dataclass(frozen=True, eq=False)

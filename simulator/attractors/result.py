@@ -258,6 +258,19 @@ class AttractorsResult(ResultProtocol):
                    meta["fixed_point_photons"], meta["coupling_ratio"], cycles, basin,
                    meta["elapsed"])
 
+    def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+        out: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
+        if self.cycles:
+            out["cycle_point"] = (("cycle", "mode_i"), np.array([c.point for c in self.cycles]))
+            out["floquet_multipliers"] = (("cycle", "multiplier"),
+                                          np.array([c.multipliers for c in self.cycles]))
+            for name in ("q_max", "period"):
+                out[name] = (("cycle",), np.array([getattr(c, name) for c in self.cycles]))
+            out["cycle_stable"] = (("cycle",), np.array([c.stable for c in self.cycles]))
+        if self.basin is not None:
+            out["basin_radii"] = (("direction",), self.basin.radii)
+        return out
+
     def _summary(self) -> dict[str, Any]:
         c = self.smallest_cycle
         return {"status": self.status, "coexisting": self.coexisting,
