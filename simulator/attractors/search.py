@@ -68,6 +68,9 @@ def scan_amplitudes(flow, amplitudes: np.ndarray, *, t_settle: float = 12.0, per
         decaying (it stopped oscillating).
     r_in : float
         Radius below which a start counts as returned to the fixed point (decaying).
+    dt_max, courant : float
+        RK4 step: ``min(dt_max, courant / rate)``, ``rate`` the flow's bound on its Jacobian
+        over the batch (every step; ``1/omega_m``).
 
     Returns
     -------
@@ -216,6 +219,11 @@ def refine_cycle(flow, point: np.ndarray, period: float, *, tol: float = 1e-9,
         Start guess of the period (``1/omega_m``).
     tol : float
         Convergence: Newton update below ``tol`` times the orbit's size.
+    max_iter : int
+        Newton iterations before giving up.
+    courant, dt_max : float
+        RK4 step over the period, as in :func:`scan_amplitudes` (smaller here: the period and
+        the multipliers are the result).
 
     Returns
     -------
@@ -298,6 +306,11 @@ def basin_radii(flow, directions: np.ndarray, r_hi: float, *, bisections: int = 
         Rounds of bisection on ``[0, r_hi]`` (relative precision ``2**-bisections``).
     t_max, r_in : float
         A start returns if its radius falls below ``r_in`` within ``t_max`` (``1/omega_m``).
+        A start within about ``exp(-mu t_max)`` (relative) of the edge, ``mu`` the escape rate
+        from the saddle cycle on the edge, may linger past ``t_max``: it counts as not
+        returning, so the edge is, if anything, placed slightly low.
+    dt_max, courant : float
+        RK4 step, as in :func:`scan_amplitudes`.
 
     Returns
     -------
