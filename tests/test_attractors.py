@@ -245,3 +245,18 @@ def test_paper_point_cycle_lies_half_a_million_sigma_away():
     assert res.coexisting and c.q_max == pytest.approx(5.54e5, rel=0.01)
     assert res.basin.radius == pytest.approx(3.7e5, rel=0.1)
     assert res.elapsed < 30.0
+
+
+def test_certified_region_flows_to_the_fixed_point():
+    """Starts on the edge of the Lyapunov-function region (V = c) decrease V at once and
+    return; the region is a ball of nonzero radius at a stable point."""
+    lin = lyapunov(study_point(0.1))
+    f = classical_flow(lin.rates, lin.covariance).flow
+    P, c = f._certified
+    assert f.certified_radius > 0.0
+    z = np.random.default_rng(3).normal(size=(8, 6))
+    z *= np.sqrt(0.999 * c / np.einsum("ni,ij,nj->n", z, P, z))[:, None]
+    assert f.certified(z).all() and not f.certified(1.01 / 0.999 * z).any()
+    assert (np.einsum("ni,ij,nj->n", z, P, f(z)) < 0.0).all()          # dV/dt < 0 on V = c
+    end = solve_ivp(lambda t, u: f(u[None])[0], (0.0, 200.0), z[0], rtol=1e-9).y[:, -1]
+    assert np.linalg.norm(end) < 1e-3 * np.linalg.norm(z[0])

@@ -84,7 +84,11 @@ def _search(flow: QuadraticFlow, options: AttractorOptions) -> tuple[list, np.nd
         rng = np.random.default_rng(options.seed)
         w = rng.normal(size=(options.n_directions, flow.dim))
         w /= np.linalg.norm(w, axis=1, keepdims=True)
-        radii = basin_radii(flow, w, r_hi, bisections=options.bisections, t_max=options.t_max)
+        # a slowly relaxing fixed point needs time to come back from r_hi: add the decay time
+        # from r_hi to the certified ball (or to r_in) at the slowest rate of A
+        r_in = max(flow.certified_radius, 0.02)
+        t_max = options.t_max + np.log(max(r_hi / r_in, 1.0)) / flow.slowest_rate
+        radii = basin_radii(flow, w, r_hi, bisections=options.bisections, t_max=t_max)
     if len(_SEARCHES) >= _MAX_SEARCHES:
         _SEARCHES.pop(next(iter(_SEARCHES)))
     _SEARCHES[key] = (orbits, radii, r_hi)

@@ -68,6 +68,7 @@ class QuadraticFlow:
     _colour: np.ndarray = field(init=False, repr=False)
     _norm_A: float = field(init=False, repr=False)
     _norm_H: np.ndarray = field(init=False, repr=False)
+    _certified: tuple = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         A, H = np.array(self.A, dtype=float), np.array(self.H, dtype=float)
@@ -91,6 +92,7 @@ class QuadraticFlow:
         object.__setattr__(self, "_norm_A", float(np.abs(A).sum(axis=1).max()))
         # |J(z) - A|_inf <= 2 max_k sum_ij |H_kij| |z_j|
         object.__setattr__(self, "_norm_H", 2.0 * np.abs(H).sum(axis=1).max(axis=0))
+        object.__setattr__(self, "_certified", _lyapunov_region(A, H))
 
     @property
     def dim(self) -> int:
@@ -110,6 +112,30 @@ class QuadraticFlow:
         """An upper bound of ``|J(z)|_inf`` over the batch (units of ``omega_m``): sets steps."""
         return self._norm_A + float(np.max(np.abs(z) @ self._norm_H, initial=0.0))
 
+    @property
+    def slowest_rate(self) -> float:
+        """``-max Re(eig A)`` (units of ``omega_m``; <= 0 if the origin is not stable)."""
+        return float(-np.linalg.eigvals(self.A).real.max())
+
+    @property
+    def certified_radius(self) -> float:
+        """Radius (Euclidean, in ``z``) of a ball inside :meth:`certified` (0 if none)."""
+        P, c = self._certified
+        return 0.0 if P is None else float(np.sqrt(c / np.linalg.eigvalsh(P).max()))
+
+    def certified(self, z: np.ndarray) -> np.ndarray:
+        """``True`` where ``z (n, d)`` lies in a region proven to flow to the origin.
+
+        With ``A^T P + P A = -I`` and ``|Q(z)| <= h |z|^2``, ``V = z^T P z`` has
+        ``dV/dt <= -|z|^2 + 2 |P| h |z|^3 < 0`` for ``|z| < rho = 1/(2 |P| h)``, so the sublevel
+        set ``V < lambda_min(P) rho^2`` is invariant and every trajectory in it converges to 0.
+        All ``False`` if ``A`` is not stable.
+        """
+        P, c = self._certified
+        if P is None:
+            return np.zeros(len(z), dtype=bool)
+        return np.einsum("ni,ij,nj->n", z, P, z) < c
+
     def radius(self, z: np.ndarray) -> np.ndarray:
         """``sqrt(z^T C^-1 z)``, shape ``(n,)``."""
         return np.linalg.norm(z @ self._whiten.T, axis=-1)
@@ -117,6 +143,23 @@ class QuadraticFlow:
     def from_whitened(self, w: np.ndarray) -> np.ndarray:
         """The point ``z = L w`` (``C = L L^T``) whose radius is ``|w|``; shape of ``w``."""
         return w @ self._colour.T
+
+
+def _lyapunov_region(A: np.ndarray, H: np.ndarray) -> tuple:
+    """``(P, c)`` of :meth:`QuadraticFlow.certified`, ``(None, 0)`` if ``A`` is not stable."""
+    if np.linalg.eigvals(A).real.max() >= 0.0:
+        return None, 0.0
+    from scipy.linalg import solve_continuous_lyapunov
+
+    P = solve_continuous_lyapunov(A.T, -np.eye(len(A)))
+    P = 0.5 * (P + P.T)
+    # |Q(z)| <= h |z|^2 with h = sqrt(sum_k |H_k|_2^2) (H_k symmetric)
+    h = float(np.sqrt(sum(np.linalg.norm(Hk, 2) ** 2 for Hk in H)))
+    eig = np.linalg.eigvalsh(P)
+    if h == 0.0:
+        return P, np.inf
+    rho = 1.0 / (2.0 * eig.max() * h)
+    return P, float(eig.min() * rho**2)
 
 
 def _quadratic_part(rates: Rates, bare_detuning: float) -> np.ndarray:

@@ -271,9 +271,16 @@ def refine_cycle(flow, point: np.ndarray, period: float, *, tol: float = 1e-9,
 # ---- 3. basin edge ------------------------------------------------------------------------------
 def _returns(flow, z0: np.ndarray, *, t_max: float, r_in: float, dt_max: float,
              courant: float) -> np.ndarray:
-    """For each start ``z0 (n, d)``: does the flow bring it below radius ``r_in`` by ``t_max``?"""
+    """For each start ``z0 (n, d)``: does the flow bring it below radius ``r_in`` (or into the
+    flow's ``certified`` region, where it has one) by ``t_max``?"""
+    certified = getattr(flow, "certified", None)
+
+    def inside(z):
+        out = flow.radius(z) < r_in
+        return out if certified is None else out | certified(z)
+
     z = np.array(z0, dtype=float)
-    back = flow.radius(z) < r_in
+    back = inside(z)
     active = ~back
     t = 0.0
     while active.any() and t < t_max:
@@ -283,7 +290,7 @@ def _returns(flow, z0: np.ndarray, *, t_max: float, r_in: float, dt_max: float,
         z[active] = za
         t += dt
         now = np.zeros_like(active)
-        now[active] = flow.radius(za) < r_in
+        now[active] = inside(za)
         back |= now
         active &= ~now
     return back
@@ -305,7 +312,8 @@ def basin_radii(flow, directions: np.ndarray, r_hi: float, *, bisections: int = 
     bisections : int
         Rounds of bisection on ``[0, r_hi]`` (relative precision ``2**-bisections``).
     t_max, r_in : float
-        A start returns if its radius falls below ``r_in`` within ``t_max`` (``1/omega_m``).
+        A start returns if its radius falls below ``r_in`` (or it enters the flow's
+        ``certified`` region, where the flow has one) within ``t_max`` (``1/omega_m``).
         A start within about ``exp(-mu t_max)`` (relative) of the edge, ``mu`` the escape rate
         from the saddle cycle on the edge, may linger past ``t_max``: it counts as not
         returning, so the edge is, if anything, placed slightly low.
