@@ -92,6 +92,8 @@ def _attractor_lines(res: ValidationResult) -> list[str]:
         return [f"  {found.summary_line()}"]
     b = found.basin
     edge = "not searched" if b is None else f"{b.radius:.3g} sigma (Mahalanobis)"
+    if b is not None and b.limited:
+        edge += " (limited search: the fixed point relaxes slowly; may be too low)"
     lines = [f"  METASTABLE: a stable limit cycle of the classical equations coexists with the "
              f"fixed point: amplitude max|dq| {c.q_max:.4g} sigma_q, period "
              f"{c.period:.4f}/omega_m; basin edge {edge}",

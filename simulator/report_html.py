@@ -193,7 +193,9 @@ def _verdict(d: dict[str, Any]) -> str:
         cycle = next(a for a in d["attractors"]["attractors"]
                      if a["kind"] == "limit_cycle" and a["stable"])
         basin = d["attractors"]["basin"]
-        edge = "" if basin is None else f", basin edge at {basin['radius']:.3g} σ (Mahalanobis)"
+        edge = ("" if basin is None or basin["radius"] is None else
+                f", basin edge at {basin['radius']:.3g} σ (Mahalanobis"
+                + (", limited search)" if basin.get("limited") else ")"))
         items.append(f'<li><span class="bad">metastable</span>: a stable limit cycle of the '
                      f"classical equations coexists with the fixed point (max |δq| "
                      f"{cycle['q_max']:.4g} σ_q{edge}); the linearised steady state describes "

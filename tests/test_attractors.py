@@ -87,7 +87,8 @@ def test_hopf_basin_edge_is_the_unstable_cycle():
     r_u, _ = hopf.radii()
     angles = np.linspace(0.0, 2 * np.pi, 7, endpoint=False)
     w = np.stack([np.cos(angles), np.sin(angles)], axis=1)
-    radii = basin_radii(hopf, w, 1.5, bisections=10, r_in=0.02, t_max=60.0)
+    radii, exhausted = basin_radii(hopf, w, 1.5, bisections=10, r_in=0.02, t_max=60.0)
+    assert not exhausted
     # resolution 1.5 / 2**11 plus the starts that linger near the edge past t_max
     assert radii == pytest.approx(r_u, abs=3e-3)
 
@@ -95,7 +96,7 @@ def test_hopf_basin_edge_is_the_unstable_cycle():
 def test_basin_radius_is_inf_where_everything_returns():
     hopf = Hopf(mu=-0.3)  # no cycle: the focus is globally attracting
     w = np.array([[1.0, 0.0], [0.0, 1.0]])
-    assert np.isinf(basin_radii(hopf, w, 1.5, bisections=3)).all()
+    assert np.isinf(basin_radii(hopf, w, 1.5, bisections=3)[0]).all()
     assert cycle_brackets(hopf, np.geomspace(0.1, 2.0, 16), t_settle=0.0, periods=1) == []
 
 
@@ -260,3 +261,16 @@ def test_certified_region_flows_to_the_fixed_point():
     assert (np.einsum("ni,ij,nj->n", z, P, f(z)) < 0.0).all()          # dV/dt < 0 on V = c
     end = solve_ivp(lambda t, u: f(u[None])[0], (0.0, 200.0), z[0], rtol=1e-9).y[:, -1]
     assert np.linalg.norm(end) < 1e-3 * np.linalg.norm(z[0])
+
+
+def test_step_budget_is_reported_not_hidden():
+    """A basin search that runs out of steps says so (limited), never a confident radius."""
+    opts = AttractorOptions(max_amplitude=8.0, n_directions=8, max_steps=500)
+    res = find_attractors(study_point(0.1), options=opts)
+    assert res.basin.limited and np.isnan(res.basin.radius)
+    assert "not resolved" in res.summary_line()
+    assert res.to_dict()["basin"]["radius"] is None
+    full = find_attractors(study_point(0.1), options=AttractorOptions(max_amplitude=8.0,
+                                                                      n_directions=8))
+    assert not full.basin.limited and np.isfinite(full.basin.radius)
+    assert full.basin.horizon > opts.t_max      # the relaxation time is added to t_max

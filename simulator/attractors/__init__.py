@@ -63,9 +63,9 @@ _MAX_SEARCHES = 32
 
 
 def _search(flow: QuadraticFlow, options: AttractorOptions) -> tuple[list, np.ndarray | None,
-                                                                     float | None]:
-    """Orbits (by increasing amplitude), basin radii per direction and ``r_hi``, all in scaled
-    units (``None`` for the basin when not searched); cached."""
+                                                                     tuple | None]:
+    """Orbits (by increasing amplitude), basin radii per direction and ``(r_hi, horizon,
+    limited)``, in scaled units (``None`` for the basin when not searched); cached."""
     key = (flow.A.tobytes(), flow.H.tobytes(), flow.metric.tobytes(), options)
     if key in _SEARCHES:
         return _SEARCHES[key]
@@ -77,7 +77,7 @@ def _search(flow: QuadraticFlow, options: AttractorOptions) -> tuple[list, np.nd
                 np.allclose(orbit.point, o.point, rtol=1e-6, atol=1e-9) for o in orbits):
             orbits.append(orbit)
     orbits.sort(key=lambda o: np.abs(o.samples[:, flow.q_index]).max())
-    radii = r_hi = None
+    radii = edge = None
     stable = [o for o in orbits if o.stable]
     if stable and options.n_directions > 0:
         r_hi = 1.25 * float(flow.radius(stable[0].samples).max())
@@ -87,12 +87,15 @@ def _search(flow: QuadraticFlow, options: AttractorOptions) -> tuple[list, np.nd
         # a slowly relaxing fixed point needs time to come back from r_hi: add the decay time
         # from r_hi to the certified ball (or to r_in) at the slowest rate of A
         r_in = max(flow.certified_radius, 0.02)
-        t_max = options.t_max + np.log(max(r_hi / r_in, 1.0)) / flow.slowest_rate
-        radii = basin_radii(flow, w, r_hi, bisections=options.bisections, t_max=t_max)
+        needed = options.t_max + np.log(max(r_hi / r_in, 1.0)) / flow.slowest_rate
+        horizon = min(needed, options.max_horizon)
+        radii, exhausted = basin_radii(flow, w, r_hi, bisections=options.bisections,
+                                       t_max=horizon, max_steps=options.max_steps)
+        edge = (r_hi, float(horizon), bool(needed > options.max_horizon or exhausted))
     if len(_SEARCHES) >= _MAX_SEARCHES:
         _SEARCHES.pop(next(iter(_SEARCHES)))
-    _SEARCHES[key] = (orbits, radii, r_hi)
-    return orbits, radii, r_hi
+    _SEARCHES[key] = (orbits, radii, edge)
+    return orbits, radii, edge
 
 
 def find_attractors(params: Params, *, options: AttractorOptions | None = None
@@ -127,8 +130,9 @@ def find_attractors(params: Params, *, options: AttractorOptions | None = None
                                 "no attractor search", False, photons, g,
                                 elapsed=time.perf_counter() - t0)
     system = classical_flow(lin.rates, lin.covariance)
-    orbits, radii, r_hi = _search(system.flow, options)
+    orbits, radii, edge = _search(system.flow, options)
     cycles = tuple(_limit_cycle(system, o) for o in orbits)
-    basin = None if radii is None else Basin(float(radii.min()) / g, radii / g, r_hi / g)
+    basin = None if radii is None else Basin(float(np.min(radii)) / g, radii / g, edge[0] / g,
+                                             edge[1], edge[2])
     return AttractorsResult(params, options, "ok", "", True, photons, g, cycles, basin,
                             time.perf_counter() - t0)

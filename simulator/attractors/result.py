@@ -33,7 +33,17 @@ class AttractorOptions:
     bisections : int
         Bisection rounds on each direction's radius (>= 1; relative precision ``2**-bisections``).
     t_max : float
-        A start that has not returned within ``t_max`` (``1/omega_m``) counts as not returning.
+        A start that has not returned within ``t_max`` (``1/omega_m``) plus the decay time from
+        the largest radius tried at the slowest rate of the drift matrix counts as not returning.
+    max_horizon : float
+        Cap on that time (``1/omega_m``, >= ``t_max``): near the stability boundary the
+        relaxation time diverges and so would the cost. A capped search is flagged
+        (``Basin.limited``): starts that return more slowly count as escaping, so the edge may
+        be placed too low.
+    max_steps : int
+        Budget of RK4 steps of the basin search (a deterministic bound on its cost, about
+        0.06 ms each; the default point uses ~4e4): once spent, bisection stops and the basin is
+        flagged ``limited``.
     seed : int
         Seed of the sampled directions (``numpy.random.default_rng``).
     """
@@ -44,6 +54,8 @@ class AttractorOptions:
     n_directions: int = 64
     bisections: int = 8
     t_max: float = 300.0
+    max_horizon: float = 1500.0
+    max_steps: int = 60000
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -52,12 +64,16 @@ class AttractorOptions:
         if not (np.isfinite(self.max_amplitude) and self.max_amplitude > self.min_amplitude):
             raise ParameterError(f"max_amplitude = {self.max_amplitude!r}: must be finite and "
                                  f"> min_amplitude = {self.min_amplitude!r}")
-        for name, low in (("n_amplitudes", 4), ("n_directions", 0), ("bisections", 1)):
+        for name, low in (("n_amplitudes", 4), ("n_directions", 0), ("bisections", 1),
+                          ("max_steps", 1)):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
                 raise ParameterError(f"{name} = {value!r}: must be an integer >= {low}")
         if not (np.isfinite(self.t_max) and self.t_max > 0.0):
             raise ParameterError(f"t_max = {self.t_max!r}: must be > 0 (units of 1/omega_m)")
+        if not (np.isfinite(self.max_horizon) and self.max_horizon >= self.t_max):
+            raise ParameterError(f"max_horizon = {self.max_horizon!r}: must be finite and >= "
+                                 f"t_max = {self.t_max!r} (units of 1/omega_m)")
 
 
 @dataclass(frozen=True)
@@ -111,23 +127,33 @@ class Basin:
     ----------
     radius : float
         Smallest edge radius over the sampled directions (an upper bound of the true edge,
-        within ``2**-bisections`` relative); ``inf`` if every start up to ``r_hi`` returned.
+        within ``2**-bisections`` relative); ``inf`` if every start up to ``r_hi`` returned;
+        NaN if the step budget ran out before anything was learnt (``limited``).
     radii : ndarray, shape (n_directions,)
         Edge radius per direction (``inf`` where the start at ``r_hi`` returned).
     r_hi : float
         Largest radius tried (same units).
+    horizon : float
+        Integration time after which a start counts as not returning (``1/omega_m``).
+    limited : bool
+        ``horizon`` was capped at ``AttractorOptions.max_horizon``, below the time the slowest
+        relaxation needs, or the step budget ``max_steps`` ran out: the edge may be placed too
+        low, and is coarser.
     """
 
     radius: float
     radii: np.ndarray
     r_hi: float
+    horizon: float = float("nan")
+    limited: bool = False
 
     def record(self) -> dict[str, Any]:
         finite = self.radii[np.isfinite(self.radii)]
         return {"radius": self.radius, "units": "Mahalanobis radius in the Lyapunov covariance",
                 "median": float(np.median(finite)) if finite.size else None,
                 "n_directions": int(len(self.radii)),
-                "n_returned_at_r_hi": int(np.sum(~np.isfinite(self.radii))), "r_hi": self.r_hi}
+                "n_returned_at_r_hi": int(np.sum(~np.isfinite(self.radii))), "r_hi": self.r_hi,
+                "horizon": self.horizon, "limited": self.limited}
 
 
 @dataclass(frozen=True, repr=False)
@@ -203,7 +229,13 @@ class AttractorsResult(ResultProtocol):
                     f"{self.options.max_amplitude / self.coupling_ratio:.3g} sigma_q; the fixed "
                     "point is the only attractor found")
         b = self.basin
-        edge = "" if b is None else f"; basin edge at Mahalanobis radius {b.radius:.3g} sigma"
+        if b is None:
+            edge = ""
+        elif not np.isfinite(b.radius) and b.limited:
+            edge = "; basin edge not resolved within the step budget (slow relaxation)"
+        else:
+            edge = (f"; basin edge at Mahalanobis radius {b.radius:.3g} sigma"
+                    + (" (limited search: may be too low)" if b.limited else ""))
         return (f"attractors: a stable limit cycle coexists with the fixed point (q_max "
                 f"{c.q_max:.4g} sigma_q, period {c.period:.4f}/omega_m, {c.quanta['m']:.3g} "
                 f"phonons of excursion){edge}; the linearised state is metastable")
@@ -242,7 +274,8 @@ class AttractorsResult(ResultProtocol):
                 "fixed_point_photons": self.fixed_point_photons,
                 "coupling_ratio": self.coupling_ratio, "cycles": cycles,
                 "basin": None if self.basin is None else
-                {"radius": self.basin.radius, "r_hi": self.basin.r_hi},
+                {"radius": self.basin.radius, "r_hi": self.basin.r_hi,
+                 "horizon": self.basin.horizon, "limited": self.basin.limited},
                 "elapsed": self.elapsed}
 
     @classmethod
@@ -252,7 +285,8 @@ class AttractorsResult(ResultProtocol):
                                   multipliers=arrays[f"cycle{k}.multipliers"], **c)
                        for k, c in enumerate(meta["cycles"]))
         b = meta["basin"]
-        basin = None if b is None else Basin(b["radius"], arrays["basin.radii"], b["r_hi"])
+        basin = None if b is None else Basin(b["radius"], arrays["basin.radii"], b["r_hi"],
+                                             b["horizon"], b["limited"])
         return cls(Params.from_dict(meta["params"]), AttractorOptions(**meta["options"]),
                    meta["status"], meta["message"], meta["fixed_point_stable"],
                    meta["fixed_point_photons"], meta["coupling_ratio"], cycles, basin,

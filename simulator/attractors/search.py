@@ -270,9 +270,11 @@ def refine_cycle(flow, point: np.ndarray, period: float, *, tol: float = 1e-9,
 
 # ---- 3. basin edge ------------------------------------------------------------------------------
 def _returns(flow, z0: np.ndarray, *, t_max: float, r_in: float, dt_max: float,
-             courant: float) -> np.ndarray:
+             courant: float, max_steps: float = np.inf) -> tuple[np.ndarray, int, bool]:
     """For each start ``z0 (n, d)``: does the flow bring it below radius ``r_in`` (or into the
-    flow's ``certified`` region, where it has one) by ``t_max``?"""
+    flow's ``certified`` region, where it has one) by ``t_max``? Also returns the RK4 steps
+    taken and whether ``max_steps`` stopped the integration first (the starts still running
+    then count as not returning)."""
     certified = getattr(flow, "certified", None)
 
     def inside(z):
@@ -282,23 +284,26 @@ def _returns(flow, z0: np.ndarray, *, t_max: float, r_in: float, dt_max: float,
     z = np.array(z0, dtype=float)
     back = inside(z)
     active = ~back
-    t = 0.0
+    t, steps = 0.0, 0
     while active.any() and t < t_max:
+        if steps >= max_steps:
+            return back, steps, True
         za = z[active]
         dt = _dt(flow, za, dt_max, courant)
         za = _step(flow, za, dt)
         z[active] = za
         t += dt
+        steps += 1
         now = np.zeros_like(active)
         now[active] = inside(za)
         back |= now
         active &= ~now
-    return back
+    return back, steps, False
 
 
 def basin_radii(flow, directions: np.ndarray, r_hi: float, *, bisections: int = 10,
                 t_max: float = 300.0, r_in: float = 0.02, dt_max: float = 0.1,
-                courant: float = 0.5) -> np.ndarray:
+                courant: float = 0.5, max_steps: float = np.inf) -> tuple[np.ndarray, bool]:
     """Radius along each whitened direction at which starts stop returning.
 
     Parameters
@@ -319,25 +324,41 @@ def basin_radii(flow, directions: np.ndarray, r_hi: float, *, bisections: int = 
         returning, so the edge is, if anything, placed slightly low.
     dt_max, courant : float
         RK4 step, as in :func:`scan_amplitudes`.
+    max_steps : float
+        Budget of RK4 steps (of the whole batch) over all rounds: a deterministic bound on the
+        cost. Once spent, the round in progress counts its unfinished starts as not returning
+        and bisection stops.
 
     Returns
     -------
-    ndarray, shape (n,)
-        The radius (midpoint of the last bracket) per direction, ``inf`` where none was found.
+    radii : ndarray, shape (n,)
+        The radius (midpoint of the last bracket) per direction, ``inf`` where none was found,
+        NaN everywhere if the budget ran out within the first round.
+    exhausted : bool
+        ``max_steps`` stopped the search (the radii are then coarser, and may be too low).
     """
     w = np.asarray(directions, dtype=float)
     kw = dict(t_max=t_max, r_in=r_in, dt_max=dt_max, courant=courant)
     lo = np.zeros(len(w))
     hi = np.full(len(w), float(r_hi))
+    used, exhausted = 0, False
     for _ in range(bisections):
         mid = 0.5 * (lo + hi)
-        back = _returns(flow, flow.from_whitened(mid[:, None] * w), **kw)
+        back, steps, exhausted = _returns(flow, flow.from_whitened(mid[:, None] * w),
+                                          max_steps=max_steps - used, **kw)
+        used += steps
         lo[back], hi[~back] = mid[back], mid[~back]
+        if exhausted:
+            break
     # a direction that returned at every radius tried may return at r_hi too: try it there
     top = hi == r_hi
     open_ = np.ones(len(w), dtype=bool)
-    if top.any():
-        open_[top] = ~_returns(flow, flow.from_whitened(hi[top, None] * w[top]), **kw)
+    if top.any() and not exhausted:
+        back, _, exhausted = _returns(flow, flow.from_whitened(hi[top, None] * w[top]),
+                                      max_steps=max(max_steps - used, 0), **kw)
+        open_[top] = ~back
     out = 0.5 * (lo + hi)
     out[~open_] = np.inf
-    return out
+    if exhausted and used <= max_steps and not np.any(lo > 0.0) and np.all(hi == 0.5 * r_hi):
+        out[:] = np.nan  # the budget ran out in the first round: nothing was learnt
+    return out, exhausted

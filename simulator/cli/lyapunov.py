@@ -98,7 +98,9 @@ def format_attractors(res: AttractorsResult) -> str:
     b = res.basin
     if b is not None:
         lines.append(f"  basin edge of the fixed point: Mahalanobis radius {b.radius:.4g} sigma "
-                     f"(smallest over {len(b.radii)} sampled directions)")
+                     f"(smallest over {len(b.radii)} sampled directions"
+                     + ("; limited search: slow relaxation, may be too low)" if b.limited
+                        else ")"))
     lines.append("  " + ("METASTABLE: another stable attractor coexists; noise can carry the "
                          "system across the basin edge" if res.coexisting else
                          "no other stable attractor found"))
