@@ -7,6 +7,8 @@ Public API (see the README for conventions and units):
   :func:`nonlinear_drift`, :func:`transmission` -- the model in units of ``omega_m``.
 * :func:`fixed_points` -- every mean-field fixed point at a bare detuning (multistability).
 * :func:`lyapunov`, :func:`solve_lyapunov`, :func:`covariance_evolution` -- linearised engine.
+* :func:`find_attractors` -- limit cycles of the classical equations coexisting with the fixed
+  point, and the fixed point's basin edge (:mod:`simulator.attractors`).
 * :func:`sweep` -- vectorised grids of the linearised steady state.
 * :func:`second_order` -- the exact ``O(G0^2)`` nonlinear correction, quantum and truncated
   Wigner, batched over grids.
@@ -17,6 +19,7 @@ Public API (see the README for conventions and units):
   (:mod:`simulator.master`, imported on first use so that ``import simulator`` stays light).
 """
 
+from .attractors import AttractorOptions, AttractorsResult, find_attractors
 from .conventions import MODES, PAIRS, QUADRATURES, VACUUM_VARIANCE
 from .fixed_points import FixedPoints, fixed_points
 from .linear import (
@@ -74,6 +77,7 @@ def __getattr__(name: str):
 __all__ = [
     "MODES", "PAIRS", "QUADRATURES", "VACUUM_VARIANCE",
     "FixedPoints", "fixed_points",
+    "AttractorOptions", "AttractorsResult", "find_attractors",
     "CovarianceTrajectory", "LyapunovResult", "covariance_evolution", "is_stable", "lyapunov",
     "lyapunov_residual", "routh_hurwitz_stable", "solve_lyapunov",
     "MeanField", "Rates", "diffusion_matrix", "drift_matrix", "drift_matrix_along", "mean_field",

@@ -26,12 +26,16 @@ def report_dict(res: ValidationResult) -> dict[str, Any]:
         "params": res.params.to_dict(),
         "options": {"quick": res.options.quick, "seed": res.options.seed,
                     "n_jobs": res.options.n_jobs, "master": res.options.master,
-                    "control_variate": res.options.control_variate},
+                    "control_variate": res.options.control_variate,
+                    "attractors": res.options.attractors},
         "lyapunov": lin.to_dict(),
         "sde": None if res.sde is None else res.sde.to_dict(),
         "master": None if res.master is None else res.master.to_dict(),
         "master_skipped": res.master_skipped,
         "sde_skipped": res.sde_skipped,
+        "attractors": None if res.attractors is None else res.attractors.to_dict(),
+        "attractors_skipped": res.attractors_skipped,
+        "metastable": res.metastable,
         "comparisons": [c.to_dict() for c in res.comparisons],
         "second_order": None if res.second_order is None
         else res.second_order.second_order_record(),
@@ -82,7 +86,36 @@ def summary_lines(res: ValidationResult) -> list[str]:
         lines.append(f"  SDE ensemble not compared: {res.sde_skipped}")
     if res.master_skipped:
         lines.append(f"  master equation not compared: {res.master_skipped}")
+    lines += _attractor_lines(res)
     lines.append("  timing: " + ", ".join(f"{k} {v:.1f} s" for k, v in res.timing.items()))
+    return lines
+
+
+def _attractor_lines(res: ValidationResult) -> list[str]:
+    """What the classical attractor search found, and what it means for the engines."""
+    found = res.attractors
+    if found is None:
+        why = res.attractors_skipped
+        return [] if why in (None, "not requested") else [f"  attractors: not searched: {why}"]
+    if found.status != "ok":
+        return [f"  {found.summary_line()}"]
+    c = found.smallest_cycle
+    if c is None:
+        return [f"  {found.summary_line()}"]
+    b = found.basin
+    edge = "not searched" if b is None else f"{b.radius:.3g} sigma (Mahalanobis)"
+    if b is not None and b.limited:
+        edge += " (limited search: the fixed point relaxes slowly; may be too low)"
+    lines = [f"  METASTABLE: a stable limit cycle of the classical equations coexists with the "
+             f"fixed point: amplitude max|dq| {c.q_max:.4g} sigma_q, period "
+             f"{c.period:.4f}/omega_m; basin edge {edge}",
+             "  METASTABLE: the linearised steady state describes the fixed point's basin only; "
+             "noise can carry the system to the cycle (escape rate not measured; an SDE "
+             "trajectory captured by the cycle counts as diverged)"]
+    scope = getattr(res.master, "scope", None) if res.master is not None else None
+    if scope is not None and scope.get("basin_only"):
+        lines.append(f"  master : Fock space ({scope['fock_quanta']} quanta) does not reach the "
+                     f"cycle ({scope['cycle_quanta']:.3g} quanta): fixed point's basin only")
     return lines
 
 

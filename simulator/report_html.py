@@ -189,6 +189,17 @@ def _verdict(d: dict[str, Any]) -> str:
                      "verdict with care.</li>")
     if d["master_skipped"]:
         items.append(f"<li>master equation not compared: {_e(d['master_skipped'])}</li>")
+    if d.get("metastable"):
+        cycle = next(a for a in d["attractors"]["attractors"]
+                     if a["kind"] == "limit_cycle" and a["stable"])
+        basin = d["attractors"]["basin"]
+        edge = ("" if basin is None or basin["radius"] is None else
+                f", basin edge at {basin['radius']:.3g} σ (Mahalanobis"
+                + (", limited search)" if basin.get("limited") else ")"))
+        items.append(f'<li><span class="bad">metastable</span>: a stable limit cycle of the '
+                     f"classical equations coexists with the fixed point (max |δq| "
+                     f"{cycle['q_max']:.4g} σ_q{edge}); the linearised steady state describes "
+                     "the fixed point's basin only.</li>")
     return (f'<div class="verdict {cls}" id="verdict"><p class="headline">{_e(headline)}</p>'
             f"<ul>{''.join(items)}</ul></div>")
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 
+from .attractors import AttractorsResult, find_attractors
 from .checks import check_integer
 from .compare import Comparison, Estimate, compare
 from .errors import CheckpointError, ResultFileError
@@ -82,6 +83,11 @@ class ValidateOptions:
         integrates 18 instead of 6 variables: the ``quick`` SDE leg measured 1.0 s without
         and 2.0 s with (in-process, warm); ``wgmsim validate --quick --no-master`` 2.0-2.6 s
         without and 2.1-3.4 s with, on a shared two-core machine.
+    attractors : bool
+        Search the attractors of the classical equations (:func:`simulator.attractors.
+        find_attractors`, a few seconds): where a stable limit cycle coexists with the fixed
+        point, the summary says so, with the basin edge and the cycle's amplitude, and the
+        master-equation result says whether its Fock space reaches the cycle. On by default.
     """
 
     quick: bool = False
@@ -91,9 +97,10 @@ class ValidateOptions:
     master_max_dim: int = MASTER_MAX_DIM
     sde: SDEOptions | None = None
     control_variate: bool = True
+    attractors: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("quick", "master", "control_variate"):
+        for name in ("quick", "master", "control_variate", "attractors"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} = {getattr(self, name)!r}: must be True or False")
         check_integer("seed", self.seed, low=0)
@@ -151,6 +158,9 @@ class ValidationResult(ResultProtocol):
     second_order : SecondOrderResult or None
         The exact ``O(G0^2)`` nonlinear correction, quantum and truncated Wigner
         (:mod:`simulator.second_order`); ``None`` if unstable.
+    attractors : AttractorsResult or None
+        The classical attractors (``None`` when not searched: ``attractors_skipped`` says why).
+    attractors_skipped : str or None
     """
 
     params: Params
@@ -164,6 +174,14 @@ class ValidationResult(ResultProtocol):
     timing: dict[str, float] = field(default_factory=dict)
     sde_skipped: str | None = None
     second_order: SecondOrderResult | None = None
+    attractors: AttractorsResult | None = None
+    attractors_skipped: str | None = None
+
+    @property
+    def metastable(self) -> bool:
+        """Another stable attractor of the classical equations coexists with the fixed point:
+        the linearised steady state is only metastable."""
+        return self.attractors is not None and self.attractors.coexisting
 
     @property
     def shift(self) -> dict[str, Any] | None:
@@ -203,7 +221,7 @@ class ValidationResult(ResultProtocol):
 
     # ---- result protocol (simulator.protocol): the engines' results nested under prefixes ----
     _file_name = "validation"
-    _NESTED = ("lyapunov", "sde", "master", "second_order")
+    _NESTED = ("lyapunov", "sde", "master", "second_order", "attractors")
 
     def _arrays(self) -> dict[str, Any]:
         out = {}
@@ -228,6 +246,7 @@ class ValidationResult(ResultProtocol):
         return {"params": self.params.to_dict(), "options": opts, "nested": nested,
                 "master_skipped": self.master_skipped,
                 "sde_skipped": getattr(self, "sde_skipped", None),  # field of issue 8's leg failures
+                "attractors_skipped": self.attractors_skipped,
                 "comparisons": comps, "reference_scalars": self.reference_scalars,
                 "timing": self.timing}
 
@@ -238,10 +257,11 @@ class ValidationResult(ResultProtocol):
         from .master import MasterResult
 
         types = {"LyapunovResult": LyapunovResult, "SDEResult": SDEResult,
-                 "MasterResult": MasterResult, "SecondOrderResult": SecondOrderResult}
+                 "MasterResult": MasterResult, "SecondOrderResult": SecondOrderResult,
+                 "AttractorsResult": AttractorsResult}
         subs = {}
         for name in cls._NESTED:
-            rec = meta["nested"].get(name)  # second_order: absent from earlier files
+            rec = meta["nested"].get(name)  # absent from folders saved before them
             if rec is None:
                 subs[name] = None
                 continue
@@ -263,10 +283,13 @@ class ValidationResult(ResultProtocol):
         extra = {}
         if meta.get("sde_skipped") is not None:
             extra["sde_skipped"] = meta["sde_skipped"]
+        if "attractors" not in opts:  # saved before the attractor search: it was not run
+            opts["attractors"] = False
         return cls(Params.from_dict(meta["params"]), ValidateOptions(**opts), subs["lyapunov"],
                    subs["sde"], subs["master"], meta["master_skipped"], comps,
                    meta["reference_scalars"], meta["timing"], second_order=subs["second_order"],
-                   **extra)
+                   attractors=subs["attractors"],
+                   attractors_skipped=meta.get("attractors_skipped"), **extra)
 
     def _provenance_inputs(self) -> dict[str, Any]:
         out = super()._provenance_inputs()
@@ -310,6 +333,8 @@ class ValidationResult(ResultProtocol):
             out[c.engine] = "agrees" if c.agrees else "deviates"
         if self.master_skipped:
             out["master"] = "skipped"
+        if self.attractors is not None:
+            out["metastable"] = self.metastable
         return out
 
     def _record(self) -> dict[str, Any]:
@@ -323,7 +348,10 @@ class ValidationResult(ResultProtocol):
                 else self.second_order.second_order_record(),
                 "second_order_checks": [c.to_dict() for c in self.shift_checks],
                 "second_order_verdict": self.shift_verdict,
-                "verdicts": self.verdicts, "timing": self.timing}
+                "verdicts": self.verdicts, "timing": self.timing,
+                "attractors": None if self.attractors is None else self.attractors.to_dict(),
+                "attractors_skipped": self.attractors_skipped,
+                "metastable": self.metastable}
 
 
 def reference_scalars(res: LyapunovResult) -> dict[str, float]:
@@ -378,6 +406,7 @@ def validate(
     if not lin.stable:
         return ValidationResult(params, options, lin, None, None,
                                 "linearised system unstable", (), refs, timing)
+    found, found_skipped = _attractor_leg(params, options, timing)
     comparisons: list[Comparison] = []
     sde_res, sde_skipped = _sde_leg(params, options, lin, refs, out, progress, comparisons,
                                     timing)
@@ -385,9 +414,28 @@ def validate(
     if options.master:
         master_res, skipped = _master_leg(params, options, lin, refs, progress, comparisons,
                                           timing)
+        if master_res is not None and found is not None:
+            master_res = master_res.with_attractors(found)
     return ValidationResult(params, options, lin, sde_res, master_res, skipped,
                             tuple(comparisons), refs, timing, sde_skipped=sde_skipped,
-                            second_order=so)
+                            second_order=so, attractors=found,
+                            attractors_skipped=found_skipped)
+
+
+def _attractor_leg(params: Params, options: ValidateOptions, timing: dict[str, float]
+                   ) -> tuple[AttractorsResult | None, str | None]:
+    """The classical attractor search: ``(result, None)`` or ``(None, why not)``; its wall time
+    goes to ``timing["attractors"]``."""
+    if not options.attractors:
+        return None, "not requested"
+    t0 = _leg_start("attractors", "limit cycles and basin edge of the classical equations")
+    found, why = None, None
+    try:
+        found = find_attractors(params)
+    except Exception as exc:  # noqa: BLE001 - a failed search is reported, never a crash
+        why = _failure("the attractor search", exc)
+    timing["attractors"] = _leg_end("attractors", t0, why or found.summary_line())
+    return found, why
 
 
 def _sde_leg(params: Params, options: ValidateOptions, lin: LyapunovResult,

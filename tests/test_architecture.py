@@ -10,7 +10,7 @@ Layers, bottom to top (a module may import its own layer and those below):
       the one threshold), which every engine and comparison scores with
 2     ``linear``: the Gaussian (Lyapunov) solver, the reference every engine compares with, and
       ``closure``, ``closure3``, the moment closures (second order; third and fourth cumulants)
-      built on it
+      built on it; ``attractors``: the classical attractors and basin edge, scaled by it
 3     engines: ``sweep``, ``sde``, ``master``, ``second_order``, ``third_order`` -- none imports
       another (both closures take the model's Wigner-equation terms from ``model``)
 4     comparison and output: ``compare``, ``shift_check``, ``validate``, ``report``, ``plotting``
@@ -36,7 +36,7 @@ LAYERS = {
     "resultio": 0, "protocol": 0, "estimate": 0, "units": 0, "tomlio": 0, "progress": 0,
     "locking": 0, "derived": 0, "resources": 0,
     "model": 1, "observables": 1, "fixed_points": 1, "statistics": 1,
-    "linear": 2, "closure": 2, "closure3": 2,
+    "linear": 2, "closure": 2, "closure3": 2, "attractors": 2,
     "sweep": 3, "sde": 3, "master": 3, "second_order": 3, "third_order": 3,
     "compare": 4, "shift_check": 4, "validate": 4, "report": 4, "report_html": 4,
     "plotting": 4, "config": 4,

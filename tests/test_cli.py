@@ -104,3 +104,28 @@ def test_lyapunov_second_order_text_and_json(capsys):
                               "mean_shift"}
     assert main(["lyapunov", "--second-order", "--json", "--set", "detuning=-3Gamma"]) == 0
     assert json.loads(capsys.readouterr().out)["second_order"] is None
+
+
+def test_attractors_json_finds_the_coexisting_cycle(capsys):
+    """Issue 17's done-when: the smallest stable cycle within 25 % of the measured 66.6 sigma_q
+    (G0/Gamma = 0.1, |G_r| = 0.6096 omega_m, rwa, Dt = 0.85 Gamma)."""
+    d = run_json(capsys, "--attractors", "--set", "g0=0.1Gamma", "--set", "G=0.6096omega_m",
+                 "--set", "damping=rwa")
+    items = d["attractors"]
+    assert items[0]["kind"] == "fixed_point" and items[0]["stable"] is True
+    assert items[0]["photons"]["r"] == pytest.approx(d["photon_number"]["r"])
+    stable = [a for a in items[1:] if a["kind"] == "limit_cycle" and a["stable"]]
+    assert stable and stable[0]["q_max"] == pytest.approx(66.6, rel=0.25)
+    assert stable[0]["period"] == pytest.approx(6.29, abs=0.01)
+    assert 35.0 < d["basin"]["radius"] < stable[0]["q_max"]
+    assert d["attractor_search"]["coexisting"] is True
+
+
+def test_attractors_text_and_unstable_point(capsys):
+    assert main(["lyapunov", "--attractors", "--set", "detuning=-3Gamma"]) == 0
+    out = capsys.readouterr().out
+    assert "UNSTABLE" in out and "no attractor search" in out
+    d = run_json(capsys, "--attractors", "--set", "detuning=-3Gamma")
+    assert d["attractors"][0] == {"kind": "fixed_point", "stable": False, "q_max": 0.0,
+                                  "period": None, "photons": d["photon_number"]}
+    assert d["basin"] is None

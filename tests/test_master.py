@@ -345,3 +345,25 @@ def test_cli_choices_are_the_engine_tables():
     assert tuple(me["basis"].choices) == BASES
     assert tuple(me["method"].choices) == tuple(STEADY_METHODS)
     assert SET_KEYS["damping"][0].endswith(" | ".join(DAMPING_MODELS))
+
+
+def test_fock_scope_compares_the_cycle_with_the_fock_space():
+    """Issue 17: the steady state says whether its Fock space reaches the coexisting cycle."""
+    from simulator.attractors import AttractorOptions, find_attractors
+    from simulator.config import apply_changes
+    from simulator.master.common import fock_scope
+
+    p = apply_changes(Params.paper(), {"g0": "0.1Gamma", "G": "0.6096omega_m",
+                                       "damping": "rwa"})
+    found = find_attractors(p, options=AttractorOptions(n_directions=0, max_amplitude=8.0))
+    c = found.smallest_cycle
+    quanta = sum(c.quanta.values())
+    assert 2.0e3 < quanta < 2.5e3            # ~ q_max^2 / 2 phonons at 66.5 sigma_q
+    small = fock_scope((400, 400, 400), found)
+    assert small["basin_only"] is True and small["fock_quanta"] == 1197
+    assert "basin only" in small["message"] and small["cycle_q_max"] == c.q_max
+    just_below = fock_scope((int(quanta), 1), found)       # holds quanta - 1
+    just_above = fock_scope((int(quanta) + 2, 1), found)
+    assert just_below["basin_only"] is True and just_above["reaches_cycle"] is True
+    none = fock_scope((10, 10), find_attractors(p.replace(detuning=-3 * p.Gamma)))
+    assert none["basin_only"] is False and none["reaches_cycle"] is None

@@ -9,7 +9,9 @@ import warnings
 import numpy as np
 import pytest
 
-from simulator import Params, SDEOptions, lyapunov, second_order, simulate_sde, sweep
+from simulator import (Params, SDEOptions, find_attractors, lyapunov, second_order, simulate_sde,
+                       sweep)
+from simulator.config import apply_changes
 from simulator.master import EvolveOptions, evolve_master
 from simulator.protocol import COMPLEX_DIM, complex_values
 from simulator.sde import RingupOptions, simulate_ringup
@@ -39,6 +41,8 @@ BUILDERS = {
         n_traj=16, chunk_size=8, dt=0.1, t_final=10.0, output_every=5.0), seed=1),
     "SecondOrderResult": lambda: second_order(PAPER,
                                               detuning=np.array([-1.15, -3.0]) * PAPER.Gamma),
+    "AttractorsResult": lambda: find_attractors(apply_changes(
+        PAPER, {"g0": "0.1Gamma", "G": "0.6096omega_m", "damping": "rwa"})),
     "MasterResult": None,  # the session's defect-point steady state (conftest.steady_state)
     "MasterTrajectory": lambda: evolve_master(
         PAPER.replace(temperature=1e-3, power=5e-3), np.linspace(0.0, 1.0, 3),
@@ -61,9 +65,10 @@ def test_every_result_type_is_covered():
     from simulator.protocol import ResultProtocol
 
     names = {k.split("-")[0] for k in BUILDERS}
-    assert len(names) == 8  # the seven of issue 20 and SecondOrderResult
+    assert len(names) == 9  # the seven of issue 20, SecondOrderResult and AttractorsResult
     import simulator.master
     import simulator.sde
+    import simulator.attractors
     import simulator.second_order
     import simulator.validate  # noqa: F401  (every result class defined)
 
@@ -91,7 +96,9 @@ def test_every_numeric_variable_and_coordinate_has_units(result):
     missing = [name for name, var in ds.variables.items()
                if var.dtype.kind in "biufc" and not var.attrs.get("units")]
     assert not missing, f"{type(result).__name__}: no units on {missing}"
-    assert ds["covariance" if "covariance" in ds else "lyapunov_covariance"].attrs["units"] == "1"
+    if type(result).__name__ != "AttractorsResult":  # the only result without a covariance
+        assert ds["covariance" if "covariance" in ds else "lyapunov_covariance"].attrs["units"] \
+            == "1"
     for name in ("time", "sample_time", "trajectory_times"):
         if name in ds.variables:
             assert ds[name].attrs["units"] == "1/omega_m"

@@ -70,6 +70,10 @@ def test_page_is_self_contained_and_ordered(result, report_dir):
     for verdict in d["verdicts"].values():
         assert verdict.split(":")[0] in page
     assert "G0/Γ" in page and "|G_r|/ω_m" in page and "Δ/Γ" in page
+    # the paper's point is metastable: a stable cycle ~5.5e5 sigma_q away (issue 17)
+    cycle = next(a for a in d["attractors"]["attractors"] if a["kind"] == "limit_cycle"
+                 and a["stable"])
+    assert d["metastable"] is True and f"max |δq| {cycle['q_max']:.4g} σ_q" in text
     assert d["lyapunov"]["provenance"]["timestamp"] in page
 
 

@@ -7,6 +7,8 @@ import pytest
 
 from simulator import Params, SDEOptions
 from simulator.cli import main
+from simulator.config import apply_changes
+from simulator.report import summary_lines
 from simulator.validate import ValidateOptions, validate
 
 
@@ -68,6 +70,14 @@ def test_master_leg_agrees_and_lossy_is_skipped(tmp_path):
     rows = {r.quantity: r for r in me.rows}
     assert rows["E_N[r_m]"].value == pytest.approx(0.1597, abs=1e-3)
     assert res.master.options.nonlinear is True
+    # the paper's point: a stable cycle ~5.5e5 sigma_q away, far outside the Fock space
+    assert res.metastable and res.attractors.smallest_cycle.q_max == pytest.approx(5.54e5,
+                                                                                   rel=0.01)
+    scope = res.master.scope
+    assert scope["basin_only"] is True and scope["reaches_cycle"] is False
+    assert scope["cycle_quanta"] > 1e10 > scope["fock_quanta"]
+    assert res.master.to_dict()["scope"]["basin_only"] is True
+    assert any("does not reach the cycle" in line for line in summary_lines(res))
     g = Params.paper().Gamma
     lossy = validate(Params.paper(eta=g - 0.05j * g, beta=0.3),
                      ValidateOptions(quick=True, sde=SDEOptions(n_traj=32, chunk_size=16,
@@ -107,7 +117,7 @@ def test_master_leg_skipped_quickly_when_the_state_is_too_big():
 
 
 @pytest.mark.parametrize("field, value", [("seed", -1), ("n_jobs", 0), ("master_max_dim", 2),
-                                          ("quick", "yes")])
+                                          ("quick", "yes"), ("attractors", "yes")])
 def test_bad_options_refused_before_work(field, value):
     with pytest.raises(ValueError, match=field):
         ValidateOptions(**{field: value})
@@ -173,3 +183,25 @@ def test_linearisation_study_pools_seeds(tmp_path):
     bad = subprocess.run([sys.executable, str(script), "--seeds", "3", "--out", str(tmp_path)],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "--seeds" in bad.stderr
+
+
+def test_coexisting_cycle_makes_the_summary_say_metastable(tmp_path, capsys):
+    """Issue 17's point at G0/Gamma = 0.2: the smallest stable cycle at 33.4 sigma_q, the basin
+    edge near 22 sigma; validate says so with both numbers, and --no-attractors skips it."""
+    p = apply_changes(Params.paper(), {"g0": "0.2Gamma", "G": "0.6096omega_m",
+                                       "damping": "rwa"})
+    tiny = SDEOptions(n_traj=32, chunk_size=16, t_avg=200.0, initial="lyapunov")
+    res = validate(p, ValidateOptions(master=False, sde=tiny))
+    assert res.metastable and "attractors" in res.timing
+    c, b = res.attractors.smallest_cycle, res.attractors.basin
+    assert c.q_max == pytest.approx(33.4, rel=0.02) and 18.0 < b.radius < c.q_max
+    text = "\n".join(summary_lines(res))
+    assert "METASTABLE" in text and f"{c.q_max:.4g} sigma_q" in text
+    assert f"basin edge {b.radius:.3g} sigma" in text
+    from simulator.report import report_dict
+    d = report_dict(res)
+    assert d["metastable"] is True and d["attractors"]["basin"]["radius"] == pytest.approx(
+        b.radius)
+    off = validate(p, ValidateOptions(master=False, sde=tiny, attractors=False))
+    assert off.attractors is None and not off.metastable
+    assert "METASTABLE" not in "\n".join(summary_lines(off))

@@ -6,6 +6,7 @@ import argparse
 
 import numpy as np
 
+from ..attractors import AttractorsResult, find_attractors
 from ..conventions import QUADRATURES
 from ..linear import LyapunovResult, lyapunov
 from ..second_order import SecondOrderResult, second_order
@@ -32,6 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--second-order", action="store_true",
                    help="also the exact O(G0^2) nonlinear correction, quantum and truncated "
                         "Wigner (JSON: a 'second_order' object)")
+    p.add_argument("--attractors", action="store_true",
+                   help="also search the attractors of the classical (noise-free) equations: "
+                        "limit cycles coexisting with the fixed point and the fixed point's "
+                        "basin edge (a few seconds); JSON adds 'attractors' and 'basin'")
     add_config_argument(p, NAME)
     p.set_defaults(func=run)
 
@@ -94,6 +99,40 @@ def format_second_order(so: SecondOrderResult) -> str:
     return "\n".join(lines)
 
 
+def format_attractors(res: AttractorsResult) -> str:
+    """Readable list of the classical attractors (units: Lyapunov standard deviations)."""
+    lines = ["attractors of the classical equations (q_max: max |dq| on the orbit in Lyapunov "
+             "sigma_q; period in 1/omega_m):"]
+    if res.status != "ok":
+        return "\n".join(lines + [f"  {res.message}"])
+    for item, c in zip(res.attractors(), (None,) + res.cycles):
+        kind = "stable" if item["stable"] else "unstable"
+        ph = item["photons"]
+        if c is None:
+            lines.append(f"  fixed point, {kind}: photons r {ph['r']:.4g}, l {ph['l']:.4g}")
+        else:
+            mu = max(abs(m) for m in c.multipliers if abs(m - 1.0) > 1e-6) \
+                if len(c.multipliers) > 1 else float("nan")
+            lines.append(f"  limit cycle, {kind}: q_max {c.q_max:.4g}, period {c.period:.4f}, "
+                         f"mean photons r {ph['r']:.4g}, l {ph['l']:.4g}, excursion "
+                         f"{c.quanta['m']:.3g} phonons, largest nontrivial |Floquet multiplier| "
+                         f"{mu:.4f}")
+    if not res.cycles:
+        lines.append(f"  no limit cycle with q_max up to "
+                     f"{res.options.max_amplitude / res.coupling_ratio:.4g} sigma_q")
+    b = res.basin
+    if b is not None:
+        lines.append(f"  basin edge of the fixed point: Mahalanobis radius {b.radius:.4g} sigma "
+                     f"(smallest over {len(b.radii)} sampled directions"
+                     + ("; limited search: slow relaxation, may be too low)" if b.limited
+                        else ")"))
+    lines.append("  " + ("METASTABLE: another stable attractor coexists; noise can carry the "
+                         "system across the basin edge" if res.coexisting else
+                         "no other stable attractor found"))
+    lines.append(f"  ({res.elapsed:.1f} s)")
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the command; an unstable point is a result (exit 0), a NaN is not (exit 2)."""
     res = lyapunov(params_from_args(args))
@@ -104,14 +143,22 @@ def run(args: argparse.Namespace) -> int:
                          f"(Lyapunov residual {res.residual:.2g}); the parameters are beyond the "
                          "double-precision range of the linearised solver")
     so = second_order(res.params) if args.second_order and res.stable else None
+    found = find_attractors(res.params) if args.attractors else None
     if args.json:
-        out = res.to_dict()
+        d = res.to_dict()
         if args.second_order:
-            out["second_order"] = None if so is None else so.second_order_record()
-        print_json(out)
+            d["second_order"] = None if so is None else so.second_order_record()
+        if found is not None:
+            rec = found.to_dict()
+            d["attractors"], d["basin"] = rec["attractors"], rec["basin"]
+            d["attractor_search"] = {k: rec[k] for k in ("status", "message", "coexisting",
+                                                         "units", "elapsed_s", "options")}
+        print_json(d)
     else:
         print(format_result(res))
         if args.second_order:
             print(format_second_order(so) if so is not None
                   else "  second order: none (no stationary state)")
+        if found is not None:
+            print(format_attractors(found))
     return 0

@@ -36,6 +36,7 @@ FLAGS: dict[str, dict[str, tuple]] = {
         **{k: ("validate", k) for k in ("quick", "seed", "n_jobs", "master_max_dim",
                                         "control_variate")},
         "no_master": ("validate", "master", _NOT),
+        "no_attractors": ("validate", "attractors", _NOT),
     },
     "me": {k: ("master", k) for k in ("nonlinear", "t_max", "n_times", "initial_phonons",
                                       "basis", "method", "tol", "cutoffs", "max_dim")},

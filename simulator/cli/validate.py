@@ -46,6 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="parallel workers for the SDE ensemble (-1: all cores; capped at the "
                    "chunks and cores)")
     p.add_argument("--no-master", action="store_true", help="skip the master equation")
+    p.add_argument("--no-attractors", action="store_true",
+                   help="skip the search for classical attractors coexisting with the fixed "
+                        "point (limit cycles, basin edge; a few seconds)")
     p.add_argument("--control-variate", action=argparse.BooleanOptionalAction, default=True,
                    help="SDE leg with control variates: also measures the nonlinear shift dE_N "
                    "with its error (default on; about 2x the SDE leg's time)")
@@ -67,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         options = build_options(args, ValidateOptions, "validate",
                                 quick=args.quick, seed=args.seed, n_jobs=args.n_jobs,
                                 master=not args.no_master, master_max_dim=args.master_max_dim,
+                                attractors=not args.no_attractors,
                                 control_variate=args.control_variate)
         if not args.scheduler:
             n_jobs = cap_workers(options.n_jobs, options.sde_options().n_chunks,

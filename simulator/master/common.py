@@ -12,7 +12,7 @@ from ..conventions import HBAR, K_B
 from ..model import initial_covariance
 from .operators import Space
 
-__all__ = ["TruncationError", "moments", "MIN_CUTOFF"]
+__all__ = ["TruncationError", "moments", "MIN_CUTOFF", "fock_scope"]
 
 #: Smallest Fock dimension given to any mode.
 MIN_CUTOFF = 3
@@ -122,3 +122,46 @@ def temperature_for(n: float, omega_m: float) -> float:
     return HBAR * omega_m / (K_B * math.log1p(1.0 / n)) if n > 0 else 0.0
 
 
+def fock_scope(cutoffs: tuple[int, ...], attractors: Any) -> dict[str, Any]:
+    """Does a Fock space with ``cutoffs`` reach the classical attractor coexisting with the
+    fixed point?
+
+    The space is displaced to the fixed point, so it holds states of at most
+    ``sum_k (N_k - 1)`` quanta in its basis modes; the smallest stable limit cycle lies
+    ``quanta = max over the orbit of (dq^2 + dp^2)/2 + |d a_r|^2 + |d a_l|^2`` quanta away
+    (in the physical modes; the normal-mode basis changes that count by a factor of order one,
+    far less than the margins met in practice: ~2e3 quanta at ``G0/Gamma = 0.1`` and ~1.5e11 at
+    the paper's point, against a few tens kept).
+
+    Parameters
+    ----------
+    cutoffs : tuple of int
+        Fock dimension of each basis mode.
+    attractors : simulator.attractors.AttractorsResult
+
+    Returns
+    -------
+    dict
+        ``basin_only`` (True: the state describes the fixed point's basin only, another stable
+        attractor lies outside the space), ``reaches_cycle`` (bool, ``None`` without a
+        coexisting cycle), ``cycle_quanta``, ``fock_quanta``, ``cycle_q_max`` (Lyapunov
+        ``sigma_q``), ``basin_radius`` (Mahalanobis, ``sigma``) and a ``message``.
+    """
+    capacity = int(sum(int(n) - 1 for n in cutoffs))
+    cycle = getattr(attractors, "smallest_cycle", None)
+    if attractors is None or not attractors.coexisting or cycle is None:
+        return {"basin_only": False, "reaches_cycle": None, "cycle_quanta": None,
+                "fock_quanta": capacity, "cycle_q_max": None, "basin_radius": None,
+                "message": "no other stable attractor of the classical equations was found"}
+    quanta = float(sum(cycle.quanta.values()))
+    reaches = quanta <= capacity
+    radius = None if attractors.basin is None else float(attractors.basin.radius)
+    edge = "" if radius is None else f", basin edge at {radius:.3g} sigma"
+    message = (f"a stable limit cycle coexists with the fixed point ({quanta:.3g} quanta away, "
+               f"q_max {cycle.q_max:.4g} sigma_q{edge}); ")
+    message += ("the Fock space reaches it" if reaches else
+                f"the Fock space ({capacity} quanta) does not reach it: this steady state "
+                "describes the fixed point's basin only")
+    return {"basin_only": not reaches, "reaches_cycle": reaches, "cycle_quanta": quanta,
+            "fock_quanta": capacity, "cycle_q_max": float(cycle.q_max), "basin_radius": radius,
+            "message": message}

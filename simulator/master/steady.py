@@ -10,6 +10,7 @@ Lyapunov solution of the *same* damping model. Units: ``omega_m = 1``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
@@ -34,6 +35,7 @@ from ..progress import ProgressArg, progress_callback
 from ..protocol import ResultProtocol
 from .common import (
     BudgetSpent,
+    fock_scope,
     TruncationError,
     check_int,
     check_max_time,
@@ -199,6 +201,11 @@ class MasterResult(ResultProtocol):
         flags a numerical problem, e.g. the solver, or the Caldeira-Leggett generator's lack of
         Lindblad form). See
         :data:`simulator.errors.STATUSES`.
+    scope : dict or None
+        Whether the Fock space reaches a classical attractor coexisting with the fixed point
+        (:func:`simulator.master.common.fock_scope`: ``basin_only`` True when it does not, and
+        the state then describes the fixed point's basin only); ``None`` when no attractor
+        search was given (:meth:`with_attractors`, ``solve_master(..., attractors=...)``).
     """
 
     params: Params
@@ -217,6 +224,12 @@ class MasterResult(ResultProtocol):
     timing: dict = field(default_factory=dict)
     normal_mode_state: Any = None
     status: str = "ok"
+    scope: dict | None = None
+
+    def with_attractors(self, attractors) -> "MasterResult":
+        """This result with :attr:`scope` set from an
+        :class:`~simulator.attractors.AttractorsResult` of the same point."""
+        return dataclasses.replace(self, scope=fock_scope(self.cutoffs, attractors))
 
     @property
     def log_negativity(self) -> dict[str, float]:
@@ -285,6 +298,7 @@ class MasterResult(ResultProtocol):
                 "log_negativity_difference": {k: en[k] - en_ref[k] for k in en},
             },
             "timing": self.timing,
+            "scope": self.scope,
             "options": {k: getattr(self.options, k) for k in self.options.__dataclass_fields__},
             "params": self.params.to_dict(),
         }
@@ -369,6 +383,7 @@ class MasterResult(ResultProtocol):
                 "lyapunov": self.lyapunov._meta()}
         if hasattr(self, "status"):
             meta["status"] = self.status
+        meta["scope"] = self.scope
         return meta
 
     @classmethod
@@ -391,7 +406,8 @@ class MasterResult(ResultProtocol):
                    cutoffs=tuple(meta["cutoffs"]), top_population=tuple(meta["top_population"]),
                    truncation_error=meta["truncation_error"], converged=meta["converged"],
                    message=meta["message"], history=tuple(meta["history"]), lyapunov=ref,
-                   timing=meta["timing"], normal_mode_state=state, **extra)
+                   timing=meta["timing"], normal_mode_state=state, scope=meta.get("scope"),
+                   **extra)
 
     def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
         out = {"covariance": (("mode_i", "mode_j"), self.covariance),
@@ -504,7 +520,7 @@ def _next_cutoffs(cutoffs: tuple[int, ...], top: tuple[float, ...], tol: float) 
 
 
 def solve_master(params: Params, *, options: MasterOptions | None = None,
-                 progress: ProgressArg = None) -> MasterResult:
+                 progress: ProgressArg = None, attractors=None) -> MasterResult:
     """Steady state of the displaced-frame master equation with automatic Fock cutoffs.
 
     Solves ``L rho = 0`` (``qutip.steadystate``; method from :data:`STEADY_METHODS`) in truncated
@@ -521,6 +537,9 @@ def solve_master(params: Params, *, options: MasterOptions | None = None,
         ``progress(rounds done, max_rounds)`` after each round and ``progress(n, n)`` at the end;
         ``None``/``False`` (default): nothing (:mod:`simulator.progress`). Each round is also
         logged at INFO on the ``simulator.master`` logger (cutoffs, dimension, change, seconds).
+    attractors : AttractorsResult, optional
+        The classical attractors of the same point (:func:`simulator.attractors.find_attractors`):
+        the result's ``scope`` then says whether the Fock space reaches a coexisting one.
 
     Returns
     -------
@@ -545,7 +564,8 @@ def solve_master(params: Params, *, options: MasterOptions | None = None,
     """
     options = MasterOptions() if options is None else options
     with progress_callback(progress, "master steady state", "round") as report, blas_threads():
-        return _solve_master(params, options, report)
+        res = _solve_master(params, options, report)
+    return res if attractors is None else res.with_attractors(attractors)
 
 
 def _solve_master(params: Params, options: MasterOptions, report) -> MasterResult:
