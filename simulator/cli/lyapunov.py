@@ -96,6 +96,10 @@ def format_second_order(so: SecondOrderResult) -> str:
         lines.append(f"    truncated Wigner (the SDE engine) gives {t['r_m'] / q['r_m']:.2f}x the "
                      "quantum shift of E_N CW-mech: it drops the third-order term of the "
                      "Wigner equation")
+    if g > 0.15:
+        lines.append(f"    at G0/Gamma = {g:.3g} the next order is no longer small (measured at the "
+                     "immune point: second order is 1.2 % x (10 G0/Gamma)^2 off the master "
+                     "equation); simulator.third_order refines it")
     return "\n".join(lines)
 
 
