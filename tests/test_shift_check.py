@@ -68,7 +68,7 @@ def test_unentangled_pairs_and_clipped_sde_values_are_not_scored(so):
 
 def test_validate_carries_the_second_order_leg(tmp_path):
     """G0/Gamma = 0.3: both engines resolve their shift; each agrees with its own physics."""
-    res = validate(STRONG, ValidateOptions(sde=SDEOptions(
+    res = validate(STRONG, ValidateOptions(attractors=False, sde=SDEOptions(
         n_traj=32, chunk_size=4, t_avg=300.0, dt=0.05, initial="lyapunov",
         control_variate=True)))
     checks = {c.engine: c for c in res.shift_checks}
