@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .second_order import SecondOrderResult
+from .statistics import Z_AGREE
 
 __all__ = ["ShiftCheck", "check_shifts", "shift_verdict", "SDE_STEP_BIAS", "REMAINDER",
            "THRESHOLD"]
@@ -33,8 +34,8 @@ __all__ = ["ShiftCheck", "check_shifts", "shift_verdict", "SDE_STEP_BIAS", "REMA
 SDE_STEP_BIAS = 1.0
 #: Allowance for the ``O(G0^4)`` remainder, relative to the shift, per ``(G0/Gamma)^2``.
 REMAINDER = 2.0
-#: ``|z|`` below which a measured shift agrees with the prediction.
-THRESHOLD = 5.0
+#: ``|z|`` below which a measured shift agrees with the prediction: the project's one threshold.
+THRESHOLD = Z_AGREE
 
 
 @dataclass(frozen=True)
