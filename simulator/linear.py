@@ -38,6 +38,8 @@ __all__ = [
     "is_stable",
     "characteristic_polynomial",
     "routh_hurwitz_stable",
+    "GridSteadyState",
+    "grid_steady_state",
     "LyapunovResult",
     "lyapunov",
     "CovarianceTrajectory",
@@ -246,6 +248,52 @@ def lyapunov_residual(A: np.ndarray, V: np.ndarray, D: np.ndarray) -> np.ndarray
     """Relative residual ``||A V + V A^T + D|| / ||D||`` (Frobenius), batched."""
     R = A @ V + V @ np.swapaxes(A, -1, -2) + D
     return np.linalg.norm(R, axis=(-2, -1)) / np.linalg.norm(D, axis=(-2, -1))
+
+
+# ---- the linearised model over a grid ---------------------------------------------------------
+@dataclass(frozen=True)
+class GridSteadyState:
+    """The linearised model over a grid of shape S (the common start of :func:`sweep`,
+    :func:`~simulator.second_order.second_order` and :func:`~simulator.third_order.third_order`).
+
+    Attributes
+    ----------
+    rates : Rates
+    mean_field : MeanField
+    A, D : ndarray, shape S + (6, 6)
+        Drift and diffusion matrices (units of ``omega_m``).
+    stable : ndarray of bool, shape S
+        Routh-Hurwitz stability.
+    covariance : ndarray, shape S + (6, 6)
+        Lyapunov covariance, NaN where unstable.
+    """
+
+    rates: Rates
+    mean_field: MeanField
+    A: np.ndarray
+    D: np.ndarray
+    stable: np.ndarray
+    covariance: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Grid shape ``S``."""
+        return tuple(self.stable.shape)
+
+
+def grid_steady_state(params: Params, **grid: Any) -> GridSteadyState:
+    """Rates, mean field, ``A``, ``D``, stability and Lyapunov covariance of ``params`` with
+    fields replaced by broadcastable arrays (SI units, :meth:`Rates.from_params`), batched."""
+    rates = Rates.from_params(params, **grid)
+    shape = rates.shape
+    mf = mean_field(rates)
+    A = np.broadcast_to(drift_matrix(rates, mf), shape + (6, 6))
+    D = np.broadcast_to(diffusion_matrix(rates), shape + (6, 6))
+    stable = np.asarray(routh_hurwitz_stable(A))
+    V = np.full(shape + (6, 6), np.nan)
+    if np.any(stable):
+        V[stable] = solve_lyapunov(A[stable], D[stable])
+    return GridSteadyState(rates, mf, A, D, stable, V)
 
 
 # ---- steady-state result ----------------------------------------------------------------------

@@ -30,8 +30,8 @@ import numpy as np
 
 from .closure import SecondOrderMoments, directional_derivative, second_order_moments
 from .conventions import PAIRS
-from .linear import routh_hurwitz_stable, solve_lyapunov
-from .model import Rates, diffusion_matrix, drift_matrix, mean_field, nonlinear_tensors
+from .linear import grid_steady_state
+from .model import nonlinear_tensors
 from .observables import log_negativity, log_negativity_raw, steering, steering_raw
 from .params import Params
 from .protocol import ResultProtocol
@@ -260,19 +260,13 @@ def second_order(params: Params, **grid: Any) -> SecondOrderResult:
     >>> round(float(res.coefficient("quantum")), 3), round(float(res.coefficient("twa")), 3)
     (-0.231, -0.493)
     """
-    rates = Rates.from_params(params, **grid)
-    shape = rates.shape
-    mf = mean_field(rates)
-    A = np.broadcast_to(drift_matrix(rates, mf), shape + (6, 6))
-    D = np.broadcast_to(diffusion_matrix(rates), shape + (6, 6))
+    gs = grid_steady_state(params, **grid)
+    rates, shape, A, D, stable, V0 = gs.rates, gs.shape, gs.A, gs.D, gs.stable, gs.covariance
     g0 = np.broadcast_to(np.asarray(rates.g0, float), shape)
-    stable = np.asarray(routh_hurwitz_stable(A))
-    V0 = np.full(shape + (6, 6), np.nan)
     fields = {"mean_shift": np.full((2,) + shape + (6,), np.nan),
               "third_cumulant": np.full((2,) + shape + (6, 6, 6), np.nan),
               "covariance_shift": np.full((2,) + shape + (6, 6), np.nan)}
     if np.any(stable):
-        V0[stable] = solve_lyapunov(A[stable], D[stable])
         # both kinds in one batch: axis 0 is (quantum, twa); truncated Wigner has T = 0
         c, Q, T = nonlinear_tensors(g0[stable])
         mom = second_order_moments(A[stable], D[stable], c, Q, np.stack([T, 0.0 * T]),

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from .conventions import covariance_xxpp as _covariance_xxpp
-from .linear import lyapunov_residual, routh_hurwitz_stable, solve_lyapunov
-from .model import Rates, coupling, diffusion_matrix, drift_matrix, mean_field, transmission
+from .linear import grid_steady_state, lyapunov_residual
+from .model import coupling, transmission
 from .observables import log_negativity, occupation, steering
 from .params import Params
 from .protocol import ResultProtocol
@@ -205,16 +205,11 @@ def sweep(params: Params, *, eigenvalues: bool = False, **grid: Any) -> SweepRes
     >>> round(float(res.log_negativity["r_m"][0]), 4)
     0.1597
     """
-    rates = Rates.from_params(params, **grid)
-    shape = rates.shape
-    mf = mean_field(rates)
-    A = np.broadcast_to(drift_matrix(rates, mf), shape + (6, 6))
-    D = np.broadcast_to(diffusion_matrix(rates), shape + (6, 6))
-    stable = np.asarray(routh_hurwitz_stable(A))
-    V = np.full(shape + (6, 6), np.nan)
+    gs = grid_steady_state(params, **grid)
+    rates, shape, mf, A, D = gs.rates, gs.shape, gs.mean_field, gs.A, gs.D
+    stable, V = gs.stable, gs.covariance
     residual = np.full(shape, np.nan)
     if np.any(stable):
-        V[stable] = solve_lyapunov(A[stable], D[stable])
         residual[stable] = lyapunov_residual(A[stable], V[stable], D[stable])
     with np.errstate(invalid="ignore"):
         en = log_negativity(V)

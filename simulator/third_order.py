@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from .closure3 import third_order_moments
-from .linear import routh_hurwitz_stable, solve_lyapunov
-from .model import Rates, diffusion_matrix, drift_matrix, mean_field, nonlinear_tensors
+from .linear import grid_steady_state
+from .model import nonlinear_tensors
 from .observables import log_negativity
 from .params import Params
 
@@ -152,14 +152,9 @@ def third_order(params: Params, *, kind: str = "quantum", cumulants: int = 3,
         raise ValueError(f"kind = {kind!r}: must be one of {KINDS}")
     if cumulants not in (3, 4):
         raise ValueError(f"cumulants = {cumulants!r}: must be 3 or 4")
-    rates = Rates.from_params(params, **grid)
-    shape = rates.shape
-    mf = mean_field(rates)
-    A = np.broadcast_to(drift_matrix(rates, mf), shape + (6, 6))
-    D = np.broadcast_to(diffusion_matrix(rates), shape + (6, 6))
+    gs = grid_steady_state(params, **grid)
+    rates, shape, A, D, stable, V0 = gs.rates, gs.shape, gs.A, gs.D, gs.stable, gs.covariance
     g0 = np.broadcast_to(np.asarray(rates.g0, float), shape)
-    stable = np.asarray(routh_hurwitz_stable(A))
-    V0 = np.full(shape + (6, 6), np.nan)
     m = np.full(shape + (6,), np.nan)
     V = np.full(shape + (6, 6), np.nan)
     K = np.full(shape + (6, 6, 6), np.nan)
@@ -168,7 +163,6 @@ def third_order(params: Params, *, kind: str = "quantum", cumulants: int = 3,
     status = np.where(stable, "ok", "unstable").astype("<U13")
     iterations = 0
     if np.any(stable):
-        V0[stable] = solve_lyapunov(A[stable], D[stable])
         c, Q, T = nonlinear_tensors(g0[stable], quantum=(kind == "quantum"))
         mom = third_order_moments(A[stable], D[stable], c, Q, T, cumulants=cumulants, tol=tol,
                                   max_iter=max_iter)
