@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from simulator import Params, diffusion_matrix, nonlinear_drift  # noqa: E402
 from simulator.sde import SDEOptions, fluctuation_system, simulate_sde  # noqa: E402
 from simulator.sde.ensemble import chunk_seeds, run_chunk, schedule  # noqa: E402
+from simulator.sde.problem import EnsembleProblem  # noqa: E402
 
 
 def best_of(fn, repeats: int) -> float:
@@ -52,7 +53,7 @@ def throughput(n: int = 1024, steps: int = 2000, repeats: int = 3) -> dict:
                           t_avg=steps * dt, batch_time=steps * dt / 4)
         sched = schedule(system, opts)
         seed = chunk_seeds(1, 1)[0]
-        t = best_of(lambda: run_chunk(system, opts, sched, seed, 0, n), repeats)
+        t = best_of(lambda: run_chunk(EnsembleProblem(system, opts, schedule=sched), seed, 0, n), repeats)
         out[method] = n * steps / t
     # plain numpy Euler-Maruyama on the full amplitudes (what one would write first)
     rates = system.rates

@@ -209,16 +209,10 @@ def test_plotting_leaves_the_matplotlib_backend_alone():
 #: Size limits (issue 19): a module over this many lines, or a function body over this many
 #: (docstring left out), is doing more than one job.
 MAX_MODULE_LINES, MAX_FUNCTION_LINES = 600, 60
-#: Known exceptions being removed by open work: path -> why.
-KNOWN_LARGE = {"simulator/master/steady.py": "661 lines; the master engine was outside issue 19's "
-                                             "ensemble rework: to be split",
-               "simulator/sde/engine.py": "612 lines after merging issue 18 (stationarity flag, "
-                                          "time budget) into issue 19's split: estimate_run "
-                                          "to move to its own module"}
+#: Known exceptions being removed by open work: path -> why (none left after issue 19).
+KNOWN_LARGE: dict[str, str] = {}
 #: Functions over the limit, being shortened by open work: "path:name" -> why.
-KNOWN_LONG = {"simulator/cli/__init__.py:main": "62 lines after issue 18's exit codes and "
-                                                "launcher: to be cut into helpers",
-              "simulator/cli/me.py:run": "61 lines after issue 18's budgets: to be cut"}
+KNOWN_LONG: dict[str, str] = {}
 
 
 def test_modules_and_functions_stay_small():

@@ -9,8 +9,10 @@ G0/Gamma = 0.01, 0.03, 0.1. The thermal displacement throws the cavity detuning 
 ~ sqrt(2) G0 sqrt(n_m) ~ 29 G0 at the start. For each point:
 
 * fate of each trajectory (``n_traj`` trajectories of the full nonlinear truncated-Wigner
-  equations about the mean-field path, :func:`simulator.sde.ringup.ringup_system`, integrated
-  one by one with the exponential integrator): *settled* when it did not diverge and its
+  equations about the mean-field path, :func:`simulator.sde.ringup.ringup_system`, run by the
+  engine's ensemble driver with the exponential integrator and the
+  :class:`~simulator.sde.records.Paths` record, which keeps ``x_q`` of every trajectory at
+  every output time): *settled* when it did not diverge and its
   mechanical displacement stays within ``SETTLE_SIGMAS`` stationary standard deviations
   (Lyapunov ``sqrt(V_qq)``) of the linearised fixed point over the last ``T_FINAL_WINDOW`` of
   the run (an escaped trajectory may oscillate through the fixed point: one final sample would
@@ -55,10 +57,12 @@ from simulator import (  # noqa: E402
 )
 from simulator.config import apply_changes  # noqa: E402
 from simulator.model import Rates, mean_field  # noqa: E402
-from simulator.sde.ensemble import initial_moments  # noqa: E402
-from simulator.sde.chunk import Kernel  # noqa: E402
-from simulator.sde.integrators import make_integrator  # noqa: E402
+from simulator.sde import SDEOptions, fluctuation_system  # noqa: E402
+from simulator.sde.parallel import run_ensemble  # noqa: E402
+from simulator.sde.problem import EnsembleProblem  # noqa: E402
+from simulator.sde.records import Paths  # noqa: E402
 from simulator.sde.ringup import ringup_system  # noqa: E402
+from simulator.sde.scheduling import Schedule  # noqa: E402
 
 G0S = (0.01, 0.03, 0.1)
 RAMPS = (0.0, 100.0, 300.0)
@@ -84,37 +88,26 @@ def stationary_time(t, series, target, tol):
     return float(t[bad[-1] + 1]) if bad[-1] + 1 < len(t) else float("nan")
 
 
-def _output_states(integ, rng, x, n_steps: int, every: int):
-    """The states ``(n, d)`` after every ``every`` steps (up to ``n_steps``), stepped by the
-    engine's kernel (:class:`simulator.sde.chunk.Kernel`: one noise block per output). A state
-    the caller changes in place (a diverged trajectory zeroed) is the one stepped on."""
-    kernel = Kernel(integ, rng, len(x))
-    for _ in range(n_steps // every):
-        x, _ = kernel.advance(x, every)
-        yield x
+def q_paths(problem: EnsembleProblem, seed: int, n_jobs: int) -> np.ndarray:
+    """``x_q`` of every trajectory at every output time, ``(n_outputs + 1, n_traj)`` (NaN from
+    the block in which a trajectory diverged on), from the engine's ensemble driver."""
+    chunks = run_ensemble(problem, seed, n_jobs=n_jobs)
+    return np.concatenate([c.paths[..., 0] for c in chunks], axis=1)
 
 
-def trajectory_fates(params: Params, opts: RingupOptions, seed: int) -> dict:
-    """Integrate ``opts.n_traj`` trajectories of the ring-up system individually (vectorised);
-    classify each as settled / escaped / diverged (see the module docstring)."""
+def trajectory_fates(params: Params, opts: RingupOptions, seed: int, n_jobs: int = 1) -> dict:
+    """Integrate ``opts.n_traj`` trajectories of the ring-up system (the engine's driver, the
+    :class:`Paths` record); classify each as settled / escaped / diverged (see the module
+    docstring)."""
     system, path = ringup_system(params, opts)
-    integ = make_integrator("exponential", system, opts.dt)
-    rng = np.random.default_rng(seed)
-    m0, V0 = initial_moments(system, opts.sde_options("thermal"))
-    x = rng.multivariate_normal(m0, V0, size=opts.n_traj)
+    problem = EnsembleProblem(system, opts.sde_options("thermal"), Paths(columns=(4,)),
+                              opts.schedule())
+    xq = q_paths(problem, seed, n_jobs)
+    alive = np.isfinite(xq[-1])
     n_steps = opts.n_outputs * opts.steps_per_output
     lin = lyapunov(params)
     sigma_q = float(np.sqrt(lin.covariance[4, 4]))
     q_s = float(lin.mean_field.q)
-    alive = np.ones(opts.n_traj, dtype=bool)
-    every = opts.steps_per_output
-    xq = np.zeros((opts.n_outputs + 1, opts.n_traj))  # x_q at the output times (0 if diverged)
-    xq[0] = x[:, 4]
-    for i, x in enumerate(_output_states(integ, rng, x, n_steps, every), start=1):
-        ok = np.isfinite(x).all(axis=1) & (np.abs(x).max(axis=1) <= opts.bound)
-        alive &= ok
-        x[~ok] = 0.0  # frozen: counted as diverged
-        xq[i] = x[:, 4]
     t_out = np.arange(opts.n_outputs + 1) * opts.output_every
     late = t_out >= t_out[-1] - T_FINAL_WINDOW
     q_late = path(t_out[late])[:, 4][:, None] + xq[late]
@@ -136,28 +129,24 @@ def trajectory_fates(params: Params, opts: RingupOptions, seed: int) -> dict:
                                                 / sigma_q) if alive.any() else float("nan")}
 
 
-def stationary_fates(params: Params, t_run: float, n_traj: int, seed: int) -> dict:
+def stationary_fates(params: Params, t_run: float, n_traj: int, seed: int,
+                     n_jobs: int = 1) -> dict:
     """Control: trajectories started in the Lyapunov state at the fixed point, run ``t_run``;
-    fraction within ``SETTLE_SIGMAS`` sigma_q of the fixed point at the end, and diverged."""
-    from simulator.sde import fluctuation_system
-
-    system = fluctuation_system(params)
-    lin = lyapunov(params)
-    integ = make_integrator("exponential", system, DT)
-    rng = np.random.default_rng(seed)
-    x = rng.multivariate_normal(np.zeros(6), lin.covariance, size=n_traj)
-    n_steps = int(round(t_run / DT))
+    fraction within ``SETTLE_SIGMAS`` sigma_q of the fixed point over the last
+    ``T_FINAL_WINDOW``, and diverged (the engine's driver, the :class:`Paths` record)."""
     every = int(round(OUTPUT_EVERY / DT))
-    first_late = n_steps - int(round(T_FINAL_WINDOW / DT))
-    alive = np.ones(n_traj, dtype=bool)
-    offset = np.zeros(n_traj)
-    for i, x in enumerate(_output_states(integ, rng, x, n_steps, every), start=1):
-        ok = np.isfinite(x).all(axis=1) & (np.abs(x).max(axis=1) <= 1e6)
-        alive &= ok
-        x[~ok] = 0.0
-        if i * every >= first_late:
-            offset = np.maximum(offset, np.abs(x[:, 4]))
-    sigma_q = float(np.sqrt(lin.covariance[4, 4]))
+    n_out = int(round(t_run / DT)) // every
+    opts = SDEOptions(dt=DT, n_traj=n_traj, chunk_size=max(4, n_traj // 16),
+                      initial="lyapunov", bound=1e6)
+    sched = Schedule(dt=DT, n_burn=0, n_batches=n_out, steps_per_batch=every,
+                     samples_per_batch=1, sample_every=every, n_chunks=opts.n_chunks,
+                     bound=1e6, record_initial=True)
+    xq = q_paths(EnsembleProblem(fluctuation_system(params), opts, Paths(columns=(4,)), sched),
+                 seed, n_jobs)
+    alive = np.isfinite(xq[-1])
+    t_out = np.arange(n_out + 1) * every * DT
+    offset = np.abs(xq[t_out >= t_run - T_FINAL_WINDOW]).max(axis=0)
+    sigma_q = float(np.sqrt(lyapunov(params).covariance[4, 4]))
     settled = alive & (offset <= SETTLE_SIGMAS * sigma_q)
     return {"fraction_settled": float(settled.mean()), "diverged": int((~alive).sum()),
             "n_traj": n_traj, "t_run": t_run}
@@ -169,8 +158,9 @@ def run_point(g0: float, ramp: float, n_traj: int, seed: int, n_jobs: int) -> tu
     opts = RingupOptions(n_traj=n_traj, chunk_size=max(4, n_traj // 16), dt=DT, t_final=t_final,
                          output_every=OUTPUT_EVERY, ramp_time=ramp, control_variate=True)
     t0 = time.perf_counter()
-    fates = trajectory_fates(params, opts, seed)
-    half = trajectory_fates(params, RingupOptions(**{**opts.to_dict(), "dt": DT / 2}), seed)
+    fates = trajectory_fates(params, opts, seed, n_jobs)
+    half = trajectory_fates(params, RingupOptions(**{**opts.to_dict(), "dt": DT / 2}), seed,
+                            n_jobs)
     fates["fraction_settled_half_dt"] = half["fraction_settled"]
     t_fate = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -419,7 +409,8 @@ def main() -> None:
                   flush=True)
     controls = []
     for g0 in G0S:
-        c = stationary_fates(params_at(g0), RAMPS[-1] + T_SETTLE, args.n_traj, args.seed)
+        c = stationary_fates(params_at(g0), RAMPS[-1] + T_SETTLE, args.n_traj, args.seed,
+                             args.n_jobs)
         c["G0/Gamma"] = g0
         controls.append(c)
         print(f"G0/Gamma {g0:g} stationary start: settled {100 * c['fraction_settled']:.0f} %, "

@@ -108,10 +108,6 @@ def main(argv: list[str] | None = None) -> int:
     name = "wgmsim"
     debug = os.environ.get("WGMSIM_DEBUG", "") not in ("", "0")
     args = None
-
-    def fail(message: str) -> None:
-        print(f"{name}: {one_line(message)}", file=sys.stderr)
-
     try:
         try:
             args = build_parser().parse_args(argv)
@@ -130,8 +126,23 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         _print_warnings(name, caught)
         return status
-    except KeyboardInterrupt as exc:
-        command = getattr(args, "command", None)
+    except BrokenPipeError:
+        # the reader went away (``wgmsim lyapunov | head -1``): stop quietly, as CLI tools do
+        _silence_stdout()
+        return EXIT_PIPE
+    except (KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - the last line of defence
+        return _failure(exc, args, name, debug)
+
+
+def _failure(exc: BaseException, args: argparse.Namespace | None, name: str,
+             debug: bool) -> int:
+    """The one error line of a command that failed with ``exc`` (called inside the ``except``
+    of :func:`main`), and its exit status."""
+    def fail(message: str) -> None:
+        print(f"{name}: {one_line(message)}", file=sys.stderr)
+
+    command = getattr(args, "command", None)
+    if isinstance(exc, KeyboardInterrupt):
         # sde, ringup and validate checkpoint their finished chunks in --out
         out = getattr(args, "out", None) if command in CHECKPOINTING else None
         message = interrupted_message(exc, out)
@@ -139,28 +150,24 @@ def main(argv: list[str] | None = None) -> int:
             message += "; give --out DIR to keep finished chunks"
         fail(message)
         return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        # the reader went away (``wgmsim lyapunov | head -1``): stop quietly, as CLI tools do
-        _silence_stdout()
-        return EXIT_PIPE
-    except TimeBudgetSpent as exc:
+    if isinstance(exc, TimeBudgetSpent):
         fix = ("rerun the same command to resume" if exc.folder is not None
                else "give --out DIR to keep finished chunks")
         fail(f"--max-time {exc.max_time:g}: {exc}; {fix}")
         return EXIT_NOT_CONVERGED
-    except ParameterError as exc:
+    if isinstance(exc, ParameterError):
         fail(f"invalid parameter: {exc}")
-    except (UsageError, CheckpointError, ResultFileError) as exc:
+    elif isinstance(exc, (UsageError, CheckpointError, ResultFileError)):
         fail(str(exc))
-    except MemoryError:
-        flags = _SIZE_FLAGS.get(getattr(args, "command", None), "")
+    elif isinstance(exc, MemoryError):
+        flags = _SIZE_FLAGS.get(command, "")
         fail("out of memory: make the run smaller" + (f" ({flags})" if flags else ""))
-    except OSError as exc:
+    elif isinstance(exc, OSError):
         # a write that fails after its file was opened (a full disk) carries no file name: name
         # the output folder then
         where = exc.filename or getattr(args, "out", None) or getattr(args, "plot", None)
         fail(f"cannot access{f' {where}' if where else ''}: {exc.strerror or exc}")
-    except Exception as exc:  # noqa: BLE001 - the last line of defence of the command line
+    else:
         if debug:
             traceback.print_exc()
         hint = "" if debug else "; rerun with --debug for the traceback"

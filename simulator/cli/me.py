@@ -119,9 +119,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the command; a state too big for the truncated space, or cutoffs that did not converge
     (``max_dim``, ``max_rounds`` or ``--max-time`` reached), exit with status 3 after the result
     is printed."""
-    from ..master import (EvolveOptions, MasterOptions, TruncationError, evolve_master,
-                          solve_master)
-    from ..master.budget import check_evolution
+    from ..master import TruncationError
 
     params = params_from_args(args)
     common = {} if args.max_dim is None else {"max_dim": args.max_dim}
@@ -135,26 +133,12 @@ def run(args: argparse.Namespace) -> int:
             if unused:
                 raise ValueError(
                     f"{', '.join(unused)}: steady-state options, not used with --t-max")
-            if not args.t_max > 0 or args.n_times < 2:
-                raise ValueError("--t-max must be > 0 and --n-times >= 2")
-            # before the output times are even allocated (--n-times 1e9 is 8 GB of times)
-            check_evolution(args.n_times, args.t_max, 2, max_time=args.max_time)
-            t = np.linspace(0.0, args.t_max, args.n_times)
-            out = evolve_master(params, t, initial_phonons=args.initial_phonons,
-                                options=build_options(args, EvolveOptions, "master",
-                                                      nonlinear=args.nonlinear, **budget,
-                                                      **common),
-                                progress=show_progress(args))
-            text = _format_evolution(out)
+            out, text = _evolve(args, params, {**budget, **common})
         else:
             if args.initial_phonons is not None:
                 raise ValueError("--initial-phonons: used only with --t-max")
             given = {k.lstrip("-"): v for k, v in steady_only.items() if v is not None}
-            out = solve_master(params, options=build_options(args, MasterOptions, "master",
-                                                             nonlinear=args.nonlinear, **given,
-                                                             **budget, **common),
-                               progress=show_progress(args))
-            text = _format_steady(out)
+            out, text = _steady(args, params, {**given, **budget, **common})
     except TruncationError as exc:
         print(f"wgmsim me: refused: {one_line(exc)}", file=sys.stderr)
         return 3
@@ -167,6 +151,38 @@ def run(args: argparse.Namespace) -> int:
         print_json(out.to_dict())
     else:
         print(text)
+    return _exit_status(args, out)
+
+
+def _evolve(args: argparse.Namespace, params, options: dict) -> tuple:
+    """``(MasterTrajectory, text)`` of ``--t-max``: the time evolution."""
+    from ..master import EvolveOptions, evolve_master
+    from ..master.budget import check_evolution
+
+    if not args.t_max > 0 or args.n_times < 2:
+        raise ValueError("--t-max must be > 0 and --n-times >= 2")
+    # before the output times are even allocated (--n-times 1e9 is 8 GB of times)
+    check_evolution(args.n_times, args.t_max, 2, max_time=args.max_time)
+    t = np.linspace(0.0, args.t_max, args.n_times)
+    out = evolve_master(params, t, initial_phonons=args.initial_phonons,
+                        options=build_options(args, EvolveOptions, "master",
+                                              nonlinear=args.nonlinear, **options),
+                        progress=show_progress(args))
+    return out, _format_evolution(out)
+
+
+def _steady(args: argparse.Namespace, params, options: dict) -> tuple:
+    """``(MasterResult, text)``: the steady state with automatic (or fixed) cutoffs."""
+    from ..master import MasterOptions, solve_master
+
+    out = solve_master(params, options=build_options(args, MasterOptions, "master",
+                                                     nonlinear=args.nonlinear, **options),
+                       progress=show_progress(args))
+    return out, _format_steady(out)
+
+
+def _exit_status(args: argparse.Namespace, out) -> int:
+    """3 (after a line on stderr) when the cutoff loop or the time evolution stopped early."""
     status = getattr(out, "status", None)
     looped = args.t_max is None and args.cutoffs is None  # fixed cutoffs: no convergence loop
     # a time evolution that stopped early (--max-time) is as incomplete as an unconverged loop

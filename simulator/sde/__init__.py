@@ -13,17 +13,24 @@
 * :func:`estimate_run`, :func:`estimate_ringup`: the engine's plan of a run (schedule, workers,
   memory and time) before any work.
 
+* :class:`EnsembleProblem` and :func:`run_ensemble`: the one driver under both (and under the
+  step-size check and the ``dt="auto"`` pilot); the record (:class:`Moments`, :class:`Paths`,
+  :class:`PairedMoments`, with a control-variate ``shadow``) says what each chunk keeps.
+
 With ``control_variate`` both report the controlled estimate as the headline and keep the plain
-one in ``plain``. The pipeline under both drivers, one module per job: ``scheduling``, ``chunk``
-(the loop and its :class:`~simulator.sde.chunk.Kernel`), ``parallel``, ``checkpoints``,
-``resources``, ``estimators``, ``control`` (see :mod:`simulator.sde.ensemble`).
+one in ``plain``. The pipeline, one module per job: ``problem``, ``records``, ``chunk`` (the loop
+and its :class:`~simulator.sde.chunk.Kernel`), ``parallel`` (the driver), ``scheduling``,
+``checkpoints``, ``resources``, ``plan``, ``summary``, ``estimators``, ``control`` (see
+:mod:`simulator.sde.ensemble`).
 
 Both results follow the result protocol (:mod:`simulator.protocol`).
 """
 
 from .engine import build_system, estimate_run, simulate_sde
 from .checkpoints import ChunkResult
-from .parallel import run_chunks
+from .parallel import run_chunks, run_ensemble
+from .problem import EnsembleProblem
+from .records import Moments, PairedMoments, Paths
 from .scheduling import schedule
 from .integrators import METHODS, SRA1, EulerMaruyama, ExponentialEuler, Integrator, make_integrator
 from .options import SDEOptions
@@ -36,4 +43,5 @@ __all__ = [
     "schedule", "METHODS", "Integrator", "EulerMaruyama", "ExponentialEuler", "SRA1",
     "make_integrator", "LangevinSystem", "OptomechanicalRemainder", "UnstableSystemError",
     "fluctuation_system", "simulate_ringup", "RingupOptions", "RingupResult",
+    "EnsembleProblem", "run_ensemble", "Moments", "Paths", "PairedMoments",
 ]

@@ -36,7 +36,10 @@ CHECKPOINT_FORMAT = 2
 class ChunkResult:
     """Sums of one chunk. Shapes: ``s1 (n_bins, d)``, ``s2 (n_bins, d, d)``,
     ``counts (n_bins,)`` (number of samples, i.e. trajectories x sampled times); a bin is a batch
-    of the averaging window, or an output time of a time-resolved run (:attr:`Schedule.n_bins`)."""
+    of the averaging window, or an output time of a time-resolved run (:attr:`Schedule.n_bins`).
+    ``kept``: the kept trajectories of chunk 0 ``(n_times, n_keep, d)``; ``paths``: with the
+    :class:`~simulator.sde.records.Paths` record, chosen components of every trajectory at every
+    bin ``(n_bins, n_traj, k)``."""
 
     index: int
     n_traj: int
@@ -47,13 +50,15 @@ class ChunkResult:
     final_state: np.ndarray
     seconds: float
     kept: np.ndarray | None = None
+    paths: np.ndarray | None = None
 
     def _arrays(self) -> dict[str, np.ndarray]:
         arrays = dict(index=self.index, n_traj=self.n_traj, s1=self.s1, s2=self.s2,
                       counts=self.counts, diverged=self.diverged, final_state=self.final_state,
                       seconds=self.seconds)
-        if self.kept is not None:
-            arrays["kept"] = self.kept
+        for name in ("kept", "paths"):
+            if getattr(self, name) is not None:
+                arrays[name] = getattr(self, name)
         return {k: np.asarray(v) for k, v in arrays.items()}
 
     def save(self, path: Path, run: str = "") -> None:
@@ -105,7 +110,7 @@ class ChunkResult:
             index=int(data["index"]), n_traj=int(data["n_traj"]), s1=data["s1"], s2=data["s2"],
             counts=data["counts"], diverged=int(data["diverged"]),
             final_state=data["final_state"], seconds=float(data["seconds"]),
-            kept=data.get("kept"),
+            kept=data.get("kept"), paths=data.get("paths"),
         )
 
 

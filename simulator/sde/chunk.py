@@ -1,33 +1,45 @@
-"""The chunk loop: one chunk of trajectories integrated and reduced to sums per bin.
+"""The chunk loop: one chunk of trajectories integrated and reduced to what its record keeps.
 
-Inside a chunk the state is an array ``(n, d)`` advanced for all its trajectories at once. Noise
-is drawn ``block_steps`` steps at a time; the sampled states of a block go into a fixed buffer and
-are folded into the batch sums ``sum x`` and ``sum x x^T`` at the end of the block (one matrix
-product), so memory does not grow with the run length. At the end of every block each trajectory
-is checked: a non-finite value or ``|x_k| > bound`` marks it diverged; its block is dropped and it
-takes no further part (it is counted and reported, never averaged in).
+Inside a chunk the state is an array ``(n, d)`` advanced for all its trajectories at once (a
+pair of them for :class:`PairedKernel`). What the loop does is the same for every ensemble
+(:func:`run_chunk`)::
 
-The same loop runs a time-resolved (transient) problem: a system with a time-dependent drift
-``A(t)`` (every step is given its start time) and a :class:`~simulator.sde.scheduling.Schedule`
-with ``record_initial`` and one sample per bin, so that a chunk returns its sums at every output
-time instead of per batch (the ring-up, :mod:`simulator.sde.ringup`). Nothing in it depends on
-the dimension ``d``.
+    x = initial state (Wigner samples)                       # bin 0 too, if recorded
+    for each segment of the record's plan:                   # burn-in, batches, output times
+        x, m = kernel.advance(x, steps, every, buffer, phase) # m sampled states in buffer
+        x = record.fold(x, m, segment)                        # state check, then the sums
+
+What it keeps is the caller's choice, as diffrax's ``SaveAt(fn=...)`` or QuTiP's ``e_ops``: the
+record (:mod:`simulator.sde.records`) plans the segments, owns the buffer and the sums, and
+folds each block's samples into them. :class:`~simulator.sde.records.Moments` keeps ``sum x``
+and ``sum x x^T`` per bin (batches of a stationary run, output times of a ring-up),
+:class:`~simulator.sde.records.PairedMoments` the same sums at ``dt`` and ``dt / 2`` on one
+Brownian path (the step-size check and the ``dt="auto"`` pilot). The control-variate shadow is
+a record option too (``shadow=1|2``): the loop then integrates the augmented system of
+:mod:`simulator.sde.control`.
+
+The state check. At the end of every block each trajectory is checked in one place, the
+record's fold (:func:`_check_state` on the state, :func:`_fold_block` / :func:`_fold_groups`
+on the block's samples): a non-finite value or ``|x_k| > bound`` marks it diverged; its block
+is dropped and it takes no further part (it is counted and reported, never averaged in).
+
+The kernel seam. The loop touches the state only through ``kernel.advance`` and the record's
+``fold``: :class:`Kernel` is what another array library implements to run the same loop, the
+physics staying in the integrator's ``draw`` and ``step``. Nothing here depends on ``d``.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
-
+from dataclasses import dataclass
 import numpy as np
 
 from .checkpoints import ChunkResult
-from .integrators import make_integrator
 from .options import SDEOptions
-from .scheduling import Schedule, initial_moments
+from .scheduling import initial_moments
 from .system import LangevinSystem
 
-__all__ = ["run_chunk", "Kernel", "initial_state", "paired_sums", "step_error_check"]
+__all__ = ["run_chunk", "Kernel", "PairedKernel", "Segment", "initial_state"]
 
 
 def initial_state(system: LangevinSystem, options: SDEOptions, rng: np.random.Generator,
@@ -38,6 +50,20 @@ def initial_state(system: LangevinSystem, options: SDEOptions, rng: np.random.Ge
 
     z = rng.standard_normal((n, system.dim))
     return mean + z @ psd_sqrt(cov).T
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One block of a record's plan: ``steps`` steps; the state after step ``j`` (0-based) is
+    sampled when ``j + 1 + phase`` is a positive multiple of ``every`` (``every = 0``: none);
+    the samples go to bins ``first_bin .. first_bin + n_bins - 1`` (``n_bins = 0``: burn-in,
+    the state is only checked)."""
+
+    steps: int
+    every: int = 0
+    phase: int = 0
+    first_bin: int = 0
+    n_bins: int = 0
 
 
 def _check_state(x: np.ndarray, bound: float, alive: np.ndarray) -> None:
@@ -105,10 +131,16 @@ class Kernel:
     """The stepping kernel of a chunk: noise drawn a block at a time, every trajectory advanced by
     the integrator, sampled states written to a buffer, thinned trajectories kept.
 
-    The chunk loop (:func:`run_chunk`) touches the state only through :meth:`advance` and the
-    folds of the buffer into sums (:func:`_fold_block`), so this and those are what another
-    array library would implement to run the same loop; the physics stays in the integrator's
-    ``draw`` and ``step``.
+    The interface another array library implements (with the record's fold of the buffer):
+
+    ``advance(x, k, every=0, buf=None, phase=0) -> (x, m)``
+        ``k`` steps from ``x (n, d)``; the state after step ``j`` is written to ``buf[0], buf[1],
+        ...`` when ``j + 1 + phase`` is a positive multiple of ``every``; returns the new state
+        and the number ``m`` of samples written. Steps are numbered from the chunk's start
+        (``step_no``) and the integrator gets each step's start time ``step_no * dt``.
+
+    The physics stays in the integrator's ``draw`` (noise of a block, ``reuse=True``: into
+    buffers kept between blocks) and ``step``.
     """
 
     def __init__(self, integ, rng: np.random.Generator, n: int, keep: int = 0,
@@ -118,17 +150,17 @@ class Kernel:
         self.step_no = 0
         self.kept: list[np.ndarray] = []
 
-    def advance(self, x: np.ndarray, k: int, every: int = 0, buf: np.ndarray | None = None
-                ) -> tuple[np.ndarray, int]:
-        """``k`` steps from ``x (n, d)``; every ``every``-th state (counted from this call) is
-        also written to ``buf[0], buf[1], ...``. Returns the state and the samples written."""
+    def advance(self, x: np.ndarray, k: int, every: int = 0, buf: np.ndarray | None = None,
+                phase: int = 0) -> tuple[np.ndarray, int]:
+        """``k`` steps from ``x (n, d)``, sampling into ``buf`` (see the class docstring)."""
         integ, dt = self.integ, self.integ.dt
         noise = integ.draw(self.rng, k, self.n, reuse=True, t0=self.step_no * dt)
         m = 0
         for j in range(k):
             x = integ.step(x, tuple(a[j] for a in noise), self.step_no * dt)
             self.step_no += 1
-            if every and (j + 1) % every == 0:
+            s = j + 1 + phase
+            if every and s > 0 and s % every == 0:
                 buf[m] = x
                 m += 1
             if self.keep and self.step_no % self.keep_every == 0:
@@ -136,145 +168,53 @@ class Kernel:
         return x, m
 
 
-def run_chunk(system: LangevinSystem, options: SDEOptions, sched: Schedule,
-              seed_seq: np.random.SeedSequence, index: int, n: int) -> ChunkResult:
-    """Integrate one chunk of ``n`` trajectories and return its sums per bin.
+class PairedKernel:
+    """:class:`Kernel` for a pair of states ``(x_coarse, x_fine)``, each ``(n, d)``, integrated
+    at ``dt`` and ``dt / 2`` on the same Brownian path (the fine path's increments summed
+    pairwise give the coarse one, :meth:`Integrator.coarsen_path`). Samples are written to
+    ``buf[m] = (x_coarse, x_fine)``, shape ``(2, n, d)``."""
 
-    The system may be stationary or time-dependent (``system.drift_at``; every step gets its
-    start time ``step_no * dt``) and of any dimension. A schedule with ``record_initial`` also
-    sums the initial state (bin 0); batches shorter than a noise block share one block.
+    def __init__(self, coarse, fine, rng: np.random.Generator, n: int) -> None:
+        self.coarse, self.fine, self.rng, self.n = coarse, fine, rng, n
+        self.step_no = 0
+
+    def advance(self, x: tuple[np.ndarray, np.ndarray], k: int, every: int = 0,
+                buf: np.ndarray | None = None, phase: int = 0):
+        """``k`` coarse steps (``2 k`` fine ones) from ``x = (xc, xf)``; as :meth:`Kernel.advance`."""
+        xc, xf = x
+        coarse, fine, dt = self.coarse, self.fine, self.coarse.dt
+        nf = fine.draw(self.rng, 2 * k, self.n, t0=self.step_no * dt)
+        nc = fine.coarsen_path(nf)
+        m = 0
+        for j in range(k):
+            t = self.step_no * dt
+            xc = coarse.step(xc, tuple(a[j] for a in nc), t)
+            xf = fine.step(xf, tuple(a[2 * j] for a in nf), t)
+            xf = fine.step(xf, tuple(a[2 * j + 1] for a in nf), t + 0.5 * dt)
+            self.step_no += 1
+            s = j + 1 + phase
+            if every and s > 0 and s % every == 0:
+                buf[m, 0] = xc
+                buf[m, 1] = xf
+                m += 1
+        return (xc, xf), m
+
+
+def run_chunk(problem, seed_seq: np.random.SeedSequence, index: int, n: int) -> ChunkResult:
+    """Integrate one chunk of ``n`` trajectories of ``problem``
+    (:class:`~simulator.sde.problem.EnsembleProblem`) and return what its record keeps.
+
+    The one chunk loop of every ensemble: stationary or time-dependent systems (every step gets
+    its start time ``step_no * dt``) of any dimension, with any record
+    (:mod:`simulator.sde.records`). All random numbers come from ``seed_seq``: first the
+    initial samples, then the noise block by block.
     """
     start = time.perf_counter()
     rng = np.random.default_rng(seed_seq)
-    block = options.block_for(n)
-    sums = (np.zeros((sched.n_bins, system.dim)), np.zeros((sched.n_bins, system.dim, system.dim)),
-            np.zeros(sched.n_bins, dtype=np.int64))
-    alive = np.ones(n, dtype=bool)
-    n_keep = min(options.keep_trajectories, n) if index == 0 else 0
-    kernel = Kernel(make_integrator(options.method, system, options.dt), rng, n, n_keep,
-                    options.keep_every)
+    acc = problem.record.open(problem, rng, n, index)
     with np.errstate(over="ignore", invalid="ignore"):
-        x = initial_state(system, options, rng, n)
-        if n_keep:
-            kernel.kept.append(x[:n_keep].copy())
-        done = 0
-        while done < sched.n_burn:  # burn-in, in blocks
-            k = min(block, sched.n_burn - done)
-            x, _ = kernel.advance(x, k)
-            _check_state(x, sched.bound, alive)
-            done += k
-        x = _averaging_window(kernel, x, sched, block, alive, sums)
-    return ChunkResult(
-        index=index, n_traj=n, s1=sums[0], s2=sums[1], counts=sums[2],
-        diverged=int((~alive).sum()), final_state=x, seconds=time.perf_counter() - start,
-        kept=np.stack(kernel.kept) if n_keep else None,
-    )
-
-
-def _averaging_window(kernel: Kernel, x: np.ndarray, sched: Schedule, block: int,
-                      alive: np.ndarray, sums: tuple[np.ndarray, ...]) -> np.ndarray:
-    """The averaging window (or the output times of a time-resolved run): batches of blocks,
-    the sampled states buffered and folded into ``sums = (s1, s2, counts)`` per bin."""
-    s1, s2, counts = sums
-    n, d = x.shape
-    every, nb, off = sched.sample_every, sched.n_batches, int(sched.record_initial)
-    block = max(every, (block // every) * every)
-    spb = sched.steps_per_batch
-    per_block = block // spb  # whole batches that fit in one block (0: batches span blocks)
-    buf = np.empty((max(block, spb * max(per_block, 1)) // every, n, d))
-    ones = np.ones(buf.shape[0] * n)
-    if off:
-        b1, b2, c = _fold_block(x[None], x, sched.bound, alive, ones)
-        s1[0] += b1
-        s2[0] += b2
-        counts[0] += c
-    b = 0
-    while b < nb:
-        q = min(per_block, nb - b) if per_block > 1 else 1
-        done = 0
-        total = q * spb
-        while done < total:
-            k = min(block, total - done) if q == 1 else total
-            x, m = kernel.advance(x, k, every, buf)
-            done += k
-            if q == 1:
-                b1, b2, c = _fold_block(buf[:m], x, sched.bound, alive, ones)
-                s1[off + b] += b1
-                s2[off + b] += b2
-                counts[off + b] += c
-            else:
-                g1, g2, gc = _fold_groups(buf[:m].reshape(q, m // q, n, d), x, sched.bound,
-                                          alive, ones)
-                s1[off + b:off + b + q] += g1
-                s2[off + b:off + b + q] += g2
-                counts[off + b:off + b + q] += gc
-        b += q
-    return x
-
-
-def paired_sums(system: LangevinSystem, options: SDEOptions, sched: Schedule,
-                seed_seq: np.random.SeedSequence, n: int) -> dict[str, Any]:
-    """Integrate ``n`` trajectories at ``dt`` and ``dt / 2`` on the same Brownian path (the fine
-    path's increments summed pairwise give the coarse one, :meth:`Integrator.coarsen_path`).
-
-    Returns
-    -------
-    dict
-        ``coarse``, ``fine``: the final states ``(n, d)``; ``s1_coarse``, ``s2_coarse``,
-        ``s1_fine``, ``s2_fine``: the sums ``sum x`` ``(d,)`` and ``sum x x^T`` ``(d, d)`` over the
-        sampled times of the averaging window; ``count``: samples in each sum. The one loop of
-        the step-size check (:func:`step_error_check`) and of the ``dt="auto"`` pilot
-        (:mod:`simulator.sde.stepsize`).
-    """
-    rng = np.random.default_rng(seed_seq)
-    coarse = make_integrator(options.method, system, options.dt)
-    fine = make_integrator(options.method, system, options.dt / 2.0)
-    d, block, dt = system.dim, options.block_for(n), options.dt
-    s1c, s1f, s2c, s2f = np.zeros(d), np.zeros(d), np.zeros((d, d)), np.zeros((d, d))
-    count = 0
-    with np.errstate(over="ignore", invalid="ignore"):
-        xc = initial_state(system, options, rng, n)
-        xf = xc.copy()
-        total = sched.n_burn + sched.n_batches * sched.steps_per_batch
-        done = 0
-        while done < total:
-            k = min(block, total - done)
-            nf = fine.draw(rng, 2 * k, n, t0=done * dt)
-            nc = fine.coarsen_path(nf)
-            for j in range(k):
-                t = (done + j) * dt
-                xc = coarse.step(xc, tuple(a[j] for a in nc), t)
-                xf = fine.step(xf, tuple(a[2 * j] for a in nf), t)
-                xf = fine.step(xf, tuple(a[2 * j + 1] for a in nf), t + 0.5 * dt)
-                step = done + j + 1 - sched.n_burn
-                if step > 0 and step % sched.sample_every == 0:
-                    s1c += xc.sum(axis=0)
-                    s1f += xf.sum(axis=0)
-                    s2c += xc.T @ xc
-                    s2f += xf.T @ xf
-                    count += n
-            done += k
-    return {"coarse": xc, "fine": xf, "s1_coarse": s1c, "s2_coarse": s2c, "s1_fine": s1f,
-            "s2_fine": s2f, "count": count}
-
-
-def step_error_check(system: LangevinSystem, options: SDEOptions, sched: Schedule,
-                     seed_seq: np.random.SeedSequence, n: int) -> dict[str, float]:
-    """Integrate ``n`` trajectories at ``dt`` and ``dt / 2`` on the same Brownian path
-    (:func:`paired_sums`).
-
-    Returns the rms over trajectories of the final-state difference, and the largest difference
-    of the time-averaged second moments ``<x x^T>`` over the averaging window, together with the
-    largest element of the fine estimate (for a relative figure).
-    """
-    pair = paired_sums(system, options, sched, seed_seq, n)
-    xc, xf, count = pair["coarse"], pair["fine"], pair["count"]
-    diff = np.abs(pair["s2_coarse"] - pair["s2_fine"]) / max(count, 1)
-    scale = np.abs(pair["s2_fine"]).max() / max(count, 1)
-    return {
-        "n_traj": int(n),
-        "final_state_rms_difference": float(np.sqrt(np.mean(np.sum((xc - xf) ** 2, axis=1)))),
-        "second_moment_max_abs_difference": float(diff.max()),
-        "second_moment_max_element": float(scale),
-        "second_moment_relative_difference": float(diff.max() / scale) if scale > 0 else float("nan"),
-    }
+        x = acc.start(initial_state(problem.run_system, problem.run_options, rng, n))
+        for seg in acc.segments():
+            x, m = acc.kernel.advance(x, seg.steps, seg.every, acc.buffer, seg.phase)
+            x = acc.fold(x, m, seg)
+    return acc.result(index, n, x, time.perf_counter() - start)

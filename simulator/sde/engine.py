@@ -4,52 +4,44 @@ Integrates the truncated-Wigner form of paper Eq. 3 about the mean-field fixed p
 :mod:`simulator.sde.system`), averages the covariance of the fluctuations over time after a
 burn-in and over trajectories, attaches error bars (batch means, jackknife) and compares with the
 linearised (Lyapunov) solution of the same ``A`` and ``D``.
+
+The run is planned (:mod:`simulator.sde.plan`: step, control-variate shadow, schedule,
+resources), handed as one :class:`~simulator.sde.problem.EnsembleProblem` to the driver
+(:func:`~simulator.sde.parallel.run_ensemble`), and its sums reduced
+(:mod:`simulator.sde.summary`); the step-size check is a
+:class:`~simulator.sde.records.PairedMoments` problem on the same driver.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
-import logging
-import os
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import (MIN_UNITS, AllDivergedError, PhysicalityWarning, StabilityWarning,
-                      StatisticsWarning)
-from ..linear import solve_lyapunov
-from ..observables import uncertainty_violation
+from ..errors import MIN_UNITS, PhysicalityWarning, StabilityWarning, StatisticsWarning
 from ..params import Params
 from ..progress import as_callback
 from ..resultio import versions
-from ..statistics import Z_AGREE, score_against_reference
-from .chunk import step_error_check
-from .control import (
-    control_options,
-    control_order,
-    control_system,
-    difference_covariance,
-    shift_estimate,
-)
-from .estimators import batch_means_stderr, jackknife, jackknife_observables, pooled_covariance
+from ..statistics import Z_AGREE
+from .estimators import student_t_factor
 from .options import SDEOptions
-from .parallel import _distributed_backend, check_run_arguments, effective_workers, run_chunks
-from .resources import check_resources, estimate_resources
+from .parallel import run_ensemble
+from .problem import EnsembleProblem
+from .plan import Plan, build_system, check_inputs, estimate_run, identity_of, prepare
+from .records import PairedMoments, pair_record, step_error_report
 from .result import SDEResult
 from .scheduling import Schedule, chunk_seeds, schedule
-from .stepsize import choose_dt, dt_cap
 from .stationarity import stationarity_reason
-from .system import LangevinSystem, fluctuation_system
+from .summary import (Statistics, control_shift, headline, lyapunov_reference,
+                      pooled_statistics)
+from .system import LangevinSystem
 
 __all__ = ["simulate_sde", "estimate_run", "build_system", "student_t_factor", "SEVERITY",
            "PHYSICALITY_SIGMAS"]
-
-log = logging.getLogger("simulator.sde")
 
 #: Statuses a result can get from the engine, most severe first; ``status`` is the first that
 #: applies, ``flags`` lists all of them.
@@ -61,75 +53,7 @@ _WARNING = {"diverged": StabilityWarning, "unstable": StabilityWarning,
 #: below zero by more than this many (widened) standard errors -- the threshold of the verdict
 #: against Lyapunov, so that a physical state is flagged only by a 5-sigma fluctuation.
 PHYSICALITY_SIGMAS = Z_AGREE
-
-
-def student_t_factor(n_units: int) -> float:
-    """Widening of a standard error estimated from ``n_units`` units.
-
-    The batch-means and jackknife errors are themselves estimated from ``n_units`` units, so
-    ``(estimate - truth) / stderr`` follows Student's t with ``n_units - 1`` degrees of freedom,
-    not a normal law. The reported error bar is widened so that ``+- stderr`` covers the same
-    68.3 % as one normal sigma: ``t.ppf(Phi(1), n_units - 1)`` (1.08 at 8 units, 1.016 at 32,
-    -> 1). This is the only place where errors are widened (issue 13 relies on it). It does not
-    correct for batches that are too short (which make errors too small by a factor the units
-    cannot reveal): those are flagged ``few_units`` instead.
-    """
-    from scipy import stats
-
-    if n_units < 2:
-        return float("inf")
-    return float(stats.t.ppf(stats.norm.cdf(1.0), n_units - 1))
-
-
-def build_system(problem: Params | LangevinSystem, options: SDEOptions) -> LangevinSystem:
-    """The :class:`LangevinSystem` of ``problem`` (parameters or an explicit system).
-
-    Raises
-    ------
-    ValueError
-        The drift or diffusion matrix has non-finite entries (e.g. ``temperature = 1e300``).
-    """
-    if isinstance(problem, Params):
-        with np.errstate(all="ignore"):
-            try:
-                system = fluctuation_system(problem, wigner_correction=options.wigner_correction)
-            except np.linalg.LinAlgError as exc:
-                raise ValueError(f"params: the fluctuation equations cannot be formed ({exc}); "
-                                 "check for extreme parameter values") from None
-    elif isinstance(problem, LangevinSystem):
-        system = problem
-    else:
-        raise TypeError(f"problem: expected Params or LangevinSystem, got "
-                        f"{type(problem).__name__}")
-    for name in ("A", "D"):
-        m = getattr(system, name)
-        if not np.isfinite(m).all():
-            raise ValueError(f"{name}: the {'drift' if name == 'A' else 'diffusion'} matrix has "
-                             "non-finite entries (overflow from extreme parameter values?)")
-    return system
-
-
-def _check_finite(name: str, value: Any) -> None:
-    """``FloatingPointError`` if ``value`` (array or dict of numbers) holds NaN or inf."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _check_finite(f"{name}[{k!r}]", v)
-        return
-    a = np.asarray(value, dtype=float)
-    if not np.isfinite(a).all():
-        raise FloatingPointError(
-            f"{name}: non-finite value(s) {a.ravel()[~np.isfinite(a.ravel())][:3].tolist()} in the "
-            "result; refusing to report it (overflow from extreme parameters, or every unit "
-            "diverged)")
-
-
-def _identity(problem: Params | LangevinSystem, options: SDEOptions, seed: int) -> dict[str, Any]:
-    if isinstance(problem, Params):
-        desc: Any = problem.to_dict()
-    else:
-        desc = {"A": problem.A.tolist(), "D": problem.D.tolist(),
-                "nonlinearity": repr(problem.nonlinearity)}
-    return {"problem": desc, "options": options.to_dict(), "seed": int(seed)}
+_identity = identity_of  # the checkpoint identity of a run (tests/test_faults_engine.py)
 
 
 def simulate_sde(
@@ -213,18 +137,18 @@ def simulate_sde(
     >>> bool(abs(res.lyapunov["max_abs_z"]) < 6)
     True
     """
-    options = _check_inputs(options, seed, n_jobs)
+    options = check_inputs(options, seed, n_jobs)
     t0 = time.perf_counter()
-    plan = _prepare(problem, options, int(seed), n_jobs, max_seconds)
+    plan = prepare(problem, options, int(seed), n_jobs, max_seconds)
     system, sched = plan.system, plan.schedule
-    chunks = run_chunks(plan.run_system, plan.run_options, int(seed), n_jobs=plan.workers,
-                        out=out, identity=_identity(problem, options, int(seed)),
-                        progress=as_callback(progress, "sde", "chunk"), max_time=max_time)
+    chunks = run_ensemble(plan.problem, int(seed), n_jobs=plan.workers, out=out,
+                          identity=identity_of(problem, options, int(seed)),
+                          progress=as_callback(progress, "sde", "chunk"), max_time=max_time)
     wall_chunks = time.perf_counter() - t0
-    plain = _statistics(system, options, sched, chunks)
-    reference = _reference(system, plain)
-    shift = _shift(system, options, reference, plain, plan.order)
-    stats, plain_record = _headline(system, plain, reference, shift, plan.order)
+    plain = pooled_statistics(system, options, sched, chunks)
+    reference = lyapunov_reference(system, plain)
+    shift = control_shift(system, options, reference, plain, plan.order)
+    stats, plain_record = headline(system, plain, reference, shift, plan.order)
     flags, status, message = _flag(_reasons(system, options, sched, stats, plain))
     err = _error_check(system, plan.options, int(seed))
     timing = _timing(options, sched, chunks, t0, wall_chunks, plan.workers, n_jobs,
@@ -233,228 +157,8 @@ def simulate_sde(
                      timing, flags, status, message, plain_record)
 
 
-# ---- the steps of simulate_sde ------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Statistics:
-    """The pooled statistics of a run (:func:`_statistics`); standard errors already widened.
-
-    ``s1, s2, counts``: per-unit sums, shapes ``(n, d)``, ``(n, d, d)``, ``(n,)``, of the plain
-    estimator ``x`` (``s1_run``, ``s2_run``: of the whole state a control-variate run integrates,
-    for :func:`_shift`); ``mean``
-    ``(d,)`` and ``covariance`` ``(d, d)`` with their standard errors; ``observables`` (``d = 6``
-    only) and ``uncertainty`` (``None`` without ``rates`` or for odd ``d``) as in
-    :class:`SDEResult`; ``t_factor`` is :func:`student_t_factor` of ``n_units``.
-    """
-
-    s1: np.ndarray
-    s2: np.ndarray
-    counts: np.ndarray
-    s1_run: np.ndarray
-    s2_run: np.ndarray
-    diverged: int
-    n_units: int
-    t_factor: float
-    mean: np.ndarray
-    mean_stderr: np.ndarray
-    covariance: np.ndarray
-    covariance_stderr: np.ndarray
-    observables: dict[str, Any]
-    uncertainty: dict[str, float] | None
-
-
-def _check_inputs(options: SDEOptions | None, seed: int, n_jobs: int) -> SDEOptions:
-    """The options (default ``SDEOptions()``) after checking their type, ``seed`` and ``n_jobs``."""
-    options = SDEOptions() if options is None else options
-    if not isinstance(options, SDEOptions):
-        raise TypeError(f"options: expected SDEOptions, got {type(options).__name__}")
-    check_run_arguments(seed, n_jobs)
-    return options
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """What :func:`_prepare` decided: the physical ``system``, the ``options`` with the step
-    resolved (``auto_dt``: the pilot's record, or ``None``), the control-variate ``order`` (0:
-    none) and the ``run_system``/``run_options`` the chunk loop integrates (the augmented system
-    with control variates, else ``system``/``options``), its ``schedule``, the ``workers`` used
-    and the resource ``estimate``."""
-
-    system: LangevinSystem
-    options: SDEOptions
-    auto_dt: dict[str, Any] | None
-    order: int
-    run_system: LangevinSystem
-    run_options: SDEOptions
-    schedule: Schedule
-    workers: int
-    estimate: dict[str, Any]
-
-
-def estimate_run(problem: Params | LangevinSystem, options: SDEOptions | None = None, *,
-                 n_jobs: int = 1) -> dict[str, Any]:
-    """The engine's plan of a run, before any work (what :func:`simulate_sde` checks first).
-
-    With ``dt="auto"`` the run is sized at the largest step the pilot may choose
-    (:func:`~simulator.sde.stepsize.dt_cap`; no pilot is run); with ``control_variate`` it is
-    the augmented system's.
-
-    Returns
-    -------
-    dict
-        ``schedule`` (:class:`~simulator.sde.ensemble.Schedule`), ``workers``, ``n_chunks``,
-        ``trajectory_steps`` and :func:`~simulator.sde.ensemble.estimate_resources`'
-        ``memory_bytes`` (with ``workers`` workers), ``seconds`` and ``memory_limit_bytes``;
-        ``system`` (the plain system) and ``options`` (the step resolved) for a work estimate
-        (:func:`simulator.sde.workrate.work_estimate`).
-
-    Raises
-    ------
-    UnstableSystemError, ValueError
-        As :func:`simulate_sde` before its first step (not the memory limit: compare
-        ``memory_bytes`` with ``memory_limit_bytes``).
-    """
-    options = _check_inputs(options, 0, n_jobs)
-    system = _checked_system(problem, options)
-    _, _, _, run_system, run_opts = _run_system(system, options, None)
-    sched = schedule(run_system, run_opts)
-    workers = effective_workers(n_jobs, options.n_chunks)
-    steps = sched.n_burn + sched.n_batches * sched.steps_per_batch
-    sized = options.replace(dt=run_opts.dt) if options.dt == "auto" else options
-    return {"schedule": sched, "workers": workers, "n_chunks": options.n_chunks,
-            "trajectory_steps": float(options.n_traj) * steps,
-            "system": system, "options": sized,
-            **estimate_resources(run_system, run_opts, sched, workers)}
-
-
-def _checked_system(problem: Params | LangevinSystem, options: SDEOptions) -> LangevinSystem:
-    system = build_system(problem, options)
-    if not options.allow_unstable:
-        system.check_stable()
-    return system
-
-
-def _prepare(problem: Params | LangevinSystem, options: SDEOptions, seed: int, n_jobs: int,
-             max_seconds: float | None) -> _Plan:
-    """System, step, control variates, schedule, workers and resource estimate; refuses a bad
-    run before any work.
-
-    Raises ``UnstableSystemError`` (unstable and not ``allow_unstable``), ``ValueError`` (fewer
-    than 2 planned units, or beyond the memory/time limits).
-    """
-    system = _checked_system(problem, options)
-    opts, auto_dt, order, run_system, run_opts = _run_system(system, options, seed)
-    sched = schedule(run_system, run_opts)
-    if sched.n_units < 2:
-        raise ValueError(
-            f"n_traj = {options.n_traj}, t_avg = {sched.t_avg:g}: {sched.n_units} statistical "
-            f"unit ({sched.n_chunks} chunk x {sched.n_batches} batch); an error bar needs at "
-            f"least 2 (and {MIN_UNITS} to be trusted)")
-    workers = effective_workers(n_jobs, options.n_chunks)
-    if workers != n_jobs:
-        log.info("n_jobs = %d: using %d worker(s) (%d chunk(s), %d CPU core(s))", n_jobs,
-                 workers, options.n_chunks, os.cpu_count() or 1)
-    # under dask the chunks' working memory is on the cluster's workers, not here
-    estimate = check_resources(run_system, run_opts, sched,
-                               1 if _distributed_backend() else workers, max_seconds)
-    log.info("estimated %.3g GiB and %.3g s with %d worker(s) for %d unit(s)",
-             estimate["memory_bytes"] / 2**30, estimate["seconds"], workers, sched.n_units)
-    return _Plan(system, opts, auto_dt, order, run_system, run_opts, sched, workers, estimate)
-
-
-def _run_system(system: LangevinSystem, options: SDEOptions, seed: int | None):
-    """``(options with dt resolved, auto_dt record or None, control-variate order, system and
-    options of the chunk loop)``: ``dt="auto"`` is resolved on a pilot
-    (:mod:`simulator.sde.stepsize`), or without ``seed`` set to its cap (for a plan); with
-    ``control_variate`` the chunk loop runs the augmented system (:mod:`simulator.sde.control`)."""
-    opts, auto_dt = options, None
-    if options.dt == "auto" and seed is None:  # a plan: the largest step the pilot may choose
-        opts = options.replace(dt=dt_cap(system, options), rtol=None)
-    elif options.dt == "auto":  # resolve the step on a pilot (simulator.sde.stepsize)
-        dt, auto_dt = choose_dt(system, options, chunk_seeds(seed, options.n_chunks + 2)[-1])
-        opts = options.replace(dt=dt, rtol=None)
-    # control variates: the chunk loop runs the augmented system (simulator.sde.control)
-    order = control_order(system, opts) if options.control_variate else 0
-    run_system, run_opts = ((control_system(system, order), control_options(system, opts, order))
-                            if order else (system, opts))
-    return opts, auto_dt, order, run_system, run_opts
-
-
-def _statistics(system: LangevinSystem, options: SDEOptions, sched: Schedule,
-                chunks: list) -> _Statistics:
-    """Pooled mean and covariance of the chunks' units, batch-means errors widened by
-    :func:`student_t_factor`, jackknifed observables and uncertainty check.
-
-    Raises ``FloatingPointError`` if fewer than 2 units kept samples or a value is non-finite.
-    """
-    s1_run = np.concatenate([c.s1 for c in chunks])
-    s2_run = np.concatenate([c.s2 for c in chunks])
-    counts = np.concatenate([c.counts for c in chunks])
-    diverged = sum(c.diverged for c in chunks)
-    d = system.dim
-    s1, s2 = s1_run[:, :d], s2_run[:, :d, :d]  # the plain estimator (x) of a control-variate run
-    n_units = int((counts > 0).sum())
-    if n_units < 2:
-        raise AllDivergedError(
-            f"{diverged} of {options.n_traj} trajectories diverged (beyond bound "
-            f"{sched.bound:g} or non-finite) and {n_units} statistical unit(s) kept samples; "
-            "no result with an error bar can be formed: raise bound (--bound; the default is "
-            "1000 standard deviations of the stationary state), or check the parameters")
-    tf = student_t_factor(n_units)
-    mean, V = pooled_covariance(s1, s2, counts)
-    se_m, se_V = batch_means_stderr(s1, s2, counts)
-    se_m, se_V = tf * se_m, tf * se_V
-    observables = _observables(d, s1, s2, counts, tf)
-    _check_statistics(mean, V, se_m, se_V, observables)
-    return _Statistics(s1=s1, s2=s2, counts=counts, s1_run=s1_run, s2_run=s2_run,
-                       diverged=diverged, n_units=n_units,
-                       t_factor=tf, mean=mean, mean_stderr=se_m, covariance=V,
-                       covariance_stderr=se_V, observables=observables,
-                       uncertainty=_uncertainty(system, s1, s2, counts, tf))
-
-
-def _observables(d: int, s1: np.ndarray, s2: np.ndarray, counts: np.ndarray,
-                 tf: float, covariance: Callable | None = None) -> dict[str, Any]:
-    """Jackknifed observables of a 6-mode run (``{}`` otherwise), errors widened by ``tf``
-    (``covariance``: as :func:`~simulator.sde.estimators.jackknife_observables`)."""
-    observables: dict[str, Any] = {}
-    if d == 6:
-        observables = jackknife_observables(s1, s2, counts, covariance)
-        for key, val in observables.items():
-            if key.endswith("_stderr") and isinstance(val, dict):
-                observables[key] = {k: tf * v for k, v in val.items()}
-    return observables
-
-
-def _check_statistics(mean: np.ndarray, V: np.ndarray, se_m: np.ndarray, se_V: np.ndarray,
-                      observables: dict[str, Any]) -> None:
-    """``FloatingPointError`` naming the first non-finite statistic (NaN errors of values below
-    resolution excepted)."""
-    for name, value in (("mean", mean), ("covariance", V), ("mean_stderr", se_m),
-                        ("covariance_stderr", se_V), *observables.items()):
-        if name in ("log_negativity_stderr", "steering_stderr"):
-            # a clipped value below resolution carries no error bar (NaN) by design
-            below = observables[name.replace("_stderr", "_below_resolution")]
-            value = {k: v for k, v in value.items() if not below[k]}
-        _check_finite(name, value)
-
-
-def _uncertainty(system: LangevinSystem, s1: np.ndarray, s2: np.ndarray, counts: np.ndarray,
-                 tf: float, covariance: Callable | None = None) -> dict[str, float] | None:
-    """Jackknifed smallest eigenvalue of ``V + i Omega / 2`` with its widened error, for a
-    physical system (``rates`` known, even ``d``); else ``None`` (``covariance``: as
-    :func:`~simulator.sde.estimators.jackknife_observables`)."""
-    if system.rates is None or system.dim % 2 != 0:
-        return None
-    g = (lambda W: W) if covariance is None else covariance
-    f = lambda W: np.asarray(uncertainty_violation(g(W)))[..., None]  # noqa: E731
-    val, err = jackknife(s1, s2, counts, f)
-    uncertainty = {"min_eigenvalue": float(val[0]), "stderr": float(tf * err[0])}
-    _check_finite("uncertainty", uncertainty)
-    return uncertainty
-
-
 def _reasons(system: LangevinSystem, options: SDEOptions, sched: Schedule,
-             stats: _Statistics, plain: _Statistics | None = None) -> dict[str, str]:
+             stats: Statistics, plain: Statistics | None = None) -> dict[str, str]:
     """Every reason the numbers cannot be trusted as they stand, keyed by status. Stationarity
     is judged on the plain estimate (``plain``; its sums and errors): the relaxation of the
     initial state cancels between the two copies of a control-variate run, whose controlled
@@ -504,69 +208,19 @@ def _flag(why: dict[str, str]) -> tuple[tuple[str, ...], str, str]:
     return flags, status, message
 
 
-def _reference(system: LangevinSystem, stats: _Statistics) -> dict[str, Any] | None:
-    """Scores against the Lyapunov covariance of the same ``A``, ``D`` (``None`` if unstable)."""
-    if not system.stable:
-        return None
-    VL = solve_lyapunov(system.A, system.D)
-    _check_finite("lyapunov covariance", VL)
-    return score_against_reference(stats.covariance, stats.covariance_stderr, VL,
-                                   stats.observables, stats.n_units)
-
-
 def _error_check(system: LangevinSystem, options: SDEOptions,
                  seed: int) -> dict[str, Any] | None:
     """The step-size error check (``options.error_check``; else ``None``) of the plain system at
-    the resolved step (``options``), on the seed after the chunks'
-    (:func:`~simulator.sde.ensemble.step_error_check`)."""
+    the resolved step (``options``): :func:`~simulator.sde.chunk.step_error_report` of one
+    :class:`~simulator.sde.records.PairedMoments` chunk of ``min(n_traj, 64)`` trajectories
+    over the run's schedule, on the seed stream after the chunks'."""
     if not options.error_check:
         return None
-    aux = chunk_seeds(seed, options.n_chunks + 1)[-1]
-    return step_error_check(system, options, schedule(system, options), aux,
-                            min(options.n_traj, 64))
-
-
-def _shift(system: LangevinSystem, options: SDEOptions, reference: dict[str, Any] | None,
-           stats: _Statistics, order: int) -> dict[str, Any] | None:
-    """The nonlinear shift from a control-variate run (:func:`simulator.sde.control.
-    shift_estimate`); ``None`` without control variates or a Lyapunov reference."""
-    if not (options.control_variate and reference is not None):
-        return None
-    shift = shift_estimate(system, reference["covariance"], stats.s1_run, stats.s2_run,
-                           stats.counts, stats.t_factor, order)
-    below = shift.get("log_negativity_below_resolution", {})
-    _check_finite("shift", {
-        **{k: v for k, v in shift.items() if k not in ("z", "log_negativity_stderr",
-                                                        "log_negativity_below_resolution")},
-        "log_negativity_stderr": {k: v for k, v in shift.get("log_negativity_stderr", {}).items()
-                                  if not below.get(k)}})
-    return shift
-
-
-def _headline(system: LangevinSystem, plain: _Statistics, reference: dict[str, Any] | None,
-              shift: dict[str, Any] | None, order: int):
-    """``(statistics, plain record)`` of the headline estimate: the plain one (record ``None``)
-    without control variates; with them the controlled one, ``V_Lyapunov + dV``
-    (:mod:`simulator.sde.control`), its E_N, steering and uncertainty jackknifed through the same
-    map, and the plain estimate kept as ``SDEResult.plain``. The scores against Lyapunov stay
-    those of the plain estimate: the controlled one is built on that reference, and its
-    difference from it is the shift, scored in ``shift``."""
-    if shift is None or reference is None:
-        return plain, None
-    VL = reference["covariance"]
-    cov = lambda Vz: VL + difference_covariance(Vz, system.dim, order)  # noqa: E731
-    args = (plain.s1_run, plain.s2_run, plain.counts, plain.t_factor)
-    stats = dataclasses.replace(
-        plain, mean=shift["mean"], mean_stderr=shift["mean_stderr"],
-        covariance=shift["controlled_covariance"], covariance_stderr=shift["covariance_stderr"],
-        observables=_observables(system.dim, *args, cov),
-        uncertainty=_uncertainty(system, *args, cov))
-    _check_statistics(stats.mean, stats.covariance, stats.mean_stderr, stats.covariance_stderr,
-                      stats.observables)
-    record = {"mean": plain.mean, "mean_stderr": plain.mean_stderr,
-              "covariance": plain.covariance, "covariance_stderr": plain.covariance_stderr,
-              "observables": plain.observables, "uncertainty": plain.uncertainty}
-    return stats, record
+    n = min(options.n_traj, 64)
+    pair = EnsembleProblem(system, options.replace(n_traj=n, chunk_size=n, keep_trajectories=0),
+                           PairedMoments(), schedule(system, options))
+    (res,) = run_ensemble(pair, seed, stream=options.n_chunks)
+    return step_error_report(pair_record(res))
 
 
 def _timing(options: SDEOptions, sched: Schedule, chunks: list, t0: float, wall_chunks: float,
@@ -587,8 +241,8 @@ def _timing(options: SDEOptions, sched: Schedule, chunks: list, t0: float, wall_
     }
 
 
-def _assemble(problem: Params | LangevinSystem, options: SDEOptions, seed: int, plan: _Plan,
-              chunks: list, stats: _Statistics, reference: dict[str, Any] | None, err: Any,
+def _assemble(problem: Params | LangevinSystem, options: SDEOptions, seed: int, plan: Plan,
+              chunks: list, stats: Statistics, reference: dict[str, Any] | None, err: Any,
               shift: dict[str, Any] | None, timing: dict[str, Any],
               flags: tuple[str, ...], status: str, message: str,
               plain: dict[str, Any] | None) -> SDEResult:

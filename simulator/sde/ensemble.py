@@ -7,11 +7,15 @@ returns only sums (per batch of the averaging window), so the reduced result is 
 
 The pipeline, one module per job (this module gathers their public names):
 
+* :mod:`simulator.sde.problem`: :class:`EnsembleProblem` (system, options, record, schedule),
+  what the one driver runs;
+* :mod:`simulator.sde.records`: what each chunk keeps (moments per bin, paths of every
+  trajectory, the dt/dt-2 pair; a control-variate shadow);
+* :mod:`simulator.sde.chunk`: the one chunk loop and its kernels;
+* :mod:`simulator.sde.parallel`: the one driver, :func:`run_ensemble`: chunks and seeds,
+  checkpoints, joblib workers (dask included), progress and Ctrl-C;
 * :mod:`simulator.sde.scheduling`: chunks, burn-in, batches and bins, seeds, divergence bound;
-* :mod:`simulator.sde.chunk`: the chunk loop (one chunk integrated and reduced to sums per bin,
-  stationary or time-resolved) and the step-size check;
-* :mod:`simulator.sde.parallel`: the chunks dispatched to joblib workers (dask included),
-  progress and Ctrl-C;
+* :mod:`simulator.sde.stepsize`: the step-size check and the ``dt="auto"`` pilot;
 * :mod:`simulator.sde.checkpoints`: chunk files, the manifest and the lock of ``out=DIR``;
 * :mod:`simulator.sde.resources`: the memory and time estimate checked before any work.
 """
@@ -19,8 +23,11 @@ The pipeline, one module per job (this module gathers their public names):
 from __future__ import annotations
 
 from .checkpoints import CHECKPOINT_FORMAT, ChunkResult, checkpoint_lock, chunk_path, run_id
-from .chunk import initial_state, run_chunk, step_error_check
-from .parallel import _distributed_backend, check_run_arguments, effective_workers, run_chunks
+from .chunk import initial_state, run_chunk
+from .parallel import (_distributed_backend, check_run_arguments, effective_workers, run_chunks,
+                       run_ensemble)
+from .problem import EnsembleProblem
+from .records import Moments, PairedMoments, Paths
 from .resources import available_memory, check_resources, estimate_resources
 from .scheduling import (
     BATCH_MIN_CORRELATION_TIMES,
@@ -33,8 +40,10 @@ from .scheduling import (
     schedule,
     seed_records,
 )
+from .stepsize import step_error_check
 
-__all__ = ["Schedule", "ChunkResult", "schedule", "run_chunk", "run_chunks", "chunk_seeds",
+__all__ = ["EnsembleProblem", "run_ensemble", "Moments", "Paths", "PairedMoments", "Schedule",
+           "ChunkResult", "schedule", "run_chunk", "run_chunks", "chunk_seeds",
            "run_id", "effective_workers", "estimate_resources", "divergence_bound",
            "check_run_arguments", "seed_records", "initial_moments", "initial_state",
            "step_error_check", "check_resources", "available_memory", "checkpoint_lock",

@@ -1,5 +1,5 @@
-"""Dispatch of an ensemble's chunks: joblib workers (any backend, dask included), checkpoints,
-progress and Ctrl-C.
+"""The one driver of every ensemble: chunks, seeds, checkpoints, joblib workers (any backend,
+dask included), progress and Ctrl-C (:func:`run_ensemble`).
 
 Chunks are independent (each its own seed stream) and are reduced in chunk order, so the result
 does not depend on ``n_jobs`` or on the order in which they finish. Joblib's dask backend works as
@@ -22,10 +22,11 @@ from ..errors import RunInterrupted, TimeBudgetSpent
 from .checkpoints import ChunkResult, checkpoint_lock, chunk_path, prepare_out, run_id
 from .chunk import run_chunk
 from .options import SDEOptions
-from .scheduling import Schedule, chunk_seeds, schedule
+from .problem import EnsembleProblem
+from .scheduling import Schedule, chunk_seeds
 from .system import LangevinSystem
 
-__all__ = ["run_chunks", "effective_workers", "check_run_arguments"]
+__all__ = ["run_ensemble", "run_chunks", "effective_workers", "check_run_arguments"]
 
 log = logging.getLogger("simulator.sde")
 
@@ -61,70 +62,83 @@ def _distributed_backend() -> bool:
     return "dask" in type(backend).__name__.lower()
 
 
-def _run_and_save(system, options, sched, seed_seq, index, n, chunk_dir, run=""):
-    res = run_chunk(system, options, sched, seed_seq, index, n)
+def _run_and_save(problem, seed_seq, index, n, chunk_dir, run=""):
+    res = run_chunk(problem, seed_seq, index, n)
     if chunk_dir is not None:
         res.save(chunk_path(chunk_dir, index), run)
     return res
 
 
-def run_chunks(system: LangevinSystem, options: SDEOptions, seed: int, *,
-               chunk_ids: Sequence[int] | None = None, n_jobs: int = 1,
-               out: str | Path | None = None, identity: dict[str, Any] | None = None,
-               progress: Callable[[int, int], None] | None = None,
-               sched: Schedule | None = None,
-               max_time: float | None = None) -> list[ChunkResult]:
-    """Compute (or load from ``out``) the chunks ``chunk_ids`` (default: all), in chunk order.
+def run_ensemble(problem: EnsembleProblem, seed: int, *,
+                 chunk_ids: Sequence[int] | None = None, n_jobs: int = 1,
+                 out: str | Path | None = None, identity: dict[str, Any] | None = None,
+                 progress: Callable[[int, int], None] | None = None,
+                 max_time: float | None = None, stream: int = 0) -> list[ChunkResult]:
+    """Compute (or load from ``out``) the chunks ``chunk_ids`` (default: all) of ``problem``, in
+    chunk order: the one driver of the stationary run, the ring-up, the step-size check, the
+    ``dt="auto"`` pilot and control variates.
 
     Parameters
     ----------
+    problem : EnsembleProblem
+        System, options (``n_traj`` split into ``options.n_chunks`` chunks), record, schedule.
+    seed : int
+        Chunk ``i`` draws every random number from ``SeedSequence(seed).spawn(...)[stream + i]``.
     n_jobs : int
         Requested workers; at most :func:`effective_workers` are started (logged at INFO on the
         ``simulator.sde`` logger when capped).
+    out : path, optional
+        Checkpoint folder (:mod:`simulator.sde.checkpoints`): finished chunks are saved there and
+        reused on a rerun.
     identity : dict
         JSON-ready description of the problem (parameters, options, seed); its hash is the run
         id stored in the manifest and every chunk file and compared on resume.
     progress : callable or None
         Called as ``progress(done, total)`` after each chunk is available (in the caller).
-    sched : Schedule or None
-        The steps and bins of each chunk; ``None``: :func:`schedule` of the stationary run. A
-        transient (ring-up) passes its own, time-resolved one.
     max_time : float or None
         Time budget (s) from this call: checked between chunks; once spent, the run stops
         with :class:`~simulator.errors.TimeBudgetSpent` (the finished chunks saved in ``out``).
+    stream : int
+        First seed stream: ``0`` for a run's chunks; auxiliary runs of the same seed use the
+        streams after them (the step-size check ``n_chunks``, the ``dt`` pilot ``n_chunks + 1``).
 
     Raises
     ------
     CheckpointError
-        ``out`` is locked by another process, belongs to another run, has chunks but no valid
-        manifest, or holds a chunk file that is unreadable, tampered with, or from another run or
-        slot (named in the message).
+        ``out`` is locked by another process, belongs to another run, or a chunk file is bad or
+        in the wrong slot (named in the message).
     RunInterrupted
         Ctrl-C: the finished chunks are saved in ``out``; rerunning resumes.
     TimeBudgetSpent
         ``max_time`` spent before the last chunk; the finished ones are saved in ``out``.
     """
     deadline = None if max_time is None else (time.perf_counter(), float(max_time))
-    sched = schedule(system, options) if sched is None else sched
-    ids = list(range(options.n_chunks)) if chunk_ids is None else sorted(set(chunk_ids))
+    n_chunks = problem.options.n_chunks
+    ids = list(range(n_chunks)) if chunk_ids is None else sorted(set(chunk_ids))
     for i in ids:
-        if not 0 <= i < options.n_chunks:
-            raise ValueError(f"chunk_ids: {i} outside 0..{options.n_chunks - 1}")
+        if not 0 <= i < n_chunks:
+            raise ValueError(f"chunk_ids: {i} outside 0..{n_chunks - 1}")
+    seeds = chunk_seeds(seed, stream + n_chunks)[stream:]
     if out is None:
-        return _run_chunks(system, options, sched, seed, ids, n_jobs, None, None, progress,
-                           deadline)
-    identity = identity or {"seed": seed, "options": options.to_dict()}
+        return _run_chunks(problem, seeds, ids, n_jobs, None, None, progress, deadline)
+    identity = identity or {"seed": seed, "options": problem.options.to_dict()}
     with checkpoint_lock(Path(out)):
         chunk_dir = prepare_out(Path(out), identity)
-        return _run_chunks(system, options, sched, seed, ids, n_jobs, chunk_dir,
-                           run_id(identity), progress, deadline)
+        return _run_chunks(problem, seeds, ids, n_jobs, chunk_dir, run_id(identity), progress,
+                           deadline)
 
 
-def _run_chunks(system, options, sched, seed, ids, n_jobs, chunk_dir, run, progress,
-                deadline=None):
+def run_chunks(system: LangevinSystem, options: SDEOptions, seed: int, *,
+               sched: Schedule | None = None, **kwargs: Any) -> list[ChunkResult]:
+    """:func:`run_ensemble` of the moments of ``system`` (``sched``: the schedule, default the
+    stationary run's); ``kwargs`` as there."""
+    return run_ensemble(EnsembleProblem(system, options, schedule=sched), seed, **kwargs)
+
+
+def _run_chunks(problem, seeds, ids, n_jobs, chunk_dir, run, progress, deadline=None):
     import joblib
 
-    sizes = options.chunk_sizes()
+    sizes = problem.options.chunk_sizes()
     results: dict[int, ChunkResult] = {}
     if chunk_dir is not None:
         for i in ids:
@@ -137,13 +151,12 @@ def _run_chunks(system, options, sched, seed, ids, n_jobs, chunk_dir, run, progr
         if progress is not None:
             progress(done, total)
         return [results[i] for i in ids]
-    seeds = chunk_seeds(seed, options.n_chunks)
     workers = effective_workers(n_jobs, len(todo))
     if workers != n_jobs:
         log.info("n_jobs = %d: using %d worker(s) (%d chunk(s) to run, %d CPU core(s))",
                  n_jobs, workers, len(todo), os.cpu_count() or 1)
-    tasks = (joblib.delayed(_run_and_save)(system, options, sched, seeds[i], i, sizes[i],
-                                           chunk_dir, run) for i in todo)
+    tasks = (joblib.delayed(_run_and_save)(problem, seeds[i], i, sizes[i], chunk_dir, run)
+             for i in todo)
     try:
         if progress is not None:
             progress(done, total)

@@ -54,12 +54,13 @@ from ..observables import log_negativity
 from ..params import Params
 from ..progress import as_callback
 from ..statistics import z_scores
-from .control import control_options, control_order, control_system, shift_estimate
-from .engine import student_t_factor
-from .estimators import batch_means_stderr, jackknife, pooled_covariance
+from .control import control_order, shift_estimate
+from .estimators import batch_means_stderr, jackknife, pooled_covariance, student_t_factor
 from .integrators import ExponentialEuler
 from .options import SDEOptions
-from .parallel import check_run_arguments, effective_workers, run_chunks
+from .parallel import check_run_arguments, effective_workers, run_ensemble
+from .problem import EnsembleProblem
+from .records import Moments
 from .resources import check_resources, estimate_resources
 from .ringup_options import RingupOptions
 from .ringup_result import RingupResult
@@ -223,9 +224,9 @@ def _shift(system: LangevinSystem, lin: np.ndarray, s1: np.ndarray, s2: np.ndarr
 
 
 def _plan(problem: Params | LangevinSystem, options: RingupOptions):
-    """``(system, mean-field path or None, SDEOptions, control-variate order, system and options
-    of the chunk loop)``: with ``control_variate`` the chunk loop runs the augmented system
-    (:mod:`simulator.sde.control`)."""
+    """``(system, mean-field path or None, SDEOptions, EnsembleProblem)``: the moments on the
+    output times (``options.schedule()``), with ``control_variate`` with the shadow of
+    :mod:`simulator.sde.control` (the chunk loop then runs the augmented system)."""
     if isinstance(problem, Params):
         system, path = ringup_system(problem, options)
         sde_opts = options.sde_options("thermal")
@@ -237,9 +238,8 @@ def _plan(problem: Params | LangevinSystem, options: RingupOptions):
         raise TypeError(f"problem: expected Params or LangevinSystem, got "
                         f"{type(problem).__name__}")
     order = control_order(system, sde_opts) if options.control_variate else 0
-    run_system, run_opts = ((control_system(system, order), control_options(system, sde_opts, order))
-                            if order else (system, sde_opts))
-    return system, path, sde_opts, order, run_system, run_opts
+    ensemble = EnsembleProblem(system, sde_opts, Moments(shadow=order), options.schedule())
+    return system, path, sde_opts, ensemble
 
 
 def _identity(problem: Params | LangevinSystem) -> Any:
@@ -257,12 +257,12 @@ def estimate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
     workers), ``seconds`` and ``memory_limit_bytes``; with ``control_variate`` of the augmented
     system."""
     options = RingupOptions() if options is None else options
-    _, _, _, _, run_system, run_opts = _plan(problem, options)
-    sched = options.schedule()
+    ensemble = _plan(problem, options)[-1]
+    sched = ensemble.schedule
     workers = effective_workers(n_jobs, options.n_chunks)
     return {"schedule": sched, "workers": workers, "n_chunks": options.n_chunks,
             "trajectory_steps": float(options.n_traj) * sched.n_batches * sched.steps_per_batch,
-            **estimate_resources(run_system, run_opts, sched, workers)}
+            **estimate_resources(ensemble.run_system, ensemble.run_options, sched, workers)}
 
 
 def _headline(m, se_m, V, se_V, observables, lin, shift):
@@ -388,16 +388,16 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
     options = _check_inputs(options, seed, n_jobs)
     progress = as_callback(progress, "ringup", "chunk")  # True: a tqdm bar (simulator.progress)
     t0 = time.perf_counter()
-    sched = options.schedule()
+    system, path, sde_opts, ensemble = _plan(problem, options)
+    sched, order, d = ensemble.schedule, ensemble.record.shadow, system.dim
     t_out = np.arange(sched.n_bins) * sched.steps_per_batch * options.dt
-    system, path, sde_opts, order, run_system, run_opts = _plan(problem, options)
-    d = system.dim
     workers = effective_workers(n_jobs, options.n_chunks)
-    check_resources(run_system, run_opts, sched, workers)  # refuses a run beyond half the memory
+    # refuses a run beyond half the memory
+    check_resources(ensemble.run_system, ensemble.run_options, sched, workers)
     identity = {"engine": "ringup", "problem": _identity(problem), "options": options.to_dict(),
                 "seed": int(seed)}
-    chunks = run_chunks(run_system, run_opts, int(seed), n_jobs=workers, out=out, identity=identity,
-                        progress=progress, sched=sched, max_time=max_time)
+    chunks = run_ensemble(ensemble, int(seed), n_jobs=workers, out=out, identity=identity,
+                          progress=progress, max_time=max_time)
     wall_chunks = time.perf_counter() - t0
     s1_run, s2_run, counts, diverged, n_units = _pooled(chunks, options)
     s1, s2 = s1_run[..., :d], s2_run[..., :d, :d]  # the plain estimator (x)

@@ -3,7 +3,7 @@
 The exponential integrator propagates the linear part exactly at any step; only the explicit
 nonlinear remainder ``N(x)`` limits ``dt``. :func:`choose_dt` starts at the largest step the time
 average can use (:func:`dt_cap`) and halves it until a pilot run passes the step-halving check
-of :func:`simulator.sde.chunk.step_error_check`: ``PILOT_TRAJECTORIES`` trajectories
+of :func:`step_error_check`: ``PILOT_TRAJECTORIES`` trajectories
 integrated at ``dt`` and ``dt / 2`` on the *same* Brownian path, over the run's burn-in and one
 batch of ``BATCH_MIN_CORRELATION_TIMES`` correlation times; the largest change of the
 time-averaged second moments ``<x x^T>``, relative to their largest element, must be at most
@@ -36,12 +36,15 @@ from typing import Any
 
 import numpy as np
 
-from .chunk import paired_sums, step_error_check
+from .chunk import run_chunk
 from .options import SDEOptions
+from .problem import EnsembleProblem
+from .records import PairedMoments, pair_record, step_error_report
+from .scheduling import Schedule
 from .scheduling import BATCH_MIN_CORRELATION_TIMES, schedule
 from .system import LangevinSystem
 
-__all__ = ["choose_dt", "dt_cap", "DEFAULT_RTOL", "SAMPLES_PER_CORRELATION_TIME",
+__all__ = ["choose_dt", "paired_sums", "step_error_check", "dt_cap", "DEFAULT_RTOL", "SAMPLES_PER_CORRELATION_TIME",
            "PILOT_TRAJECTORIES", "MAX_HALVINGS"]
 
 #: Tolerance of the step-halving check when ``rtol`` is not given.
@@ -122,12 +125,11 @@ def choose_dt(system: LangevinSystem, options: SDEOptions, seed_seq: np.random.S
 def _shift_change(system: LangevinSystem, pilot: SDEOptions, seed_seq: np.random.SeedSequence,
                   n: int) -> float:
     """Largest step-halving change of the control-variate shift over its largest element."""
-    from .control import control_options, control_order, control_system, difference_covariance
+    from .control import control_order, difference_covariance
 
     order = control_order(system, pilot)
-    aug = control_system(system, order)
-    aug_opts = control_options(system, pilot, order)
-    pair = paired_sums(aug, aug_opts, schedule(aug, aug_opts), seed_seq, n)
+    pair = pair_record(run_chunk(EnsembleProblem(system, pilot, PairedMoments(shadow=order)),
+                                 seed_seq, 0, n))
     s1c, s2c, s1f, s2f, c = (pair[k] for k in ("s1_coarse", "s2_coarse", "s1_fine", "s2_fine",
                                                 "count"))
     d = system.dim
@@ -141,3 +143,24 @@ def _shift_change(system: LangevinSystem, pilot: SDEOptions, seed_seq: np.random
     if scale == 0.0:
         return 0.0 if np.abs(sc).max() == 0.0 else float("inf")
     return float(np.abs(sc - sf).max() / scale)
+
+
+def paired_sums(system: LangevinSystem, options: SDEOptions, sched: Schedule,
+                seed_seq: np.random.SeedSequence, n: int) -> dict[str, Any]:
+    """Integrate ``n`` trajectories at ``dt`` and ``dt / 2`` on the same Brownian path: one chunk
+    of :class:`~simulator.sde.records.PairedMoments` through :func:`run_chunk`.
+
+    Returns
+    -------
+    dict
+        As :func:`pair_record` of that chunk.
+    """
+    return pair_record(run_chunk(EnsembleProblem(system, options, PairedMoments(), sched),
+                                 seed_seq, 0, n))
+
+
+def step_error_check(system: LangevinSystem, options: SDEOptions, sched: Schedule,
+                     seed_seq: np.random.SeedSequence, n: int) -> dict[str, float]:
+    """:func:`step_error_report` of ``n`` trajectories at ``dt`` and ``dt / 2`` on the same
+    Brownian path (:func:`paired_sums`)."""
+    return step_error_report(paired_sums(system, options, sched, seed_seq, n))

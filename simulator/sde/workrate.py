@@ -16,7 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from .ensemble import Schedule, run_chunk
+from .chunk import run_chunk
+from .problem import EnsembleProblem
+from .scheduling import Schedule
 from .options import SDEOptions
 from .system import LangevinSystem
 
@@ -43,7 +45,7 @@ def measure_rate(system: LangevinSystem, options: SDEOptions) -> float:
         sched = Schedule(dt=pilot.dt, n_burn=steps - 1, n_batches=1, steps_per_batch=1,
                          samples_per_batch=1, sample_every=1, n_chunks=1, bound=np.inf)
         t0 = time.perf_counter()
-        run_chunk(system, pilot, sched, np.random.SeedSequence(0), 0, n)
+        run_chunk(EnsembleProblem(system, pilot, schedule=sched), np.random.SeedSequence(0), 0, n)
         return time.perf_counter() - t0
 
     # lengthen the pilot until it runs PILOT_SECONDS: the set-up of a chunk (integrator,
