@@ -53,7 +53,8 @@ def throughput(n: int = 1024, steps: int = 2000, repeats: int = 3) -> dict:
                           t_avg=steps * dt, batch_time=steps * dt / 4)
         sched = schedule(system, opts)
         seed = chunk_seeds(1, 1)[0]
-        t = best_of(lambda: run_chunk(EnsembleProblem(system, opts, schedule=sched), seed, 0, n), repeats)
+        prob = EnsembleProblem(system, opts, schedule=sched)
+        t = best_of(lambda: run_chunk(prob, seed, 0, n), repeats)
         out[method] = n * steps / t
     # plain numpy Euler-Maruyama on the full amplitudes (what one would write first)
     rates = system.rates

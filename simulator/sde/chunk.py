@@ -35,11 +35,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .checkpoints import ChunkResult
+from .integrators import make_integrator
 from .options import SDEOptions
 from .scheduling import initial_moments
 from .system import LangevinSystem
 
-__all__ = ["run_chunk", "Kernel", "PairedKernel", "Segment", "initial_state"]
+__all__ = ["run_chunk", "Kernel", "PairedKernel", "Segment", "initial_state", "make_kernel"]
 
 
 def initial_state(system: LangevinSystem, options: SDEOptions, rng: np.random.Generator,
@@ -198,6 +199,17 @@ class PairedKernel:
                 buf[m, 1] = xf
                 m += 1
         return (xc, xf), m
+
+
+def make_kernel(problem, rng: np.random.Generator, n: int, keep: int = 0,
+                keep_every: int = 1) -> Kernel:
+    """The stepping kernel of a chunk of ``problem``: its integrator
+    (``run_options.method`` at ``run_options.dt`` on ``run_system``) behind :class:`Kernel`.
+    The one place a record gets its kernel: another array library's kernel (same ``advance``)
+    is chosen here."""
+    options = problem.run_options
+    return Kernel(make_integrator(options.method, problem.run_system, options.dt), rng, n, keep,
+                  keep_every)
 
 
 def run_chunk(problem, seed_seq: np.random.SeedSequence, index: int, n: int) -> ChunkResult:

@@ -11,7 +11,7 @@ handed to the one driver (:func:`simulator.sde.parallel.run_ensemble`), never a 
   (a study of single trajectories: which settle, which escape; ``validation/ringup_thermal.py``).
 * :class:`PairedMoments`: the same sums, over the averaging window, at ``dt`` and ``dt / 2`` on one
   Brownian path (the step-size check and the ``dt="auto"`` pilot).
-* ``shadow`` (both): the control-variate order (:mod:`simulator.sde.control`); with ``1`` or ``2``
+* ``shadow`` (every record): the control-variate order (:mod:`simulator.sde.control`); with ``1`` or ``2``
   the loop integrates the augmented system ``z = (x, w[, u])`` and the sums are of ``z``.
 
 A record's :meth:`~Record.open` gives the chunk's accumulator, which the loop drives through
@@ -28,7 +28,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .checkpoints import ChunkResult
-from .chunk import Kernel, PairedKernel, Segment, _check_state, _fold_block, _fold_groups
+from .chunk import PairedKernel, Segment, _check_state, _fold_block, _fold_groups, make_kernel
 from .integrators import make_integrator
 
 __all__ = ["Record", "Moments", "Paths", "PairedMoments", "pair_record", "step_error_report"]
@@ -98,8 +98,7 @@ class _MomentSums:
         self.counts = np.zeros(sched.n_bins, dtype=np.int64)
         self.alive = np.ones(n, dtype=bool)
         self.n_keep = min(options.keep_trajectories, n) if index == 0 else 0
-        self.kernel = Kernel(make_integrator(options.method, system, options.dt), rng, n,
-                             self.n_keep, options.keep_every)
+        self.kernel = make_kernel(problem, rng, n, self.n_keep, options.keep_every)
         every = sched.sample_every
         self.window_block = max(every, (self.block // every) * every)
         self.per_block = self.window_block // sched.steps_per_batch  # whole batches per block
