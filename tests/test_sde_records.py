@@ -48,14 +48,16 @@ def test_kernel_phase_samples_the_right_steps():
         np.testing.assert_allclose(buf[:m, 0, 0], np.exp(-0.1 * np.array(want)), rtol=1e-12)
 
 
-def test_paths_keep_every_trajectory_and_leave_the_moments_unchanged():
+@pytest.mark.parametrize("block", [None, 10])  # several bins per noise block, or one
+def test_paths_keep_every_trajectory_and_leave_the_moments_unchanged(block):
     """Paths adds the samples of each trajectory to exactly the sums Moments keeps; with one
     sample per bin, summing the paths over trajectories gives the bin sums."""
     s = fluctuation_system(Params.paper())
     sched = Schedule(dt=0.1, n_burn=0, n_batches=6, steps_per_batch=10, samples_per_batch=1,
                      sample_every=10, n_chunks=4, bound=1e6, record_initial=True)
-    plain = run_ensemble(EnsembleProblem(s, SMALL, Moments(), sched), 3)
-    paths = run_ensemble(EnsembleProblem(s, SMALL, Paths(), sched), 3, n_jobs=2)
+    opts = SMALL.replace(block_steps=block)
+    plain = run_ensemble(EnsembleProblem(s, opts, Moments(), sched), 3)
+    paths = run_ensemble(EnsembleProblem(s, opts, Paths(), sched), 3, n_jobs=2)
     for a, b in zip(plain, paths):
         assert np.array_equal(a.s1, b.s1) and np.array_equal(a.s2, b.s2)
         assert a.paths is None and b.paths.shape == (7, 4, 6)
