@@ -69,7 +69,7 @@ def _run_and_save(problem, seed_seq, index, n, chunk_dir, run=""):
     return res
 
 
-def run_ensemble(problem: EnsembleProblem, seed: int, *,
+def run_ensemble(problem: EnsembleProblem, seed: int | np.random.SeedSequence, *,
                  chunk_ids: Sequence[int] | None = None, n_jobs: int = 1,
                  out: str | Path | None = None, identity: dict[str, Any] | None = None,
                  progress: Callable[[int, int], None] | None = None,
@@ -82,8 +82,9 @@ def run_ensemble(problem: EnsembleProblem, seed: int, *,
     ----------
     problem : EnsembleProblem
         System, options (``n_traj`` split into ``options.n_chunks`` chunks), record, schedule.
-    seed : int
-        Chunk ``i`` draws every random number from ``SeedSequence(seed).spawn(...)[stream + i]``.
+    seed : int or SeedSequence
+        Chunk ``i`` draws every random number from ``SeedSequence(seed).spawn(...)[stream + i]``;
+        a ``SeedSequence`` is itself the stream of a one-chunk auxiliary run (the ``dt`` pilot).
     n_jobs : int
         Requested workers; at most :func:`effective_workers` are started (logged at INFO on the
         ``simulator.sde`` logger when capped).
@@ -118,7 +119,13 @@ def run_ensemble(problem: EnsembleProblem, seed: int, *,
     for i in ids:
         if not 0 <= i < n_chunks:
             raise ValueError(f"chunk_ids: {i} outside 0..{n_chunks - 1}")
-    seeds = chunk_seeds(seed, stream + n_chunks)[stream:]
+    if isinstance(seed, np.random.SeedSequence):
+        if n_chunks != 1 or out is not None:
+            raise ValueError("seed: a SeedSequence is the stream of a one-chunk run without "
+                             "checkpoints; give an integer seed")
+        seeds = [seed]
+    else:
+        seeds = chunk_seeds(seed, stream + n_chunks)[stream:]
     if out is None:
         return _run_chunks(problem, seeds, ids, n_jobs, None, None, progress, deadline)
     identity = identity or {"seed": seed, "options": problem.options.to_dict()}

@@ -32,11 +32,12 @@ batches of ``BATCH_MIN_CORRELATION_TIMES`` correlation times at 40 samples or mo
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 
-from .chunk import run_chunk
+from .parallel import run_ensemble
 from .options import SDEOptions
 from .problem import EnsembleProblem
 from .records import PairedMoments, pair_record, step_error_report
@@ -128,8 +129,7 @@ def _shift_change(system: LangevinSystem, pilot: SDEOptions, seed_seq: np.random
     from .control import control_order, difference_covariance
 
     order = control_order(system, pilot)
-    pair = pair_record(run_chunk(EnsembleProblem(system, pilot, PairedMoments(shadow=order)),
-                                 seed_seq, 0, n))
+    pair = _one_pair(EnsembleProblem(system, pilot, PairedMoments(shadow=order)), seed_seq, n)
     s1c, s2c, s1f, s2f, c = (pair[k] for k in ("s1_coarse", "s2_coarse", "s1_fine", "s2_fine",
                                                 "count"))
     d = system.dim
@@ -147,16 +147,20 @@ def _shift_change(system: LangevinSystem, pilot: SDEOptions, seed_seq: np.random
 
 def paired_sums(system: LangevinSystem, options: SDEOptions, sched: Schedule,
                 seed_seq: np.random.SeedSequence, n: int) -> dict[str, Any]:
-    """Integrate ``n`` trajectories at ``dt`` and ``dt / 2`` on the same Brownian path: one chunk
-    of :class:`~simulator.sde.records.PairedMoments` through :func:`run_chunk`.
+    """Integrate ``n`` trajectories at ``dt`` and ``dt / 2`` on the same Brownian path, drawn
+    from ``seed_seq``, over ``sched``: :func:`_one_pair` of the
+    :class:`~simulator.sde.records.PairedMoments` problem."""
+    return _one_pair(EnsembleProblem(system, options, PairedMoments(), sched), seed_seq, n)
 
-    Returns
-    -------
-    dict
-        As :func:`pair_record` of that chunk.
-    """
-    return pair_record(run_chunk(EnsembleProblem(system, options, PairedMoments(), sched),
-                                 seed_seq, 0, n))
+
+def _one_pair(problem: EnsembleProblem, seed_seq: np.random.SeedSequence,
+              n: int) -> dict[str, Any]:
+    """:func:`~simulator.sde.records.pair_record` of one chunk of ``n`` trajectories of a paired
+    ``problem`` (its schedule kept) on the driver, drawn from ``seed_seq``."""
+    one = problem.options.replace(n_traj=n, chunk_size=n, keep_trajectories=0)
+    chunk = run_ensemble(dataclasses.replace(problem, options=one, schedule=problem.schedule),
+                         seed_seq)
+    return pair_record(chunk[0])
 
 
 def step_error_check(system: LangevinSystem, options: SDEOptions, sched: Schedule,
