@@ -98,3 +98,15 @@ def test_step_size_check_is_a_paired_problem_on_the_driver():
     assert step_error_report(pair_record(chunk)) == res.error_check
     again = run_chunk(prob, chunk_seeds(6, opts.n_chunks + 1)[-1], 0, 16)
     assert np.array_equal(again.s2, chunk.s2)
+
+
+def test_a_seed_sequence_runs_one_auxiliary_chunk_only(tmp_path):
+    s = fluctuation_system(Params.paper())
+    prob = EnsembleProblem(s, SMALL)
+    with pytest.raises(ValueError, match="seed: a SeedSequence"):
+        run_ensemble(prob, np.random.SeedSequence(1))
+    one = EnsembleProblem(s, SMALL.replace(n_traj=4), schedule=prob.schedule)
+    with pytest.raises(ValueError, match="without checkpoints"):
+        run_ensemble(one, np.random.SeedSequence(1), out=tmp_path / "run")
+    (res,) = run_ensemble(one, np.random.SeedSequence(1))
+    assert np.array_equal(res.s2, run_chunk(one, np.random.SeedSequence(1), 0, 4).s2)

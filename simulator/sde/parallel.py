@@ -112,6 +112,20 @@ def run_ensemble(problem: EnsembleProblem, seed: int | np.random.SeedSequence, *
         Ctrl-C: the finished chunks are saved in ``out``; rerunning resumes.
     TimeBudgetSpent
         ``max_time`` spent before the last chunk; the finished ones are saved in ``out``.
+
+    Examples
+    --------
+    The displacement ``x_q`` of every trajectory at five output times (a :class:`Paths` record
+    on a time-resolved schedule), in two chunks of four:
+
+    >>> from simulator import Params
+    >>> from simulator.sde import Paths, SDEOptions, fluctuation_system
+    >>> sched = Schedule(dt=0.1, n_burn=0, n_batches=4, steps_per_batch=10, samples_per_batch=1,
+    ...                  sample_every=10, n_chunks=2, bound=1e6, record_initial=True)
+    >>> prob = EnsembleProblem(fluctuation_system(Params.paper()),
+    ...                        SDEOptions(n_traj=8, chunk_size=4), Paths(columns=(4,)), sched)
+    >>> [c.paths.shape for c in run_ensemble(prob, seed=1)]
+    [(5, 4, 1), (5, 4, 1)]
     """
     deadline = None if max_time is None else (time.perf_counter(), float(max_time))
     n_chunks = problem.options.n_chunks
