@@ -19,9 +19,11 @@ a record option too (``shadow=1|2``): the loop then integrates the augmented sys
 :mod:`simulator.sde.control`.
 
 The state check. At the end of every block each trajectory is checked in one place, the
-record's fold (:func:`_check_state` on the state, :func:`_fold_block` / :func:`_fold_groups`
-on the block's samples): a non-finite value or ``|x_k| > bound`` marks it diverged; its block
-is dropped and it takes no further part (it is counted and reported, never averaged in).
+record's fold (for :class:`~simulator.sde.records.Moments`: :func:`_check_state` on the state
+after a burn-in block, :func:`_fold_block` / :func:`_fold_groups` on a window block's samples):
+a non-finite value or ``|x_k| > bound`` marks it diverged; its block is dropped and it takes no
+further part (it is counted and reported, never averaged in). Other per-trajectory tests
+(escape from the fixed point's basin) belong beside it.
 
 The kernel seam. The loop touches the state only through ``kernel.advance`` and the record's
 ``fold``: :class:`Kernel` is what another array library implements to run the same loop, the
@@ -32,10 +34,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+
 import numpy as np
 
 from .checkpoints import ChunkResult
-from .integrators import make_integrator
+from .integrators import make_integrator, psd_sqrt
 from .options import SDEOptions
 from .scheduling import initial_moments
 from .system import LangevinSystem
@@ -47,8 +50,6 @@ def initial_state(system: LangevinSystem, options: SDEOptions, rng: np.random.Ge
                   n: int) -> np.ndarray:
     """Wigner samples of the initial fluctuations, shape ``(n, d)``."""
     mean, cov = initial_moments(system, options)
-    from .integrators import psd_sqrt
-
     z = rng.standard_normal((n, system.dim))
     return mean + z @ psd_sqrt(cov).T
 
