@@ -14,7 +14,10 @@ quadratic). This is a :class:`~simulator.sde.system.LangevinSystem` with a time-
 :data:`~simulator.sde.integrators.METHODS` (``exponential`` freezes ``A`` at each step's midpoint
 with the exact step-noise covariance of that matrix), the chunk loop, seeding
 (``SeedSequence(seed).spawn(n_chunks)``), checkpoints (``out=DIR``: run id, lock, checksums) and
-divergence handling of :mod:`simulator.sde.ensemble`, with a time-resolved schedule: each chunk
+divergence handling of :mod:`simulator.sde.ensemble` -- one
+:class:`~simulator.sde.problem.EnsembleProblem` with the
+:class:`~simulator.sde.records.Moments` record, run by
+:func:`~simulator.sde.parallel.run_ensemble` -- with a time-resolved schedule: each chunk
 returns the sums ``sum x``, ``sum x x^T`` and the counts at every output time (memory grows with
 the number of outputs, not of steps). Errors are across chunks (batch means over chunks for the
 covariance, delete-one jackknife for ``E_N(t)``), widened by the Student-t factor of the stationary
