@@ -259,7 +259,7 @@ def estimate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
     options = RingupOptions() if options is None else options
     _, _, _, _, run_system, run_opts = _plan(problem, options)
     sched = options.schedule()
-    workers = effective_workers(n_jobs, options.n_chunks)
+    workers = effective_workers(n_jobs, options.n_chunks, options.backend)
     return {"schedule": sched, "workers": workers, "n_chunks": options.n_chunks,
             "trajectory_steps": float(options.n_traj) * sched.n_batches * sched.steps_per_batch,
             **estimate_resources(run_system, run_opts, sched, workers)}
@@ -392,8 +392,13 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
     t_out = np.arange(sched.n_bins) * sched.steps_per_batch * options.dt
     system, path, sde_opts, order, run_system, run_opts = _plan(problem, options)
     d = system.dim
-    workers = effective_workers(n_jobs, options.n_chunks)
+    workers = effective_workers(n_jobs, options.n_chunks, options.backend)
     check_resources(run_system, run_opts, sched, workers)  # refuses a run beyond half the memory
+    device = None
+    if options.backend == "jax":  # JAX importable, and a chunk fits the device's memory
+        from .jax_backend import check_device_memory
+
+        device = check_device_memory(run_system, run_opts)["device"]
     identity = {"engine": "ringup", "problem": _identity(problem), "options": options.to_dict(),
                 "seed": int(seed)}
     chunks = run_chunks(run_system, run_opts, int(seed), n_jobs=workers, out=out, identity=identity,
@@ -422,7 +427,8 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
     timing = {"wall_seconds": time.perf_counter() - t0, "chunks_wall_seconds": wall_chunks,
               "chunk_seconds_total": float(sum(c.seconds for c in chunks)), "steps": steps,
               "trajectory_steps": steps * options.n_traj, "n_jobs": workers,
-              "n_jobs_requested": n_jobs}
+              "n_jobs_requested": n_jobs,
+              **({"backend": f"jax ({options.precision})", "device": device} if device else {})}
     return RingupResult(
         params=problem if isinstance(problem, Params) else None, options=options,
         seed=int(seed), seeds=seed_records(int(seed), options.n_chunks),
