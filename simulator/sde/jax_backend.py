@@ -32,6 +32,7 @@ need it).
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any, Callable
 
@@ -55,6 +56,21 @@ log = logging.getLogger(__name__)
 DEFAULT_BLOCK = 256
 
 _NOTED: set[str] = set()
+
+#: How the kernel forms its small products, for benchmarks (``benchmarks/bench_jax.py``):
+#: ``WGMSIM_JAX_PRODUCT`` = ``"dot"`` (``jnp.dot`` of the lifted state with the step matrix) or
+#: ``"sum"`` (broadcast multiply and sum, left to XLA to fuse); ``WGMSIM_JAX_MOMENTS`` =
+#: ``"dot"`` (``sum x x^T`` as one contraction over the trajectories) or ``"sum"``. The numbers
+#: agree to rounding; the speed depends on the device.
+KERNEL_VARIANTS = {"product": ("dot", "sum"), "moments": ("dot", "sum")}
+
+
+def _variant(name: str) -> str:
+    value = os.environ.get(f"WGMSIM_JAX_{name.upper()}", "dot")
+    if value not in KERNEL_VARIANTS[name]:
+        raise ValueError(f"WGMSIM_JAX_{name.upper()} = {value!r}: must be one of "
+                         f"{KERNEL_VARIANTS[name]}")
+    return value
 
 
 def jax_modules():
@@ -164,7 +180,8 @@ def _kernels(method: str, nl, dtype_name: str):
     sums ``(m, d)``, ``(m, d, d)`` over the trajectories in ``alive``.
     ``mats`` hold per-step matrices ``(steps, ...)`` (time-dependent drift) or are empty.
     """
-    fkey = (method, _feature_key(nl), dtype_name)
+    product, moments = _variant("product"), _variant("moments")
+    fkey = (method, _feature_key(nl), dtype_name, product, moments)
     hit = _COMPILED.get(fkey)
     if hit is not None:
         return hit[0]
@@ -180,7 +197,15 @@ def _kernels(method: str, nl, dtype_name: str):
         return jnp.concatenate(parts + [ones], axis=-1)
 
     def prod(a, M):
-        return jnp.dot(a, M)
+        if product == "dot":
+            return jnp.dot(a, M)
+        return (a[..., :, None] * M).sum(axis=-2)
+
+    def second_moments(xm):
+        if moments == "dot":
+            return jnp.einsum("ni,nj->ij", xm, xm, preferred_element_type=jnp.float64)
+        xm = xm.astype(jnp.float64)
+        return (xm[:, :, None] * xm[:, None, :]).sum(axis=0)
 
     def one_step(x, s, key, m, dt):
         z = jax.random.normal(jax.random.fold_in(key, s), (n_normals,) + x.shape, dtype)
@@ -209,7 +234,7 @@ def _kernels(method: str, nl, dtype_name: str):
             worst = jnp.maximum(worst, jnp.abs(x).max(axis=1))
             xm = jnp.where(alive[:, None], x, 0.0)
             s1 = jnp.sum(xm, axis=0, dtype=jnp.float64)
-            s2 = jnp.einsum("ni,nj->ij", xm, xm, preferred_element_type=jnp.float64)
+            s2 = second_moments(xm)
             return (x, worst), (s1, s2)
 
         worst0 = jnp.zeros(x.shape[0], x.dtype)
