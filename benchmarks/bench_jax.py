@@ -138,7 +138,7 @@ def bench_diffrax(args, n: int, dt: float) -> None:
 
 def _variants(args, nj: int) -> None:
     """The kernel's ways of forming its products (the same numbers; speed differs by device)."""
-    for product, moments in (("sum", "dot"), ("dot", "sum"), ("sum", "sum")):
+    for product, moments in (("dot", "dot"), ("sum", "dot"), ("dot", "sum"), ("sum", "sum")):
         os.environ["WGMSIM_JAX_PRODUCT"], os.environ["WGMSIM_JAX_MOMENTS"] = product, moments
         try:
             bench_wgmsim(args, f"wgmsim jax float64 product={product} moments={moments}", nj,
