@@ -155,11 +155,13 @@ def configure_logging(args: argparse.Namespace) -> None:
     logger.setLevel(level)
 
 
-def add_backend_arguments(parser: argparse.ArgumentParser, *, precision: bool = True) -> None:
-    """Add ``--backend`` (and ``--precision``): the array library of the SDE chunk loop."""
+def add_backend_arguments(parser: argparse.ArgumentParser, *, precision: bool = True,
+                          default: str | None = "numpy") -> None:
+    """Add ``--backend`` (and ``--precision``): the array library of the SDE chunk loop;
+    ``default=None`` leaves it to the options (``validate``: its SDE leg's)."""
     from ..sde.options import BACKENDS, PRECISIONS
 
-    parser.add_argument("--backend", choices=BACKENDS, default="numpy",
+    parser.add_argument("--backend", choices=BACKENDS, default=default,
                         help="array library of the ensemble: numpy (default) or jax (optional "
                         "extra wgmsim[jax]; runs on a GPU where JAX finds one; use large "
                         "--chunk-size there)")
