@@ -123,7 +123,7 @@ def test_step_forms_equal_the_numpy_integrators(method, which):
 
 
 def _chunk(backend="jax", block=None, bound=None, n=64, **kw):
-    from simulator.sde.chunk import run_chunk
+    from simulator.sde.backends import run_chunk
     from simulator.sde.scheduling import chunk_seeds, schedule
 
     s = fluctuation_system(P)

@@ -143,13 +143,12 @@ def run_chunk(system: LangevinSystem, options: SDEOptions, sched: Schedule,
     The system may be stationary or time-dependent (``system.drift_at``; every step gets its
     start time ``step_no * dt``) and of any dimension. A schedule with ``record_initial`` also
     sums the initial state (bin 0); batches shorter than a noise block share one block.
-    With ``options.backend == "jax"`` the chunk runs on JAX
-    (:func:`simulator.sde.jax_backend.run_chunk`, the same sums).
+    This is the numpy loop; :func:`simulator.sde.backends.run_chunk` picks the loop of
+    ``options.backend``.
     """
-    if options.backend == "jax":
-        from .jax_backend import run_chunk as run_jax_chunk
-
-        return run_jax_chunk(system, options, sched, seed_seq, index, n)
+    if options.backend != "numpy":
+        raise ValueError(f"backend = {options.backend!r}: chunk.run_chunk is the numpy loop; "
+                         "use simulator.sde.backends.run_chunk")
     start = time.perf_counter()
     rng = np.random.default_rng(seed_seq)
     block = options.block_for(n)

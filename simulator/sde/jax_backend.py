@@ -176,27 +176,11 @@ def _control_remainder():
 _COMPILED: dict[Any, Any] = {}
 
 
-def _kernels(method: str, nl, dtype_name: str):
-    """``(burn, sample)`` jitted for a scheme, a feature form and a precision (cached):
-
-    ``burn(x, s0, key, mats, consts, k)``: ``k`` steps from step number ``s0``; returns the state.
-    ``sample(x, alive, s0, key, mats, consts, m, every)``: ``m`` samples, one every ``every``
-    steps; returns the state, ``max |x|`` per trajectory over the samples, and the per-sample
-    sums ``(m, d)``, ``(m, d, d)`` over the trajectories in ``alive``.
-    ``mats`` hold per-step matrices ``(steps, ...)`` (time-dependent drift) or are empty.
-    """
-    jax, jnp = jax_modules()
-    platform = jax.devices()[0].platform
-    product, moments = _variant("product", platform), _variant("moments", platform)
-    fkey = (method, _feature_key(nl), dtype_name, product, moments)
-    hit = _COMPILED.get(fkey)
-    if hit is not None:
-        return hit[0]
+def _array_ops(jax, jnp, feat, product: str, moments: str):
+    """``(lift, prod, second_moments)`` of the kernel: ``lift(x) = (x, F(x), 1)``,
+    ``prod(a, M) = a @ M`` and ``second_moments(x) = x^T x`` (float64), at full precision, in
+    the form ``product``/``moments`` (:data:`KERNEL_VARIANTS`)."""
     full = jax.lax.Precision.HIGHEST
-    step_form = STEP_FORMS[method][0]
-    n_normals = 2 if method == "sra1" else 1
-    dtype = jnp.dtype(dtype_name)
-    feat = None if nl is None else nl.array_features
 
     def lift(x):
         ones = jnp.ones(x.shape[:-1] + (1,), x.dtype)
@@ -215,22 +199,38 @@ def _kernels(method: str, nl, dtype_name: str):
         xm = xm.astype(jnp.float64)
         return (xm[:, :, None] * xm[:, None, :]).sum(axis=0)
 
-    def one_step(x, s, key, m, dt):
-        z = jax.random.normal(jax.random.fold_in(key, s), (n_normals,) + x.shape, dtype)
-        return step_form(x, z, m, lift, prod, dt, x.shape[1])
+    return lift, prod, second_moments
+
+
+def _kernels(method: str, nl, dtype_name: str):
+    """``(burn, sample)`` jitted for a scheme, a feature form and a precision (cached):
+
+    ``burn(x, s0, key, mats, consts, dt, k)``: ``k`` steps from step number ``s0``; returns the
+    state. ``sample(x, alive, s0, key, mats, consts, dt, m, every)``: ``m`` samples, one every
+    ``every`` steps; returns the state, ``max |x|`` per trajectory over the samples, and the
+    per-sample sums ``(m, d)``, ``(m, d, d)`` over the trajectories in ``alive``. ``mats`` hold
+    per-step matrices ``(steps, ...)`` (time-dependent drift) or are empty.
+    """
+    jax, jnp = jax_modules()
+    platform = jax.devices()[0].platform
+    product, moments = _variant("product", platform), _variant("moments", platform)
+    fkey = (method, _feature_key(nl), dtype_name, product, moments)
+    hit = _COMPILED.get(fkey)
+    if hit is not None:
+        return hit[0]
+    step_form = STEP_FORMS[method][0]
+    n_normals = 2 if method == "sra1" else 1
+    dtype = jnp.dtype(dtype_name)
+    lift, prod, second_moments = _array_ops(jax, jnp, None if nl is None else nl.array_features,
+                                            product, moments)
 
     def run(x, s0, key, mats, consts, dt, k):
-        idx = s0 + jnp.arange(k)
-
         def body(x, xs):
             s, m = xs
-            return one_step(x, s, key, {**consts, **m}, dt), None
+            z = jax.random.normal(jax.random.fold_in(key, s), (n_normals,) + x.shape, dtype)
+            return step_form(x, z, {**consts, **m}, lift, prod, dt, x.shape[1]), None
 
-        x, _ = jax.lax.scan(body, x, (idx, mats))
-        return x
-
-    def burn(x, s0, key, mats, consts, dt, k):
-        return run(x, s0, key, mats, consts, dt, k)
+        return jax.lax.scan(body, x, (s0 + jnp.arange(k), mats))[0]
 
     def sample(x, alive, s0, key, mats, consts, dt, m, every):
         mats = jax.tree_util.tree_map(lambda a: a.reshape((m, every) + a.shape[1:]), mats)
@@ -241,15 +241,13 @@ def _kernels(method: str, nl, dtype_name: str):
             x = run(x, s0 + j * every, key, mj, consts, dt, every)
             worst = jnp.maximum(worst, jnp.abs(x).max(axis=1))
             xm = jnp.where(alive[:, None], x, 0.0)
-            s1 = jnp.sum(xm, axis=0, dtype=jnp.float64)
-            s2 = second_moments(xm)
-            return (x, worst), (s1, s2)
+            return (x, worst), (jnp.sum(xm, axis=0, dtype=jnp.float64), second_moments(xm))
 
         worst0 = jnp.zeros(x.shape[0], x.dtype)
         (x, worst), (s1, s2) = jax.lax.scan(group, (x, worst0), (jnp.arange(m), mats))
         return x, worst, s1, s2
 
-    out = (jax.jit(burn, static_argnames=("k",)),
+    out = (jax.jit(run, static_argnames=("k",)),
            jax.jit(sample, static_argnames=("m", "every")))
     _COMPILED[fkey] = (out, nl)  # keeps nl alive while its id is a key
     return out

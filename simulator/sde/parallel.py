@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import RunInterrupted, TimeBudgetSpent
 from .checkpoints import ChunkResult, checkpoint_lock, chunk_path, prepare_out, run_id
-from .chunk import run_chunk
+from .backends import run_chunk
 from .options import SDEOptions
 from .scheduling import Schedule, chunk_seeds, schedule
 from .system import LangevinSystem
