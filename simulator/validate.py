@@ -29,6 +29,7 @@ from .params import Params
 from .progress import ProgressArg, check_progress, progress_callback
 from .protocol import ResultProtocol
 from .sde import SDEOptions, SDEResult, simulate_sde
+from .sde.options import BACKENDS
 from .second_order import SecondOrderResult, second_order
 from .shift_check import ShiftCheck, check_shifts, shift_verdict
 
@@ -88,6 +89,10 @@ class ValidateOptions:
         find_attractors`, a few seconds): where a stable limit cycle coexists with the fixed
         point, the summary says so, with the basin edge and the cycle's amplitude, and the
         master-equation result says whether its Fock space reaches the cycle. On by default.
+    backend : {"numpy", "jax"} or None
+        Array library of the SDE leg (sets ``SDEOptions.backend``, also of a given ``sde``);
+        ``"jax"`` runs its chunks one after another on JAX's device (``docs/jax.md``).
+        ``None``: as the SDE options say (numpy unless a given ``sde`` says otherwise).
     """
 
     quick: bool = False
@@ -98,8 +103,11 @@ class ValidateOptions:
     sde: SDEOptions | None = None
     control_variate: bool = True
     attractors: bool = True
+    backend: str | None = None
 
     def __post_init__(self) -> None:
+        if self.backend is not None and self.backend not in BACKENDS:
+            raise ValueError(f"backend = {self.backend!r}: must be one of {BACKENDS} or None")
         for name in ("quick", "master", "control_variate", "attractors"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} = {getattr(self, name)!r}: must be True or False")
@@ -119,9 +127,12 @@ class ValidateOptions:
             base = SDEOptions(n_traj=256, chunk_size=64, t_avg=1000.0, error_check=True)
         else:
             base = SDEOptions(n_traj=1024, chunk_size=128, t_avg=3000.0, error_check=True)
-        if base.control_variate == self.control_variate:
+        backend = base.backend if self.backend is None else self.backend
+        if base.control_variate == self.control_variate and base.backend == backend:
             return base
-        return base.replace(control_variate=self.control_variate)
+        precision = base.precision if backend == "jax" else "float64"
+        return base.replace(control_variate=self.control_variate, backend=backend,
+                            precision=precision)
 
     def master_options(self):
         """:class:`~simulator.master.MasterOptions` of the master-equation leg: the nonlinear

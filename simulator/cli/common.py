@@ -13,7 +13,7 @@ from ..jsonio import to_jsonable
 from ..config import apply_changes
 from ..conventions import DAMPING_MODELS
 from ..params import ParameterError, Params
-from .checks import check_toml_file, read_params_file
+from .checks import UsageError, check_toml_file, read_params_file
 from .runfile import merge_config
 
 #: ``--set`` keys: name -> (meaning, example). Every value carries a unit except ``m``, angles
@@ -153,3 +153,30 @@ def configure_logging(args: argparse.Namespace) -> None:
     handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt="%H:%M:%S"))
     logger.addHandler(handler)
     logger.setLevel(level)
+
+
+def add_backend_arguments(parser: argparse.ArgumentParser, *, precision: bool = True,
+                          default: str | None = "numpy") -> None:
+    """Add ``--backend`` (and ``--precision``): the array library of the SDE chunk loop;
+    ``default=None`` leaves it to the options (``validate``: its SDE leg's)."""
+    from ..sde.options import BACKENDS, PRECISIONS
+
+    parser.add_argument("--backend", choices=BACKENDS, default=default,
+                        help="array library of the ensemble: numpy (default) or jax (optional "
+                        "extra wgmsim[jax]; runs on a GPU where JAX finds one; use large "
+                        "--chunk-size there)")
+    if precision:
+        parser.add_argument("--precision", choices=PRECISIONS, default="float64",
+                            help="with --backend jax: float64 (default) or float32 (faster on "
+                            "a GPU, less accurate)")
+
+
+def check_backend_available(backend: str) -> None:
+    """``UsageError`` (one line, exit 2) when ``backend`` is ``"jax"`` and JAX is missing."""
+    if backend == "jax":
+        from ..sde.jax_backend import jax_modules
+
+        try:
+            jax_modules()
+        except ImportError as exc:
+            raise UsageError(f"--backend jax: {exc}") from None

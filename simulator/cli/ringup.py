@@ -15,7 +15,8 @@ from .checks import (UsageError, cap_workers, check_memory, check_out_dir, check
                      integer, n_jobs_arg, one_line, real, wrap)
 from .budget import add_budget_arguments, check_work
 from .cluster import add_scheduler_argument, dask_backend
-from .common import add_params_arguments, params_from_args, print_json, set_help, show_progress
+from .common import (add_backend_arguments, add_params_arguments, check_backend_available,
+                     params_from_args, print_json, set_help, show_progress)
 from .runfile import add_config_argument, build_options
 
 NAME = "ringup"
@@ -56,6 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="root seed of the ensemble (default %(default)s)")
     p.add_argument("--n-jobs", type=n_jobs_arg, default=1,
                    help="parallel workers (-1: all cores; capped at the chunks and cores)")
+    add_backend_arguments(p)
     p.add_argument("--plot", metavar="FILE", help="save a figure (png/pdf) of the transient")
     p.add_argument("--out", metavar="DIR",
                    help="save the result (ringup.npz + ringup.json; RingupResult.load reads it)")
@@ -112,12 +114,14 @@ def run(args: argparse.Namespace) -> int:
                              method=args.method, dt=args.dt, n_traj=args.n_traj,
                              chunk_size=args.chunk_size, t_final=args.t_final,
                              output_every=args.output_every, ramp_time=args.ramp_time,
-                             control_variate=args.control_variate)
+                             control_variate=args.control_variate, backend=args.backend,
+                             precision=args.precision)
+        check_backend_available(opts.backend)
         plan = estimate_ringup(params, opts)  # the engine's own plan, one worker
         check_memory(f"--n-traj {opts.n_traj} --chunk-size {opts.chunk_size} "
                      f"--t-final {opts.t_final:g}",
                      plan["memory_bytes"], f"{plan['n_chunks']} chunks")
-        n_jobs = (args.n_jobs if args.scheduler else
+        n_jobs = (args.n_jobs if args.scheduler or opts.backend == "jax" else
                   cap_workers(args.n_jobs, opts.n_chunks, lambda m: print(m, file=sys.stderr)))
         # the rate is measured on the stationary system of the same point (same cost per step)
         from ..sde import build_system

@@ -16,7 +16,8 @@ from .checks import (UsageError, cap_workers, check_memory, check_out_dir, integ
                      one_line, real, wrap)
 from .budget import add_budget_arguments, check_work
 from .cluster import add_scheduler_argument, dask_backend
-from .common import add_params_arguments, params_from_args, print_json, set_help, show_progress
+from .common import (add_backend_arguments, add_params_arguments, check_backend_available,
+                     params_from_args, print_json, set_help, show_progress)
 from .runfile import add_config_argument, build_options
 
 NAME = "sde"
@@ -76,6 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also run 64 trajectories at dt and dt/2 on the same noise")
     p.add_argument("--control-variate", action="store_true", help="also integrate the linearised "
                    "SDE on the same noise: JSON gains 'shift' (nonlinear shift of V and E_N)")
+    add_backend_arguments(p)
     p.add_argument("--out", metavar="DIR", help="checkpoint and result directory")
     add_budget_arguments(p)
     add_scheduler_argument(p)
@@ -93,6 +95,7 @@ def options_from_args(args: argparse.Namespace) -> SDEOptions:
         sample_every=args.sample_every, initial=args.initial, bound=args.bound,
         wigner_correction=not args.no_wigner_correction, allow_unstable=args.allow_unstable,
         error_check=args.error_check, control_variate=args.control_variate,
+        backend=args.backend, precision=args.precision,
     )
 
 
@@ -116,7 +119,9 @@ def format_result(res: SDEResult) -> str:
         "wgmsim sde: nonlinear truncated-Wigner ensemble (units: omega_m, time 1/omega_m)",
         f"  method {o.method}, dt {dt}, {o.n_traj} trajectories in {o.n_chunks} chunks, "
         f"burn-in {s['t_burn']:.1f}, averaging {s['t_avg']:.1f} in {s['n_batches']} batch(es) "
-        f"per chunk ({res.n_units} units)",
+        f"per chunk ({res.n_units} units)"
+        + (f", backend jax ({o.precision}, {res.timing.get('device', '?')})"
+           if o.backend == "jax" else ""),
         f"  status {res.status}; diverged trajectories: {res.diverged}",
     ]
     if res.status != "ok":
@@ -171,12 +176,13 @@ def run(args: argparse.Namespace) -> int:
     check_out_dir(args.out, files=("result.json", "result.npz", "run.toml"))
     try:
         options = options_from_args(args)
+        check_backend_available(options.backend)
         plan = estimate_run(params, options)  # the engine's own plan, one worker
         flags = (f"--n-traj {options.n_traj} --chunk-size {options.chunk_size} "
                  f"--t-avg {'default' if options.t_avg is None else format(options.t_avg, 'g')}")
         check_memory(flags, plan["memory_bytes"],
                      f"{plan['n_chunks']} chunks, {plan['trajectory_steps']:.3g} trajectory-steps")
-        n_jobs = (args.n_jobs if args.scheduler else
+        n_jobs = (args.n_jobs if args.scheduler or options.backend == "jax" else
                   cap_workers(args.n_jobs, plan["n_chunks"], lambda m: print(m, file=sys.stderr)))
         sized = plan["options"]
         check_work(NAME, args, plan["system"], sized, plan["trajectory_steps"] / options.n_traj,

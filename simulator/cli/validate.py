@@ -15,7 +15,8 @@ from ..config import write_run_file
 from .checks import (UsageError, cap_workers, check_out_dir, integer, n_jobs_arg, one_line,
                      wrap)
 from .cluster import add_scheduler_argument, dask_backend
-from .common import add_params_arguments, params_from_args, print_json, set_help, show_progress
+from .common import (add_backend_arguments, add_params_arguments, check_backend_available,
+                     params_from_args, print_json, set_help, show_progress)
 from .runfile import add_config_argument, build_options
 
 NAME = "validate"
@@ -55,6 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--master-max-dim", type=integer(8), default=MASTER_MAX_DIM,
                    help="largest Fock-space dimension for the master equation (default "
                    "%(default)s; the cost grows steeply: ~3 s at 264, minutes at 600)")
+    add_backend_arguments(p, precision=False, default=None)
     add_scheduler_argument(p)
     p.add_argument("--json", action="store_true", help="print the report JSON instead of text")
     add_config_argument(p, NAME)
@@ -71,8 +73,10 @@ def run(args: argparse.Namespace) -> int:
                                 quick=args.quick, seed=args.seed, n_jobs=args.n_jobs,
                                 master=not args.no_master, master_max_dim=args.master_max_dim,
                                 attractors=not args.no_attractors,
-                                control_variate=args.control_variate)
-        if not args.scheduler:
+                                control_variate=args.control_variate,
+                                backend=args.backend)
+        check_backend_available(options.sde_options().backend)
+        if not args.scheduler and options.sde_options().backend != "jax":
             n_jobs = cap_workers(options.n_jobs, options.sde_options().n_chunks,
                                  lambda m: print(m, file=sys.stderr))
             if n_jobs != options.n_jobs:

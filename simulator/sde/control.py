@@ -170,6 +170,18 @@ class ControlRemainder:
             self._feat(x - z[..., d:2 * d], out=out[..., f:])
         return out
 
+    def array_features(self, z, xp=np):
+        """:meth:`features` with array operators only (any ``xp`` with numpy's API); needs a
+        base nonlinearity with ``array_features`` (the JAX backend)."""
+        base = getattr(self.base, "array_features", None)
+        if base is None:
+            raise TypeError(f"{self.base!r}: has no array_features (needed off numpy)")
+        d = self.dim
+        x = z[..., :d]
+        if self.order == 1:
+            return base(x, xp)
+        return xp.concatenate([base(x, xp), base(x - z[..., d:2 * d], xp)], axis=-1)
+
     def __call__(self, z: np.ndarray) -> np.ndarray:
         """``N_aug(z)``, shape ``(..., (order + 1) d)``."""
         out = self.features(z) @ self.feature_matrix

@@ -236,6 +236,8 @@ def _timing(options: SDEOptions, sched: Schedule, chunks: list, t0: float, wall_
         "trajectory_steps_per_second": options.n_traj * steps / max(wall_chunks, 1e-12),
         "n_jobs": workers,
         "n_jobs_requested": n_jobs,
+        **({"backend": f"jax ({options.precision})", "device": estimate["device"]}
+           if "device" in estimate else {}),
         "estimated_seconds": estimate["seconds"],
         "estimated_memory_bytes": estimate["memory_bytes"],
     }

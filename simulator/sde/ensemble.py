@@ -23,7 +23,8 @@ The pipeline, one module per job (this module gathers their public names):
 from __future__ import annotations
 
 from .checkpoints import CHECKPOINT_FORMAT, ChunkResult, checkpoint_lock, chunk_path, run_id
-from .chunk import initial_state, run_chunk
+from .backends import run_chunk
+from .chunk import initial_state
 from .parallel import (_distributed_backend, check_run_arguments, effective_workers, run_chunks,
                        run_ensemble)
 from .problem import EnsembleProblem

@@ -9,10 +9,38 @@ from typing import Any
 from ..checks import check_integer, check_real
 from .integrators import METHODS
 
-__all__ = ["SDEOptions", "INITIAL_STATES", "MAX_STEPS", "check_steps"]
+__all__ = ["SDEOptions", "INITIAL_STATES", "BACKENDS", "PRECISIONS", "MAX_STEPS", "check_steps",
+           "check_backend", "backend_dict"]
 
 #: Initial states of the fluctuations about the fixed point.
 INITIAL_STATES = ("thermal", "lyapunov", "gaussian")
+
+#: Array libraries the chunk loop runs on (:mod:`simulator.sde.jax_backend` for ``"jax"``).
+BACKENDS = ("numpy", "jax")
+#: Floating-point precisions of the JAX backend (numpy always runs in float64).
+PRECISIONS = ("float64", "float32")
+
+
+def check_backend(backend: Any, precision: Any) -> None:
+    """``ValueError`` naming ``backend`` (one of :data:`BACKENDS`) or ``precision`` (one of
+    :data:`PRECISIONS`; ``"float32"`` only with ``backend="jax"``)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend = {backend!r}: must be one of {BACKENDS}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision = {precision!r}: must be one of {PRECISIONS}")
+    if precision != "float64" and backend != "jax":
+        raise ValueError(f"precision = {precision!r}: only with backend='jax' (numpy runs in "
+                         "float64)")
+
+
+def backend_dict(out: dict[str, Any]) -> dict[str, Any]:
+    """``out`` (an options dict) without ``backend``/``precision`` at their defaults, so that a
+    numpy run's recorded options and checkpoint identity are what they were before the JAX
+    backend existed."""
+    if out.get("backend") == "numpy" and out.get("precision") == "float64":
+        out.pop("backend", None)
+        out.pop("precision", None)
+    return out
 
 
 #: Most steps a time may take (integers up to 2^53 are exact in a float).
@@ -101,6 +129,17 @@ class SDEOptions:
         and report the nonlinear shift ``V_nl - V_Lyapunov`` and ``dE_N`` with error bars that
         vanish with the nonlinearity (``shift`` of the result; :mod:`simulator.sde.control`).
         Doubles the variables integrated.
+    backend : {"numpy", "jax"}
+        Array library of the chunk loop. ``"jax"`` (optional extra ``wgmsim[jax]``) compiles the
+        step and the sums with ``lax.scan`` and runs them on a GPU where JAX finds one
+        (:mod:`simulator.sde.jax_backend`); its noise comes from JAX's counter-based generator
+        keyed by each chunk's seed, so its numbers differ from numpy's (statistically equal) and
+        depend on the seed and chunking only. The step-size pilot (``dt="auto"``) and
+        ``error_check`` run on numpy. Chunks run one after another (``n_jobs`` is not used):
+        give a large ``chunk_size`` (1e5-1e6 on a GPU).
+    precision : {"float64", "float32"}
+        Only with ``backend="jax"``: the state's floating-point type (the sums are float64
+        either way). float32 is faster on a GPU and costs accuracy (``docs/jax.md``).
     error_check : bool
         Also integrate ``min(n_traj, 64)`` extra trajectories at ``dt`` and ``dt / 2`` on the same
         Brownian path and report the difference (as XMDS2's error check).
@@ -126,11 +165,17 @@ class SDEOptions:
     error_check: bool = False
     control_variate: bool = False
     rtol: float | None = None
+    backend: str = "numpy"
+    precision: str = "float64"
 
     def __post_init__(self) -> None:
         put = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
         if self.method not in METHODS:
             raise ValueError(f"method = {self.method!r}: must be one of {sorted(METHODS)}")
+        check_backend(self.backend, self.precision)
+        if self.backend == "jax" and self.keep_trajectories:
+            raise ValueError(f"keep_trajectories = {self.keep_trajectories!r}: not kept by "
+                             "backend='jax' (use the numpy backend for trajectory plots)")
         if isinstance(self.dt, str):
             if self.dt != "auto":
                 raise ValueError(f"dt = {self.dt!r}: must be a finite step > 0 or 'auto'")
@@ -195,12 +240,13 @@ class SDEOptions:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready field values."""
+        """JSON-ready field values (``backend``/``precision`` left out at their defaults,
+        :func:`backend_dict`)."""
         out = dataclasses.asdict(self)
         for k in ("initial_mean", "initial_covariance"):
             if out[k] is not None:
                 out[k] = [list(r) if isinstance(r, tuple) else r for r in out[k]]
-        return out
+        return backend_dict(out)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SDEOptions":

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import RunInterrupted, TimeBudgetSpent
 from .checkpoints import ChunkResult, checkpoint_lock, chunk_path, prepare_out, run_id
-from .chunk import run_chunk
+from .backends import run_chunk
 from .options import SDEOptions
 from .problem import EnsembleProblem
 from .scheduling import Schedule, chunk_seeds
@@ -40,13 +40,16 @@ def check_run_arguments(seed: Any, n_jobs: Any) -> None:
         raise ValueError(f"n_jobs = {n_jobs!r}: must be a non-zero integer (-1: all cores)")
 
 
-def effective_workers(n_jobs: int, n_tasks: int) -> int:
+def effective_workers(n_jobs: int, n_tasks: int, backend: str = "numpy") -> int:
     """Workers actually started: ``n_jobs`` (negative: joblib's ``cpu_count + 1 + n_jobs``)
     capped at the number of chunks to run and at ``os.cpu_count()``. Under a distributed (dask)
     backend, every chunk to run whatever ``n_jobs`` says: the cluster decides where they run
-    (with ``n_jobs = 1`` joblib would otherwise run them here, bypassing the backend)."""
+    (with ``n_jobs = 1`` joblib would otherwise run them here, bypassing the backend). With
+    ``backend="jax"``, one: the chunks take turns on the one device."""
     if _distributed_backend():
         return max(1, n_tasks)
+    if backend == "jax":
+        return 1
     cpus = os.cpu_count() or 1
     want = n_jobs if n_jobs > 0 else max(1, cpus + 1 + n_jobs)
     return max(1, min(want, n_tasks, cpus))

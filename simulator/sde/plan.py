@@ -129,7 +129,7 @@ def estimate_run(problem: Params | LangevinSystem, options: SDEOptions | None = 
     system = _checked_system(problem, options)
     _, _, prob = _ensemble(system, options, None)
     sched, run_system, run_opts = prob.schedule, prob.run_system, prob.run_options
-    workers = effective_workers(n_jobs, options.n_chunks)
+    workers = effective_workers(n_jobs, options.n_chunks, options.backend)
     steps = sched.n_burn + sched.n_batches * sched.steps_per_batch
     sized = options.replace(dt=run_opts.dt) if options.dt == "auto" else options
     return {"schedule": sched, "workers": workers, "n_chunks": options.n_chunks,
@@ -161,7 +161,7 @@ def prepare(problem: Params | LangevinSystem, options: SDEOptions, seed: int, n_
             f"n_traj = {options.n_traj}, t_avg = {sched.t_avg:g}: {sched.n_units} statistical "
             f"unit ({sched.n_chunks} chunk x {sched.n_batches} batch); an error bar needs at "
             f"least 2 (and {MIN_UNITS} to be trusted)")
-    workers = effective_workers(n_jobs, options.n_chunks)
+    workers = effective_workers(n_jobs, options.n_chunks, options.backend)
     if workers != n_jobs:
         log.info("n_jobs = %d: using %d worker(s) (%d chunk(s), %d CPU core(s))", n_jobs,
                  workers, options.n_chunks, os.cpu_count() or 1)
@@ -170,6 +170,11 @@ def prepare(problem: Params | LangevinSystem, options: SDEOptions, seed: int, n_
                                1 if _distributed_backend() else workers, max_seconds)
     log.info("estimated %.3g GiB and %.3g s with %d worker(s) for %d unit(s)",
              estimate["memory_bytes"] / 2**30, estimate["seconds"], workers, sched.n_units)
+    if options.backend == "jax":  # JAX importable, and a chunk fits the device's memory
+        from .jax_backend import check_device_memory
+
+        device = check_device_memory(prob.run_system, prob.run_options)["device"]
+        estimate = {**estimate, "device": device}
     return Plan(system, opts, auto_dt, prob, workers, estimate)
 
 

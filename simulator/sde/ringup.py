@@ -262,7 +262,7 @@ def estimate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
     options = RingupOptions() if options is None else options
     ensemble = _plan(problem, options)[-1]
     sched = ensemble.schedule
-    workers = effective_workers(n_jobs, options.n_chunks)
+    workers = effective_workers(n_jobs, options.n_chunks, options.backend)
     return {"schedule": sched, "workers": workers, "n_chunks": options.n_chunks,
             "trajectory_steps": float(options.n_traj) * sched.n_batches * sched.steps_per_batch,
             **estimate_resources(ensemble.run_system, ensemble.run_options, sched, workers)}
@@ -394,9 +394,14 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
     system, path, sde_opts, ensemble = _plan(problem, options)
     sched, order, d = ensemble.schedule, ensemble.record.shadow, system.dim
     t_out = np.arange(sched.n_bins) * sched.steps_per_batch * options.dt
-    workers = effective_workers(n_jobs, options.n_chunks)
+    workers = effective_workers(n_jobs, options.n_chunks, options.backend)
     # refuses a run beyond half the memory
     check_resources(ensemble.run_system, ensemble.run_options, sched, workers)
+    device = None
+    if options.backend == "jax":  # JAX importable, and a chunk fits the device's memory
+        from .jax_backend import check_device_memory
+
+        device = check_device_memory(ensemble.run_system, ensemble.run_options)["device"]
     identity = {"engine": "ringup", "problem": _identity(problem), "options": options.to_dict(),
                 "seed": int(seed)}
     chunks = run_ensemble(ensemble, int(seed), n_jobs=workers, out=out, identity=identity,
@@ -425,7 +430,8 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
     timing = {"wall_seconds": time.perf_counter() - t0, "chunks_wall_seconds": wall_chunks,
               "chunk_seconds_total": float(sum(c.seconds for c in chunks)), "steps": steps,
               "trajectory_steps": steps * options.n_traj, "n_jobs": workers,
-              "n_jobs_requested": n_jobs}
+              "n_jobs_requested": n_jobs,
+              **({"backend": f"jax ({options.precision})", "device": device} if device else {})}
     return RingupResult(
         params=problem if isinstance(problem, Params) else None, options=options,
         seed=int(seed), seeds=seed_records(int(seed), options.n_chunks),

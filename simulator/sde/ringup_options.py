@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .integrators import METHODS
-from .options import SDEOptions, _positive, check_steps
+from .options import SDEOptions, _positive, backend_dict, check_backend, check_steps
 from .scheduling import Schedule
 
 __all__ = ["RingupOptions"]
@@ -40,6 +40,10 @@ class RingupOptions:
         Also integrate the linearised SDE on the same noise and report the nonlinear shift
         ``V_nl(t) - V_lin(t)`` and ``dE_N(t)`` with their errors (:attr:`RingupResult.shift`);
         about 3x the work per step.
+    backend : {"numpy", "jax"}
+        Array library of the chunk loop, as :class:`~simulator.sde.options.SDEOptions`.
+    precision : {"float64", "float32"}
+        Only with ``backend="jax"``.
     """
 
     method: str = "exponential"
@@ -52,11 +56,14 @@ class RingupOptions:
     bound: float = 1e6
     wigner_correction: bool = True
     control_variate: bool = False
+    backend: str = "numpy"
+    precision: str = "float64"
 
     def __post_init__(self) -> None:
         put = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
         if self.method not in METHODS:
             raise ValueError(f"method = {self.method!r}: must be one of {sorted(METHODS)}")
+        check_backend(self.backend, self.precision)
         for name in ("dt", "t_final", "output_every", "bound"):
             put(name, _positive(name, getattr(self, name)))
         put("ramp_time", _positive("ramp_time", self.ramp_time, allow_zero=True))
@@ -89,7 +96,8 @@ class RingupOptions:
         return int(np.floor(self.t_final / self.output_every + 1e-9))
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Field values (``backend``/``precision`` left out at their defaults)."""
+        return backend_dict(dataclasses.asdict(self))
 
     def sde_options(self, initial: str = "thermal") -> SDEOptions:
         """The same run in the stationary engine's terms (what the chunk loop reads)."""
@@ -98,7 +106,8 @@ class RingupOptions:
                           chunk_size=self.chunk_size, t_burn=0.0,
                           t_avg=self.n_outputs * every * self.dt, batch_time=every * self.dt,
                           sample_every=every, initial=initial, bound=self.bound,
-                          wigner_correction=self.wigner_correction, allow_unstable=True)
+                          wigner_correction=self.wigner_correction, allow_unstable=True,
+                          backend=self.backend, precision=self.precision)
 
     def schedule(self) -> Schedule:
         """Time-resolved schedule: the initial state and one sample every ``output_every``."""
