@@ -36,7 +36,11 @@ CHECKPOINT_FORMAT = 2
 class ChunkResult:
     """Sums of one chunk. Shapes: ``s1 (n_bins, d)``, ``s2 (n_bins, d, d)``,
     ``counts (n_bins,)`` (number of samples, i.e. trajectories x sampled times); a bin is a batch
-    of the averaging window, or an output time of a time-resolved run (:attr:`Schedule.n_bins`)."""
+    of the averaging window, or an output time of a time-resolved run (:attr:`Schedule.n_bins`).
+    ``diverged`` counts numerical divergence only; with the escape test on, ``escape_times``
+    ``(k,)`` holds the block-end time of each escape from the fixed point's basin,
+    ``escape_initial`` how many of them the first test found, and ``exposure`` the trajectory-time in the averaging window spent in it (``1/omega_m``), both
+    saved in the chunk file (``None``/0 without the test)."""
 
     index: int
     n_traj: int
@@ -47,6 +51,9 @@ class ChunkResult:
     final_state: np.ndarray
     seconds: float
     kept: np.ndarray | None = None
+    escape_times: np.ndarray | None = None
+    escape_initial: int = 0
+    exposure: float = 0.0
 
     def _arrays(self) -> dict[str, np.ndarray]:
         arrays = dict(index=self.index, n_traj=self.n_traj, s1=self.s1, s2=self.s2,
@@ -54,6 +61,10 @@ class ChunkResult:
                       seconds=self.seconds)
         if self.kept is not None:
             arrays["kept"] = self.kept
+        if self.escape_times is not None:  # escapes tested (simulator.sde.escapes)
+            arrays["escape_times"] = self.escape_times
+            arrays["escape_initial"] = self.escape_initial
+            arrays["exposure"] = self.exposure
         return {k: np.asarray(v) for k, v in arrays.items()}
 
     def save(self, path: Path, run: str = "") -> None:
@@ -105,7 +116,9 @@ class ChunkResult:
             index=int(data["index"]), n_traj=int(data["n_traj"]), s1=data["s1"], s2=data["s2"],
             counts=data["counts"], diverged=int(data["diverged"]),
             final_state=data["final_state"], seconds=float(data["seconds"]),
-            kept=data.get("kept"),
+            kept=data.get("kept"), escape_times=data.get("escape_times"),
+            escape_initial=int(data.get("escape_initial", 0)),
+            exposure=float(data.get("exposure", 0.0)),
         )
 
 

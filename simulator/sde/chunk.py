@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .checkpoints import ChunkResult
+from .escapes import EscapeRecord, EscapeTest
 from .integrators import make_integrator
 from .options import SDEOptions
 from .scheduling import Schedule, initial_moments
@@ -137,12 +138,16 @@ class Kernel:
 
 
 def run_chunk(system: LangevinSystem, options: SDEOptions, sched: Schedule,
-              seed_seq: np.random.SeedSequence, index: int, n: int) -> ChunkResult:
+              seed_seq: np.random.SeedSequence, index: int, n: int,
+              escapes: EscapeTest | None = None) -> ChunkResult:
     """Integrate one chunk of ``n`` trajectories and return its sums per bin.
 
     The system may be stationary or time-dependent (``system.drift_at``; every step gets its
     start time ``step_no * dt``) and of any dimension. A schedule with ``record_initial`` also
-    sums the initial state (bin 0); batches shorter than a noise block share one block.
+    sums the initial state (bin 0); batches shorter than a noise block share one block. With
+    ``escapes`` every block end from ``escapes.t_start`` on is tested for escapes from the
+    fixed point's basin (:mod:`simulator.sde.escapes`), next to the divergence check; an
+    escaped trajectory's block is dropped as a diverged one's.
     """
     start = time.perf_counter()
     rng = np.random.default_rng(seed_seq)
@@ -153,6 +158,7 @@ def run_chunk(system: LangevinSystem, options: SDEOptions, sched: Schedule,
     n_keep = min(options.keep_trajectories, n) if index == 0 else 0
     kernel = Kernel(make_integrator(options.method, system, options.dt), rng, n, n_keep,
                     options.keep_every)
+    record = EscapeRecord(escapes)
     with np.errstate(over="ignore", invalid="ignore"):
         x = initial_state(system, options, rng, n)
         if n_keep:
@@ -163,18 +169,24 @@ def run_chunk(system: LangevinSystem, options: SDEOptions, sched: Schedule,
             x, _ = kernel.advance(x, k)
             _check_state(x, sched.bound, alive)
             done += k
-        x = _averaging_window(kernel, x, sched, block, alive, sums)
+            record.check(x, alive, sched.bound, kernel.step_no * options.dt)
+        x = _averaging_window(kernel, x, sched, block, alive, sums, record)
+    times, initial, exposure = record.arrays()
     return ChunkResult(
         index=index, n_traj=n, s1=sums[0], s2=sums[1], counts=sums[2],
-        diverged=int((~alive).sum()), final_state=x, seconds=time.perf_counter() - start,
-        kept=np.stack(kernel.kept) if n_keep else None,
+        diverged=int((~alive).sum()) - len(times), final_state=x,
+        seconds=time.perf_counter() - start, kept=np.stack(kernel.kept) if n_keep else None,
+        escape_times=times if escapes is not None else None, escape_initial=initial,
+        exposure=exposure,
     )
 
 
 def _averaging_window(kernel: Kernel, x: np.ndarray, sched: Schedule, block: int,
-                      alive: np.ndarray, sums: tuple[np.ndarray, ...]) -> np.ndarray:
+                      alive: np.ndarray, sums: tuple[np.ndarray, ...],
+                      record: EscapeRecord) -> np.ndarray:
     """The averaging window (or the output times of a time-resolved run): batches of blocks,
-    the sampled states buffered and folded into ``sums = (s1, s2, counts)`` per bin."""
+    the sampled states buffered and folded into ``sums = (s1, s2, counts)`` per bin; escapes
+    tested (``record``) at every block end before its fold."""
     s1, s2, counts = sums
     n, d = x.shape
     every, nb, off = sched.sample_every, sched.n_batches, int(sched.record_initial)
@@ -197,6 +209,8 @@ def _averaging_window(kernel: Kernel, x: np.ndarray, sched: Schedule, block: int
             k = min(block, total - done) if q == 1 else total
             x, m = kernel.advance(x, k, every, buf)
             done += k
+            before = len(record.times)
+            record.check(x, alive, sched.bound, kernel.step_no * sched.dt)
             if q == 1:
                 b1, b2, c = _fold_block(buf[:m], x, sched.bound, alive, ones)
                 s1[off + b] += b1
@@ -208,6 +222,7 @@ def _averaging_window(kernel: Kernel, x: np.ndarray, sched: Schedule, block: int
                 s1[off + b:off + b + q] += g1
                 s2[off + b:off + b + q] += g2
                 counts[off + b:off + b + q] += gc
+            record.expose(alive, len(record.times) - before, k * sched.dt)
         b += q
     return x
 

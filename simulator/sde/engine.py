@@ -20,8 +20,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import (MIN_UNITS, AllDivergedError, PhysicalityWarning, StabilityWarning,
-                      StatisticsWarning)
+from ..errors import (MIN_UNITS, AllDivergedError, MetastabilityWarning, PhysicalityWarning,
+                      StabilityWarning, StatisticsWarning)
 from ..linear import solve_lyapunov
 from ..observables import uncertainty_violation
 from ..params import Params
@@ -36,6 +36,7 @@ from .control import (
     difference_covariance,
     shift_estimate,
 )
+from . import escapes as _escapes
 from .estimators import batch_means_stderr, jackknife, jackknife_observables, pooled_covariance
 from .options import SDEOptions
 from .parallel import _distributed_backend, check_run_arguments, effective_workers, run_chunks
@@ -53,8 +54,9 @@ log = logging.getLogger("simulator.sde")
 
 #: Statuses a result can get from the engine, most severe first; ``status`` is the first that
 #: applies, ``flags`` lists all of them.
-SEVERITY = ("diverged", "unstable", "not_stationary", "unphysical", "few_units")
+SEVERITY = ("diverged", "unstable", "metastable", "not_stationary", "unphysical", "few_units")
 _WARNING = {"diverged": StabilityWarning, "unstable": StabilityWarning,
+            "metastable": MetastabilityWarning,
             "not_stationary": StabilityWarning, "unphysical": PhysicalityWarning,
             "few_units": StatisticsWarning}
 #: The covariance is called unphysical when the smallest eigenvalue of ``V + i Omega / 2`` is
@@ -217,20 +219,29 @@ def simulate_sde(
     t0 = time.perf_counter()
     plan = _prepare(problem, options, int(seed), n_jobs, max_seconds)
     system, sched = plan.system, plan.schedule
+    test, info = _escapes.plan(problem, solve_lyapunov(system.A, system.D) if system.stable
+                               else None, plan.run_system.dim, options.escape_radius,
+                               sched.t_burn)
     chunks = run_chunks(plan.run_system, plan.run_options, int(seed), n_jobs=plan.workers,
                         out=out, identity=_identity(problem, options, int(seed)),
-                        progress=as_callback(progress, "sde", "chunk"), max_time=max_time)
+                        progress=as_callback(progress, "sde", "chunk"), max_time=max_time,
+                        escapes=test)
     wall_chunks = time.perf_counter() - t0
+    escapes = _escapes.collect(chunks, test, info, options.n_traj,
+                               problem.omega_m if isinstance(problem, Params) else None)
     plain = _statistics(system, options, sched, chunks)
     reference = _reference(system, plain)
     shift = _shift(system, options, reference, plain, plan.order)
     stats, plain_record = _headline(system, plain, reference, shift, plan.order)
-    flags, status, message = _flag(_reasons(system, options, sched, stats, plain))
+    why = _reasons(system, options, sched, stats, plain)
+    if _escapes.reason(escapes):
+        why["metastable"] = _escapes.reason(escapes)
+    flags, status, message = _flag(why)
     err = _error_check(system, plan.options, int(seed))
     timing = _timing(options, sched, chunks, t0, wall_chunks, plan.workers, n_jobs,
                      plan.estimate)
     return _assemble(problem, options, int(seed), plan, chunks, stats, reference, err, shift,
-                     timing, flags, status, message, plain_record)
+                     timing, flags, status, message, plain_record, escapes)
 
 
 # ---- the steps of simulate_sde ------------------------------------------------------------------
@@ -591,7 +602,7 @@ def _assemble(problem: Params | LangevinSystem, options: SDEOptions, seed: int, 
               chunks: list, stats: _Statistics, reference: dict[str, Any] | None, err: Any,
               shift: dict[str, Any] | None, timing: dict[str, Any],
               flags: tuple[str, ...], status: str, message: str,
-              plain: dict[str, Any] | None) -> SDEResult:
+              plain: dict[str, Any] | None, escapes: dict[str, Any]) -> SDEResult:
     """The :class:`SDEResult` (seeds, kept trajectories, versions and timestamp added)."""
     kept = times = None
     if chunks[0].kept is not None:
@@ -611,6 +622,6 @@ def _assemble(problem: Params | LangevinSystem, options: SDEOptions, seed: int, 
         chunk_seconds=np.array([c.seconds for c in chunks]), timing=timing,
         versions=versions(), status=status, message=message, error_check=err,
         trajectories=kept, trajectory_times=times, flags=flags, stderr_t_factor=stats.t_factor,
-        uncertainty=stats.uncertainty, plain=plain,
+        uncertainty=stats.uncertainty, plain=plain, escapes=escapes,
         timestamp=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )

@@ -9,7 +9,7 @@ from typing import Any
 from ..checks import check_integer, check_real
 from .integrators import METHODS
 
-__all__ = ["SDEOptions", "INITIAL_STATES", "MAX_STEPS", "check_steps"]
+__all__ = ["SDEOptions", "INITIAL_STATES", "MAX_STEPS", "check_steps", "check_escape_radius"]
 
 #: Initial states of the fluctuations about the fixed point.
 INITIAL_STATES = ("thermal", "lyapunov", "gaussian")
@@ -25,6 +25,16 @@ def check_steps(name: str, value: float | None, dt: float) -> None:
     if value is not None and not value / dt <= MAX_STEPS:
         raise ValueError(f"{name} = {value!r}: {value / dt:.3g} steps of dt = {dt!r}, more than "
                          f"{MAX_STEPS:.3g}")
+
+
+def check_escape_radius(value: Any) -> float | str | None:
+    """``"auto"``, ``None`` or a finite number > 0 (``ValueError`` naming ``escape_radius``)."""
+    if value is None or value == "auto":
+        return value
+    if isinstance(value, str):
+        raise ValueError(f"escape_radius = {value!r}: must be 'auto', None or a number > 0 "
+                         "(Mahalanobis radius in standard deviations)")
+    return check_real("escape_radius", value, low=0.0, strict=True)
 
 
 def _positive(name: str, value: Any, *, allow_zero: bool = False, integer: bool = False) -> Any:
@@ -96,6 +106,13 @@ class SDEOptions:
     keep_trajectories : int
         Number of trajectories of chunk 0 stored (thinned by ``keep_every`` steps) for plots.
     keep_every : int
+    escape_radius : "auto", float or None
+        Mahalanobis radius (standard deviations of the Lyapunov covariance) beyond which a
+        trajectory has escaped from the fixed point's basin (tested at every block end from
+        the end of the burn-in; counted, dropped, ``status="metastable"``:
+        :mod:`simulator.sde.escapes`). ``"auto"``: the basin radius of the attractor search
+        (parameters only, ``G0/Gamma >= 1e-3``; an explicit system is not tested); a number
+        > 0: that radius; ``None``: no test (escapes end as ``diverged`` at ``bound``).
     control_variate : bool
         Also integrate, on the same noise and from the same initial sample, the linearised SDE
         and report the nonlinear shift ``V_nl - V_Lyapunov`` and ``dE_N`` with error bars that
@@ -126,6 +143,7 @@ class SDEOptions:
     error_check: bool = False
     control_variate: bool = False
     rtol: float | None = None
+    escape_radius: float | str | None = "auto"
 
     def __post_init__(self) -> None:
         put = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
@@ -145,6 +163,7 @@ class SDEOptions:
             put("t_avg", _positive("t_avg", self.t_avg))
         if self.bound is not None:
             put("bound", _positive("bound", self.bound))
+        put("escape_radius", check_escape_radius(self.escape_radius))
         for name in ("t_burn", "batch_time"):
             if getattr(self, name) is not None:
                 put(name, _positive(name, getattr(self, name), allow_zero=(name == "t_burn")))

@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import RunInterrupted, TimeBudgetSpent
 from .checkpoints import ChunkResult, checkpoint_lock, chunk_path, prepare_out, run_id
 from .chunk import run_chunk
+from .escapes import EscapeTest
 from .options import SDEOptions
 from .scheduling import Schedule, chunk_seeds, schedule
 from .system import LangevinSystem
@@ -61,8 +62,8 @@ def _distributed_backend() -> bool:
     return "dask" in type(backend).__name__.lower()
 
 
-def _run_and_save(system, options, sched, seed_seq, index, n, chunk_dir, run=""):
-    res = run_chunk(system, options, sched, seed_seq, index, n)
+def _run_and_save(system, options, sched, seed_seq, index, n, chunk_dir, run="", escapes=None):
+    res = run_chunk(system, options, sched, seed_seq, index, n, escapes)
     if chunk_dir is not None:
         res.save(chunk_path(chunk_dir, index), run)
     return res
@@ -73,7 +74,8 @@ def run_chunks(system: LangevinSystem, options: SDEOptions, seed: int, *,
                out: str | Path | None = None, identity: dict[str, Any] | None = None,
                progress: Callable[[int, int], None] | None = None,
                sched: Schedule | None = None,
-               max_time: float | None = None) -> list[ChunkResult]:
+               max_time: float | None = None, escapes: EscapeTest | None = None
+               ) -> list[ChunkResult]:
     """Compute (or load from ``out``) the chunks ``chunk_ids`` (default: all), in chunk order.
 
     Parameters
@@ -92,6 +94,9 @@ def run_chunks(system: LangevinSystem, options: SDEOptions, seed: int, *,
     max_time : float or None
         Time budget (s) from this call: checked between chunks; once spent, the run stops
         with :class:`~simulator.errors.TimeBudgetSpent` (the finished chunks saved in ``out``).
+    escapes : EscapeTest or None
+        The per-block test for escapes from the fixed point's basin
+        (:mod:`simulator.sde.escapes`); ``None``: not tested.
 
     Raises
     ------
@@ -112,16 +117,16 @@ def run_chunks(system: LangevinSystem, options: SDEOptions, seed: int, *,
             raise ValueError(f"chunk_ids: {i} outside 0..{options.n_chunks - 1}")
     if out is None:
         return _run_chunks(system, options, sched, seed, ids, n_jobs, None, None, progress,
-                           deadline)
+                           deadline, escapes)
     identity = identity or {"seed": seed, "options": options.to_dict()}
     with checkpoint_lock(Path(out)):
         chunk_dir = prepare_out(Path(out), identity)
         return _run_chunks(system, options, sched, seed, ids, n_jobs, chunk_dir,
-                           run_id(identity), progress, deadline)
+                           run_id(identity), progress, deadline, escapes)
 
 
 def _run_chunks(system, options, sched, seed, ids, n_jobs, chunk_dir, run, progress,
-                deadline=None):
+                deadline=None, escapes=None):
     import joblib
 
     sizes = options.chunk_sizes()
@@ -143,7 +148,7 @@ def _run_chunks(system, options, sched, seed, ids, n_jobs, chunk_dir, run, progr
         log.info("n_jobs = %d: using %d worker(s) (%d chunk(s) to run, %d CPU core(s))",
                  n_jobs, workers, len(todo), os.cpu_count() or 1)
     tasks = (joblib.delayed(_run_and_save)(system, options, sched, seeds[i], i, sizes[i],
-                                           chunk_dir, run) for i in todo)
+                                           chunk_dir, run, escapes) for i in todo)
     try:
         if progress is not None:
             progress(done, total)
