@@ -48,7 +48,7 @@ import numpy as np
 from ..statistics import binomial_interval
 
 __all__ = ["EscapeTest", "EscapeRecord", "escaped", "resolve_radius", "initial_radius", "make_test", "plan",
-           "collect", "summarise", "reason", "MIN_ESCAPE_RADIUS", "SEARCH_MIN_COUPLING", "LEVEL"]
+           "collect", "summarise", "fates", "reason", "MIN_ESCAPE_RADIUS", "SEARCH_MIN_COUPLING", "LEVEL"]
 
 #: Smallest escape radius (Mahalanobis, standard deviations): a Gaussian state in 6 variables
 #: exceeds it with probability 1.6e-11 per independent sample.
@@ -119,7 +119,9 @@ class EscapeRecord:
 
     def expose(self, alive: np.ndarray, n_escaped: int, span: float) -> None:
         """Add ``span`` of exposure for the ``alive`` trajectories and half of it for the
-        ``n_escaped`` that escaped within it."""
+        ``n_escaped`` that escaped within it (from the first test on)."""
+        if not self.tested:
+            return
         self.exposure += (int(alive.sum()) + 0.5 * n_escaped) * span
 
     def arrays(self) -> tuple[np.ndarray, int, float]:
@@ -285,6 +287,14 @@ def summarise(times: np.ndarray, initial: int, exposure: float, n_traj: int,
             "rate": rate, "lifetime_omega_m": life, "lifetime": seconds,
             "times": times.tolist(),
             "scope": "fixed point's basin" if radius is not None else "whole run"}
+
+
+def fates(esc: dict[str, Any], diverged: int) -> dict[str, Any]:
+    """A ring-up's ``escapes`` with the fate of every trajectory: ``captured`` (escaped from the
+    fixed point's basin, or not settled into it by the first test) and ``settled`` (neither
+    captured nor diverged), each ``value`` with its 95 % Clopper-Pearson ``low``/``high``."""
+    n, k = esc["n_traj"], esc["count"]
+    return {**esc, "captured": _fraction(k, n), "settled": _fraction(n - k - int(diverged), n)}
 
 
 def reason(esc: dict[str, Any] | None) -> str | None:

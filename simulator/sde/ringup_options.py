@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .integrators import METHODS
-from .options import SDEOptions, _positive, check_steps
+from .options import SDEOptions, _positive, check_escape_radius, check_steps
 from .scheduling import Schedule
 
 __all__ = ["RingupOptions"]
@@ -36,6 +36,13 @@ class RingupOptions:
     bound : float
         Divergence bound on ``|x_k|``.
     wigner_correction : bool
+    escape_radius : "auto", float or None
+        Escapes from the fixed point's basin (:mod:`simulator.sde.escapes`), tested at every
+        output block end from ``ramp_time + 8 / slowest rate`` on (the first test, with a
+        quarter of the radius, tells settled trajectories from those not settled): ``"auto"``
+        the attractor search's basin radius, a number that Mahalanobis radius, ``None`` off.
+        A captured trajectory is counted and left out from then on; the result reports the
+        fractions captured and settled.
     control_variate : bool
         Also integrate the linearised SDE on the same noise and report the nonlinear shift
         ``V_nl(t) - V_lin(t)`` and ``dE_N(t)`` with their errors (:attr:`RingupResult.shift`);
@@ -52,9 +59,11 @@ class RingupOptions:
     bound: float = 1e6
     wigner_correction: bool = True
     control_variate: bool = False
+    escape_radius: float | str | None = "auto"
 
     def __post_init__(self) -> None:
         put = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
+        put("escape_radius", check_escape_radius(self.escape_radius))
         if self.method not in METHODS:
             raise ValueError(f"method = {self.method!r}: must be one of {sorted(METHODS)}")
         for name in ("dt", "t_final", "output_every", "bound"):
