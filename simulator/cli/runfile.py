@@ -26,12 +26,13 @@ FLAGS: dict[str, dict[str, tuple]] = {
     "sde": {
         **{k: ("sde", k) for k in ("n_traj", "t_burn", "t_avg", "dt", "method", "chunk_size",
                                    "batch_time", "sample_every", "initial", "bound",
-                                   "allow_unstable", "error_check", "seed", "n_jobs")},
+                                   "allow_unstable", "error_check", "seed", "n_jobs",
+                                   "escape_radius")},
         "no_wigner_correction": ("sde", "wigner_correction", _NOT),
     },
     "ringup": {k: ("ringup", k) for k in ("n_traj", "chunk_size", "dt", "t_final",
                                           "output_every", "ramp_time", "method", "seed",
-                                          "n_jobs", "control_variate")},
+                                          "n_jobs", "control_variate", "escape_radius")},
     "validate": {
         **{k: ("validate", k) for k in ("quick", "seed", "n_jobs", "master_max_dim",
                                         "control_variate")},

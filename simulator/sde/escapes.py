@@ -14,7 +14,7 @@ dropped and it takes no further part, exactly as a diverged one; the rest of the
 the statistics *of the fixed point's basin*. ``diverged`` stays for numerical divergence
 (non-finite, or beyond the divergence bound, 1000 standard deviations).
 
-The escape radius (``escape_radius="auto"``) is the basin radius of the attractor search
+The escape radius (``escape_radius=None``, the default) is the basin radius of the attractor search
 (:class:`simulator.attractors.Basin`: the smallest Mahalanobis radius over sampled directions
 from which the deterministic flow does not return), at least :data:`MIN_ESCAPE_RADIUS`. Why:
 
@@ -33,7 +33,7 @@ from which the deterministic flow does not return), at least :data:`MIN_ESCAPE_R
   reported per ``1/omega_m`` of exposure in the averaging window. ``initial="lyapunov"`` (the
   linearised steady state) removes the captures: at 0.1 none of 1024 x 3000 / omega_m escape.
 
-A search costs seconds per new scaled flow (cached), so ``"auto"`` does not search below
+A search costs seconds per new scaled flow (cached), so the default does not search below
 :data:`SEARCH_MIN_COUPLING` in ``G0/Gamma``: the attractors there scale as ``1/G0`` (at the
 paper's point the basin edge is 3.7e5 sigma away) and lie beyond the divergence bound.
 """
@@ -53,7 +53,7 @@ __all__ = ["EscapeTest", "EscapeRecord", "escaped", "resolve_radius", "initial_r
 #: Smallest escape radius (Mahalanobis, standard deviations): a Gaussian state in 6 variables
 #: exceeds it with probability 1.6e-11 per independent sample.
 MIN_ESCAPE_RADIUS = 8.0
-#: ``escape_radius="auto"`` searches the attractors only from this ``G0/Gamma`` up.
+#: ``escape_radius=None`` searches the attractors only from this ``G0/Gamma`` up.
 SEARCH_MIN_COUPLING = 1e-3
 #: Coverage of the reported intervals.
 LEVEL = 0.95
@@ -132,15 +132,15 @@ def resolve_radius(problem: Any, radius: float | str | None, *, stable: bool
                    ) -> tuple[float | None, dict[str, Any]]:
     """``(radius or None, provenance)`` of ``escape_radius`` for ``problem``.
 
-    ``"auto"``: the attractor search's basin radius (at least :data:`MIN_ESCAPE_RADIUS`) for
+    ``None``: the attractor search's basin radius (at least :data:`MIN_ESCAPE_RADIUS`) for
     :class:`~simulator.params.Params` with a stable fixed point and a coexisting stable cycle,
     ``G0/Gamma >= SEARCH_MIN_COUPLING``; ``None`` otherwise (an explicit
     :class:`~simulator.sde.system.LangevinSystem` has no search: give a number). A number is
-    used as given; ``None`` switches the test off.
+    used as given; ``"off"`` switches the test off.
     """
-    if radius is None:
+    if radius == "off":
         return None, {"source": "off"}
-    if not isinstance(radius, str):
+    if radius is not None:
         return float(radius), {"source": "given"}
     from ..params import Params
 

@@ -28,12 +28,13 @@ def check_steps(name: str, value: float | None, dt: float) -> None:
 
 
 def check_escape_radius(value: Any) -> float | str | None:
-    """``"auto"``, ``None`` or a finite number > 0 (``ValueError`` naming ``escape_radius``)."""
-    if value is None or value == "auto":
+    """``None`` (automatic), ``"off"`` or a finite number > 0 (``ValueError`` naming
+    ``escape_radius``)."""
+    if value is None or value == "off":
         return value
     if isinstance(value, str):
-        raise ValueError(f"escape_radius = {value!r}: must be 'auto', None or a number > 0 "
-                         "(Mahalanobis radius in standard deviations)")
+        raise ValueError(f"escape_radius = {value!r}: must be None (from the attractor search), "
+                         "'off' or a number > 0 (Mahalanobis radius in standard deviations)")
     return check_real("escape_radius", value, low=0.0, strict=True)
 
 
@@ -106,13 +107,13 @@ class SDEOptions:
     keep_trajectories : int
         Number of trajectories of chunk 0 stored (thinned by ``keep_every`` steps) for plots.
     keep_every : int
-    escape_radius : "auto", float or None
+    escape_radius : float, "off" or None
         Mahalanobis radius (standard deviations of the Lyapunov covariance) beyond which a
         trajectory has escaped from the fixed point's basin (tested at every block end from
         the end of the burn-in; counted, dropped, ``status="metastable"``:
-        :mod:`simulator.sde.escapes`). ``"auto"``: the basin radius of the attractor search
+        :mod:`simulator.sde.escapes`). ``None``: the basin radius of the attractor search
         (parameters only, ``G0/Gamma >= 1e-3``; an explicit system is not tested); a number
-        > 0: that radius; ``None``: no test (escapes end as ``diverged`` at ``bound``).
+        > 0: that radius; ``"off"``: no test (escapes end as ``diverged`` at ``bound``).
     control_variate : bool
         Also integrate, on the same noise and from the same initial sample, the linearised SDE
         and report the nonlinear shift ``V_nl - V_Lyapunov`` and ``dE_N`` with error bars that
@@ -143,7 +144,7 @@ class SDEOptions:
     error_check: bool = False
     control_variate: bool = False
     rtol: float | None = None
-    escape_radius: float | str | None = "auto"
+    escape_radius: float | str | None = None
 
     def __post_init__(self) -> None:
         put = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731

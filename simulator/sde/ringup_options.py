@@ -36,11 +36,11 @@ class RingupOptions:
     bound : float
         Divergence bound on ``|x_k|``.
     wigner_correction : bool
-    escape_radius : "auto", float or None
+    escape_radius : float, "off" or None
         Escapes from the fixed point's basin (:mod:`simulator.sde.escapes`), tested at every
         output block end from ``ramp_time + 8 / slowest rate`` on (the first test, with a
-        quarter of the radius, tells settled trajectories from those not settled): ``"auto"``
-        the attractor search's basin radius, a number that Mahalanobis radius, ``None`` off.
+        quarter of the radius, tells settled trajectories from those not settled): ``None``
+        the attractor search's basin radius, a number that Mahalanobis radius, ``"off"`` none.
         A captured trajectory is counted and left out from then on; the result reports the
         fractions captured and settled.
     control_variate : bool
@@ -59,7 +59,7 @@ class RingupOptions:
     bound: float = 1e6
     wigner_correction: bool = True
     control_variate: bool = False
-    escape_radius: float | str | None = "auto"
+    escape_radius: float | str | None = None
 
     def __post_init__(self) -> None:
         put = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
