@@ -48,7 +48,7 @@ import numpy as np
 from ..statistics import binomial_interval
 
 __all__ = ["EscapeTest", "EscapeRecord", "escaped", "resolve_radius", "initial_radius", "make_test", "plan",
-           "collect", "summarise", "fates", "reason", "MIN_ESCAPE_RADIUS", "SEARCH_MIN_COUPLING", "LEVEL"]
+           "collect", "summarise", "fates", "describe", "reason", "MIN_ESCAPE_RADIUS", "SEARCH_MIN_COUPLING", "LEVEL"]
 
 #: Smallest escape radius (Mahalanobis, standard deviations): a Gaussian state in 6 variables
 #: exceeds it with probability 1.6e-11 per independent sample.
@@ -295,6 +295,30 @@ def fates(esc: dict[str, Any], diverged: int) -> dict[str, Any]:
     captured nor diverged), each ``value`` with its 95 % Clopper-Pearson ``low``/``high``."""
     n, k = esc["n_traj"], esc["count"]
     return {**esc, "captured": _fraction(k, n), "settled": _fraction(n - k - int(diverged), n)}
+
+
+def describe(esc: dict[str, Any] | None) -> str:
+    """One sentence on what the escape test measured (for reports)."""
+    if not esc:
+        return "escapes not measured (a result from before the escape test)"
+    if not esc["tested"]:
+        return "escapes not tested (" + esc["radius_info"].get("source", "") + ")"
+    f, r, life = esc["fraction"], esc["rate"], esc.get("lifetime")
+    if r["value"] is None:
+        rate = "no stationary exposure"
+    elif r["upper_bound"]:
+        rate = f"stationary escape rate < {r['high']:.3g} per 1/omega_m (95 %)"
+    else:
+        rate = (f"stationary escape rate {r['value']:.3g} per 1/omega_m (95 %: {r['low']:.3g}"
+                f"..{r['high']:.3g})")
+    if life is not None and life["value"] is not None:
+        rate += f", lifetime {life['value']:.3g} s"
+    elif life is not None and life["low"] is not None:
+        rate += f", lifetime > {life['low']:.3g} s"
+    return (f"SDE escapes from the fixed point's basin: {esc['count']} of {esc['n_traj']} "
+            f"(fraction {f['value']:.3g}, 95 %: {f['low']:.3g}..{f['high']:.3g}; "
+            f"{esc['initial']['count']} captured from the initial state); {rate}; the SDE "
+            "statistics are those of the fixed point's basin")
 
 
 def reason(esc: dict[str, Any] | None) -> str | None:
