@@ -407,7 +407,8 @@ def _statistics(system: LangevinSystem, options: SDEOptions, sched: Schedule,
     if n_units < 2:
         raise AllDivergedError(
             f"{diverged} of {options.n_traj} trajectories diverged (beyond bound "
-            f"{sched.bound:g} or non-finite) and {n_units} statistical unit(s) kept samples; "
+            f"{sched.bound:g} or non-finite), {_escaped(chunks)} escaped from the fixed "
+            f"point's basin, and {n_units} statistical unit(s) kept samples; "
             "no result with an error bar can be formed: raise bound (--bound; the default is "
             "1000 standard deviations of the stationary state), or check the parameters")
     tf = student_t_factor(n_units)
@@ -421,6 +422,10 @@ def _statistics(system: LangevinSystem, options: SDEOptions, sched: Schedule,
                        t_factor=tf, mean=mean, mean_stderr=se_m, covariance=V,
                        covariance_stderr=se_V, observables=observables,
                        uncertainty=_uncertainty(system, s1, s2, counts, tf))
+
+
+def _escaped(chunks: list) -> int:
+    return sum(0 if c.escape_times is None else len(c.escape_times) for c in chunks)
 
 
 def _observables(d: int, s1: np.ndarray, s2: np.ndarray, counts: np.ndarray,

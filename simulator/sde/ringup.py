@@ -308,7 +308,9 @@ def _pooled(chunks: list, options: RingupOptions):
     diverged = sum(c.diverged for c in chunks)
     n_units = int((counts > 0).all(axis=1).sum())
     if n_units < 2:
-        raise AllDivergedError(f"{diverged} of {options.n_traj} trajectories diverged and "
+        escaped = sum(0 if c.escape_times is None else len(c.escape_times) for c in chunks)
+        raise AllDivergedError(f"{diverged} of {options.n_traj} trajectories diverged, "
+                               f"{escaped} were captured by another attractor, and "
                                f"{n_units} chunk(s) kept samples at every output time; no "
                                "result with an error bar can be formed: raise bound, or check "
                                "the parameters")
