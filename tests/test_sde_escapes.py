@@ -163,8 +163,8 @@ def test_thermal_start_at_01_is_metastable_with_an_error_bar():
     # the linearised-steady-state start removes the captures (issue: 0 of 1024 x 3000)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        lyap = simulate_sde(_point_01(), opts.replace(initial="lyapunov", control_variate=False),
-                            seed=5)
+        lyap = simulate_sde(_point_01(), opts.replace(initial="lyapunov", control_variate=False,
+                                                      n_traj=128, t_avg=300.0), seed=5)
     assert lyap.escapes["count"] == 0 and lyap.status != "metastable"
     assert "fixed point's basin" in str(res)
     assert res.to_dict()["escapes"]["count"] == esc["count"]
@@ -212,6 +212,14 @@ def test_cli_prints_escapes(capsys):
         record = json.loads(capsys.readouterr().out)
         main(args + ["--escape-radius", "off", "--json"])
         off = json.loads(capsys.readouterr().out)
+    ring = ["ringup", "--set", "g0=0.1Gamma", "--set", "G=0.6096omega_m", "--set", "damping=rwa",
+            "--n-traj", "64", "--chunk-size", "32", "--dt", "0.1", "--t-final", "150",
+            "--output-every", "5", "-q"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        main(ring)
+        ring_text = capsys.readouterr().out
+    assert "ring-up fates: captured by another attractor" in ring_text and "settled" in ring_text
     assert "escapes from the fixed point's basin" in text and "stationary escape rate" in text
     assert record["escapes"]["tested"] and record["escapes"]["radius"] > 40
     assert off["escapes"]["tested"] is False

@@ -182,11 +182,13 @@ def simulate_sde(
     -------
     SDEResult
         ``status`` is ``"ok"`` or the most severe of ``"diverged"``, ``"unstable"``,
-        ``"not_stationary"`` (the initial state had not relaxed by ``t_burn``:
+        ``"metastable"`` (trajectories escaped from the fixed point's basin: counted in
+        ``escapes``, dropped, :mod:`simulator.sde.escapes`), ``"not_stationary"`` (the initial state had not relaxed by ``t_burn``:
         :mod:`simulator.sde.stationarity`), ``"unphysical"``, ``"few_units"`` (all that
         apply in ``flags``, the reasons in ``message``); each non-ok flag is also emitted as a
         warning (:class:`~simulator.errors.StabilityWarning`, ``PhysicalityWarning``,
-        ``StatisticsWarning``). Standard errors are widened by :func:`student_t_factor`.
+        ``StatisticsWarning``, ``MetastabilityWarning``). Standard errors are widened by
+        :func:`student_t_factor`.
 
     Raises
     ------

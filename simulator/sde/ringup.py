@@ -398,6 +398,8 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
         Ensemble mean and covariance at ``t = 0, output_every, ...`` (``1/omega_m``), with
         errors across chunks, ``E_N(t)`` with jackknife errors, and the linearised prediction.
         ``status`` is ``"diverged"`` (StabilityWarning) if trajectories were dropped,
+        ``"metastable"`` (MetastabilityWarning) if some were captured by another attractor
+        (``escapes["captured"]``, ``escapes["settled"]``: fractions with 95 % intervals),
         ``"few_units"`` (StatisticsWarning) with fewer than ``MIN_UNITS`` chunks, else ``"ok"``.
 
     Raises
