@@ -14,7 +14,12 @@ Statuses
 ``unstable``
     The parameter point is dynamically unstable (an eigenvalue of the drift with real part >= 0).
 ``diverged``
-    Trajectories left the region where the model holds and were dropped.
+    Trajectories left the region where the model holds and were dropped (numerical divergence:
+    non-finite, or beyond the divergence bound).
+``metastable``
+    Trajectories of an SDE ensemble left the fixed point's basin for another attractor of the
+    classical equations (escapes, :mod:`simulator.sde.escapes`): they were counted and dropped,
+    and the statistics are those of the fixed point's basin.
 ``not_stationary``
     The averaging window of a stationary run started before the initial state had relaxed (the
     predicted relaxation bias exceeds the error bar, or the window's first part differs from
@@ -30,6 +35,7 @@ from __future__ import annotations
 __all__ = [
     "MIN_UNITS", "STATUSES",
     "WgmsimWarning", "StatisticsWarning", "StabilityWarning", "PhysicalityWarning",
+    "MetastabilityWarning",
     "ResultFileError", "CheckpointError", "RunInterrupted", "ParameterError",
     "TimeBudgetSpent", "AllDivergedError",
 ]
@@ -44,7 +50,7 @@ MIN_UNITS = 8
 
 #: Every status a result can carry (see the module docstring).
 STATUSES = ("ok", "few_units", "unstable", "not_stationary", "diverged", "unphysical",
-            "not_converged")
+            "not_converged", "metastable")
 
 
 class WgmsimWarning(UserWarning):
@@ -57,6 +63,11 @@ class StatisticsWarning(WgmsimWarning):
 
 class StabilityWarning(WgmsimWarning):
     """An unstable point, divergent trajectories or a run that did not become stationary."""
+
+
+class MetastabilityWarning(WgmsimWarning):
+    """Trajectories escaped from the fixed point's basin to another attractor (counted, dropped:
+    the statistics are those of the basin; :mod:`simulator.sde.escapes`)."""
 
 
 class PhysicalityWarning(WgmsimWarning):

@@ -36,6 +36,8 @@ def report_dict(res: ValidationResult) -> dict[str, Any]:
         "attractors": None if res.attractors is None else res.attractors.to_dict(),
         "attractors_skipped": res.attractors_skipped,
         "metastable": res.metastable,
+        "escapes": None if res.sde is None else res.sde.escapes,
+        "metastability": _escape_text(res) if res.metastable else None,
         "comparisons": [c.to_dict() for c in res.comparisons],
         "second_order": None if res.second_order is None
         else res.second_order.second_order_record(),
@@ -91,6 +93,15 @@ def summary_lines(res: ValidationResult) -> list[str]:
     return lines
 
 
+def _escape_text(res: ValidationResult) -> str:
+    """What the SDE leg measured of escapes (:func:`simulator.sde.escapes.describe`)."""
+    from .sde.escapes import describe
+
+    if res.sde is None:
+        return "escape rate not measured (no SDE leg)"
+    return describe(res.sde.escapes)
+
+
 def _attractor_lines(res: ValidationResult) -> list[str]:
     """What the classical attractor search found, and what it means for the engines."""
     found = res.attractors
@@ -110,8 +121,8 @@ def _attractor_lines(res: ValidationResult) -> list[str]:
              f"fixed point: amplitude max|dq| {c.q_max:.4g} sigma_q, period "
              f"{c.period:.4f}/omega_m; basin edge {edge}",
              "  METASTABLE: the linearised steady state describes the fixed point's basin only; "
-             "noise can carry the system to the cycle (escape rate not measured; an SDE "
-             "trajectory captured by the cycle counts as diverged)"]
+             "noise can carry the system to the cycle",
+             "  METASTABLE: " + _escape_text(res)]
     scope = getattr(res.master, "scope", None) if res.master is not None else None
     if scope is not None and scope.get("basin_only"):
         lines.append(f"  master : Fock space ({scope['fock_quanta']} quanta) does not reach the "

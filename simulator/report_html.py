@@ -199,7 +199,9 @@ def _verdict(d: dict[str, Any]) -> str:
         items.append(f'<li><span class="bad">metastable</span>: a stable limit cycle of the '
                      f"classical equations coexists with the fixed point (max |δq| "
                      f"{cycle['q_max']:.4g} σ_q{edge}); the linearised steady state describes "
-                     "the fixed point's basin only.</li>")
+                     "the fixed point's basin only"
+                     + (f"; {_e(d['metastability'])}" if d.get("metastability") else "")
+                     + ".</li>")
     return (f'<div class="verdict {cls}" id="verdict"><p class="headline">{_e(headline)}</p>'
             f"<ul>{''.join(items)}</ul></div>")
 

@@ -25,7 +25,7 @@ from .errors import MIN_UNITS
 from .observables import log_negativity, log_negativity_raw
 
 __all__ = ["Z_AGREE", "z_scores", "agrees", "max_abs", "verdict", "score_against_reference",
-           "format_clipped", "format_log_negativity", "pool_seeds"]
+           "format_clipped", "format_log_negativity", "pool_seeds", "binomial_interval"]
 
 #: ``|z|`` below which a statistical estimate agrees with its reference, for every engine and
 #: comparison. With about 30 quantities per comparison a 5-sigma band flags a false deviation
@@ -184,3 +184,39 @@ def pool_seeds(values, stderrs) -> dict[str, np.ndarray]:
     return {"mean": v.mean(axis=0), "seed_std": std,
             "pooled_stderr": np.sqrt((se**2).sum(axis=0)) / n,
             "scatter_stderr": std / np.sqrt(n), "scatter_ratio": ratio}
+
+
+def binomial_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Clopper-Pearson (exact) interval of a binomial fraction ``k / n``.
+
+    Conservative: it covers the true fraction with probability at least ``level`` whatever the
+    fraction (the Wilson interval can fall short near 0 and 1, where escape fractions live).
+
+    Parameters
+    ----------
+    k, n : int
+        Successes and trials, ``0 <= k <= n``, ``n >= 1``.
+    level : float
+        Coverage, in (0, 1).
+
+    Returns
+    -------
+    (low, high) : tuple of float
+        ``low = 0`` for ``k = 0``, ``high = 1`` for ``k = n``.
+
+    Examples
+    --------
+    >>> lo, hi = binomial_interval(0, 100)
+    >>> lo, round(hi, 4)                      # the "rule of three": about 3 / n
+    (0.0, 0.0362)
+    """
+    from scipy import stats
+
+    if isinstance(k, bool) or isinstance(n, bool) or int(n) < 1 or not 0 <= int(k) <= int(n):
+        raise ValueError(f"k = {k!r}, n = {n!r}: need integers 0 <= k <= n, n >= 1")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level = {level!r}: must be in (0, 1)")
+    k, n, a = int(k), int(n), 1.0 - level
+    low = 0.0 if k == 0 else float(stats.beta.ppf(a / 2, k, n - k + 1))
+    high = 1.0 if k == n else float(stats.beta.ppf(1 - a / 2, k + 1, n - k))
+    return low, high

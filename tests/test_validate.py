@@ -203,6 +203,11 @@ def test_coexisting_cycle_makes_the_summary_say_metastable(tmp_path, capsys):
     d = report_dict(res)
     assert d["metastable"] is True and d["attractors"]["basin"]["radius"] == pytest.approx(
         b.radius)
+    # the SDE leg's escape test (issue 17, item 4): rate and lifetime, or their bounds, in words
+    assert res.sde.escapes["tested"] and res.sde.escapes["radius"] == pytest.approx(b.radius)
+    assert "SDE escapes from the fixed point's basin" in text and "lifetime" in text
+    assert d["escapes"]["count"] == res.sde.escapes["count"] and "per 1/omega_m" in \
+        d["metastability"]
     off = validate(p, ValidateOptions(master=False, sde=tiny, attractors=False))
     assert off.attractors is None and not off.metastable
     assert "METASTABLE" not in "\n".join(summary_lines(off))

@@ -18,6 +18,7 @@ from .cluster import add_scheduler_argument, dask_backend
 from .common import (add_backend_arguments, add_params_arguments, check_backend_available,
                      params_from_args, print_json, set_help, show_progress)
 from .runfile import add_config_argument, build_options
+from .sde import ESCAPE_HELP, escape_lines, escape_radius_arg
 
 NAME = "ringup"
 
@@ -63,6 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="save the result (ringup.npz + ringup.json; RingupResult.load reads it)")
     add_budget_arguments(p)
     add_scheduler_argument(p)
+    p.add_argument("--escape-radius", type=escape_radius_arg, default=None, help=ESCAPE_HELP)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_config_argument(p, NAME)
     p.set_defaults(func=run)
@@ -94,6 +96,7 @@ def format_result(res: RingupResult) -> str:
         lines.append("  (photon numbers are <a^dag a> = <|alpha|^2> - 1/2 over Wigner samples: in "
                      "the empty cavity at t = 0 the estimate scatters about zero, so a negative "
                      "value there is sampling noise)")
+    lines += escape_lines(getattr(res, "escapes", None))
     shift = getattr(res, "shift", None)
     if shift is not None and "log_negativity" in shift:
         d_en, d_se = shift["log_negativity"]["r_m"], shift["log_negativity_stderr"]["r_m"]
@@ -115,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
                              chunk_size=args.chunk_size, t_final=args.t_final,
                              output_every=args.output_every, ramp_time=args.ramp_time,
                              control_variate=args.control_variate, backend=args.backend,
-                             precision=args.precision)
+                             precision=args.precision, escape_radius=args.escape_radius)
         check_backend_available(opts.backend)
         plan = estimate_ringup(params, opts)  # the engine's own plan, one worker
         check_memory(f"--n-traj {opts.n_traj} --chunk-size {opts.chunk_size} "

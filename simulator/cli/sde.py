@@ -28,6 +28,25 @@ def _dt_arg(text: str) -> float | str:
     return text if text == "auto" else real()(text)
 
 
+def escape_radius_arg(text: str) -> float | str:
+    """``--escape-radius``: ``off`` or a Mahalanobis radius > 0."""
+    if text.strip().lower() == "off":
+        return "off"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: 'off' or a number > 0") from None
+    if not (np.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r}: 'off' or a number > 0")
+    return value
+
+
+ESCAPE_HELP = ("Mahalanobis radius (Lyapunov standard deviations) beyond which a trajectory has "
+               "escaped from the fixed point's basin: counted, dropped, status metastable "
+               "(default: the basin radius of the attractor search, for G0/Gamma >= 1e-3; "
+               "'off': no test)")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``sde`` subcommand."""
     p = sub.add_parser(
@@ -69,6 +88,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bound", type=real(), default=d.bound,
                    help="|x| beyond which a trajectory is diverged (default 1000 standard "
                    "deviations of the stationary state)")
+    p.add_argument("--escape-radius", type=escape_radius_arg, default=None, help=ESCAPE_HELP)
     p.add_argument("--no-wigner-correction", action="store_true",
                    help="drop the -G0 symmetric-ordering term of the force")
     p.add_argument("--allow-unstable", action="store_true",
@@ -95,7 +115,7 @@ def options_from_args(args: argparse.Namespace) -> SDEOptions:
         sample_every=args.sample_every, initial=args.initial, bound=args.bound,
         wigner_correction=not args.no_wigner_correction, allow_unstable=args.allow_unstable,
         error_check=args.error_check, control_variate=args.control_variate,
-        backend=args.backend, precision=args.precision,
+        backend=args.backend, precision=args.precision, escape_radius=args.escape_radius,
     )
 
 
@@ -128,8 +148,11 @@ def format_result(res: SDEResult) -> str:
         lines.append(f"  STATUS {res.status.upper()}: {res.message or '(no message)'}")
     elif res.message:
         lines.append(f"  {res.message}")
+    lines += escape_lines(res.escapes)
     controlled = (f" (control variates, order {res.shift.get('order', 1)})" if res.plain
                   else "")
+    if res.escapes and res.escapes["count"]:
+        controlled += " [statistics of the fixed point's basin]"
     if res.log_negativity:
         lines.append(f"  E_N{controlled}: " + format_log_negativity(res.observables))
         if res.plain:
@@ -168,6 +191,39 @@ def format_result(res: SDEResult) -> str:
     lines.append(f"  {t['trajectory_steps']:.3g} trajectory-steps in {t['wall_seconds']:.2f} s "
                  f"({t['trajectory_steps_per_second']:.3g} /s, n_jobs {t['n_jobs']})")
     return "\n".join(lines)
+
+
+def _interval(f: dict) -> str:
+    return f"{f['value']:.3g} (95 %: {f['low']:.3g}..{f['high']:.3g})"
+
+
+def escape_lines(esc: dict | None) -> list[str]:
+    """What the escape test found (:mod:`simulator.sde.escapes`), for the text output."""
+    if not esc:
+        return []
+    if not esc["tested"]:
+        return [f"  escapes: not tested ({esc['radius_info'].get('source', '')})"]
+    r = esc["rate"]
+    if r["value"] is None:
+        rate = "no exposure after the first test"
+    elif r["upper_bound"]:
+        rate = f"< {r['high']:.3g} per 1/omega_m (95 %)"
+    else:
+        rate = f"{r['value']:.3g} per 1/omega_m (95 %: {r['low']:.3g}..{r['high']:.3g})"
+    life = esc.get("lifetime")
+    if life and life["value"] is not None:
+        rate += f"; lifetime {life['value']:.3g} s"
+    elif life and life["low"] is not None:
+        rate += f"; lifetime > {life['low']:.3g} s"
+    out = [f"  escapes from the fixed point's basin (Mahalanobis radius > {esc['radius']:.3g}, "
+           f"first test > {esc['initial_radius']:.3g}): {esc['count']} of {esc['n_traj']}, "
+           f"fraction {_interval(esc['fraction'])}; captured from the initial state "
+           f"{esc['initial']['count']}, stationary {esc['stationary']['count']}",
+           f"  stationary escape rate {rate}"]
+    if "captured" in esc:
+        out.append(f"  ring-up fates: captured by another attractor {_interval(esc['captured'])}, "
+                   f"settled {_interval(esc['settled'])}")
+    return out
 
 
 def run(args: argparse.Namespace) -> int:

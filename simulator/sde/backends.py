@@ -34,5 +34,5 @@ def run_chunk(problem, seed_seq: np.random.SeedSequence, index: int, n: int) -> 
         from .jax_backend import run_chunk as run_jax_chunk
 
         return run_jax_chunk(problem.run_system, problem.run_options, problem.schedule,
-                             seed_seq, index, n)
+                             seed_seq, index, n, problem.record.escapes)
     return chunk.run_chunk(problem, seed_seq, index, n)

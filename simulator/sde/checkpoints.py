@@ -39,7 +39,11 @@ class ChunkResult:
     of the averaging window, or an output time of a time-resolved run (:attr:`Schedule.n_bins`).
     ``kept``: the kept trajectories of chunk 0 ``(n_times, n_keep, d)``; ``paths``: with the
     :class:`~simulator.sde.records.Paths` record, chosen components of every trajectory at every
-    bin ``(n_bins, n_traj, k)``."""
+    bin ``(n_bins, n_traj, k)``. ``diverged`` counts numerical divergence only; with the escape
+    test on, ``escape_times`` ``(k,)`` holds the block-end time of each escape from the fixed
+    point's basin, ``escape_initial`` how many of them the first test found, and ``exposure``
+    the trajectory-time in the averaging window spent in it (``1/omega_m``), both saved in the
+    chunk file (``None``/0 without the test)."""
 
     index: int
     n_traj: int
@@ -51,6 +55,9 @@ class ChunkResult:
     seconds: float
     kept: np.ndarray | None = None
     paths: np.ndarray | None = None
+    escape_times: np.ndarray | None = None
+    escape_initial: int = 0
+    exposure: float = 0.0
 
     def _arrays(self) -> dict[str, np.ndarray]:
         arrays = dict(index=self.index, n_traj=self.n_traj, s1=self.s1, s2=self.s2,
@@ -59,6 +66,10 @@ class ChunkResult:
         for name in ("kept", "paths"):
             if getattr(self, name) is not None:
                 arrays[name] = getattr(self, name)
+        if self.escape_times is not None:  # escapes tested (simulator.sde.escapes)
+            arrays["escape_times"] = self.escape_times
+            arrays["escape_initial"] = self.escape_initial
+            arrays["exposure"] = self.exposure
         return {k: np.asarray(v) for k, v in arrays.items()}
 
     def save(self, path: Path, run: str = "") -> None:
@@ -111,6 +122,9 @@ class ChunkResult:
             counts=data["counts"], diverged=int(data["diverged"]),
             final_state=data["final_state"], seconds=float(data["seconds"]),
             kept=data.get("kept"), paths=data.get("paths"),
+            escape_times=data.get("escape_times"),
+            escape_initial=int(data.get("escape_initial", 0)),
+            exposure=float(data.get("exposure", 0.0)),
         )
 
 

@@ -14,6 +14,7 @@ resources), handed as one :class:`~simulator.sde.problem.EnsembleProblem` to the
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import time
 import warnings
@@ -22,17 +23,20 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import MIN_UNITS, PhysicalityWarning, StabilityWarning, StatisticsWarning
+from ..errors import (MIN_UNITS, MetastabilityWarning, PhysicalityWarning, StabilityWarning,
+                      StatisticsWarning)
+from ..linear import solve_lyapunov
 from ..params import Params
 from ..progress import as_callback
 from ..resultio import versions
 from ..statistics import Z_AGREE
+from . import escapes as _escapes
 from .estimators import student_t_factor
 from .options import SDEOptions
 from .parallel import run_ensemble
 from .problem import EnsembleProblem
 from .plan import Plan, build_system, check_inputs, estimate_run, identity_of, prepare
-from .records import PairedMoments, pair_record, step_error_report
+from .records import Moments, PairedMoments, pair_record, step_error_report
 from .result import SDEResult
 from .scheduling import Schedule, chunk_seeds, schedule
 from .stationarity import stationarity_reason
@@ -45,8 +49,9 @@ __all__ = ["simulate_sde", "estimate_run", "build_system", "student_t_factor", "
 
 #: Statuses a result can get from the engine, most severe first; ``status`` is the first that
 #: applies, ``flags`` lists all of them.
-SEVERITY = ("diverged", "unstable", "not_stationary", "unphysical", "few_units")
+SEVERITY = ("diverged", "unstable", "metastable", "not_stationary", "unphysical", "few_units")
 _WARNING = {"diverged": StabilityWarning, "unstable": StabilityWarning,
+            "metastable": MetastabilityWarning,
             "not_stationary": StabilityWarning, "unphysical": PhysicalityWarning,
             "few_units": StatisticsWarning}
 #: The covariance is called unphysical when the smallest eigenvalue of ``V + i Omega / 2`` is
@@ -141,20 +146,30 @@ def simulate_sde(
     t0 = time.perf_counter()
     plan = prepare(problem, options, int(seed), n_jobs, max_seconds)
     system, sched = plan.system, plan.schedule
-    chunks = run_ensemble(plan.problem, int(seed), n_jobs=plan.workers, out=out,
+    test, info = _escapes.plan(problem, solve_lyapunov(system.A, system.D) if system.stable
+                               else None, plan.problem.run_system.dim, options.escape_radius,
+                               sched.t_burn)
+    ensemble = dataclasses.replace(plan.problem,
+                                   record=Moments(shadow=plan.order, escapes=test))
+    chunks = run_ensemble(ensemble, int(seed), n_jobs=plan.workers, out=out,
                           identity=identity_of(problem, options, int(seed)),
                           progress=as_callback(progress, "sde", "chunk"), max_time=max_time)
     wall_chunks = time.perf_counter() - t0
+    escapes = _escapes.collect(chunks, test, info, options.n_traj,
+                               problem.omega_m if isinstance(problem, Params) else None)
     plain = pooled_statistics(system, options, sched, chunks)
     reference = lyapunov_reference(system, plain)
     shift = control_shift(system, options, reference, plain, plan.order)
     stats, plain_record = headline(system, plain, reference, shift, plan.order)
-    flags, status, message = _flag(_reasons(system, options, sched, stats, plain))
+    why = _reasons(system, options, sched, stats, plain)
+    if _escapes.reason(escapes):
+        why["metastable"] = _escapes.reason(escapes)
+    flags, status, message = _flag(why)
     err = _error_check(system, plan.options, int(seed))
     timing = _timing(options, sched, chunks, t0, wall_chunks, plan.workers, n_jobs,
                      plan.estimate)
     return _assemble(problem, options, int(seed), plan, chunks, stats, reference, err, shift,
-                     timing, flags, status, message, plain_record)
+                     timing, flags, status, message, plain_record, escapes)
 
 
 def _reasons(system: LangevinSystem, options: SDEOptions, sched: Schedule,
@@ -247,7 +262,7 @@ def _assemble(problem: Params | LangevinSystem, options: SDEOptions, seed: int, 
               chunks: list, stats: Statistics, reference: dict[str, Any] | None, err: Any,
               shift: dict[str, Any] | None, timing: dict[str, Any],
               flags: tuple[str, ...], status: str, message: str,
-              plain: dict[str, Any] | None) -> SDEResult:
+              plain: dict[str, Any] | None, escapes: dict[str, Any]) -> SDEResult:
     """The :class:`SDEResult` (seeds, kept trajectories, versions and timestamp added)."""
     kept = times = None
     if chunks[0].kept is not None:
@@ -267,6 +282,6 @@ def _assemble(problem: Params | LangevinSystem, options: SDEOptions, seed: int, 
         chunk_seconds=np.array([c.seconds for c in chunks]), timing=timing,
         versions=versions(), status=status, message=message, error_check=err,
         trajectories=kept, trajectory_times=times, flags=flags, stderr_t_factor=stats.t_factor,
-        uncertainty=stats.uncertainty, plain=plain,
+        uncertainty=stats.uncertainty, plain=plain, escapes=escapes,
         timestamp=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )

@@ -40,6 +40,7 @@ import numpy as np
 
 from .checkpoints import ChunkResult
 from .chunk import _fold_block, initial_state
+from .escapes import EscapeRecord, EscapeTest
 from .integrators import make_integrator
 from .options import SDEOptions
 from .scheduling import Schedule
@@ -311,78 +312,103 @@ class _Matrices:
 
 
 def run_chunk(system: LangevinSystem, options: SDEOptions, sched: Schedule,
-              seed_seq: np.random.SeedSequence, index: int, n: int) -> ChunkResult:
+              seed_seq: np.random.SeedSequence, index: int, n: int,
+              escapes: EscapeTest | None = None) -> ChunkResult:
     """One chunk of ``n`` trajectories on JAX; the same :class:`ChunkResult` as the numpy
-    loop's (:func:`simulator.sde.chunk.run_chunk`), sums per bin."""
+    loop's with a :class:`~simulator.sde.records.Moments` record (sums per bin, escapes from
+    the fixed point's basin tested with ``escapes`` as there)."""
     start = time.perf_counter()
-    jax, jnp = jax_modules()
     _check_features(system.nonlinearity)
-    dtype = jnp.dtype(options.precision)
-    integ = make_integrator(options.method, system, options.dt)
-    burn, sample = _kernels(options.method, system.nonlinearity, options.precision)
-    mats = _Matrices(integ, options.method, jnp, dtype)
-    dt, d, bound = float(options.dt), system.dim, sched.bound
-    block = options.block_steps or DEFAULT_BLOCK
-    rng = np.random.default_rng(seed_seq)
-    with np.errstate(over="ignore", invalid="ignore"):
-        x0 = initial_state(system, options, rng, n)
-    key = _chunk_key(jax, seed_seq)
-    alive = np.ones(n, dtype=bool)
-    s1 = np.zeros((sched.n_bins, d))
-    s2 = np.zeros((sched.n_bins, d, d))
-    counts = np.zeros(sched.n_bins, dtype=np.int64)
-    if sched.record_initial:
+    chunk = _Chunk(system, options, sched, seed_seq, n, escapes)
+    while chunk.step < sched.n_burn:  # burn-in, in blocks, checked at each block's end
+        chunk.burn(min(chunk.block, sched.n_burn - chunk.step))
+    chunk.window()
+    times, initial, exposure = chunk.esc.arrays()
+    return ChunkResult(index=index, n_traj=n, s1=chunk.s1, s2=chunk.s2, counts=chunk.counts,
+                       diverged=int((~chunk.alive).sum()) - len(times),
+                       final_state=np.asarray(chunk.x, dtype=float),
+                       seconds=time.perf_counter() - start, kept=None,
+                       escape_times=times if escapes is not None else None,
+                       escape_initial=initial, exposure=exposure)
+
+
+class _Chunk:
+    """The state of one chunk on the device (``x``) and on the host (``alive``, step count,
+    sums, escapes), stepped by the compiled kernels."""
+
+    def __init__(self, system, options, sched, seed_seq, n, escapes) -> None:
+        jax, self.jnp = jax_modules()
+        jnp = self.jnp
+        dtype = jnp.dtype(options.precision)
+        self.run, self.sample = _kernels(options.method, system.nonlinearity, options.precision)
+        self.mats = _Matrices(make_integrator(options.method, system, options.dt), options.method,
+                              jnp, dtype)
+        self.sched, self.dt, self.step = sched, float(options.dt), 0
+        self.block = options.block_steps or DEFAULT_BLOCK
+        self.esc = EscapeRecord(escapes)
+        self.W = None if escapes is None else jnp.asarray(escapes.W, dtype)
+        rng = np.random.default_rng(seed_seq)
         with np.errstate(over="ignore", invalid="ignore"):
-            b1, b2, c = _fold_block(x0[None], x0.copy(), bound, alive, np.ones(n))
-        s1[0], s2[0], counts[0] = b1, b2, c
-    x = jnp.asarray(np.where(alive[:, None], x0, 0.0), dtype)
-    step = 0
-    while step < sched.n_burn:  # burn-in, in blocks, checked at each block's end
-        k = min(block, sched.n_burn - step)
-        x = burn(x, step, key, mats.steps(step, k), mats.consts, dt, k=k)
-        x = _drop(jnp, x, np.asarray(jnp.abs(x).max(axis=1)), bound, alive)
-        step += k
-    x = _window(jnp, sample, x, alive, step, key, mats, dt, sched, block, (s1, s2, counts))
-    return ChunkResult(index=index, n_traj=n, s1=s1, s2=s2, counts=counts,
-                       diverged=int((~alive).sum()), final_state=np.asarray(x, dtype=float),
-                       seconds=time.perf_counter() - start, kept=None)
+            x0 = initial_state(system, options, rng, n)
+        self.key = _chunk_key(jax, seed_seq)
+        self.alive = np.ones(n, dtype=bool)
+        d = system.dim
+        self.s1, self.s2 = np.zeros((sched.n_bins, d)), np.zeros((sched.n_bins, d, d))
+        self.counts = np.zeros(sched.n_bins, dtype=np.int64)
+        if sched.record_initial:
+            with np.errstate(over="ignore", invalid="ignore"):
+                b1, b2, c = _fold_block(x0[None], x0.copy(), sched.bound, self.alive, np.ones(n))
+            self.s1[0], self.s2[0], self.counts[0] = b1, b2, c
+        self.x = jnp.asarray(np.where(self.alive[:, None], x0, 0.0), dtype)
 
+    def _escaped(self, x, t: float) -> np.ndarray:
+        """The escape test at the block end ``t`` (:meth:`EscapeRecord.flag` on radii computed
+        on the device); the escaped trajectories, cleared from ``alive``."""
+        if not self.esc.due(t):
+            return np.zeros_like(self.alive)
+        jnp = self.jnp
+        r2 = np.asarray(((x @ self.W) ** 2).sum(axis=1))
+        worst = np.asarray(jnp.abs(x).max(axis=1))
+        with np.errstate(invalid="ignore"):
+            return self.esc.flag(r2, worst, self.alive, self.sched.bound, t)
 
-def _drop(jnp, x, worst: np.ndarray, bound: float, alive: np.ndarray):
-    """Mark trajectories with ``worst`` non-finite or above ``bound`` diverged (in ``alive``) and
-    zero their state, as the numpy loop does."""
-    ok = worst <= bound  # NaN fails
-    if ok[alive].all():
-        return x
-    alive &= ok
-    return jnp.where(jnp.asarray(alive)[:, None], x, 0.0)
+    def burn(self, k: int) -> None:
+        """``k`` burn-in steps; divergence, then escapes, checked at the end (as numpy)."""
+        jnp = self.jnp
+        x = self.run(self.x, self.step, self.key, self.mats.steps(self.step, k),
+                     self.mats.consts, self.dt, k=k)
+        self.step += k
+        ok = np.asarray(jnp.abs(x).max(axis=1)) <= self.sched.bound  # NaN fails
+        changed = not ok[self.alive].all()
+        self.alive &= ok
+        changed |= bool(self._escaped(x, self.step * self.dt).any())
+        self.x = jnp.where(jnp.asarray(self.alive)[:, None], x, 0.0) if changed else x
 
-
-def _window(jnp, sample, x, alive, step, key, mats, dt, sched, block, sums):
-    """The averaging window (or the output times): all samples in calls of up to ``block``
-    steps, each sample's sums added to its bin; a call in which a trajectory diverges is
-    computed again without it."""
-    s1, s2, counts = sums
-    every, per_bin = sched.sample_every, sched.samples_per_batch
-    off = int(sched.record_initial)
-    total = sched.n_batches * per_bin
-    per_call = max(1, block // every)
-    j = 0
-    while j < total:
-        m = min(per_call, total - j)
-        mj = mats.steps(step, m * every)
-        x1, worst, g1, g2 = sample(x, jnp.asarray(alive), step, key, mj, mats.consts, dt,
-                                   m=m, every=every)
-        worst = np.asarray(worst)
-        ok = worst <= sched.bound
-        if not ok[alive].all():  # drop the new divergences and compute the call again
-            alive &= ok
-            x1, _, g1, g2 = sample(x, jnp.asarray(alive), step, key, mj, mats.consts, dt,
-                                   m=m, every=every)
-            x1 = jnp.where(jnp.asarray(alive)[:, None], x1, 0.0)
-        bins = off + (j + np.arange(m)) // per_bin
-        np.add.at(s1, bins, np.asarray(g1))
-        np.add.at(s2, bins, np.asarray(g2))
-        np.add.at(counts, bins, int(alive.sum()))
-        x, step, j = x1, step + m * every, j + m
-    return x
+    def window(self) -> None:
+        """The averaging window (or the output times): all samples in calls of up to
+        ``block`` steps, each sample's sums added to its bin. A call in which a trajectory
+        escapes (tested on the end state first, as numpy tests before its fold) or diverges
+        is computed again without it, so nothing of its excursion enters the sums."""
+        sched, jnp = self.sched, self.jnp
+        every, per_bin = sched.sample_every, sched.samples_per_batch
+        total, per_call, j = sched.n_batches * per_bin, max(1, self.block // every), 0
+        while j < total:
+            m = min(per_call, total - j)
+            mj = self.mats.steps(self.step, m * every)
+            args = (self.step, self.key, mj, self.mats.consts, self.dt)
+            x1, worst, g1, g2 = self.sample(self.x, jnp.asarray(self.alive), *args, m=m,
+                                            every=every)
+            t = (self.step + m * every) * self.dt
+            n_esc = int(self._escaped(x1, t).sum())
+            ok = np.asarray(worst) <= sched.bound
+            if n_esc or not ok[self.alive].all():  # drop them, compute the call again
+                self.alive &= ok
+                x1, _, g1, g2 = self.sample(self.x, jnp.asarray(self.alive), *args, m=m,
+                                            every=every)
+                x1 = jnp.where(jnp.asarray(self.alive)[:, None], x1, 0.0)
+            bins = int(sched.record_initial) + (j + np.arange(m)) // per_bin
+            np.add.at(self.s1, bins, np.asarray(g1))
+            np.add.at(self.s2, bins, np.asarray(g2))
+            np.add.at(self.counts, bins, int(self.alive.sum()))
+            self.esc.expose(self.alive, n_esc, m * every * self.dt)
+            self.x, self.step, j = x1, self.step + m * every, j + m

@@ -10,7 +10,7 @@ from ..checks import check_integer, check_real
 from .integrators import METHODS
 
 __all__ = ["SDEOptions", "INITIAL_STATES", "BACKENDS", "PRECISIONS", "MAX_STEPS", "check_steps",
-           "check_backend", "backend_dict"]
+           "check_backend", "backend_dict", "check_escape_radius"]
 
 #: Initial states of the fluctuations about the fixed point.
 INITIAL_STATES = ("thermal", "lyapunov", "gaussian")
@@ -53,6 +53,17 @@ def check_steps(name: str, value: float | None, dt: float) -> None:
     if value is not None and not value / dt <= MAX_STEPS:
         raise ValueError(f"{name} = {value!r}: {value / dt:.3g} steps of dt = {dt!r}, more than "
                          f"{MAX_STEPS:.3g}")
+
+
+def check_escape_radius(value: Any) -> float | str | None:
+    """``None`` (automatic), ``"off"`` or a finite number > 0 (``ValueError`` naming
+    ``escape_radius``)."""
+    if value is None or value == "off":
+        return value
+    if isinstance(value, str):
+        raise ValueError(f"escape_radius = {value!r}: must be None (from the attractor search), "
+                         "'off' or a number > 0 (Mahalanobis radius in standard deviations)")
+    return check_real("escape_radius", value, low=0.0, strict=True)
 
 
 def _positive(name: str, value: Any, *, allow_zero: bool = False, integer: bool = False) -> Any:
@@ -124,6 +135,13 @@ class SDEOptions:
     keep_trajectories : int
         Number of trajectories of chunk 0 stored (thinned by ``keep_every`` steps) for plots.
     keep_every : int
+    escape_radius : float, "off" or None
+        Mahalanobis radius (standard deviations of the Lyapunov covariance) beyond which a
+        trajectory has escaped from the fixed point's basin (tested at every block end from
+        the end of the burn-in; counted, dropped, ``status="metastable"``:
+        :mod:`simulator.sde.escapes`). ``None``: the basin radius of the attractor search
+        (parameters only, ``G0/Gamma >= 1e-3``; an explicit system is not tested); a number
+        > 0: that radius; ``"off"``: no test (escapes end as ``diverged`` at ``bound``).
     control_variate : bool
         Also integrate, on the same noise and from the same initial sample, the linearised SDE
         and report the nonlinear shift ``V_nl - V_Lyapunov`` and ``dE_N`` with error bars that
@@ -167,6 +185,7 @@ class SDEOptions:
     rtol: float | None = None
     backend: str = "numpy"
     precision: str = "float64"
+    escape_radius: float | str | None = None
 
     def __post_init__(self) -> None:
         put = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
@@ -190,6 +209,7 @@ class SDEOptions:
             put("t_avg", _positive("t_avg", self.t_avg))
         if self.bound is not None:
             put("bound", _positive("bound", self.bound))
+        put("escape_radius", check_escape_radius(self.escape_radius))
         for name in ("t_burn", "batch_time"):
             if getattr(self, name) is not None:
                 put(name, _positive(name, getattr(self, name), allow_zero=(name == "t_burn")))

@@ -29,6 +29,7 @@ import numpy as np
 
 from .checkpoints import ChunkResult
 from .chunk import PairedKernel, Segment, _check_state, _fold_block, _fold_groups, make_kernel
+from .escapes import EscapeRecord, EscapeTest
 from .integrators import make_integrator
 
 __all__ = ["Record", "Moments", "Paths", "PairedMoments", "pair_record", "step_error_report"]
@@ -49,17 +50,24 @@ class Record:
         raise NotImplementedError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Moments(Record):
     """Per bin: ``s1 (n_bins, d)`` = ``sum x``, ``s2 (n_bins, d, d)`` = ``sum x x^T`` and
     ``counts (n_bins,)``, over the trajectories that did not diverge; chunk 0 also keeps the
-    first ``keep_trajectories`` trajectories every ``keep_every`` steps (``SDEOptions``)."""
+    first ``keep_trajectories`` trajectories every ``keep_every`` steps (``SDEOptions``).
+
+    ``escapes``: the per-block test for escapes from the fixed point's basin
+    (:mod:`simulator.sde.escapes`), run beside the divergence check; an escaped trajectory is
+    counted with its time and dropped from its block on (``ChunkResult.escape_times``,
+    ``escape_initial``, ``exposure``). ``None``: not tested."""
+
+    escapes: EscapeTest | None = None
 
     def open(self, problem, rng: np.random.Generator, n: int, index: int) -> "_MomentSums":
         return _MomentSums(problem, rng, n, index)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Paths(Moments):
     """:class:`Moments`, and ``paths (n_bins, n, k)`` in each chunk's result: the components
     ``columns`` (all when empty) of every trajectory at every bin, ``NaN`` from the block in
@@ -99,6 +107,7 @@ class _MomentSums:
         self.alive = np.ones(n, dtype=bool)
         self.n_keep = min(options.keep_trajectories, n) if index == 0 else 0
         self.kernel = make_kernel(problem, rng, n, self.n_keep, options.keep_every)
+        self.escapes = EscapeRecord(getattr(problem.record, "escapes", None))
         every = sched.sample_every
         self.window_block = max(every, (self.block // every) * every)
         self.per_block = self.window_block // sched.steps_per_batch  # whole batches per block
@@ -133,16 +142,24 @@ class _MomentSums:
             b += q
 
     def fold(self, x: np.ndarray, m: int, seg: Segment) -> np.ndarray:
-        """The state check of the block and, in the window, its samples into the sums."""
-        bound, alive = self.sched.bound, self.alive
+        """The state check of the block (divergence; escapes, before the samples are folded, so
+        that an escaped trajectory's block is dropped) and, in the window, its samples into the
+        sums."""
+        bound, alive, esc = self.sched.bound, self.alive, self.escapes
+        t = self.kernel.step_no * self.sched.dt
         if seg.n_bins == 0:
             _check_state(x, bound, alive)
-        elif seg.n_bins == 1:
+            esc.check(x, alive, bound, t)
+            return x
+        before = len(esc.times)
+        esc.check(x, alive, bound, t)
+        if seg.n_bins == 1:
             self._add(seg.first_bin, 1, _fold_block(self.buffer[:m], x, bound, alive, self.ones))
         else:
             n, d = x.shape
             groups = self.buffer[:m].reshape(seg.n_bins, m // seg.n_bins, n, d)
             self._add(seg.first_bin, seg.n_bins, _fold_groups(groups, x, bound, alive, self.ones))
+        esc.expose(alive, len(esc.times) - before, seg.steps * self.sched.dt)
         return x
 
     def _add(self, first: int, q: int, sums: tuple) -> None:
@@ -156,9 +173,13 @@ class _MomentSums:
             self.counts[first:first + q] += sums[2]
 
     def result(self, index: int, n: int, x: np.ndarray, seconds: float) -> ChunkResult:
+        times, initial, exposure = self.escapes.arrays()
         return ChunkResult(index=index, n_traj=n, s1=self.s1, s2=self.s2, counts=self.counts,
-                           diverged=int((~self.alive).sum()), final_state=x, seconds=seconds,
-                           kept=np.stack(self.kernel.kept) if self.n_keep else None)
+                           diverged=int((~self.alive).sum()) - len(times), final_state=x,
+                           seconds=seconds,
+                           kept=np.stack(self.kernel.kept) if self.n_keep else None,
+                           escape_times=times if self.escapes.test is not None else None,
+                           escape_initial=initial, exposure=exposure)
 
 
 class _PathSums(_MomentSums):

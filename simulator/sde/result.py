@@ -88,6 +88,14 @@ class SDEResult(ResultProtocol):
         :func:`simulator.sde.engine.student_t_factor`).
     uncertainty : dict or None
         ``min_eigenvalue`` of ``V + i Omega / 2`` (negative: unphysical) and its ``stderr``.
+    escapes : dict or None
+        Escapes from the fixed point's basin (:func:`simulator.sde.escapes.summarise`):
+        ``tested``, ``radius`` (Mahalanobis), ``count``, ``fraction`` (95 % interval),
+        ``initial`` (captures from the initial state, by the end of the burn-in),
+        ``stationary``, ``rate`` (per ``1/omega_m``, 95 % interval or upper bound),
+        ``lifetime`` (seconds of lab time), ``times``, ``scope``. With escapes ``status`` is
+        ``"metastable"`` and every statistic is that of the fixed point's basin. ``None``: a
+        result from before the escape test.
     shift : dict or None
         With ``control_variate``: the nonlinear shift ``V_nl - V_Lyapunov`` (``covariance``,
         ``covariance_stderr``), ``controlled_covariance`` ``V_nl``, ``mean``/``mean_stderr``,
@@ -125,6 +133,7 @@ class SDEResult(ResultProtocol):
     timestamp: str = ""
     shift: dict[str, Any] | None = None
     plain: dict[str, Any] | None = None
+    escapes: dict[str, Any] | None = None
 
     @property
     def log_negativity(self) -> dict[str, float] | None:
@@ -143,6 +152,13 @@ class SDEResult(ResultProtocol):
         lines = [f"SDEResult({self.options.method}, dt={self.options.dt}, "
                  f"n_traj={self.options.n_traj}, status={self.status!r}, diverged={self.diverged})"]
         how = " (control variates)" if self.plain else ""
+        esc = self.escapes
+        if esc and esc["count"]:
+            how += " [fixed point's basin]"
+            lines.append(f"  escapes: {esc['count']} of {esc['n_traj']} left the fixed point's "
+                         f"basin (radius {esc['radius']:.3g} sigma): "
+                         f"{esc['initial']['count']} captured from the initial state, "
+                         f"{esc['stationary']['count']} stationary")
         if self.log_negativity:
             lines.append(f"  E_N{how}: " + format_log_negativity(self.observables))
         if self.lyapunov:
@@ -199,6 +215,9 @@ class SDEResult(ResultProtocol):
                 "method": self.options.method, "diverged": self.diverged,
                 "statistical units": self.n_units, "n_units": self.n_units,
                 "status": self.status}
+        if self.escapes and self.escapes["count"]:
+            info["scope"] = "fixed point's basin"
+            info["escapes"] = self.escapes["count"]
         if self.error_check:
             info["step-size check (dt vs dt/2, same noise): relative change of <x x^T>"] = \
                 self.error_check["second_moment_relative_difference"]
@@ -240,6 +259,7 @@ class SDEResult(ResultProtocol):
             "error_check": self.error_check,
             "shift": self.shift,
             "plain": self.plain,
+            "escapes": self.escapes,
         }
 
     def _arrays(self) -> dict[str, np.ndarray]:
@@ -271,7 +291,7 @@ class SDEResult(ResultProtocol):
                 "status": self.status, "flags": list(self.flags), "message": self.message,
                 "error_check": self.error_check, "stderr_t_factor": self.stderr_t_factor,
                 "uncertainty": self.uncertainty, "timestamp": self.timestamp,
-                "shift": self.shift,
+                "shift": self.shift, "escapes": self.escapes,
                 "plain": None if self.plain is None else {
                     k: self.plain[k] for k in ("observables", "uncertainty")},
                 # readable copies (the arrays in result.npz are what load() uses)
@@ -302,7 +322,7 @@ class SDEResult(ResultProtocol):
             error_check=meta["error_check"], flags=tuple(meta["flags"]),
             stderr_t_factor=float(meta["stderr_t_factor"]), uncertainty=meta["uncertainty"],
             timestamp=meta["timestamp"], shift=_shift_from_record(meta.get("shift")),
-            plain=_plain_from_saved(meta.get("plain"), arrays),
+            plain=_plain_from_saved(meta.get("plain"), arrays), escapes=meta.get("escapes"),
             trajectories=arrays.get("trajectories"),
             trajectory_times=arrays.get("trajectory_times"),
             **{k: arrays[k] for k in ("fixed_point", "mean", "mean_stderr", "covariance",

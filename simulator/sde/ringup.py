@@ -42,6 +42,7 @@ Modules: the options in :mod:`simulator.sde.ringup_options`, the result in
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from pathlib import Path
@@ -50,13 +51,15 @@ from typing import Any, Callable
 import numpy as np
 
 from ..conventions import PAIRS
-from ..errors import MIN_UNITS, AllDivergedError, StabilityWarning, StatisticsWarning
-from ..linear import covariance_evolution
+from ..errors import (MIN_UNITS, AllDivergedError, MetastabilityWarning, StabilityWarning,
+                      StatisticsWarning)
+from ..linear import covariance_evolution, solve_lyapunov
 from ..model import Rates, diffusion_matrix, drift_matrix_about, mean_field, nonlinear_drift
 from ..observables import log_negativity
 from ..params import Params
 from ..progress import as_callback
 from ..statistics import z_scores
+from . import escapes as _escapes
 from .control import control_order, shift_estimate
 from .estimators import batch_means_stderr, jackknife, pooled_covariance, student_t_factor
 from .integrators import ExponentialEuler
@@ -68,7 +71,7 @@ from .resources import check_resources, estimate_resources
 from .ringup_options import RingupOptions
 from .ringup_result import RingupResult
 from .scheduling import initial_moments, seed_records
-from .system import LangevinSystem, OptomechanicalRemainder
+from .system import LangevinSystem, OptomechanicalRemainder, fluctuation_system
 
 __all__ = ["RingupOptions", "RingupResult", "simulate_ringup", "estimate_ringup", "ringup_system",
            "MeanFieldPath"]
@@ -309,7 +312,9 @@ def _pooled(chunks: list, options: RingupOptions):
     diverged = sum(c.diverged for c in chunks)
     n_units = int((counts > 0).all(axis=1).sum())
     if n_units < 2:
-        raise AllDivergedError(f"{diverged} of {options.n_traj} trajectories diverged and "
+        escaped = sum(0 if c.escape_times is None else len(c.escape_times) for c in chunks)
+        raise AllDivergedError(f"{diverged} of {options.n_traj} trajectories diverged, "
+                               f"{escaped} were captured by another attractor, and "
                                f"{n_units} chunk(s) kept samples at every output time; no "
                                "result with an error bar can be formed: raise bound, or check "
                                "the parameters")
@@ -329,12 +334,50 @@ def _linear_path(system: LangevinSystem, path: MeanFieldPath | None, options: Ri
     return ubar, _linear_reference(system, options, t_out, V0)
 
 
-def _reasons(options: RingupOptions, diverged: int, n_units: int) -> dict[str, str]:
+def _escape_test(problem: Params | LangevinSystem, system: LangevinSystem,
+                 options: RingupOptions, run_dim: int):
+    """``(test or None, how its radius was set)``: the escape test about the fixed point the
+    ring-up goes to, from ``ramp_time + 8 / slowest rate`` on (at most ``t_final``)."""
+    fixed = fluctuation_system(problem) if isinstance(problem, Params) else system
+    if not fixed.stable:
+        return _escapes.plan(problem, None, run_dim, options.escape_radius, 0.0)
+    t_end = options.n_outputs * options.steps_per_output * options.dt
+    t_start = min(options.ramp_time + 8.0 / fixed.slowest_rate, t_end)
+    return _escapes.plan(problem, solve_lyapunov(fixed.A, fixed.D), run_dim,
+                         options.escape_radius, t_start)
+
+
+def _escape_record(chunks: list, test, info: dict[str, Any], options: RingupOptions,
+                   problem, path, diverged: int) -> dict[str, Any]:
+    """``RingupResult.escapes``: the chunks' escapes with the captured and settled fractions."""
+    omega_m = None if path is None else problem.omega_m
+    escapes = _escapes.fates(_escapes.collect(chunks, test, info, options.n_traj, omega_m),
+                             diverged)
+    escapes["t_start"] = None if test is None else test.t_start
+    return escapes
+
+
+#: Warning of each flag a ring-up can raise.
+_WARNINGS = {"diverged": StabilityWarning, "metastable": MetastabilityWarning,
+             "few_units": StatisticsWarning}
+
+
+def _reasons(options: RingupOptions, diverged: int, n_units: int,
+             escapes: dict[str, Any]) -> dict[str, str]:
     """Every reason the numbers cannot be trusted as they stand, keyed by status."""
     why: dict[str, str] = {}
     if diverged:
         why["diverged"] = (f"{diverged} of {options.n_traj} trajectories diverged (beyond bound "
                            f"{options.bound:g}); left out from the block of divergence on")
+    if escapes["count"]:
+        c = escapes["captured"]
+        why["metastable"] = (f"{escapes['count']} of {options.n_traj} trajectories captured by "
+                             f"another attractor (fraction {c['value']:.3g}, 95 %: "
+                             f"{c['low']:.3g}..{c['high']:.3g}; not settled within Mahalanobis "
+                             f"radius {escapes['initial_radius']:.3g} by "
+                             f"t = {escapes['t_start']:g} or beyond {escapes['radius']:.3g} "
+                             "later); left out from then on: the statistics after that are "
+                             "those of the fixed point's basin")
     if n_units < MIN_UNITS:
         why["few_units"] = (f"error bars from only {n_units} chunks (at least {MIN_UNITS} are "
                             "needed): raise n_traj or lower chunk_size")
@@ -404,6 +447,8 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
         device = check_device_memory(ensemble.run_system, ensemble.run_options)["device"]
     identity = {"engine": "ringup", "problem": _identity(problem), "options": options.to_dict(),
                 "seed": int(seed)}
+    test, info = _escape_test(problem, system, options, ensemble.run_system.dim)
+    ensemble = dataclasses.replace(ensemble, record=Moments(shadow=order, escapes=test))
     chunks = run_ensemble(ensemble, int(seed), n_jobs=workers, out=out, identity=identity,
                           progress=progress, max_time=max_time)
     wall_chunks = time.perf_counter() - t0
@@ -421,11 +466,11 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
     z = z_scores(V, se_V, lin)  # of the plain estimate (a controlled one is built on lin)
     shift = _shift(system, lin, s1_run, s2_run, counts, tf, order) if order else None
     m, se_m, V, se_V, observables, plain = _headline(m, se_m, V, se_V, observables, lin, shift)
-    why = _reasons(options, diverged, n_units)
-    flags = tuple(k for k in ("diverged", "few_units") if k in why)
+    escapes = _escape_record(chunks, test, info, options, problem, path, diverged)
+    why = _reasons(options, diverged, n_units, escapes)
+    flags = tuple(k for k in ("diverged", "metastable", "few_units") if k in why)
     for k in flags:
-        warnings.warn(why[k], StabilityWarning if k == "diverged" else StatisticsWarning,
-                      stacklevel=2)
+        warnings.warn(why[k], _WARNINGS[k], stacklevel=2)
     steps = sched.n_batches * sched.steps_per_batch
     timing = {"wall_seconds": time.perf_counter() - t0, "chunks_wall_seconds": wall_chunks,
               "chunk_seconds_total": float(sum(c.seconds for c in chunks)), "steps": steps,
@@ -441,5 +486,5 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
         observables=observables, unit_s1=s1, unit_s2=s2, unit_counts=counts,
         chunk_seconds=np.array([c.seconds for c in chunks]), diverged=diverged, timing=timing,
         status=flags[0] if flags else "ok", flags=flags, message="; ".join(why[k] for k in flags),
-        stderr_t_factor=tf, shift=shift,
+        stderr_t_factor=tf, shift=shift, escapes=escapes,
     )

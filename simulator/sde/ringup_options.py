@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from .integrators import METHODS
-from .options import SDEOptions, _positive, backend_dict, check_backend, check_steps
+from .options import (SDEOptions, _positive, backend_dict, check_backend, check_escape_radius,
+                      check_steps)
 from .scheduling import Schedule
 
 __all__ = ["RingupOptions"]
@@ -36,6 +37,13 @@ class RingupOptions:
     bound : float
         Divergence bound on ``|x_k|``.
     wigner_correction : bool
+    escape_radius : float, "off" or None
+        Escapes from the fixed point's basin (:mod:`simulator.sde.escapes`), tested at every
+        output block end from ``ramp_time + 8 / slowest rate`` on (the first test, with a
+        quarter of the radius, tells settled trajectories from those not settled): ``None``
+        the attractor search's basin radius, a number that Mahalanobis radius, ``"off"`` none.
+        A captured trajectory is counted and left out from then on; the result reports the
+        fractions captured and settled.
     control_variate : bool
         Also integrate the linearised SDE on the same noise and report the nonlinear shift
         ``V_nl(t) - V_lin(t)`` and ``dE_N(t)`` with their errors (:attr:`RingupResult.shift`);
@@ -58,9 +66,11 @@ class RingupOptions:
     control_variate: bool = False
     backend: str = "numpy"
     precision: str = "float64"
+    escape_radius: float | str | None = None
 
     def __post_init__(self) -> None:
         put = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
+        put("escape_radius", check_escape_radius(self.escape_radius))
         if self.method not in METHODS:
             raise ValueError(f"method = {self.method!r}: must be one of {sorted(METHODS)}")
         check_backend(self.backend, self.precision)

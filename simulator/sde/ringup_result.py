@@ -69,6 +69,11 @@ class RingupResult(ResultProtocol):
         ``log_negativity_stderr``, pair -> ``(n_t,)``, ``E_N(V_lin + dV) - E_N(V_lin)`` (only for
         the optomechanical system); ``order`` (1 or 2, see :mod:`simulator.sde.control`).
         ``None`` without.
+    escapes : dict or None
+        Escapes from the fixed point's basin (:func:`simulator.sde.escapes.fates`): those of
+        the stationary engine's record plus ``captured`` (by another attractor, or not settled
+        by ``t_start``) and ``settled``, fractions of ``n_traj`` with 95 % Clopper-Pearson
+        intervals; ``None`` for a result from before the test.
     """
 
     params: Params | None
@@ -97,6 +102,7 @@ class RingupResult(ResultProtocol):
     stderr_t_factor: float = 1.0
     shift: dict[str, Any] | None = None
     plain: dict[str, Any] | None = None
+    escapes: dict[str, Any] | None = None
 
     # ---- physics ---------------------------------------------------------------------------
     @property
@@ -174,7 +180,7 @@ class RingupResult(ResultProtocol):
                 "options": self.options.to_dict(), "seed": self.seed, "seeds": self.seeds,
                 "schedule": self.schedule, "diverged": self.diverged, "timing": self.timing,
                 "status": self.status, "flags": list(self.flags), "message": self.message,
-                "stderr_t_factor": self.stderr_t_factor,
+                "stderr_t_factor": self.stderr_t_factor, "escapes": self.escapes,
                 "shift_order": None if self.shift is None else self.shift["order"]}
 
     @classmethod
@@ -209,7 +215,7 @@ class RingupResult(ResultProtocol):
                    diverged=int(meta["diverged"]), timing=meta["timing"], status=meta["status"],
                    flags=tuple(meta["flags"]), message=meta["message"],
                    stderr_t_factor=float(meta["stderr_t_factor"]), shift=shift, plain=plain,
-                   **{k: arrays[k] for k in cls._ARRAYS})
+                   escapes=meta.get("escapes"), **{k: arrays[k] for k in cls._ARRAYS})
 
     @classmethod
     def _from_legacy(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "RingupResult":
@@ -261,6 +267,9 @@ class RingupResult(ResultProtocol):
             out["dE_N[r_m](t_final)"] = float(self.shift["log_negativity"]["r_m"][-1])
             out["dE_N stderr"] = float(self.shift["log_negativity_stderr"]["r_m"][-1])
         out["diverged"] = self.diverged
+        if self.escapes and self.escapes.get("tested"):
+            out["captured"] = self.escapes["captured"]["value"]
+            out["settled"] = self.escapes["settled"]["value"]
         out["status"] = self.status
         return out
 

@@ -85,7 +85,8 @@ def pooled_statistics(system: LangevinSystem, options: SDEOptions, sched: Schedu
     if n_units < 2:
         raise AllDivergedError(
             f"{diverged} of {options.n_traj} trajectories diverged (beyond bound "
-            f"{sched.bound:g} or non-finite) and {n_units} statistical unit(s) kept samples; "
+            f"{sched.bound:g} or non-finite), {_escaped(chunks)} escaped from the fixed "
+            f"point's basin, and {n_units} statistical unit(s) kept samples; "
             "no result with an error bar can be formed: raise bound (--bound; the default is "
             "1000 standard deviations of the stationary state), or check the parameters")
     tf = student_t_factor(n_units)
@@ -193,3 +194,8 @@ def headline(system: LangevinSystem, plain: Statistics, reference: dict[str, Any
               "covariance": plain.covariance, "covariance_stderr": plain.covariance_stderr,
               "observables": plain.observables, "uncertainty": plain.uncertainty}
     return stats, record
+
+
+def _escaped(chunks: list) -> int:
+    """Escapes from the fixed point's basin counted by the chunks (0 without the test)."""
+    return sum(0 if c.escape_times is None else len(c.escape_times) for c in chunks)
