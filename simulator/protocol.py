@@ -67,6 +67,7 @@ This module sits in the bottom layer (it imports only :mod:`simulator.resultio` 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import functools
 import html
@@ -80,6 +81,7 @@ import numpy as np
 
 from .errors import ResultFileError
 from .jsonio import to_jsonable
+from .resultfields import ABSENT, decode_value, encode_value, join, saved_fields, split
 from .resultio import read_result, versions, write_result
 
 __all__ = ["ResultProtocol", "FORMAT_VERSION", "require_xarray", "QUADRATURE_DIMS",
@@ -219,6 +221,24 @@ def _short(value: Any) -> str:
     return str(value)
 
 
+def _required(cls: type, name: str) -> bool:
+    f = cls.__dataclass_fields__[name]
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+
+
+def _stacked(name: str, value: Any, dims: tuple[str, ...]
+             ) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+    """``{name: (dims, array)}``; a dict of arrays stacked along ``dims[-1]``, a dict of dicts one
+    variable per outer key."""
+    if not isinstance(value, dict):
+        return {name: (dims, np.asarray(value))}
+    if value and isinstance(next(iter(value.values())), dict):
+        return {k: v for key, inner in value.items() for k, v in _stacked(key, inner, dims).items()}
+    if not value:
+        return {}
+    return {name: (dims, np.stack([np.asarray(v) for v in value.values()], axis=-1))}
+
+
 class ResultProtocol:
     """Mixin giving a frozen result dataclass the common result protocol (module docstring)."""
 
@@ -228,16 +248,68 @@ class ResultProtocol:
     #: read by :meth:`_from_legacy`; ``None`` if there is no such format.
     _legacy_format: ClassVar[int | None] = None
 
-    # ---- hooks (override) ------------------------------------------------------------------
+    # ---- the declared fields (simulator.resultfields) ---------------------------------------
+    def _split_fields(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """``(meta, arrays)``: every stored field by its declared rule."""
+        meta: dict[str, Any] = {}
+        arrays: dict[str, np.ndarray] = {}
+        for name, spec in saved_fields(type(self)):
+            key, value = spec.key or name, getattr(self, name)
+            if spec.codec is not None:
+                m, a = spec.codec.encode(value, key)
+            elif isinstance(value, ResultProtocol):
+                m, a = value._meta(), {f"{key}.{k}": v for k, v in value._arrays().items()}
+            else:
+                m, a = split(encode_value(value), key)
+            arrays.update(a)
+            if m is not ABSENT:
+                meta[key] = to_jsonable(m)
+        return meta, arrays
+
     def _arrays(self) -> dict[str, np.ndarray]:
-        raise NotImplementedError
+        """Every array of the result (``NAME.npz``), by the declared fields."""
+        return self._split_fields()[1]
 
     def _meta(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """Everything else, JSON-able (``NAME.json``), by the declared fields."""
+        return self._split_fields()[0]
 
     @classmethod
     def _from_saved(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]):
-        raise NotImplementedError
+        """The result from :meth:`_meta` and :meth:`_arrays` (or an older layout that
+        :meth:`_upgrade` converts); a field in neither takes its default."""
+        meta, arrays = cls._upgrade(dict(meta), dict(arrays))
+        kwargs: dict[str, Any] = {}
+        for name, spec in saved_fields(cls):
+            key = spec.key or name
+            if spec.codec is not None:
+                value = spec.codec.decode(meta.get(key, ABSENT), arrays, key)
+            elif isinstance(spec.decode, type) and issubclass(spec.decode, ResultProtocol):
+                head = key + "."
+                value = ABSENT if meta.get(key) is None else spec.decode._from_saved(
+                    meta[key], {k[len(head):]: v for k, v in arrays.items() if k.startswith(head)})
+            else:
+                value = join(meta.get(key, ABSENT), arrays, key)
+                if value is not ABSENT:
+                    value = decode_value(spec.decode, value)
+            if value is not ABSENT:
+                kwargs[name] = value
+            elif _required(cls, name):  # a None that an older file left out
+                kwargs[name] = None
+        return cls(**cls._complete(kwargs))
+
+    # ---- hooks (override) ------------------------------------------------------------------
+    @classmethod
+    def _upgrade(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]
+                 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """An older wgmsim's file layout in the declared one (default: unchanged)."""
+        return meta, arrays
+
+    @classmethod
+    def _complete(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """The constructor's keywords from the loaded fields: fields declared
+        ``saved(stored=False)`` are rebuilt here (default: nothing to rebuild)."""
+        return values
 
     @classmethod
     def _from_legacy(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]):
@@ -254,29 +326,53 @@ class ResultProtocol:
                 "options": options, "seeds": getattr(self, "seeds", None)}
 
     def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
-        out = {}
-        for name, arr in self._arrays().items():
-            arr = np.asarray(arr)
-            if arr.shape[-2:] == (6, 6):
-                dims = tuple(f"{name}_axis{k}" for k in range(arr.ndim - 2)) + QUADRATURE_DIMS
-            else:
-                dims = tuple(f"{name}_axis{k}" for k in range(arr.ndim))
-            out[name] = (dims, arr)
+        """Every field declared with ``dims`` (a dict of arrays stacked along ``dims[-1]``)."""
+        out: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
+        for name, spec in saved_fields(type(self)):
+            value = getattr(self, name)
+            if spec.dims is not None and value is not None:
+                out.update(_stacked(name, value, self._dims(spec.dims)))
         return out
 
+    def _dims(self, dims: tuple[str, ...]) -> tuple[str, ...]:
+        """Declared ``dims`` with ``"..."`` replaced by the grid's axis names
+        (:meth:`_grid_dims`)."""
+        return tuple(d for name in dims
+                     for d in (self._grid_dims() if name == "..." else (name,)))
+
+    def _grid_dims(self) -> tuple[str, ...]:
+        """Names of the grid axes of a result over a parameter grid (``"..."`` in ``dims``)."""
+        shape = np.shape(getattr(self, "stable", ()))
+        return tuple(f"axis_{k}" for k in range(len(shape)))
+
     def _xarray_coords(self) -> dict[str, Any]:
+        """``mode_i``, ``mode_j`` and the labels of every stacked dict (``pair``, ...)."""
         from .conventions import QUADRATURES
 
-        return {"mode_i": list(QUADRATURES), "mode_j": list(QUADRATURES)}
+        out: dict[str, Any] = {"mode_i": list(QUADRATURES), "mode_j": list(QUADRATURES)}
+        for name, spec in saved_fields(type(self)):
+            value = getattr(self, name)
+            if spec.dims is not None and isinstance(value, dict) and value:
+                inner = next(iter(value.values()))
+                out[self._dims(spec.dims)[-1]] = list(inner if isinstance(inner, dict)
+                                                      else value)
+        return out
 
     def _xarray_attrs(self) -> dict[str, dict[str, Any]]:
-        return {k: {"units": u} for k, u in XARRAY_UNITS.items()}
+        out = {k: {"units": u} for k, u in XARRAY_UNITS.items()}
+        for name, spec in saved_fields(type(self)):
+            if spec.units is not None:
+                out[name] = {"units": spec.units}
+        return out
 
     def _summary(self) -> dict[str, Any]:
         return {}
 
     def _record(self) -> dict[str, Any]:
-        return {**self._meta(), **self._arrays()}
+        """Every stored field under its name (nested results as their own record)."""
+        return {name: (value._record() if isinstance(value, ResultProtocol)
+                       else encode_value(value))
+                for name, value in ((n, getattr(self, n)) for n, _ in saved_fields(type(self)))}
 
     # ---- provenance ----------------------------------------------------------------------
     def __post_init__(self) -> None:
