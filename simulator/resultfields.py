@@ -9,10 +9,12 @@ protocol, and a new field is one line::
 What a field's value becomes in the two files (:func:`split`, :func:`join`):
 
 * an ``ndarray`` is stored bit for bit in ``NAME.npz`` under the field's key;
-* a ``dict`` is split by leaf: ``ndarray`` leaves and non-finite floats (which JSON cannot
-  hold) go to ``NAME.npz`` under the dotted path (``lyapunov.covariance``,
+* a ``dict`` is split by leaf: ``ndarray`` leaves and numpy or non-finite floats (which JSON
+  cannot hold exactly) go to ``NAME.npz`` under the dotted path (``lyapunov.covariance``,
   ``log_negativity.r_m``), everything else to ``NAME.json`` under the key, so a dict of
-  arrays, a dict of scalars and a mix all round-trip; a 0-d array read back is a Python scalar;
+  arrays, a dict of scalars and a mix all round-trip; a numpy scalar (``np.float64``, ...) or
+  a non-finite float is stored as a 0-d array and leaves ``null`` in its place in the JSON,
+  and is read back as a numpy scalar (bit for bit);
 * a nested result is its own ``_meta()`` under the key and its arrays under ``key.``;
 * anything else (numbers, strings, lists, ``None``) is JSON; an options or parameters dataclass
   is its ``to_dict()`` (or its fields), rebuilt by the declared ``decode`` (a class: its
@@ -130,8 +132,8 @@ def split(value: Any, key: str) -> tuple[Any, dict[str, np.ndarray]]:
     """``(json part or ABSENT, {dotted key: array})`` of a field's value (module docstring)."""
     if isinstance(value, np.ndarray):
         return ABSENT, {key: value}
-    if isinstance(value, (float, np.floating)) and not math.isfinite(value):
-        return ABSENT, {key: np.asarray(float(value))}
+    if isinstance(value, np.generic) or (isinstance(value, float) and not math.isfinite(value)):
+        return None, {key: np.asarray(value)}  # null in JSON marks a scalar
     if isinstance(value, dict):
         meta: dict[str, Any] = {}
         arrays: dict[str, np.ndarray] = {}
@@ -144,15 +146,16 @@ def split(value: Any, key: str) -> tuple[Any, dict[str, np.ndarray]]:
     return value, {}
 
 
-def _scalar(a: np.ndarray) -> Any:
-    return a.item() if a.ndim == 0 else a
+def _leaf(meta: Any, arr: np.ndarray) -> Any:
+    """A stored array, or the scalar it holds where the JSON side has ``null`` in its place."""
+    return arr[()] if meta is None and arr.ndim == 0 else arr
 
 
 def join(meta: Any, arrays: dict[str, np.ndarray], key: str) -> Any:
     """The inverse of :func:`split`: ``meta`` (the JSON part, or ``ABSENT``) with the arrays under
     ``key`` put back at their dotted paths; ``ABSENT`` when there is neither."""
     if key in arrays:
-        return _scalar(arrays[key])
+        return _leaf(meta, arrays[key])
     head = key + "."
     sub = {k[len(head):]: v for k, v in arrays.items() if k.startswith(head)}
     if not sub:
@@ -163,5 +166,5 @@ def join(meta: Any, arrays: dict[str, np.ndarray], key: str) -> Any:
         node = out
         for p in parents:
             node = node.setdefault(p, {})
-        node[leaf] = _scalar(arr)
+        node[leaf] = _leaf(node.get(leaf, ABSENT), arr)
     return out
