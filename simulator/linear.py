@@ -8,7 +8,7 @@ leading axes so that a sweep is one vectorised call; dimensionless units (``omeg
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np

@@ -75,7 +75,7 @@ import json
 import platform
 import re
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
@@ -84,7 +84,7 @@ from .jsonio import to_jsonable
 from .resultfields import ABSENT, decode_value, encode_value, join, saved_fields, split
 from .resultio import read_result, versions, write_result
 
-__all__ = ["ResultProtocol", "FORMAT_VERSION", "require_xarray", "QUADRATURE_DIMS",
+__all__ = ["ResultProtocol", "NestedResult", "FORMAT_VERSION", "require_xarray", "QUADRATURE_DIMS",
            "XARRAY_UNITS", "COMPLEX_DIM", "complex_values", "netcdf_safe"]
 
 #: Version of the folder layout written by :meth:`ResultProtocol.save`.
@@ -237,6 +237,40 @@ def _stacked(name: str, value: Any, dims: tuple[str, ...]
     if not value:
         return {}
     return {name: (dims, np.stack([np.asarray(v) for v in value.values()], axis=-1))}
+
+
+def _restamped(result: "ResultProtocol", provenance: dict[str, Any] | None) -> "ResultProtocol":
+    """``result`` with the versions, timestamp and platform of a saved ``provenance``."""
+    prov = provenance or {}
+    object.__setattr__(result, "_stamp", {k: prov.get(k) for k in
+                                          ("versions", "timestamp", "platform")})
+    return result
+
+
+class NestedResult:
+    """How a field holding another result of any protocol type (or ``None``) is saved
+    (:func:`simulator.resultfields.saved`'s ``codec``): ``{"type", "meta", "provenance"}``
+    under the key, its arrays under ``key.``; ``types()`` maps type names to classes (called
+    when loading, so that an optional engine is imported only then)."""
+
+    def __init__(self, types: Callable[[], dict[str, type]]) -> None:
+        self.types = types
+
+    def encode(self, value: "ResultProtocol | None", key: str
+               ) -> tuple[dict[str, Any] | None, dict[str, np.ndarray]]:
+        if value is None:
+            return None, {}
+        return ({"type": type(value).__name__, "meta": value._meta(),
+                 "provenance": value.provenance},
+                {f"{key}.{k}": v for k, v in value._arrays().items()})
+
+    def decode(self, meta: Any, arrays: dict[str, np.ndarray], key: str) -> Any:
+        if not isinstance(meta, dict):  # None, or absent from a folder saved before it
+            return None
+        head = key + "."
+        sub = self.types()[meta["type"]]._from_saved(
+            meta["meta"], {k[len(head):]: v for k, v in arrays.items() if k.startswith(head)})
+        return _restamped(sub, meta["provenance"])
 
 
 class ResultProtocol:
@@ -426,11 +460,7 @@ class ResultProtocol:
         if meta.get("format") != FORMAT_VERSION:
             raise ResultFileError(f"{path}: format {meta.get('format')!r}, this wgmsim reads "
                                   f"{FORMAT_VERSION}")
-        out = cls._from_saved(meta, arrays)
-        prov = meta.get("provenance") or {}
-        object.__setattr__(out, "_stamp", {k: prov.get(k) for k in
-                                           ("versions", "timestamp", "platform")})
-        return out
+        return _restamped(cls._from_saved(meta, arrays), meta.get("provenance"))
 
     def to_xarray(self):
         """The arrays as an ``xarray.Dataset`` with named dimensions; scalars and provenance in

@@ -110,7 +110,7 @@ def encode_value(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         if hasattr(value, "to_dict"):
             return value.to_dict()
-        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        return {f.name: encode_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, tuple) and not hasattr(value, "_fields"):
         return list(value)
     return value

@@ -31,7 +31,7 @@ Format 2 (directory ``DIR``), written by wgmsim before the result protocol, stil
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
