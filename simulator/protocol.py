@@ -81,7 +81,7 @@ import numpy as np
 
 from .errors import ResultFileError
 from .jsonio import to_jsonable
-from .resultfields import ABSENT, decode_value, encode_value, join, saved_fields, split
+from .resultfields import ABSENT, ROLES, decode_value, encode_value, join, saved_fields, split
 from .resultio import read_result, versions, write_result
 
 __all__ = ["ResultProtocol", "NestedResult", "FORMAT_VERSION", "require_xarray", "QUADRATURE_DIMS",
@@ -331,6 +331,14 @@ class ResultProtocol:
             elif _required(cls, name):  # a None that an older file left out
                 kwargs[name] = None
         return cls(**cls._complete(kwargs))
+
+    @classmethod
+    def fields_by_role(cls) -> dict[str, tuple[str, ...]]:
+        """The stored fields of each role (:data:`simulator.resultfields.ROLES`): the run's
+        ``input``, its ``value`` s, their ``error`` s, the ``reference`` they are scored
+        against, the ``outcome`` and the ``record`` of how it went."""
+        return {role: tuple(n for n, spec in saved_fields(cls) if spec.role == role)
+                for role in ROLES}
 
     # ---- hooks (override) ------------------------------------------------------------------
     @classmethod

@@ -67,3 +67,31 @@ def test_saved_folder_loads_to_the_same_record(name, tmp_path):
     again = cls.load(tmp_path)
     _assert_same_record(name, _record(again), expected)
     assert again.provenance == res.provenance
+
+
+# ---- one naming (issue 19) ----------------------------------------------------------------------
+#: Errors that are bounds or diagnostics rather than the standard error of one value.
+BOUNDS = {"truncation_error", "residual", "top_population", "error_check"}
+#: Results of one run that can fail: each says so in ``status`` and ``message``.
+RUNS = {"LyapunovResult", "SDEResult", "RingupResult", "MasterResult", "MasterTrajectory",
+        "AttractorsResult"}
+
+
+@pytest.mark.parametrize("cls", list(TYPES.values()), ids=list(TYPES))
+def test_errors_and_outcomes_have_the_same_names_everywhere(cls):
+    roles = cls.fields_by_role()
+    for name in roles["error"]:
+        assert name in BOUNDS or (name.endswith("_stderr")
+                                  and name[:-len("_stderr")] in roles["value"]), name
+    if cls.__name__ in RUNS:
+        assert {"status", "message"} <= set(roles["outcome"])
+
+
+@pytest.mark.parametrize("name", ["SDEResult", "SDEResult-control", "RingupResult",
+                                  "MasterResult", "MasterTrajectory"])
+def test_the_linear_reference_is_linear_covariance(name):
+    res = TYPES[name.split("-")[0]].load(DATA / name)
+    assert res.linear_covariance.shape == res.covariance.shape
+    assert res.linear_covariance.shape[-2:] == (6, 6)
+    if name == "MasterTrajectory":  # the old name, kept for one release
+        assert res.linear is res.linear_covariance

@@ -267,7 +267,13 @@ class MasterResult(ResultProtocol):
     @property
     def lyapunov_difference(self) -> float:
         """``max |V_ME - V_Lyapunov|`` (same damping model)."""
-        return float(np.abs(self.covariance - self.lyapunov.covariance).max())
+        return float(np.abs(self.covariance - self.linear_covariance).max())
+
+    @property
+    def linear_covariance(self) -> np.ndarray:
+        """The linearised reference covariance (``lyapunov.covariance``), shape (6, 6): the name
+        every result gives its reference."""
+        return self.lyapunov.covariance
 
     def _record(self) -> dict[str, Any]:
         """JSON-ready record (the ``wgmsim me --json`` schema; ``to_dict()`` adds

@@ -174,6 +174,18 @@ class SDEResult(ResultProtocol):
         return self.observables.get("log_negativity_stderr")
 
     @property
+    def linear_covariance(self) -> np.ndarray | None:
+        """The linearised reference covariance (``lyapunov["covariance"]``), shape (d, d);
+        ``None`` for an unstable system. The name every result gives its reference."""
+        return None if self.lyapunov is None else self.lyapunov["covariance"]
+
+    @property
+    def z(self) -> np.ndarray | None:
+        """Scores of the plain estimate against :attr:`linear_covariance`
+        (``lyapunov["z"]``), shape (d, d), as ``RingupResult.z``."""
+        return None if self.lyapunov is None else self.lyapunov["z"]
+
+    @property
     def n_units(self) -> int:
         """Statistical units (chunk x batch) with samples."""
         return int((self.unit_counts > 0).sum())
