@@ -2,27 +2,33 @@
 
 A result class is a frozen dataclass that inherits :class:`ResultProtocol` (declared with
 ``@dataclass(frozen=True, repr=False)`` so that the protocol's short ``__repr__`` is kept) and
-states, in four small hooks, what it is made of:
+declares its fields with :func:`simulator.resultfields.saved` (role, ``dims``, ``units``, how
+to rebuild the value): ``save``/``load``/``to_dict``/``to_xarray`` follow from the declaration,
+written once here (issue 19). Adding a field is one line, e.g.
+``escapes: dict | None = saved("outcome", default=None)``. What a class may still override:
 
-``_arrays() -> dict[str, ndarray]``
-    Every array needed to rebuild the result (stored bit for bit in ``NAME.npz``).
-``_meta() -> dict``
-    Everything else needed to rebuild it, JSON-able (stored in ``NAME.json``).
-``_from_saved(meta, arrays) -> Self`` (classmethod)
-    The inverse of the two above.
+``_arrays()``, ``_meta()``, ``_from_saved(meta, arrays)``
+    Generated from the fields (``NAME.npz`` holds every array bit for bit, ``NAME.json`` the
+    rest); a class overrides them only to add readable copies.
+``_upgrade(meta, arrays)`` (classmethod)
+    An older layout of this wgmsim's files in the declared one (renamed or moved entries).
+``_complete(values)`` (classmethod)
+    Fields declared ``saved(stored=False)`` rebuilt from the loaded ones.
 ``_legacy_format`` and ``_from_legacy(meta, arrays)`` (optional)
     Files an earlier wgmsim wrote before this protocol (no ``type`` entry), read by the same
     :meth:`ResultProtocol.load` (one read, one checksum check).
-``_xarray_vars() -> dict[str, (dims, ndarray)]``, ``_xarray_coords() -> dict``
-    The arrays with named dimensions (``mode_i``, ``mode_j``, ``time``, ``detuning``, ``pair``,
-    ...); defaults cover ``covariance``-like arrays.
+``_xarray_vars()``, ``_xarray_coords()``, ``_grid_dims()``
+    The arrays with named dimensions: by default every field declared with ``dims`` (``"..."``
+    in ``dims`` stands for the grid axes, :meth:`ResultProtocol._grid_dims`), a dict of arrays
+    stacked along its last dimension with the keys as labels (``pair``, ``direction``).
 ``_xarray_attrs() -> dict[str, dict]``
-    Attributes of each variable and coordinate, ``units`` above all; the default covers the
-    names the results share (:data:`XARRAY_UNITS`).
+    Attributes of each variable and coordinate, ``units`` above all: the declared ``units``
+    and the names the results share (:data:`XARRAY_UNITS`).
 ``_summary() -> dict[str, object]``
     A handful of scalars for ``__repr__`` and ``_repr_html_``.
 ``_record() -> dict``
-    The class's JSON record (``to_dict`` adds ``provenance`` and makes it JSON-safe).
+    The class's JSON record (``to_dict`` adds ``provenance`` and makes it JSON-safe); by
+    default every stored field under its name.
 
 and gets:
 
@@ -55,14 +61,13 @@ Results of one stationary point also give ``to_estimate()`` (an
 :class:`~simulator.estimate.Estimate` for :func:`simulator.compare.compare`) and Gaussian ones
 ``covariance_xxpp(hbar=2)``; those are methods of the classes, not of the mixin.
 
-Adopting the protocol (e.g. ``SDEResult``): inherit ``ResultProtocol``, declare
-``repr=False`` in the dataclass decorator, set ``_file_name``, write ``_arrays``, ``_meta`` and
-``_from_saved`` (nested results: prefix their arrays, ``"lyapunov.A"``, and nest their ``_meta``),
-and name the dimensions in ``_xarray_vars``. A class with its own ``__post_init__`` calls
-``super().__post_init__()`` to be stamped (otherwise ``provenance`` is stamped when first read).
+Adopting the protocol: inherit ``ResultProtocol``, declare ``repr=False`` in the dataclass
+decorator, set ``_file_name`` and declare the fields with ``saved``. A class with its own
+``__post_init__`` calls ``super().__post_init__()`` to be stamped (otherwise ``provenance`` is
+stamped when first read).
 
-This module sits in the bottom layer (it imports only :mod:`simulator.resultio` and
-:mod:`simulator.jsonio`), so that every engine's results can inherit it.
+This module sits in the bottom layer (it imports only :mod:`simulator.resultio`,
+:mod:`simulator.resultfields` and :mod:`simulator.jsonio`), so that every engine's results can inherit it.
 """
 
 from __future__ import annotations
