@@ -143,6 +143,8 @@ def _result_types() -> dict[str, type]:
 
 
 _NESTED_RESULT = NestedResult(_result_types)
+#: Dimensions the engines' datasets share in a validation's ``to_xarray``.
+_SHARED_DIMS = ("mode", "mode_i", "mode_j")
 
 
 def _validate_options(record: dict[str, Any]) -> ValidateOptions:
@@ -265,36 +267,23 @@ class ValidationResult(ResultProtocol):
         out["seeds"] = None if self.sde is None else self.sde.seeds
         return out
 
+    def _nested(self, part: str, rename: Any) -> dict[str, Any]:
+        """The engines' ``part`` (``"_xarray_vars"``, ...) under ``ENGINE_name``; the
+        quadrature dimensions shared."""
+        return {(k if k in _SHARED_DIMS and part != "_xarray_vars" else f"{name}_{k}"):
+                rename(name, v)
+                for name in self._NESTED if getattr(self, name) is not None
+                for k, v in getattr(getattr(self, name), part)().items()}
+
     def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], Any]]:
-        shared = ("mode", "mode_i", "mode_j")
-        out = {}
-        for name in self._NESTED:
-            sub = getattr(self, name)
-            if sub is not None:
-                for k, (dims, v) in sub._xarray_vars().items():
-                    out[f"{name}_{k}"] = (tuple(d if d in shared else f"{name}_{d}"
-                                                for d in dims), v)
-        return out
+        return self._nested("_xarray_vars", lambda name, dv: (
+            tuple(d if d in _SHARED_DIMS else f"{name}_{d}" for d in dv[0]), dv[1]))
 
     def _xarray_coords(self) -> dict[str, Any]:
-        shared = ("mode", "mode_i", "mode_j")
-        out = {}
-        for name in self._NESTED:
-            sub = getattr(self, name)
-            if sub is not None:
-                for k, v in sub._xarray_coords().items():
-                    out[k if k in shared else f"{name}_{k}"] = v
-        return out
+        return self._nested("_xarray_coords", lambda name, v: v)
 
     def _xarray_attrs(self) -> dict[str, dict[str, Any]]:
-        shared = ("mode", "mode_i", "mode_j")
-        out = {}
-        for name in self._NESTED:
-            sub = getattr(self, name)
-            if sub is not None:
-                for k, v in sub._xarray_attrs().items():
-                    out[k if k in shared else f"{name}_{k}"] = v
-        return out
+        return self._nested("_xarray_attrs", lambda name, v: v)
 
     def _summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {"stable": self.lyapunov.stable}

@@ -354,47 +354,21 @@ class SDEResult(ResultProtocol):
 
     @classmethod
     def _from_legacy(cls, meta: dict[str, Any], data: dict[str, np.ndarray]) -> "SDEResult":
-        params = None if meta["params"] is None else Params.from_dict(meta["params"])
-        obs_keys = tuple(f"{n}{s}" for n in ("log_negativity", "steering") for s in
-                         ("", "_stderr", "_raw", "_raw_stderr", "_below_resolution"))
-        nan = lambda v: np.nan if v is None else v  # noqa: E731
-        arr = lambda v: np.array(v if v is None else _nan_list(v), dtype=float)  # noqa: E731
-        lyap = meta["lyapunov"]
+        """A format-2 folder (module docstring): its arrays as JSON lists and the E_N and
+        steering entries at the top level, moved to where the declared fields have them."""
+        arr = lambda v: np.array(_nan_list(v), dtype=float)  # noqa: E731
+        arrays = {**data, **{k: arr(meta.pop(k)) for k in
+                             ("fixed_point", "mean", "mean_stderr", "covariance",
+                              "covariance_stderr")}}
+        lyap = meta.get("lyapunov")
         if lyap is not None:
-            lyap = dict(lyap)
-            for k in ("covariance", "z"):
-                lyap[k] = arr(lyap[k])
-        return cls(
-            params=params,
-            options=SDEOptions.from_dict(meta["options"]),
-            seed=meta["seed"],
-            seeds=meta["seeds"],
-            schedule=meta["schedule"],
-            fixed_point=arr(meta["fixed_point"]),
-            mean=arr(meta["mean"]),
-            mean_stderr=arr(meta["mean_stderr"]),
-            covariance=arr(meta["covariance"]),
-            covariance_stderr=arr(meta["covariance_stderr"]),
-            observables={k: {kk: nan(vv) for kk, vv in meta[k].items()}
-                         for k in obs_keys if k in meta},
-            lyapunov=lyap,
-            diverged=int(meta["diverged"]),
-            unit_s1=data["unit_s1"], unit_s2=data["unit_s2"], unit_counts=data["unit_counts"],
-            chunk_seconds=data["chunk_seconds"],
-            timing=meta["timing"],
-            versions=meta["versions"],
-            status=meta["status"],
-            message=meta["message"],
-            error_check=meta["error_check"],
-            trajectories=data.get("trajectories"),
-            trajectory_times=data.get("trajectory_times"),
-            flags=tuple(meta["flags"]),
-            stderr_t_factor=float(meta["stderr_t_factor"]),
-            uncertainty=meta["uncertainty"],
-            timestamp=meta["timestamp"],
-            shift=_shift_from_record(meta.get("shift")),
-        )
-
+            meta["lyapunov"] = {k: v for k, v in lyap.items() if k not in ("covariance", "z")}
+            arrays.update({f"lyapunov.{k}": arr(lyap[k]) for k in ("covariance", "z")})
+        meta["observables"] = {k: meta.pop(k) for k in [
+            f"{n}{s}" for n in ("log_negativity", "steering")
+            for s in ("", "_stderr", "_raw", "_raw_stderr", "_below_resolution")] if k in meta}
+        meta.pop("plain", None)  # format 2 had no plain estimate
+        return cls._from_saved(meta, arrays)
 
 def _unclipped_estimates(obs: dict[str, Any]) -> dict[str, Any]:
     """The unclipped E_N / steering of ``obs`` and the keys below resolution (issue 13)."""
