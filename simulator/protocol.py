@@ -408,8 +408,9 @@ class ResultProtocol:
     def _xarray_attrs(self) -> dict[str, dict[str, Any]]:
         out = {k: {"units": u} for k, u in XARRAY_UNITS.items()}
         for name, spec in saved_fields(type(self)):
-            if spec.units is not None:
-                out[name] = {"units": spec.units}
+            value = getattr(self, name)
+            if spec.units is not None and spec.dims is not None and value is not None:
+                out.update({k: {"units": spec.units} for k in _stacked(name, value, ())})
         return out
 
     def _summary(self) -> dict[str, Any]:

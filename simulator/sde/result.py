@@ -1,10 +1,12 @@
 """The result of an SDE ensemble run, and its storage format.
 
 :class:`SDEResult` follows the result protocol (:mod:`simulator.protocol`): ``save(DIR)`` writes
-``DIR/result.npz`` (every array bit for bit: ``fixed_point``, ``mean``, ``covariance`` and their
-errors, the unit sums, ``chunk_seconds``, kept trajectories, ``lyapunov.covariance`` and
-``lyapunov.z``) and ``DIR/result.json`` (type, format, provenance, every other field, SHA-256
-checksum over both); ``load`` also reads the folders written before the protocol (format 2,
+``DIR/result.npz`` (every array and numpy scalar bit for bit, by the declared fields of
+:mod:`simulator.resultfields`: ``fixed_point``, ``mean``, ``covariance`` and their errors, the
+unit sums, ``chunk_seconds``, kept trajectories, ``lyapunov.covariance``, ``lyapunov.z``, the
+shift's and the plain estimate's arrays) and ``DIR/result.json`` (type, format, provenance, every
+other field, readable copies of the covariance and its error, SHA-256 checksum over both);
+``load`` also reads the folders written before the protocol (format 2,
 described below); ``to_dict()`` is the JSON record of the format-2 ``result.json`` plus
 ``provenance``; ``to_xarray()`` names the dimensions ``mode``, ``mode_i``, ``mode_j``, ``unit``,
 ``chunk``, ``sample_time``, ``trajectory``; ``to_estimate()`` feeds :func:`simulator.compare.compare`.
