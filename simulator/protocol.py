@@ -67,7 +67,8 @@ decorator, set ``_file_name`` and declare the fields with ``saved``. A class wit
 stamped when first read).
 
 This module sits in the bottom layer (it imports only :mod:`simulator.resultio`,
-:mod:`simulator.resultfields` and :mod:`simulator.jsonio`), so that every engine's results can inherit it.
+:mod:`simulator.resultfields` and :mod:`simulator.jsonio`), so that every engine's results can
+inherit it.
 """
 
 from __future__ import annotations
@@ -89,8 +90,8 @@ from .jsonio import to_jsonable
 from .resultfields import ABSENT, ROLES, decode_value, encode_value, join, saved_fields, split
 from .resultio import read_result, versions, write_result
 
-__all__ = ["ResultProtocol", "NestedResult", "FORMAT_VERSION", "require_xarray", "QUADRATURE_DIMS",
-           "XARRAY_UNITS", "COMPLEX_DIM", "complex_values", "netcdf_safe"]
+__all__ = ["ResultProtocol", "NestedResult", "FORMAT_VERSION", "require_xarray",
+           "QUADRATURE_DIMS", "XARRAY_UNITS", "COMPLEX_DIM", "complex_values", "netcdf_safe"]
 
 #: Version of the folder layout written by :meth:`ResultProtocol.save`.
 FORMAT_VERSION = 1
