@@ -99,21 +99,15 @@ FORMAT_VERSION = 1
 QUADRATURE_DIMS = ("mode_i", "mode_j")
 #: Trailing dimension holding the real and imaginary parts of a complex array in ``to_xarray``.
 COMPLEX_DIM = "complex"
-#: Units of the variable and coordinate names the results share (``to_xarray``): quadrature
-#: moments are dimensionless (vacuum variance 1/2); the engines' rates are in units of
-#: ``omega_m`` and their times in units of ``1/omega_m`` (:mod:`simulator.conventions`).
+#: Units of the variable and coordinate names that no declared field gives (``to_xarray``; a
+#: field's own are declared with it, :func:`simulator.resultfields.saved`): quadrature moments
+#: are dimensionless (vacuum variance 1/2), times in units of ``1/omega_m``
+#: (:mod:`simulator.conventions`).
 XARRAY_UNITS: dict[str, str] = {
-    **dict.fromkeys(("covariance", "covariance_stderr", "linear_covariance",
-                     "lyapunov_covariance", "linear", "mean", "mean_stderr", "fixed_point",
-                     "mean_field", "unit_s1", "unit_s2", "unit_counts", "z", "trajectories",
-                     "log_negativity", "log_negativity_stderr", "steering", "phonon_number",
-                     "transmission", "photon_number_r", "photon_number_l", "residual",
-                     "stable", "state", "states", "normal_mode_state", "plain_mean",
-                     "plain_mean_stderr", "plain_covariance", "plain_covariance_stderr"), "1"),
-    **dict.fromkeys(("A", "D", "eigenvalues", "coupling_r", "coupling_l",
-                     "max_real_eigenvalue"), "omega_m"),
-    **dict.fromkeys(("time", "sample_time", "trajectory_times"), "1/omega_m"),
-    "chunk_seconds": "s",
+    **dict.fromkeys(("covariance", "mean", "lyapunov_covariance", "plain_mean",
+                     "plain_mean_stderr", "plain_covariance", "plain_covariance_stderr",
+                     "states"), "1"),
+    **dict.fromkeys(("time", "sample_time"), "1/omega_m"),
 }
 
 
