@@ -139,6 +139,9 @@ def split(value: Any, key: str) -> tuple[Any, dict[str, np.ndarray]]:
         arrays: dict[str, np.ndarray] = {}
         for k, v in value.items():
             m, a = split(v, f"{key}.{k}")
+            if a and "." in str(k):
+                raise ValueError(f"split: key {k!r} of {key!r} holds arrays and has a '.', "
+                                 "which the saved paths use as separator")
             arrays.update(a)
             if m is not ABSENT:
                 meta[k] = m

@@ -65,6 +65,8 @@ def test_split_and_join_are_inverse():
     assert back["b"]["e"] == np.inf and back["f"] is None and back["g"] == [1, 2]
     np.testing.assert_array_equal(back["a"], value["a"])
     assert join(ABSENT, {}, "k") is ABSENT
+    with pytest.raises(ValueError, match="key 'x.y' of 'k' holds arrays"):
+        split({"x.y": np.zeros(2)}, "k")
 
 
 def test_every_kind_of_value_round_trips_bit_for_bit(tmp_path):
