@@ -101,13 +101,11 @@ QUADRATURE_DIMS = ("mode_i", "mode_j")
 COMPLEX_DIM = "complex"
 #: Units of the variable and coordinate names that no declared field gives (``to_xarray``; a
 #: field's own are declared with it, :func:`simulator.resultfields.saved`): quadrature moments
-#: are dimensionless (vacuum variance 1/2), times in units of ``1/omega_m``
-#: (:mod:`simulator.conventions`).
+#: are dimensionless (vacuum variance 1/2).
 XARRAY_UNITS: dict[str, str] = {
     **dict.fromkeys(("covariance", "mean", "lyapunov_covariance", "plain_mean",
                      "plain_mean_stderr", "plain_covariance", "plain_covariance_stderr",
                      "states"), "1"),
-    **dict.fromkeys(("time", "sample_time"), "1/omega_m"),
 }
 
 
@@ -388,12 +386,17 @@ class ResultProtocol:
         return tuple(f"axis_{k}" for k in range(len(shape)))
 
     def _xarray_coords(self) -> dict[str, Any]:
-        """``mode_i``, ``mode_j`` and the labels of every stacked dict (``pair``, ...)."""
+        """``mode``, ``mode_i``, ``mode_j`` (the covariance's width), the fields declared as
+        coordinates (``coord``) and the labels of every stacked dict (``pair``, ...)."""
         from .conventions import QUADRATURES
 
-        out: dict[str, Any] = {"mode_i": list(QUADRATURES), "mode_j": list(QUADRATURES)}
+        d = np.shape(getattr(self, "covariance", None))[-1:] or (6,)
+        names = list(QUADRATURES) if d[0] == 6 else [f"x{k}" for k in range(d[0])]
+        out: dict[str, Any] = {"mode": names, "mode_i": names, "mode_j": names}
         for name, spec in saved_fields(type(self)):
             value = getattr(self, name)
+            if spec.coord is not None and value is not None:
+                out[spec.coord] = np.asarray(value)
             if spec.dims is not None and isinstance(value, dict) and value:
                 inner = next(iter(value.values()))
                 out[self._dims(spec.dims)[-1]] = list(inner if isinstance(inner, dict)
@@ -406,6 +409,8 @@ class ResultProtocol:
             value = getattr(self, name)
             if spec.units is not None and spec.dims is not None and value is not None:
                 out.update({k: {"units": spec.units} for k in _stacked(name, value, ())})
+            if spec.units is not None and spec.coord is not None:
+                out[spec.coord] = {"units": spec.units}
         return out
 
     def _summary(self) -> dict[str, Any]:

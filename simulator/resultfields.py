@@ -61,11 +61,12 @@ class Saved:
     decode: Callable[[Any], Any] | None = None
     codec: Any = None
     stored: bool = True
+    coord: str | None = None
 
 
 def saved(role: str = "record", *, dims: tuple[str, ...] | None = None, units: str | None = None,
           key: str | None = None, decode: Callable[[Any], Any] | None = None, codec: Any = None,
-          stored: bool = True, **field_kwargs: Any) -> Any:
+          stored: bool = True, coord: str | None = None, **field_kwargs: Any) -> Any:
     """A dataclass ``field`` of a result with its saving rule in ``metadata["saved"]``.
 
     Parameters
@@ -85,12 +86,15 @@ def saved(role: str = "record", *, dims: tuple[str, ...] | None = None, units: s
         ``encode(value, key) -> (json, arrays)`` and ``decode(meta, arrays, key)``.
     stored : bool
         ``False`` for a field rebuilt from the others on load (``_complete``).
+    coord : str, optional
+        The ``to_xarray`` coordinate this field's values give (``t`` gives ``time``).
     **field_kwargs
         Passed to :func:`dataclasses.field` (``default``, ``default_factory``, ``repr``).
     """
     if role not in ROLES:
         raise ValueError(f"saved: role {role!r} is not one of {ROLES}")
-    spec = Saved(role, None if dims is None else tuple(dims), units, key, decode, codec, stored)
+    spec = Saved(role, None if dims is None else tuple(dims), units, key, decode, codec, stored,
+                 coord)
     return dataclasses.field(metadata={"saved": spec}, **field_kwargs)
 
 

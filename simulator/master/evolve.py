@@ -133,7 +133,7 @@ class MasterTrajectory(ResultProtocol):
 
     params: Params = saved("input", decode=Params)
     options: EvolveOptions = saved("input", decode=EvolveOptions)
-    t: np.ndarray = saved("input", units="1/omega_m")
+    t: np.ndarray = saved("input", coord="time", units="1/omega_m")
     covariance: np.ndarray = saved("value", dims=("time",) + QUADRATURE_DIMS, units="1")
     mean: np.ndarray = saved("value", dims=("time", "mode_i"), units="1")
     cutoffs: tuple[int, ...] = saved("record", decode=tuple)
@@ -228,9 +228,6 @@ class MasterTrajectory(ResultProtocol):
         if self.states is not None:
             out["states"] = (("time", "ket", "bra"), np.stack([s.full() for s in self.states]))
         return out
-
-    def _xarray_coords(self) -> dict[str, Any]:
-        return {**super()._xarray_coords(), "time": self.t}
 
     def _summary(self) -> dict[str, Any]:
         out = {"n_t": len(self.t), "t_max": float(self.t[-1]), "cutoffs": tuple(self.cutoffs),

@@ -158,7 +158,7 @@ class SDEResult(ResultProtocol):
     error_check: dict[str, float] | None = saved("error", default=None)
     trajectories: np.ndarray | None = saved("record", dims=("sample_time", "trajectory", "mode"),
                                             units="1", default=None, repr=False)
-    trajectory_times: np.ndarray | None = saved("record", dims=("sample_time",),
+    trajectory_times: np.ndarray | None = saved("record", coord="sample_time",
                                                 units="1/omega_m", default=None, repr=False)
     flags: tuple[str, ...] = saved("outcome", default=(), decode=tuple)
     stderr_t_factor: float = saved("record", default=1.0)
@@ -325,14 +325,6 @@ class SDEResult(ResultProtocol):
         for k in _PLAIN_ARRAYS if self.plain is not None else ():
             out[f"plain_{k}"] = (("mode",) if k.startswith("mean") else QUADRATURE_DIMS,
                                  np.asarray(self.plain[k]))
-        return out
-
-    def _xarray_coords(self) -> dict[str, Any]:
-        d = len(self.mean)
-        names = list(QUADRATURES) if d == 6 else [f"x{k}" for k in range(d)]
-        out: dict[str, Any] = {"mode": names, "mode_i": names, "mode_j": names}
-        if self.trajectory_times is not None:
-            out["sample_time"] = np.asarray(self.trajectory_times)
         return out
 
     def _xarray_attrs(self) -> dict[str, dict[str, Any]]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..conventions import QUADRATURES, covariance_xxpp as _covariance_xxpp
+from ..conventions import covariance_xxpp as _covariance_xxpp
 from ..observables import log_negativity
 from ..params import Params
 from ..protocol import ResultProtocol
@@ -80,7 +80,7 @@ class RingupResult(ResultProtocol):
     seed: int = saved("input")
     seeds: list[dict[str, Any]] = saved("input")
     schedule: dict[str, Any] = saved("record")
-    t: np.ndarray = saved("input", units="1/omega_m")
+    t: np.ndarray = saved("input", coord="time", units="1/omega_m")
     mean_field: np.ndarray = saved("reference", dims=("time", "mode"), units="1")
     mean: np.ndarray = saved("value", dims=("time", "mode"), units="1")
     mean_stderr: np.ndarray = saved("error", dims=("time", "mode"), units="1")
@@ -198,14 +198,6 @@ class RingupResult(ResultProtocol):
         stamp.update(versions=meta.get("versions") or {}, timestamp=meta.get("timestamp"))
         object.__setattr__(out, "_stamp", {k: stamp[k] for k in
                                            ("versions", "timestamp", "platform")})
-        return out
-
-    def _xarray_coords(self) -> dict[str, Any]:
-        d = self.covariance.shape[-1]
-        names = list(QUADRATURES) if d == 6 else [f"x{k}" for k in range(d)]
-        out = {"time": np.asarray(self.t), "mode": names, "mode_i": names, "mode_j": names}
-        if self.observables:
-            out["pair"] = list(next(iter(self.observables.values())))
         return out
 
     def _summary(self) -> dict[str, Any]:
