@@ -8,7 +8,7 @@ leading axes so that a sweep is one vectorised call; dimensionless units (``omeg
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -30,7 +30,8 @@ from .conventions import covariance_xxpp as _covariance_xxpp
 from .estimate import Estimate, summary_scalars
 from .observables import summary, unphysical_message
 from .params import Params
-from .protocol import ResultProtocol
+from .protocol import QUADRATURE_DIMS, ResultProtocol
+from .resultfields import saved
 
 __all__ = [
     "solve_lyapunov",
@@ -326,18 +327,18 @@ class LyapunovResult(ResultProtocol):
         Why the status is not ``"ok"`` (empty if it is).
     """
 
-    params: Params
-    rates: Rates
-    mean_field: MeanField
-    A: np.ndarray
-    D: np.ndarray
-    eigenvalues: np.ndarray
-    stable: bool
-    covariance: np.ndarray | None
-    residual: float | None
-    observables: dict[str, Any] = field(default_factory=dict)
-    status: str = "ok"
-    message: str = ""
+    params: Params = saved("input", decode=Params)
+    rates: Rates = saved(stored=False)
+    mean_field: MeanField = saved(stored=False)
+    A: np.ndarray = saved("record", dims=QUADRATURE_DIMS, units="omega_m")
+    D: np.ndarray = saved("record", dims=QUADRATURE_DIMS, units="omega_m")
+    eigenvalues: np.ndarray = saved("record", dims=("eigenvalue",), units="omega_m")
+    stable: bool = saved("outcome")
+    covariance: np.ndarray | None = saved("value", dims=QUADRATURE_DIMS, units="1")
+    residual: float | None = saved("error")
+    observables: dict[str, Any] = saved("value", default_factory=dict)
+    status: str = saved("outcome", default="ok")
+    message: str = saved("outcome", default="")
 
     @property
     def slowest_rate(self) -> float:
@@ -400,30 +401,10 @@ class LyapunovResult(ResultProtocol):
     # ---- result protocol (simulator.protocol) -------------------------------------------------
     _file_name = "lyapunov"
 
-    def _arrays(self) -> dict[str, np.ndarray]:
-        out = {"A": self.A, "D": self.D, "eigenvalues": self.eigenvalues}
-        if self.covariance is not None:
-            out["covariance"] = self.covariance
-        return out
-
-    def _meta(self) -> dict[str, Any]:
-        meta = {"params": self.params.to_dict(), "stable": self.stable,
-                "residual": self.residual, "observables": self.observables}
-        meta["status"], meta["message"] = self.status, self.message
-        return meta
-
     @classmethod
-    def _from_saved(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "LyapunovResult":
-        params = Params.from_dict(meta["params"])
-        rates = Rates.from_params(params)
-        return cls(params, rates, mean_field(rates), arrays["A"], arrays["D"],
-                   arrays["eigenvalues"], bool(meta["stable"]), arrays.get("covariance"),
-                   meta["residual"], meta["observables"], status=meta["status"],
-                   message=meta["message"])
-
-    def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
-        return {k: (("eigenvalue",) if k == "eigenvalues" else ("mode_i", "mode_j"), v)
-                for k, v in self._arrays().items()}
+    def _complete(cls, values: dict[str, Any]) -> dict[str, Any]:
+        rates = Rates.from_params(values["params"])
+        return {**values, "rates": rates, "mean_field": mean_field(rates)}
 
     def _summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {"stable": self.stable}

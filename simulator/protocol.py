@@ -2,27 +2,33 @@
 
 A result class is a frozen dataclass that inherits :class:`ResultProtocol` (declared with
 ``@dataclass(frozen=True, repr=False)`` so that the protocol's short ``__repr__`` is kept) and
-states, in four small hooks, what it is made of:
+declares its fields with :func:`simulator.resultfields.saved` (role, ``dims``, ``units``, how
+to rebuild the value): ``save``/``load``/``to_dict``/``to_xarray`` follow from the declaration,
+written once here (issue 19). Adding a field is one line, e.g.
+``escapes: dict | None = saved("outcome", default=None)``. What a class may still override:
 
-``_arrays() -> dict[str, ndarray]``
-    Every array needed to rebuild the result (stored bit for bit in ``NAME.npz``).
-``_meta() -> dict``
-    Everything else needed to rebuild it, JSON-able (stored in ``NAME.json``).
-``_from_saved(meta, arrays) -> Self`` (classmethod)
-    The inverse of the two above.
+``_arrays()``, ``_meta()``, ``_from_saved(meta, arrays)``
+    Generated from the fields (``NAME.npz`` holds every array bit for bit, ``NAME.json`` the
+    rest); a class overrides them only to add readable copies.
+``_upgrade(meta, arrays)`` (classmethod)
+    An older layout of this wgmsim's files in the declared one (renamed or moved entries).
+``_complete(values)`` (classmethod)
+    Fields declared ``saved(stored=False)`` rebuilt from the loaded ones.
 ``_legacy_format`` and ``_from_legacy(meta, arrays)`` (optional)
     Files an earlier wgmsim wrote before this protocol (no ``type`` entry), read by the same
     :meth:`ResultProtocol.load` (one read, one checksum check).
-``_xarray_vars() -> dict[str, (dims, ndarray)]``, ``_xarray_coords() -> dict``
-    The arrays with named dimensions (``mode_i``, ``mode_j``, ``time``, ``detuning``, ``pair``,
-    ...); defaults cover ``covariance``-like arrays.
+``_xarray_vars()``, ``_xarray_coords()``, ``_grid_dims()``
+    The arrays with named dimensions: by default every field declared with ``dims`` (``"..."``
+    in ``dims`` stands for the grid axes, :meth:`ResultProtocol._grid_dims`), a dict of arrays
+    stacked along its last dimension with the keys as labels (``pair``, ``direction``).
 ``_xarray_attrs() -> dict[str, dict]``
-    Attributes of each variable and coordinate, ``units`` above all; the default covers the
-    names the results share (:data:`XARRAY_UNITS`).
+    Attributes of each variable and coordinate, ``units`` above all: the declared ``units``
+    and the names the results share (:data:`XARRAY_UNITS`).
 ``_summary() -> dict[str, object]``
     A handful of scalars for ``__repr__`` and ``_repr_html_``.
 ``_record() -> dict``
-    The class's JSON record (``to_dict`` adds ``provenance`` and makes it JSON-safe).
+    The class's JSON record (``to_dict`` adds ``provenance`` and makes it JSON-safe); by
+    default every stored field under its name.
 
 and gets:
 
@@ -55,18 +61,19 @@ Results of one stationary point also give ``to_estimate()`` (an
 :class:`~simulator.estimate.Estimate` for :func:`simulator.compare.compare`) and Gaussian ones
 ``covariance_xxpp(hbar=2)``; those are methods of the classes, not of the mixin.
 
-Adopting the protocol (e.g. ``SDEResult``): inherit ``ResultProtocol``, declare
-``repr=False`` in the dataclass decorator, set ``_file_name``, write ``_arrays``, ``_meta`` and
-``_from_saved`` (nested results: prefix their arrays, ``"lyapunov.A"``, and nest their ``_meta``),
-and name the dimensions in ``_xarray_vars``. A class with its own ``__post_init__`` calls
-``super().__post_init__()`` to be stamped (otherwise ``provenance`` is stamped when first read).
+Adopting the protocol: inherit ``ResultProtocol``, declare ``repr=False`` in the dataclass
+decorator, set ``_file_name`` and declare the fields with ``saved``. A class with its own
+``__post_init__`` calls ``super().__post_init__()`` to be stamped (otherwise ``provenance`` is
+stamped when first read).
 
-This module sits in the bottom layer (it imports only :mod:`simulator.resultio` and
-:mod:`simulator.jsonio`), so that every engine's results can inherit it.
+This module sits in the bottom layer (it imports only :mod:`simulator.resultio`,
+:mod:`simulator.resultfields` and :mod:`simulator.jsonio`), so that every engine's results can
+inherit it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import functools
 import html
@@ -74,16 +81,17 @@ import json
 import platform
 import re
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
 from .errors import ResultFileError
 from .jsonio import to_jsonable
+from .resultfields import ABSENT, ROLES, decode_value, encode_value, join, saved_fields, split
 from .resultio import read_result, versions, write_result
 
-__all__ = ["ResultProtocol", "FORMAT_VERSION", "require_xarray", "QUADRATURE_DIMS",
-           "XARRAY_UNITS", "COMPLEX_DIM", "complex_values", "netcdf_safe"]
+__all__ = ["ResultProtocol", "NestedResult", "FORMAT_VERSION", "require_xarray",
+           "QUADRATURE_DIMS", "XARRAY_UNITS", "COMPLEX_DIM", "complex_values", "netcdf_safe"]
 
 #: Version of the folder layout written by :meth:`ResultProtocol.save`.
 FORMAT_VERSION = 1
@@ -91,21 +99,13 @@ FORMAT_VERSION = 1
 QUADRATURE_DIMS = ("mode_i", "mode_j")
 #: Trailing dimension holding the real and imaginary parts of a complex array in ``to_xarray``.
 COMPLEX_DIM = "complex"
-#: Units of the variable and coordinate names the results share (``to_xarray``): quadrature
-#: moments are dimensionless (vacuum variance 1/2); the engines' rates are in units of
-#: ``omega_m`` and their times in units of ``1/omega_m`` (:mod:`simulator.conventions`).
+#: Units of the variable and coordinate names that no declared field gives (``to_xarray``; a
+#: field's own are declared with it, :func:`simulator.resultfields.saved`): quadrature moments
+#: are dimensionless (vacuum variance 1/2).
 XARRAY_UNITS: dict[str, str] = {
-    **dict.fromkeys(("covariance", "covariance_stderr", "linear_covariance",
-                     "lyapunov_covariance", "linear", "mean", "mean_stderr", "fixed_point",
-                     "mean_field", "unit_s1", "unit_s2", "unit_counts", "z", "trajectories",
-                     "log_negativity", "log_negativity_stderr", "steering", "phonon_number",
-                     "transmission", "photon_number_r", "photon_number_l", "residual",
-                     "stable", "state", "states", "normal_mode_state", "plain_mean",
-                     "plain_mean_stderr", "plain_covariance", "plain_covariance_stderr"), "1"),
-    **dict.fromkeys(("A", "D", "eigenvalues", "coupling_r", "coupling_l",
-                     "max_real_eigenvalue"), "omega_m"),
-    **dict.fromkeys(("time", "sample_time", "trajectory_times"), "1/omega_m"),
-    "chunk_seconds": "s",
+    **dict.fromkeys(("covariance", "mean", "lyapunov_covariance", "plain_mean",
+                     "plain_mean_stderr", "plain_covariance", "plain_covariance_stderr",
+                     "states"), "1"),
 }
 
 
@@ -219,6 +219,58 @@ def _short(value: Any) -> str:
     return str(value)
 
 
+def _required(cls: type, name: str) -> bool:
+    f = cls.__dataclass_fields__[name]
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+
+
+def _stacked(name: str, value: Any, dims: tuple[str, ...]
+             ) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+    """``{name: (dims, array)}``; a dict of arrays stacked along ``dims[-1]``, a dict of dicts one
+    variable per outer key."""
+    if not isinstance(value, dict):
+        return {name: (dims, np.asarray(value))}
+    if value and isinstance(next(iter(value.values())), dict):
+        return {k: v for key, inner in value.items() for k, v in _stacked(key, inner, dims).items()}
+    if not value:
+        return {}
+    return {name: (dims, np.stack([np.asarray(v) for v in value.values()], axis=-1))}
+
+
+def _restamped(result: "ResultProtocol", provenance: dict[str, Any] | None) -> "ResultProtocol":
+    """``result`` with the versions, timestamp and platform of a saved ``provenance``."""
+    prov = provenance or {}
+    object.__setattr__(result, "_stamp", {k: prov.get(k) for k in
+                                          ("versions", "timestamp", "platform")})
+    return result
+
+
+class NestedResult:
+    """How a field holding another result of any protocol type (or ``None``) is saved
+    (:func:`simulator.resultfields.saved`'s ``codec``): ``{"type", "meta", "provenance"}``
+    under the key, its arrays under ``key.``; ``types()`` maps type names to classes (called
+    when loading, so that an optional engine is imported only then)."""
+
+    def __init__(self, types: Callable[[], dict[str, type]]) -> None:
+        self.types = types
+
+    def encode(self, value: "ResultProtocol | None", key: str
+               ) -> tuple[dict[str, Any] | None, dict[str, np.ndarray]]:
+        if value is None:
+            return None, {}
+        return ({"type": type(value).__name__, "meta": value._meta(),
+                 "provenance": value.provenance},
+                {f"{key}.{k}": v for k, v in value._arrays().items()})
+
+    def decode(self, meta: Any, arrays: dict[str, np.ndarray], key: str) -> Any:
+        if not isinstance(meta, dict):  # None, or absent from a folder saved before it
+            return None
+        head = key + "."
+        sub = self.types()[meta["type"]]._from_saved(
+            meta["meta"], {k[len(head):]: v for k, v in arrays.items() if k.startswith(head)})
+        return _restamped(sub, meta["provenance"])
+
+
 class ResultProtocol:
     """Mixin giving a frozen result dataclass the common result protocol (module docstring)."""
 
@@ -228,16 +280,76 @@ class ResultProtocol:
     #: read by :meth:`_from_legacy`; ``None`` if there is no such format.
     _legacy_format: ClassVar[int | None] = None
 
-    # ---- hooks (override) ------------------------------------------------------------------
+    # ---- the declared fields (simulator.resultfields) ---------------------------------------
+    def _split_fields(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """``(meta, arrays)``: every stored field by its declared rule."""
+        meta: dict[str, Any] = {}
+        arrays: dict[str, np.ndarray] = {}
+        for name, spec in saved_fields(type(self)):
+            key, value = spec.key or name, getattr(self, name)
+            if spec.codec is not None:
+                m, a = spec.codec.encode(value, key)
+            elif isinstance(value, ResultProtocol):
+                m, a = value._meta(), {f"{key}.{k}": v for k, v in value._arrays().items()}
+            else:
+                m, a = split(encode_value(value), key)
+            arrays.update(a)
+            if m is not ABSENT:
+                meta[key] = to_jsonable(m)
+        return meta, arrays
+
     def _arrays(self) -> dict[str, np.ndarray]:
-        raise NotImplementedError
+        """Every array of the result (``NAME.npz``), by the declared fields."""
+        return self._split_fields()[1]
 
     def _meta(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """Everything else, JSON-able (``NAME.json``), by the declared fields."""
+        return self._split_fields()[0]
 
     @classmethod
     def _from_saved(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]):
-        raise NotImplementedError
+        """The result from :meth:`_meta` and :meth:`_arrays` (or an older layout that
+        :meth:`_upgrade` converts); a field in neither takes its default."""
+        meta, arrays = cls._upgrade(dict(meta), dict(arrays))
+        kwargs: dict[str, Any] = {}
+        for name, spec in saved_fields(cls):
+            key = spec.key or name
+            if spec.codec is not None:
+                value = spec.codec.decode(meta.get(key, ABSENT), arrays, key)
+            elif isinstance(spec.decode, type) and issubclass(spec.decode, ResultProtocol):
+                head = key + "."
+                value = ABSENT if meta.get(key) is None else spec.decode._from_saved(
+                    meta[key], {k[len(head):]: v for k, v in arrays.items() if k.startswith(head)})
+            else:
+                value = join(meta.get(key, ABSENT), arrays, key)
+                if value is not ABSENT:
+                    value = decode_value(spec.decode, value)
+            if value is not ABSENT:
+                kwargs[name] = value
+            elif _required(cls, name):  # a None that an older file left out
+                kwargs[name] = None
+        return cls(**cls._complete(kwargs))
+
+    @classmethod
+    def fields_by_role(cls) -> dict[str, tuple[str, ...]]:
+        """The stored fields of each role (:data:`simulator.resultfields.ROLES`): the run's
+        ``input``, its ``value`` s, their ``error`` s, the ``reference`` they are scored
+        against, the ``outcome`` and the ``record`` of how it went."""
+        return {role: tuple(n for n, spec in saved_fields(cls) if spec.role == role)
+                for role in ROLES}
+
+    # ---- hooks (override) ------------------------------------------------------------------
+    @classmethod
+    def _upgrade(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]
+                 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """An older wgmsim's file layout in the declared one (default: unchanged)."""
+        return meta, arrays
+
+    @classmethod
+    def _complete(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """The constructor's keywords from the loaded fields: fields declared
+        ``saved(stored=False)`` are rebuilt here (default: nothing to rebuild)."""
+        return values
 
     @classmethod
     def _from_legacy(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]):
@@ -254,29 +366,61 @@ class ResultProtocol:
                 "options": options, "seeds": getattr(self, "seeds", None)}
 
     def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
-        out = {}
-        for name, arr in self._arrays().items():
-            arr = np.asarray(arr)
-            if arr.shape[-2:] == (6, 6):
-                dims = tuple(f"{name}_axis{k}" for k in range(arr.ndim - 2)) + QUADRATURE_DIMS
-            else:
-                dims = tuple(f"{name}_axis{k}" for k in range(arr.ndim))
-            out[name] = (dims, arr)
+        """Every field declared with ``dims`` (a dict of arrays stacked along ``dims[-1]``)."""
+        out: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
+        for name, spec in saved_fields(type(self)):
+            value = getattr(self, name)
+            if spec.dims is not None and value is not None:
+                out.update(_stacked(name, value, self._dims(spec.dims)))
         return out
 
+    def _dims(self, dims: tuple[str, ...]) -> tuple[str, ...]:
+        """Declared ``dims`` with ``"..."`` replaced by the grid's axis names
+        (:meth:`_grid_dims`)."""
+        return tuple(d for name in dims
+                     for d in (self._grid_dims() if name == "..." else (name,)))
+
+    def _grid_dims(self) -> tuple[str, ...]:
+        """Names of the grid axes of a result over a parameter grid (``"..."`` in ``dims``)."""
+        shape = np.shape(getattr(self, "stable", ()))
+        return tuple(f"axis_{k}" for k in range(len(shape)))
+
     def _xarray_coords(self) -> dict[str, Any]:
+        """``mode``, ``mode_i``, ``mode_j`` (the covariance's width), the fields declared as
+        coordinates (``coord``) and the labels of every stacked dict (``pair``, ...)."""
         from .conventions import QUADRATURES
 
-        return {"mode_i": list(QUADRATURES), "mode_j": list(QUADRATURES)}
+        d = np.shape(getattr(self, "covariance", None))[-1:] or (6,)
+        names = list(QUADRATURES) if d[0] == 6 else [f"x{k}" for k in range(d[0])]
+        out: dict[str, Any] = {"mode": names, "mode_i": names, "mode_j": names}
+        for name, spec in saved_fields(type(self)):
+            value = getattr(self, name)
+            if spec.coord is not None and value is not None:
+                out[spec.coord] = np.asarray(value)
+            if spec.dims is not None and isinstance(value, dict) and value:
+                inner = next(iter(value.values()))
+                out[self._dims(spec.dims)[-1]] = list(inner if isinstance(inner, dict)
+                                                      else value)
+        return out
 
     def _xarray_attrs(self) -> dict[str, dict[str, Any]]:
-        return {k: {"units": u} for k, u in XARRAY_UNITS.items()}
+        out = {k: {"units": u} for k, u in XARRAY_UNITS.items()}
+        for name, spec in saved_fields(type(self)):
+            value = getattr(self, name)
+            if spec.units is not None and spec.dims is not None and value is not None:
+                out.update({k: {"units": spec.units} for k in _stacked(name, value, ())})
+            if spec.units is not None and spec.coord is not None:
+                out[spec.coord] = {"units": spec.units}
+        return out
 
     def _summary(self) -> dict[str, Any]:
         return {}
 
     def _record(self) -> dict[str, Any]:
-        return {**self._meta(), **self._arrays()}
+        """Every stored field under its name (nested results as their own record)."""
+        return {name: (value._record() if isinstance(value, ResultProtocol)
+                       else encode_value(value))
+                for name, value in ((n, getattr(self, n)) for n, _ in saved_fields(type(self)))}
 
     # ---- provenance ----------------------------------------------------------------------
     def __post_init__(self) -> None:
@@ -330,11 +474,7 @@ class ResultProtocol:
         if meta.get("format") != FORMAT_VERSION:
             raise ResultFileError(f"{path}: format {meta.get('format')!r}, this wgmsim reads "
                                   f"{FORMAT_VERSION}")
-        out = cls._from_saved(meta, arrays)
-        prov = meta.get("provenance") or {}
-        object.__setattr__(out, "_stamp", {k: prov.get(k) for k in
-                                           ("versions", "timestamp", "platform")})
-        return out
+        return _restamped(cls._from_saved(meta, arrays), meta.get("provenance"))
 
     def to_xarray(self):
         """The arrays as an ``xarray.Dataset`` with named dimensions; scalars and provenance in

@@ -35,6 +35,7 @@ from .model import nonlinear_tensors
 from .observables import log_negativity, log_negativity_raw, steering, steering_raw
 from .params import Params
 from .protocol import ResultProtocol
+from .resultfields import saved
 
 __all__ = ["nonlinear_tensors", "SecondOrderShift", "SecondOrderResult", "second_order",
            "KINDS"]
@@ -120,15 +121,15 @@ class SecondOrderResult(ResultProtocol):
     quantum, twa : SecondOrderShift
     """
 
-    params: Params
-    grid: dict[str, np.ndarray]
-    stable: np.ndarray
-    g0_over_Gamma: np.ndarray
-    covariance: np.ndarray
-    log_negativity: dict[str, np.ndarray]
-    steering: dict[str, np.ndarray]
-    quantum: SecondOrderShift
-    twa: SecondOrderShift
+    params: Params = saved("input", decode=Params)
+    grid: dict[str, np.ndarray] = saved("input")
+    stable: np.ndarray = saved("outcome")
+    g0_over_Gamma: np.ndarray = saved("input")
+    covariance: np.ndarray = saved("reference")
+    log_negativity: dict[str, np.ndarray] = saved("reference")
+    steering: dict[str, np.ndarray] = saved("reference")
+    quantum: SecondOrderShift = saved("value", decode=SecondOrderShift)
+    twa: SecondOrderShift = saved("value", decode=SecondOrderShift)
 
     _file_name = "second_order"
 
@@ -161,38 +162,6 @@ class SecondOrderResult(ResultProtocol):
                          "are the derivative along covariance_shift"}
 
     # ---- result protocol --------------------------------------------------------------------
-    def _arrays(self) -> dict[str, np.ndarray]:
-        out = {f"grid.{k}": np.asarray(v) for k, v in self.grid.items()}
-        out.update(stable=self.stable, g0_over_Gamma=self.g0_over_Gamma,
-                   covariance=self.covariance)
-        out.update({f"log_negativity.{k}": v for k, v in self.log_negativity.items()})
-        out.update({f"steering.{k}": v for k, v in self.steering.items()})
-        for kind in KINDS:
-            shift = getattr(self, kind)
-            for name in ("mean_shift", "third_cumulant", "covariance_shift"):
-                out[f"{kind}.{name}"] = getattr(shift, name)
-            for group in ("log_negativity_shift", "steering_shift"):
-                out.update({f"{kind}.{group}.{k}": v for k, v in getattr(shift, group).items()})
-        return {k: np.asarray(v) for k, v in out.items()}
-
-    def _meta(self) -> dict[str, Any]:
-        return {"params": self.params.to_dict(), "grid": list(self.grid)}
-
-    @classmethod
-    def _from_saved(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]
-                    ) -> "SecondOrderResult":
-        def group(prefix: str) -> dict[str, np.ndarray]:
-            return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
-
-        shifts = {kind: SecondOrderShift(
-            arrays[f"{kind}.mean_shift"], arrays[f"{kind}.third_cumulant"],
-            arrays[f"{kind}.covariance_shift"], group(f"{kind}.log_negativity_shift."),
-            group(f"{kind}.steering_shift.")) for kind in KINDS}
-        return cls(Params.from_dict(meta["params"]),
-                   {k: arrays[f"grid.{k}"] for k in meta["grid"]}, arrays["stable"],
-                   arrays["g0_over_Gamma"], arrays["covariance"], group("log_negativity."),
-                   group("steering."), **shifts)
-
     def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
         grid = tuple(f"axis_{k}" for k in range(len(self.shape)))
         dims = {"covariance": ("mode_i", "mode_j"), "mean_shift": ("mode_i",),

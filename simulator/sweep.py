@@ -18,6 +18,7 @@ from .model import coupling, transmission
 from .observables import log_negativity, occupation, steering
 from .params import Params
 from .protocol import ResultProtocol
+from .resultfields import saved
 from .units import SI_UNITS, dimension_of
 
 __all__ = ["SweepResult", "sweep"]
@@ -54,27 +55,23 @@ class SweepResult(ResultProtocol):
         Only when requested (``eigenvalues=True``).
     """
 
-    params: Params
-    grid: dict[str, np.ndarray]
-    stable: np.ndarray
-    covariance: np.ndarray
-    log_negativity: dict[str, np.ndarray]
-    steering: dict[str, np.ndarray]
-    phonon_number: np.ndarray
-    transmission: np.ndarray
-    photon_number_r: np.ndarray
-    photon_number_l: np.ndarray
-    coupling_r: np.ndarray
-    coupling_l: np.ndarray
-    residual: np.ndarray
-    max_real_eigenvalue: np.ndarray | None = None
+    params: Params = saved("input", decode=Params)
+    grid: dict[str, np.ndarray] = saved("input")
+    stable: np.ndarray = saved("outcome", dims=("...",), units="1")
+    covariance: np.ndarray = saved("value", dims=("...", "mode_i", "mode_j"), units="1")
+    log_negativity: dict[str, np.ndarray] = saved("value", dims=("...", "pair"), units="1")
+    steering: dict[str, np.ndarray] = saved("value", dims=("...", "direction"), units="1")
+    phonon_number: np.ndarray = saved("value", dims=("...",), units="1")
+    transmission: np.ndarray = saved("value", dims=("...",), units="1")
+    photon_number_r: np.ndarray = saved("value", dims=("...",), units="1")
+    photon_number_l: np.ndarray = saved("value", dims=("...",), units="1")
+    coupling_r: np.ndarray = saved("value", dims=("...",), units="omega_m")
+    coupling_l: np.ndarray = saved("value", dims=("...",), units="omega_m")
+    residual: np.ndarray = saved("error", dims=("...",), units="1")
+    max_real_eigenvalue: np.ndarray | None = saved("record", dims=("...",), units="omega_m",
+                                                   default=None)
 
     _file_name = "sweep"
-    #: Per-point arrays stored under their own name (besides ``grid.*``, ``log_negativity.*``,
-    #: ``steering.*``).
-    _POINT_ARRAYS = ("stable", "covariance", "phonon_number", "transmission", "photon_number_r",
-                     "photon_number_l", "coupling_r", "coupling_l", "residual",
-                     "max_real_eigenvalue")
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -85,29 +82,6 @@ class SweepResult(ResultProtocol):
         """Covariances in thewalrus / Strawberry Fields form, shape ``S + (6, 6)``
         (:func:`simulator.conventions.covariance_xxpp`)."""
         return _covariance_xxpp(self.covariance, hbar)
-
-    def _arrays(self) -> dict[str, np.ndarray]:
-        out = {f"grid.{k}": np.asarray(v) for k, v in self.grid.items()}
-        out.update({f"log_negativity.{k}": v for k, v in self.log_negativity.items()})
-        out.update({f"steering.{k}": v for k, v in self.steering.items()})
-        for name in self._POINT_ARRAYS:
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = np.ascontiguousarray(value)
-        return out
-
-    def _meta(self) -> dict[str, Any]:
-        return {"params": self.params.to_dict(), "grid": list(self.grid),
-                "log_negativity": list(self.log_negativity), "steering": list(self.steering)}
-
-    @classmethod
-    def _from_saved(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "SweepResult":
-        return cls(params=Params.from_dict(meta["params"]),
-                   grid={k: arrays[f"grid.{k}"] for k in meta["grid"]},
-                   log_negativity={k: arrays[f"log_negativity.{k}"]
-                                   for k in meta["log_negativity"]},
-                   steering={k: arrays[f"steering.{k}"] for k in meta["steering"]},
-                   **{k: arrays.get(k) for k in cls._POINT_ARRAYS})
 
     def _provenance_inputs(self) -> dict[str, Any]:
         return {"params": self.params.to_dict(),
@@ -128,24 +102,11 @@ class SweepResult(ResultProtocol):
             names.append(name)
         return names
 
-    def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
-        dims = tuple(self._axis_names())
-        out: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
-        for name in self._POINT_ARRAYS:
-            value = getattr(self, name)
-            if value is None:
-                continue
-            out[name] = (dims + (("mode_i", "mode_j") if name == "covariance" else ()),
-                         np.asarray(value))
-        out["log_negativity"] = (dims + ("pair",),
-                                 np.stack(list(self.log_negativity.values()), axis=-1))
-        out["steering"] = (dims + ("direction",), np.stack(list(self.steering.values()), axis=-1))
-        return out
+    def _grid_dims(self) -> tuple[str, ...]:
+        return tuple(self._axis_names())
 
     def _xarray_coords(self) -> dict[str, Any]:
         coords = dict(super()._xarray_coords())
-        coords["pair"] = list(self.log_negativity)
-        coords["direction"] = list(self.steering)
         dims = self._axis_names()
         for field_name, value in self.grid.items():
             v = np.broadcast_to(np.asarray(value), self.shape)

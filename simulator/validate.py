@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,8 @@ from .jsonio import to_jsonable
 from .linear import LyapunovResult, lyapunov
 from .params import Params
 from .progress import ProgressArg, check_progress, progress_callback
-from .protocol import ResultProtocol
+from .protocol import NestedResult, ResultProtocol
+from .resultfields import saved
 from .sde import SDEOptions, SDEResult, simulate_sde
 from .sde.options import BACKENDS
 from .second_order import SecondOrderResult, second_order
@@ -144,6 +145,36 @@ class ValidateOptions:
         return MasterOptions(nonlinear=True, max_dim=self.master_max_dim, **extra)
 
 
+def _result_types() -> dict[str, type]:
+    from .master import MasterResult
+
+    return {"LyapunovResult": LyapunovResult, "SDEResult": SDEResult,
+            "MasterResult": MasterResult, "SecondOrderResult": SecondOrderResult,
+            "AttractorsResult": AttractorsResult}
+
+
+_NESTED_RESULT = NestedResult(_result_types)
+#: Dimensions the engines' datasets share in a validation's ``to_xarray``.
+_SHARED_DIMS = ("mode", "mode_i", "mode_j")
+
+
+def _validate_options(record: dict[str, Any]) -> ValidateOptions:
+    opts = dict(record)
+    if opts.get("sde") is not None:
+        opts["sde"] = SDEOptions.from_dict(opts["sde"])
+    opts.setdefault("attractors", False)  # saved before the attractor search: it was not run
+    return ValidateOptions(**opts)
+
+
+def _comparisons(record: list[dict[str, Any]]) -> tuple[Comparison, ...]:
+    from .compare import ComparisonRow
+
+    nan = lambda v: float("nan") if v is None else v  # noqa: E731
+    return tuple(Comparison(c["engine"], c["error_kind"],
+                            tuple(ComparisonRow(**{k: nan(v) for k, v in r.items()})
+                                  for r in c["rows"]), c["info"]) for c in record)
+
+
 @dataclass(frozen=True, repr=False)
 class ValidationResult(ResultProtocol):
     """Everything a validation run produced.
@@ -174,19 +205,20 @@ class ValidationResult(ResultProtocol):
     attractors_skipped : str or None
     """
 
-    params: Params
-    options: ValidateOptions
-    lyapunov: LyapunovResult
-    sde: SDEResult | None
-    master: Any
-    master_skipped: str | None
-    comparisons: tuple[Comparison, ...]
-    reference_scalars: dict[str, float]
-    timing: dict[str, float] = field(default_factory=dict)
-    sde_skipped: str | None = None
-    second_order: SecondOrderResult | None = None
-    attractors: AttractorsResult | None = None
-    attractors_skipped: str | None = None
+    params: Params = saved("input", decode=Params)
+    options: ValidateOptions = saved("input", decode=_validate_options)
+    lyapunov: LyapunovResult = saved("reference", codec=_NESTED_RESULT)
+    sde: SDEResult | None = saved("value", codec=_NESTED_RESULT)
+    master: Any = saved("value", codec=_NESTED_RESULT)
+    master_skipped: str | None = saved("outcome")
+    comparisons: tuple[Comparison, ...] = saved("outcome", decode=_comparisons)
+    reference_scalars: dict[str, float] = saved("reference")
+    timing: dict[str, float] = saved("record", default_factory=dict)
+    sde_skipped: str | None = saved("outcome", default=None)
+    second_order: SecondOrderResult | None = saved("reference", default=None,
+                                                    codec=_NESTED_RESULT)
+    attractors: AttractorsResult | None = saved("value", default=None, codec=_NESTED_RESULT)
+    attractors_skipped: str | None = saved("outcome", default=None)
 
     @property
     def metastable(self) -> bool:
@@ -234,109 +266,35 @@ class ValidationResult(ResultProtocol):
     _file_name = "validation"
     _NESTED = ("lyapunov", "sde", "master", "second_order", "attractors")
 
-    def _arrays(self) -> dict[str, Any]:
-        out = {}
-        for name in self._NESTED:
-            sub = getattr(self, name)
-            if sub is not None:
-                out.update({f"{name}.{k}": v for k, v in sub._arrays().items()})
-        return out
-
-    def _meta(self) -> dict[str, Any]:
-        import dataclasses
-
-        opts = {f.name: getattr(self.options, f.name) for f in dataclasses.fields(self.options)}
-        if opts.get("sde") is not None:
-            opts["sde"] = opts["sde"].to_dict()
-        nested = {name: None if getattr(self, name) is None else
-                  {"type": type(getattr(self, name)).__name__,
-                   "meta": getattr(self, name)._meta(),
-                   "provenance": getattr(self, name).provenance} for name in self._NESTED}
-        comps = [{"engine": c.engine, "error_kind": c.error_kind, "info": c.info,
-                  "rows": [dataclasses.asdict(r) for r in c.rows]} for c in self.comparisons]
-        return {"params": self.params.to_dict(), "options": opts, "nested": nested,
-                "master_skipped": self.master_skipped,
-                "sde_skipped": getattr(self, "sde_skipped", None),  # field of issue 8's leg failures
-                "attractors_skipped": self.attractors_skipped,
-                "comparisons": comps, "reference_scalars": self.reference_scalars,
-                "timing": self.timing}
-
     @classmethod
-    def _from_saved(cls, meta: dict[str, Any], arrays: dict[str, Any]
-                    ) -> "ValidationResult":
-        from .compare import ComparisonRow
-        from .master import MasterResult
-
-        types = {"LyapunovResult": LyapunovResult, "SDEResult": SDEResult,
-                 "MasterResult": MasterResult, "SecondOrderResult": SecondOrderResult,
-                 "AttractorsResult": AttractorsResult}
-        subs = {}
-        for name in cls._NESTED:
-            rec = meta["nested"].get(name)  # absent from folders saved before them
-            if rec is None:
-                subs[name] = None
-                continue
-            sub = types[rec["type"]]._from_saved(
-                rec["meta"], {k[len(name) + 1:]: v for k, v in arrays.items()
-                              if k.startswith(name + ".")})
-            prov = rec["provenance"]
-            object.__setattr__(sub, "_stamp", {k: prov.get(k) for k in
-                                               ("versions", "timestamp", "platform")})
-            subs[name] = sub
-        nan = lambda v: float("nan") if v is None else v  # noqa: E731
-        comps = tuple(Comparison(c["engine"], c["error_kind"],
-                                 tuple(ComparisonRow(**{k: nan(v) for k, v in r.items()})
-                                       for r in c["rows"]), c["info"])
-                      for c in meta["comparisons"])
-        opts = dict(meta["options"])
-        if opts.get("sde") is not None:
-            opts["sde"] = SDEOptions.from_dict(opts["sde"])
-        extra = {}
-        if meta.get("sde_skipped") is not None:
-            extra["sde_skipped"] = meta["sde_skipped"]
-        if "attractors" not in opts:  # saved before the attractor search: it was not run
-            opts["attractors"] = False
-        return cls(Params.from_dict(meta["params"]), ValidateOptions(**opts), subs["lyapunov"],
-                   subs["sde"], subs["master"], meta["master_skipped"], comps,
-                   meta["reference_scalars"], meta["timing"], second_order=subs["second_order"],
-                   attractors=subs["attractors"],
-                   attractors_skipped=meta.get("attractors_skipped"), **extra)
+    def _upgrade(cls, meta: dict[str, Any], arrays: dict[str, Any]
+                 ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Folders saved before the declared fields kept the engines' results under
+        ``nested``."""
+        return {**meta, **meta.pop("nested", {})}, arrays
 
     def _provenance_inputs(self) -> dict[str, Any]:
         out = super()._provenance_inputs()
         out["seeds"] = None if self.sde is None else self.sde.seeds
         return out
 
+    def _nested(self, part: str, rename: Any) -> dict[str, Any]:
+        """The engines' ``part`` (``"_xarray_vars"``, ...) under ``ENGINE_name``; the
+        quadrature dimensions shared."""
+        return {(k if k in _SHARED_DIMS and part != "_xarray_vars" else f"{name}_{k}"):
+                rename(name, v)
+                for name in self._NESTED if getattr(self, name) is not None
+                for k, v in getattr(getattr(self, name), part)().items()}
+
     def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], Any]]:
-        shared = ("mode", "mode_i", "mode_j")
-        out = {}
-        for name in self._NESTED:
-            sub = getattr(self, name)
-            if sub is not None:
-                for k, (dims, v) in sub._xarray_vars().items():
-                    out[f"{name}_{k}"] = (tuple(d if d in shared else f"{name}_{d}"
-                                                for d in dims), v)
-        return out
+        return self._nested("_xarray_vars", lambda name, dv: (
+            tuple(d if d in _SHARED_DIMS else f"{name}_{d}" for d in dv[0]), dv[1]))
 
     def _xarray_coords(self) -> dict[str, Any]:
-        shared = ("mode", "mode_i", "mode_j")
-        out = {}
-        for name in self._NESTED:
-            sub = getattr(self, name)
-            if sub is not None:
-                for k, v in sub._xarray_coords().items():
-                    out[k if k in shared else f"{name}_{k}"] = v
-        return out
+        return self._nested("_xarray_coords", lambda name, v: v)
 
     def _xarray_attrs(self) -> dict[str, dict[str, Any]]:
-        shared = ("mode", "mode_i", "mode_j")
-        out = {}
-        for name in self._NESTED:
-            sub = getattr(self, name)
-            if sub is not None:
-                for k, v in sub._xarray_attrs().items():
-                    out[k if k in shared else f"{name}_{k}"] = v
-        return out
+        return self._nested("_xarray_attrs", lambda name, v: v)
 
     def _summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {"stable": self.lyapunov.stable}

@@ -33,8 +33,8 @@ PKG = ROOT / "simulator"
 
 LAYERS = {
     "conventions": 0, "errors": 0, "checks": 0, "jsonio": 0, "params": 0,
-    "resultio": 0, "protocol": 0, "estimate": 0, "units": 0, "tomlio": 0, "progress": 0,
-    "locking": 0, "derived": 0, "resources": 0,
+    "resultio": 0, "resultfields": 0, "protocol": 0, "estimate": 0, "units": 0, "tomlio": 0,
+    "progress": 0, "locking": 0, "derived": 0, "resources": 0,
     "model": 1, "observables": 1, "fixed_points": 1, "statistics": 1,
     "linear": 2, "closure": 2, "closure3": 2, "attractors": 2,
     "sweep": 3, "sde": 3, "master": 3, "second_order": 3, "third_order": 3,

@@ -77,7 +77,8 @@ def test_every_result_type_is_covered():
             yield sub
             yield from subclasses(sub)
 
-    assert {c.__name__ for c in subclasses(ResultProtocol)} == names
+    assert {c.__name__ for c in subclasses(ResultProtocol)
+            if c.__module__.startswith("simulator.")} == names  # not the tests' own
 
 
 @pytest.mark.parametrize("engine", ["scipy", None])

@@ -250,7 +250,7 @@ def test_ringup_result_protocol(ringup, tmp_path):
     res.save(tmp_path)
     back = RingupResult.load(tmp_path)
     a, b = res._arrays(), back._arrays()
-    assert set(a) == set(b) and "log_negativity_stderr.r_m" in a
+    assert set(a) == set(b) and "observables.log_negativity_stderr.r_m" in a
     for k in a:
         assert a[k].dtype == b[k].dtype, k
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)

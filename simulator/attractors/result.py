@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 
 from ..params import Params, ParameterError
 from ..protocol import ResultProtocol
+from ..resultfields import saved
 
 __all__ = ["AttractorOptions", "LimitCycle", "Basin", "AttractorsResult"]
 
@@ -156,6 +157,27 @@ class Basin:
                 "horizon": self.horizon, "limited": self.limited}
 
 
+class _Cycles:
+    """How ``AttractorsResult.cycles`` is saved: the scalars of each cycle in a JSON list, its
+    ``point`` and ``multipliers`` as ``cycle{k}.point``, ``cycle{k}.multipliers``."""
+
+    ARRAYS = ("point", "multipliers")
+
+    @classmethod
+    def encode(cls, cycles: tuple[LimitCycle, ...], key: str
+               ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+        meta = [{f.name: getattr(c, f.name) for f in fields(c) if f.name not in cls.ARRAYS}
+                for c in cycles]
+        return meta, {f"cycle{k}.{a}": getattr(c, a) for k, c in enumerate(cycles)
+                      for a in cls.ARRAYS}
+
+    @classmethod
+    def decode(cls, meta: Any, arrays: dict[str, np.ndarray], key: str
+               ) -> tuple[LimitCycle, ...]:
+        return tuple(LimitCycle(**c, **{a: arrays[f"cycle{k}.{a}"] for a in cls.ARRAYS})
+                     for k, c in enumerate(meta or ()))
+
+
 @dataclass(frozen=True, repr=False)
 class AttractorsResult(ResultProtocol):
     """Attractors of the classical equations at one parameter point.
@@ -182,16 +204,16 @@ class AttractorsResult(ResultProtocol):
         Wall-clock seconds.
     """
 
-    params: Params
-    options: AttractorOptions
-    status: str
-    message: str
-    fixed_point_stable: bool
-    fixed_point_photons: dict[str, float]
-    coupling_ratio: float
-    cycles: tuple[LimitCycle, ...] = ()
-    basin: Basin | None = None
-    elapsed: float = 0.0
+    params: Params = saved("input", decode=Params)
+    options: AttractorOptions = saved("input", decode=AttractorOptions)
+    status: str = saved("outcome")
+    message: str = saved("outcome")
+    fixed_point_stable: bool = saved("value")
+    fixed_point_photons: dict[str, float] = saved("value")
+    coupling_ratio: float = saved("input")
+    cycles: tuple[LimitCycle, ...] = saved("value", codec=_Cycles, default=())
+    basin: Basin | None = saved("value", decode=Basin, default=None)
+    elapsed: float = saved("record", default=0.0)
 
     @property
     def stable_cycles(self) -> tuple[LimitCycle, ...]:
@@ -253,44 +275,6 @@ class AttractorsResult(ResultProtocol):
 
     # ---- result protocol ---------------------------------------------------------------------
     _file_name = "attractors"
-
-    def _arrays(self) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = {}
-        for k, c in enumerate(self.cycles):
-            out[f"cycle{k}.point"] = c.point
-            out[f"cycle{k}.multipliers"] = c.multipliers
-        if self.basin is not None:
-            out["basin.radii"] = self.basin.radii
-        return out
-
-    def _meta(self) -> dict[str, Any]:
-        cycles = [{k: getattr(c, k) for k in ("stable", "period", "q_max", "amplitude",
-                                               "photons", "quanta")} for c in self.cycles]
-        return {"params": self.params.to_dict(),
-                "options": {k: getattr(self.options, k)
-                            for k in self.options.__dataclass_fields__},
-                "status": self.status, "message": self.message,
-                "fixed_point_stable": self.fixed_point_stable,
-                "fixed_point_photons": self.fixed_point_photons,
-                "coupling_ratio": self.coupling_ratio, "cycles": cycles,
-                "basin": None if self.basin is None else
-                {"radius": self.basin.radius, "r_hi": self.basin.r_hi,
-                 "horizon": self.basin.horizon, "limited": self.basin.limited},
-                "elapsed": self.elapsed}
-
-    @classmethod
-    def _from_saved(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]
-                    ) -> "AttractorsResult":
-        cycles = tuple(LimitCycle(point=arrays[f"cycle{k}.point"],
-                                  multipliers=arrays[f"cycle{k}.multipliers"], **c)
-                       for k, c in enumerate(meta["cycles"]))
-        b = meta["basin"]
-        basin = None if b is None else Basin(b["radius"], arrays["basin.radii"], b["r_hi"],
-                                             b["horizon"], b["limited"])
-        return cls(Params.from_dict(meta["params"]), AttractorOptions(**meta["options"]),
-                   meta["status"], meta["message"], meta["fixed_point_stable"],
-                   meta["fixed_point_photons"], meta["coupling_ratio"], cycles, basin,
-                   meta["elapsed"])
 
     def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
         out: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}

@@ -23,7 +23,8 @@ from ..observables import log_negativity, occupation, unphysical_message
 from ..model import initial_covariance
 from ..params import Params
 from ..progress import ProgressArg, progress_callback
-from ..protocol import ResultProtocol
+from ..protocol import QUADRATURE_DIMS, ResultProtocol
+from ..resultfields import saved
 from .common import (
     TruncationError,
     check_max_time,
@@ -36,7 +37,7 @@ from .common import (
 )
 from .budget import SUBSTEP, check_evolution, substeps
 from .operators import Space, build_space, kept_modes, liouvillian
-from .states import destroy_operators, qobj_from_arrays, quadrature_operators
+from .states import DensityMatrices, destroy_operators, quadrature_operators
 from .steady import blas_threads
 
 __all__ = ["EvolveOptions", "MasterTrajectory", "evolve_master"]
@@ -111,8 +112,9 @@ class MasterTrajectory(ResultProtocol):
     modes : tuple of str
     truncation_error : float or None
         ``max_t max |Delta V|`` against the run with raised cutoffs (``None`` if not checked).
-    linear : ndarray, shape (n_t, 6, 6)
-        ``covariance_evolution`` of the same model from the same initial covariance.
+    linear_covariance : ndarray, shape (n_t, 6, 6)
+        ``covariance_evolution`` of the same model from the same initial covariance (the
+        reference; ``linear`` is its old name, kept for one release).
     timing : dict
     states : tuple of qutip.Qobj or None
         Density matrix at each time (``options.store_states=True``; of the run with raised
@@ -129,20 +131,27 @@ class MasterTrajectory(ResultProtocol):
     message : str
     """
 
-    params: Params
-    options: EvolveOptions
-    t: np.ndarray
-    covariance: np.ndarray
-    mean: np.ndarray
-    cutoffs: tuple[int, ...]
-    modes: tuple[str, ...]
-    initial_phonons: float
-    truncation_error: float | None
-    linear: np.ndarray
-    timing: dict
-    states: tuple | None = None
-    status: str = "ok"
-    message: str = ""
+    params: Params = saved("input", decode=Params)
+    options: EvolveOptions = saved("input", decode=EvolveOptions)
+    t: np.ndarray = saved("input", coord="time", units="1/omega_m")
+    covariance: np.ndarray = saved("value", dims=("time",) + QUADRATURE_DIMS, units="1")
+    mean: np.ndarray = saved("value", dims=("time", "mode_i"), units="1")
+    cutoffs: tuple[int, ...] = saved("record", decode=tuple)
+    modes: tuple[str, ...] = saved("record", decode=tuple)
+    initial_phonons: float = saved("input")
+    truncation_error: float | None = saved("error")
+    linear_covariance: np.ndarray = saved("reference", key="linear",
+                                          dims=("time",) + QUADRATURE_DIMS, units="1")
+    timing: dict = saved("record")
+    states: tuple | None = saved("value", default=None,
+                                 codec=DensityMatrices("state_dims", series=True))
+    status: str = saved("outcome", default="ok")
+    message: str = saved("outcome", default="")
+
+    @property
+    def linear(self) -> np.ndarray:
+        """Old name of :attr:`linear_covariance` (kept for one release)."""
+        return self.linear_covariance
 
     @property
     def log_negativity(self) -> dict[str, np.ndarray]:
@@ -157,7 +166,7 @@ class MasterTrajectory(ResultProtocol):
     @property
     def linear_difference(self) -> float:
         """``max_t max |V_ME(t) - V_lin(t)|``."""
-        return float(np.abs(self.covariance - self.linear).max())
+        return float(np.abs(self.covariance - self.linear_covariance).max())
 
     def __str__(self) -> str:
         return (f"MasterTrajectory(status={self.status}, {len(self.t)} times to t={self.t[-1]:g}, "
@@ -183,7 +192,7 @@ class MasterTrajectory(ResultProtocol):
             "cutoffs": list(self.cutoffs),
             "initial_phonons": self.initial_phonons,
             "truncation_error": self.truncation_error,
-            "lyapunov": {"covariance": self.linear,
+            "lyapunov": {"covariance": self.linear_covariance,
                          "max_abs_covariance_difference": self.linear_difference},
             "timing": self.timing,
             "params": self.params.to_dict(),
@@ -214,51 +223,11 @@ class MasterTrajectory(ResultProtocol):
     # ---- result protocol (simulator.protocol) -------------------------------------------------
     _file_name = "master_trajectory"
 
-    def _arrays(self) -> dict[str, np.ndarray]:
-        out = {"t": self.t, "covariance": self.covariance, "mean": self.mean,
-               "linear": self.linear}
-        if self.states is not None:
-            out["states"] = np.stack([s.full() for s in self.states])
-            out["state_dims"] = np.asarray(self.states[0].dims, dtype=np.int64)
-        return out
-
-    def _meta(self) -> dict[str, Any]:
-        meta = {"params": self.params.to_dict(),
-                "options": {k: getattr(self.options, k) for k in self.options.__dataclass_fields__},
-                "cutoffs": list(self.cutoffs), "modes": list(self.modes),
-                "initial_phonons": self.initial_phonons,
-                "truncation_error": self.truncation_error, "timing": self.timing}
-        if hasattr(self, "status"):
-            meta["status"] = self.status
-        return meta
-
-    @classmethod
-    def _from_saved(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]):
-        opts = dict(meta["options"])
-        if opts.get("cutoffs") is not None:
-            opts["cutoffs"] = tuple(opts["cutoffs"])
-        states = None
-        if "states" in arrays:
-            states = tuple(qobj_from_arrays(m, arrays["state_dims"]) for m in arrays["states"])
-        extra = {"status": meta["status"]} if "status" in meta and "status" in \
-            cls.__dataclass_fields__ else {}
-        return cls(params=Params.from_dict(meta["params"]), options=EvolveOptions(**opts),
-                   t=arrays["t"], covariance=arrays["covariance"], mean=arrays["mean"],
-                   cutoffs=tuple(meta["cutoffs"]), modes=tuple(meta["modes"]),
-                   initial_phonons=meta["initial_phonons"],
-                   truncation_error=meta["truncation_error"], linear=arrays["linear"],
-                   timing=meta["timing"], states=states, **extra)
-
     def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
-        out = {"covariance": (("time", "mode_i", "mode_j"), self.covariance),
-               "mean": (("time", "mode_i"), self.mean),
-               "linear": (("time", "mode_i", "mode_j"), self.linear)}
+        out = super()._xarray_vars()
         if self.states is not None:
             out["states"] = (("time", "ket", "bra"), np.stack([s.full() for s in self.states]))
         return out
-
-    def _xarray_coords(self) -> dict[str, Any]:
-        return {**super()._xarray_coords(), "time": self.t}
 
     def _summary(self) -> dict[str, Any]:
         out = {"n_t": len(self.t), "t_max": float(self.t[-1]), "cutoffs": tuple(self.cutoffs),
@@ -404,7 +373,7 @@ def _evolve_master(params: Params, t: np.ndarray, initial_phonons: float | None,
     status, message = _check_physical(run, t, error, status, message)
     return MasterTrajectory(params=params, options=options, t=t, covariance=run.covariance,
                             mean=run.mean, cutoffs=run.cutoffs, modes=modes, initial_phonons=n0,
-                            truncation_error=error, linear=lin, timing=timing,
+                            truncation_error=error, linear_covariance=lin, timing=timing,
                             states=run.states if options.store_states else None, status=status,
                             message=message)
 

@@ -33,7 +33,9 @@ Covariances follow :mod:`simulator.conventions`: ``V_kl = Re Tr(rho u_k u_l) - <
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from itertools import product
+from typing import Any
 
 import numpy as np
 import qutip
@@ -195,3 +197,33 @@ def qobj_to_arrays(state: qutip.Qobj) -> tuple[np.ndarray, np.ndarray]:
 def qobj_from_arrays(matrix: np.ndarray, dims: np.ndarray) -> qutip.Qobj:
     """Inverse of :func:`qobj_to_arrays`."""
     return qutip.Qobj(np.asarray(matrix), dims=[[int(d) for d in row] for row in dims])
+
+
+@dataclass(frozen=True)
+class DensityMatrices:
+    """How a result field holding a density matrix (``series=False``) or a tuple of them, one
+    per time (``series=True``), is saved (:func:`simulator.resultfields.saved`'s ``codec``):
+    the dense matrix (stacked along a first axis for a series) under the field's key, the QuTiP
+    ``dims`` under ``dims_key``; ``old_key`` is read where a file has no ``key``."""
+
+    dims_key: str
+    series: bool = False
+    old_key: str | None = None
+
+    def encode(self, value: Any, key: str) -> tuple[None, dict[str, np.ndarray]]:
+        if value is None:
+            return None, {}
+        first = value[0] if self.series else value
+        matrix = np.stack([s.full() for s in value]) if self.series else first.full()
+        return None, {key: np.asarray(matrix),
+                      self.dims_key: np.asarray(first.dims, dtype=np.int64)}
+
+    def decode(self, meta: Any, arrays: dict[str, np.ndarray], key: str) -> Any:
+        if key not in arrays and self.old_key in arrays:
+            key = self.old_key
+        if key not in arrays:
+            return None
+        dims = arrays[self.dims_key if key != self.old_key else key + "_dims"]
+        if self.series:
+            return tuple(qobj_from_arrays(m, dims) for m in arrays[key])
+        return qobj_from_arrays(arrays[key], dims)

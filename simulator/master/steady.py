@@ -16,7 +16,7 @@ import json
 import logging
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 import numpy as np
@@ -32,11 +32,12 @@ from ..observables import log_negativity, log_negativity_block, steering_block, 
 from ..params import Params
 from ..progress import ProgressArg, progress_callback
 from ..protocol import ResultProtocol
+from ..resultfields import saved
 from .common import fock_scope
 from .cutoffs import (STEADY_METHODS, MasterOptions, _Loop, cutoff_loop, first_cutoffs,
                       stable_reference, tail_estimates)
 from .operators import Space, build_space, kept_modes
-from .states import (LADDER_NAMES, destroy_operators, qobj_from_arrays, qobj_to_arrays,
+from .states import (LADDER_NAMES, DensityMatrices, destroy_operators,
                      quadrature_operators, to_fock_basis, to_lab_basis)
 
 __all__ = ["MasterOptions", "MasterResult", "solve_master", "STEADY_METHODS", "BLAS_THREADS",
@@ -130,23 +131,24 @@ class MasterResult(ResultProtocol):
         search was given (:meth:`with_attractors`, ``solve_master(..., attractors=...)``).
     """
 
-    params: Params
-    options: MasterOptions
-    covariance: np.ndarray
-    mean: np.ndarray
-    modes: tuple[str, ...]
-    basis: str
-    cutoffs: tuple[int, ...]
-    top_population: tuple[float, ...]
-    truncation_error: float | None
-    converged: bool
-    message: str
-    history: tuple[dict, ...]
-    lyapunov: LyapunovResult
-    timing: dict = field(default_factory=dict)
-    normal_mode_state: Any = None
-    status: str = "ok"
-    scope: dict | None = None
+    params: Params = saved("input", decode=Params)
+    options: MasterOptions = saved("input", decode=MasterOptions)
+    covariance: np.ndarray = saved("value")
+    mean: np.ndarray = saved("value")
+    modes: tuple[str, ...] = saved("record", decode=tuple)
+    basis: str = saved("record")
+    cutoffs: tuple[int, ...] = saved("record", decode=tuple)
+    top_population: tuple[float, ...] = saved("error", decode=tuple)
+    truncation_error: float | None = saved("error")
+    converged: bool = saved("outcome")
+    message: str = saved("outcome")
+    history: tuple[dict, ...] = saved("record", decode=tuple)
+    lyapunov: LyapunovResult = saved("reference", decode=LyapunovResult)
+    timing: dict = saved("record", default_factory=dict)
+    normal_mode_state: Any = saved("value", default=None, codec=DensityMatrices(
+        "normal_mode_state_dims", old_key="state"))
+    status: str = saved("outcome", default="ok")
+    scope: dict | None = saved("record", default=None)
 
     def with_attractors(self, attractors) -> "MasterResult":
         """This result with :attr:`scope` set from an
@@ -187,7 +189,13 @@ class MasterResult(ResultProtocol):
     @property
     def lyapunov_difference(self) -> float:
         """``max |V_ME - V_Lyapunov|`` (same damping model)."""
-        return float(np.abs(self.covariance - self.lyapunov.covariance).max())
+        return float(np.abs(self.covariance - self.linear_covariance).max())
+
+    @property
+    def linear_covariance(self) -> np.ndarray:
+        """The linearised reference covariance (``lyapunov.covariance``), shape (6, 6): the name
+        every result gives its reference."""
+        return self.lyapunov.covariance
 
     def _record(self) -> dict[str, Any]:
         """JSON-ready record (the ``wgmsim me --json`` schema; ``to_dict()`` adds
@@ -286,50 +294,6 @@ class MasterResult(ResultProtocol):
 
     # ---- result protocol (simulator.protocol) -------------------------------------------------
     _file_name = "master"
-
-    def _arrays(self) -> dict[str, np.ndarray]:
-        out = {"covariance": self.covariance, "mean": self.mean}
-        out.update({f"lyapunov.{k}": v for k, v in self.lyapunov._arrays().items()})
-        if self.normal_mode_state is not None:
-            out["normal_mode_state"], out["normal_mode_state_dims"] = \
-                qobj_to_arrays(self.normal_mode_state)
-        return out
-
-    def _meta(self) -> dict[str, Any]:
-        meta = {"params": self.params.to_dict(),
-                "options": {k: getattr(self.options, k) for k in self.options.__dataclass_fields__},
-                "modes": list(self.modes), "basis": self.basis, "cutoffs": list(self.cutoffs),
-                "top_population": list(self.top_population),
-                "truncation_error": self.truncation_error, "converged": self.converged,
-                "message": self.message, "history": list(self.history), "timing": self.timing,
-                "lyapunov": self.lyapunov._meta()}
-        if hasattr(self, "status"):
-            meta["status"] = self.status
-        meta["scope"] = self.scope
-        return meta
-
-    @classmethod
-    def _from_saved(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "MasterResult":
-        opts = dict(meta["options"])
-        if opts.get("cutoffs") is not None:
-            opts["cutoffs"] = tuple(opts["cutoffs"])
-        ref = LyapunovResult._from_saved(
-            meta["lyapunov"], {k[len("lyapunov."):]: v for k, v in arrays.items()
-                               if k.startswith("lyapunov.")})
-        # folders written before the lab-basis state: the normal-mode state under "state"
-        key = "normal_mode_state" if "normal_mode_state" in arrays else "state"
-        state = (qobj_from_arrays(arrays[key], arrays[key + "_dims"])
-                 if key in arrays else None)
-        extra = {"status": meta["status"]} if "status" in meta and "status" in \
-            cls.__dataclass_fields__ else {}
-        return cls(params=Params.from_dict(meta["params"]), options=MasterOptions(**opts),
-                   covariance=arrays["covariance"], mean=arrays["mean"],
-                   modes=tuple(meta["modes"]), basis=meta["basis"],
-                   cutoffs=tuple(meta["cutoffs"]), top_population=tuple(meta["top_population"]),
-                   truncation_error=meta["truncation_error"], converged=meta["converged"],
-                   message=meta["message"], history=tuple(meta["history"]), lyapunov=ref,
-                   timing=meta["timing"], normal_mode_state=state, scope=meta.get("scope"),
-                   **extra)
 
     def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
         out = {"covariance": (("mode_i", "mode_j"), self.covariance),

@@ -1,10 +1,12 @@
 """The result of an SDE ensemble run, and its storage format.
 
 :class:`SDEResult` follows the result protocol (:mod:`simulator.protocol`): ``save(DIR)`` writes
-``DIR/result.npz`` (every array bit for bit: ``fixed_point``, ``mean``, ``covariance`` and their
-errors, the unit sums, ``chunk_seconds``, kept trajectories, ``lyapunov.covariance`` and
-``lyapunov.z``) and ``DIR/result.json`` (type, format, provenance, every other field, SHA-256
-checksum over both); ``load`` also reads the folders written before the protocol (format 2,
+``DIR/result.npz`` (every array and numpy scalar bit for bit, by the declared fields of
+:mod:`simulator.resultfields`: ``fixed_point``, ``mean``, ``covariance`` and their errors, the
+unit sums, ``chunk_seconds``, kept trajectories, ``lyapunov.covariance``, ``lyapunov.z``, the
+shift's and the plain estimate's arrays) and ``DIR/result.json`` (type, format, provenance, every
+other field, readable copies of the covariance and its error, SHA-256 checksum over both);
+``load`` also reads the folders written before the protocol (format 2,
 described below); ``to_dict()`` is the JSON record of the format-2 ``result.json`` plus
 ``provenance``; ``to_xarray()`` names the dimensions ``mode``, ``mode_i``, ``mode_j``, ``unit``,
 ``chunk``, ``sample_time``, ``trajectory``; ``to_estimate()`` feeds :func:`simulator.compare.compare`.
@@ -31,7 +33,7 @@ Format 2 (directory ``DIR``), written by wgmsim before the result protocol, stil
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,13 +41,50 @@ import numpy as np
 from ..conventions import QUADRATURES, covariance_xxpp as _covariance_xxpp
 from ..estimate import Estimate
 from ..params import Params
-from ..protocol import ResultProtocol, _stamp
+from ..protocol import QUADRATURE_DIMS, ResultProtocol, _stamp
+from ..resultfields import saved
 from ..statistics import format_log_negativity
 from .options import SDEOptions
 
 __all__ = ["SDEResult", "RESULT_FORMAT"]
 
 RESULT_FORMAT = 2
+
+
+_PLAIN_ARRAYS = ("mean", "mean_stderr", "covariance", "covariance_stderr")
+
+
+def _nans(v: Any) -> Any:
+    """``None`` (a non-finite number in JSON) back to NaN, in nested dicts."""
+    if isinstance(v, dict):
+        return {k: _nans(x) for k, x in v.items()}
+    return np.nan if v is None else v
+
+
+def _plain_from_saved(plain: dict[str, Any]) -> dict[str, Any]:
+    return {**plain, "observables": _nans(plain["observables"])}
+
+
+def _nan_list(v: Any) -> Any:
+    if isinstance(v, list):
+        return [_nan_list(x) for x in v]
+    return np.nan if v is None else v
+
+
+def _shift_from_record(shift: dict[str, Any] | None) -> dict[str, Any] | None:
+    if shift is None:
+        return None
+    out = dict(shift)
+    for k in ("covariance", "covariance_stderr", "controlled_covariance", "mean", "mean_stderr",
+              "z"):
+        if k in out:
+            out[k] = np.array(_nan_list(out[k]), dtype=float)
+    if out.get("max_abs_z") is None:
+        out["max_abs_z"] = np.nan
+    if isinstance(out.get("log_negativity_stderr"), dict):  # null: below resolution
+        out["log_negativity_stderr"] = {k: np.nan if v is None else v
+                                        for k, v in out["log_negativity_stderr"].items()}
+    return out
 
 
 @dataclass(frozen=True, repr=False)
@@ -103,37 +142,39 @@ class SDEResult(ResultProtocol):
         (``E_N(V_nl) - E_N(V_Lyapunov)``); see :func:`simulator.sde.control.shift_estimate`.
     """
 
-    params: Params | None
-    options: SDEOptions
-    seed: int
-    seeds: list[dict[str, Any]]
-    schedule: dict[str, Any]
-    fixed_point: np.ndarray
-    mean: np.ndarray
-    mean_stderr: np.ndarray
-    covariance: np.ndarray
-    covariance_stderr: np.ndarray
-    observables: dict[str, Any]
-    lyapunov: dict[str, Any] | None
-    diverged: int
-    unit_s1: np.ndarray
-    unit_s2: np.ndarray
-    unit_counts: np.ndarray
-    chunk_seconds: np.ndarray
-    timing: dict[str, float]
-    versions: dict[str, str]
-    status: str = "ok"
-    message: str = ""
-    error_check: dict[str, float] | None = None
-    trajectories: np.ndarray | None = field(default=None, repr=False)
-    trajectory_times: np.ndarray | None = field(default=None, repr=False)
-    flags: tuple[str, ...] = ()
-    stderr_t_factor: float = 1.0
-    uncertainty: dict[str, float] | None = None
-    timestamp: str = ""
-    shift: dict[str, Any] | None = None
-    plain: dict[str, Any] | None = None
-    escapes: dict[str, Any] | None = None
+    params: Params | None = saved("input", decode=Params)
+    options: SDEOptions = saved("input", decode=SDEOptions)
+    seed: int = saved("input")
+    seeds: list[dict[str, Any]] = saved("input")
+    schedule: dict[str, Any] = saved("record")
+    fixed_point: np.ndarray = saved("reference", dims=("mode",), units="1")
+    mean: np.ndarray = saved("value", dims=("mode",), units="1")
+    mean_stderr: np.ndarray = saved("error", dims=("mode",), units="1")
+    covariance: np.ndarray = saved("value", dims=QUADRATURE_DIMS, units="1")
+    covariance_stderr: np.ndarray = saved("error", dims=QUADRATURE_DIMS, units="1")
+    observables: dict[str, Any] = saved("value", decode=_nans)
+    lyapunov: dict[str, Any] | None = saved("reference")
+    diverged: int = saved("outcome")
+    unit_s1: np.ndarray = saved("record", dims=("unit", "mode"), units="1")
+    unit_s2: np.ndarray = saved("record", dims=("unit",) + QUADRATURE_DIMS, units="1")
+    unit_counts: np.ndarray = saved("record", dims=("unit",), units="1")
+    chunk_seconds: np.ndarray = saved("record", dims=("chunk",), units="s")
+    timing: dict[str, float] = saved("record")
+    versions: dict[str, str] = saved("record")
+    status: str = saved("outcome", default="ok")
+    message: str = saved("outcome", default="")
+    error_check: dict[str, float] | None = saved("error", default=None)
+    trajectories: np.ndarray | None = saved("record", dims=("sample_time", "trajectory", "mode"),
+                                            units="1", default=None, repr=False)
+    trajectory_times: np.ndarray | None = saved("record", coord="sample_time",
+                                                units="1/omega_m", default=None, repr=False)
+    flags: tuple[str, ...] = saved("outcome", default=(), decode=tuple)
+    stderr_t_factor: float = saved("record", default=1.0)
+    uncertainty: dict[str, float] | None = saved("outcome", default=None)
+    timestamp: str = saved("record", default="")
+    shift: dict[str, Any] | None = saved("value", default=None, decode=_shift_from_record)
+    plain: dict[str, Any] | None = saved("value", default=None, decode=_plain_from_saved)
+    escapes: dict[str, Any] | None = saved("outcome", default=None)
 
     @property
     def log_negativity(self) -> dict[str, float] | None:
@@ -142,6 +183,18 @@ class SDEResult(ResultProtocol):
     @property
     def log_negativity_stderr(self) -> dict[str, float] | None:
         return self.observables.get("log_negativity_stderr")
+
+    @property
+    def linear_covariance(self) -> np.ndarray | None:
+        """The linearised reference covariance (``lyapunov["covariance"]``), shape (d, d);
+        ``None`` for an unstable system. The name every result gives its reference."""
+        return None if self.lyapunov is None else self.lyapunov["covariance"]
+
+    @property
+    def z(self) -> np.ndarray | None:
+        """Scores of the plain estimate against :attr:`linear_covariance`
+        (``lyapunov["z"]``), shape (d, d), as ``RingupResult.z``."""
+        return None if self.lyapunov is None else self.lyapunov["z"]
 
     @property
     def n_units(self) -> int:
@@ -227,7 +280,6 @@ class SDEResult(ResultProtocol):
     # ---- result protocol (simulator.protocol) ------------------------------------------------
     _file_name = "result"
     _legacy_format = RESULT_FORMAT  # result.json/npz of wgmsim before the result protocol
-    _LYAPUNOV_ARRAYS = ("covariance", "z")
 
     def _record(self) -> dict[str, Any]:
         """JSON-ready record (see the module docstring); ``to_dict()`` adds ``provenance``."""
@@ -262,92 +314,37 @@ class SDEResult(ResultProtocol):
             "escapes": self.escapes,
         }
 
-    def _arrays(self) -> dict[str, np.ndarray]:
-        out = {k: np.asarray(getattr(self, k)) for k in
-               ("fixed_point", "mean", "mean_stderr", "covariance", "covariance_stderr",
-                "unit_s1", "unit_s2", "unit_counts", "chunk_seconds")}
-        if self.trajectories is not None:
-            out["trajectories"] = np.asarray(self.trajectories)
-            out["trajectory_times"] = np.asarray(self.trajectory_times)
-        if self.lyapunov is not None:
-            for k in self._LYAPUNOV_ARRAYS:
-                out[f"lyapunov.{k}"] = np.asarray(self.lyapunov[k])
-            # scores may be inf (z_scores with a zero error): kept bit for bit in the npz
-            out["lyapunov.max_abs_z"] = np.asarray(float(self.lyapunov["max_abs_z"]))
-            for pair, z in (self.lyapunov.get("log_negativity_z") or {}).items():
-                out[f"lyapunov.log_negativity_z.{pair}"] = np.asarray(float(z))
-        if self.plain is not None:
-            out.update({f"plain.{k}": np.asarray(self.plain[k]) for k in _PLAIN_ARRAYS})
-        return out
+    @classmethod
+    def _upgrade(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]
+                 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Files of wgmsim before the declared fields kept the reference's scores in
+        ``result.npz`` with nothing in their place in the JSON: read them as numbers."""
+        lyap = meta.get("lyapunov")
+        if lyap is not None and "max_abs_z" not in lyap:
+            pairs = [k.rsplit(".", 1)[1] for k in arrays
+                     if k.startswith("lyapunov.log_negativity_z.")]
+            meta["lyapunov"] = {**lyap, "max_abs_z": None,
+                                **({"log_negativity_z": dict.fromkeys(pairs)} if pairs else {})}
+        return meta, arrays
 
     def _meta(self) -> dict[str, Any]:
-        lyap = None if self.lyapunov is None else {
-            k: v for k, v in self.lyapunov.items()
-            if k not in self._LYAPUNOV_ARRAYS + ("max_abs_z", "log_negativity_z")}
-        return {"params": None if self.params is None else self.params.to_dict(),
-                "options": self.options.to_dict(), "seed": self.seed, "seeds": self.seeds,
-                "schedule": self.schedule, "observables": self.observables, "lyapunov": lyap,
-                "diverged": self.diverged, "timing": self.timing, "versions": self.versions,
-                "status": self.status, "flags": list(self.flags), "message": self.message,
-                "error_check": self.error_check, "stderr_t_factor": self.stderr_t_factor,
-                "uncertainty": self.uncertainty, "timestamp": self.timestamp,
-                "shift": self.shift, "escapes": self.escapes,
-                "plain": None if self.plain is None else {
-                    k: self.plain[k] for k in ("observables", "uncertainty")},
-                # readable copies (the arrays in result.npz are what load() uses)
-                "quadratures": list(QUADRATURES)[: len(self.mean)],
+        # readable copies in result.json (the arrays in result.npz are what load() uses)
+        return {**super()._meta(), "quadratures": list(QUADRATURES)[: len(self.mean)],
                 "covariance": self.covariance.tolist(),
                 "covariance_stderr": self.covariance_stderr.tolist()}
 
-    @classmethod
-    def _from_saved(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "SDEResult":
-        nan = lambda v: np.nan if v is None else v  # noqa: E731
-        lyap = meta["lyapunov"]
-        if lyap is not None:
-            lyap = dict(lyap)
-            lyap.update({k: arrays[f"lyapunov.{k}"] for k in cls._LYAPUNOV_ARRAYS})
-            lyap["max_abs_z"] = float(arrays["lyapunov.max_abs_z"])
-            en_z = {k.rsplit(".", 1)[1]: float(v) for k, v in arrays.items()
-                    if k.startswith("lyapunov.log_negativity_z.")}
-            if en_z:
-                lyap["log_negativity_z"] = en_z
-        return cls(
-            params=None if meta["params"] is None else Params.from_dict(meta["params"]),
-            options=SDEOptions.from_dict(meta["options"]), seed=meta["seed"],
-            seeds=meta["seeds"], schedule=meta["schedule"],
-            observables={k: {kk: nan(vv) for kk, vv in v.items()}
-                         for k, v in meta["observables"].items()},
-            lyapunov=lyap, diverged=int(meta["diverged"]), timing=meta["timing"],
-            versions=meta["versions"], status=meta["status"], message=meta["message"],
-            error_check=meta["error_check"], flags=tuple(meta["flags"]),
-            stderr_t_factor=float(meta["stderr_t_factor"]), uncertainty=meta["uncertainty"],
-            timestamp=meta["timestamp"], shift=_shift_from_record(meta.get("shift")),
-            plain=_plain_from_saved(meta.get("plain"), arrays), escapes=meta.get("escapes"),
-            trajectories=arrays.get("trajectories"),
-            trajectory_times=arrays.get("trajectory_times"),
-            **{k: arrays[k] for k in ("fixed_point", "mean", "mean_stderr", "covariance",
-                                      "covariance_stderr", "unit_s1", "unit_s2", "unit_counts",
-                                      "chunk_seconds")})
-
     def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
-        dims = {"fixed_point": ("mode",), "mean": ("mode",), "mean_stderr": ("mode",),
-                "plain.mean": ("mode",), "plain.mean_stderr": ("mode",),
-                "unit_s1": ("unit", "mode"), "unit_s2": ("unit", "mode_i", "mode_j"),
-                "unit_counts": ("unit",), "chunk_seconds": ("chunk",),
-                "trajectories": ("sample_time", "trajectory", "mode"),
-                "trajectory_times": ("sample_time",)}
-        out = {}
-        for k, v in self._arrays().items():
-            default = ("mode_i", "mode_j") if v.ndim == 2 else ()
-            out[k.replace(".", "_")] = (dims.get(k, default), v)
-        return out
-
-    def _xarray_coords(self) -> dict[str, Any]:
-        d = len(self.mean)
-        names = list(QUADRATURES) if d == 6 else [f"x{k}" for k in range(d)]
-        out: dict[str, Any] = {"mode": names, "mode_i": names, "mode_j": names}
-        if self.trajectory_times is not None:
-            out["sample_time"] = np.asarray(self.trajectory_times)
+        out = super()._xarray_vars()
+        if self.lyapunov is not None:  # the linearised reference and the scores against it
+            ref = self.lyapunov
+            out["lyapunov_covariance"] = (QUADRATURE_DIMS, np.asarray(ref["covariance"]))
+            out["lyapunov_z"] = (QUADRATURE_DIMS, np.asarray(ref["z"]))
+            out["lyapunov_max_abs_z"] = ((), np.asarray(float(ref["max_abs_z"])))
+            for pair, z in (ref.get("log_negativity_z") or {}).items():
+                out[f"lyapunov_log_negativity_z_{pair}"] = ((), np.asarray(float(z)))
+        for k in _PLAIN_ARRAYS if self.plain is not None else ():
+            out[f"plain_{k}"] = (("mode",) if k.startswith("mean") else QUADRATURE_DIMS,
+                                 np.asarray(self.plain[k]))
         return out
 
     def _xarray_attrs(self) -> dict[str, dict[str, Any]]:
@@ -371,47 +368,21 @@ class SDEResult(ResultProtocol):
 
     @classmethod
     def _from_legacy(cls, meta: dict[str, Any], data: dict[str, np.ndarray]) -> "SDEResult":
-        params = None if meta["params"] is None else Params.from_dict(meta["params"])
-        obs_keys = tuple(f"{n}{s}" for n in ("log_negativity", "steering") for s in
-                         ("", "_stderr", "_raw", "_raw_stderr", "_below_resolution"))
-        nan = lambda v: np.nan if v is None else v  # noqa: E731
-        arr = lambda v: np.array(v if v is None else _nan_list(v), dtype=float)  # noqa: E731
-        lyap = meta["lyapunov"]
+        """A format-2 folder (module docstring): its arrays as JSON lists and the E_N and
+        steering entries at the top level, moved to where the declared fields have them."""
+        arr = lambda v: np.array(_nan_list(v), dtype=float)  # noqa: E731
+        arrays = {**data, **{k: arr(meta.pop(k)) for k in
+                             ("fixed_point", "mean", "mean_stderr", "covariance",
+                              "covariance_stderr")}}
+        lyap = meta.get("lyapunov")
         if lyap is not None:
-            lyap = dict(lyap)
-            for k in ("covariance", "z"):
-                lyap[k] = arr(lyap[k])
-        return cls(
-            params=params,
-            options=SDEOptions.from_dict(meta["options"]),
-            seed=meta["seed"],
-            seeds=meta["seeds"],
-            schedule=meta["schedule"],
-            fixed_point=arr(meta["fixed_point"]),
-            mean=arr(meta["mean"]),
-            mean_stderr=arr(meta["mean_stderr"]),
-            covariance=arr(meta["covariance"]),
-            covariance_stderr=arr(meta["covariance_stderr"]),
-            observables={k: {kk: nan(vv) for kk, vv in meta[k].items()}
-                         for k in obs_keys if k in meta},
-            lyapunov=lyap,
-            diverged=int(meta["diverged"]),
-            unit_s1=data["unit_s1"], unit_s2=data["unit_s2"], unit_counts=data["unit_counts"],
-            chunk_seconds=data["chunk_seconds"],
-            timing=meta["timing"],
-            versions=meta["versions"],
-            status=meta["status"],
-            message=meta["message"],
-            error_check=meta["error_check"],
-            trajectories=data.get("trajectories"),
-            trajectory_times=data.get("trajectory_times"),
-            flags=tuple(meta["flags"]),
-            stderr_t_factor=float(meta["stderr_t_factor"]),
-            uncertainty=meta["uncertainty"],
-            timestamp=meta["timestamp"],
-            shift=_shift_from_record(meta.get("shift")),
-        )
-
+            meta["lyapunov"] = {k: v for k, v in lyap.items() if k not in ("covariance", "z")}
+            arrays.update({f"lyapunov.{k}": arr(lyap[k]) for k in ("covariance", "z")})
+        meta["observables"] = {k: meta.pop(k) for k in [
+            f"{n}{s}" for n in ("log_negativity", "steering")
+            for s in ("", "_stderr", "_raw", "_raw_stderr", "_below_resolution")] if k in meta}
+        meta.pop("plain", None)  # format 2 had no plain estimate
+        return cls._from_saved(meta, arrays)
 
 def _unclipped_estimates(obs: dict[str, Any]) -> dict[str, Any]:
     """The unclipped E_N / steering of ``obs`` and the keys below resolution (issue 13)."""
@@ -425,43 +396,3 @@ def _unclipped_estimates(obs: dict[str, Any]) -> dict[str, Any]:
             flags = {k: v == 0.0 for k, v in obs[name].items()}
         below += [f"{label}[{k}]" for k, v in flags.items() if v]
     return {"raw_scalars": raw, "raw_scalars_err": raw_err, "below_resolution": tuple(below)}
-
-
-_PLAIN_ARRAYS = ("mean", "mean_stderr", "covariance", "covariance_stderr")
-
-
-def _nans(v: Any) -> Any:
-    """``None`` (a non-finite number in JSON) back to NaN, in nested dicts."""
-    if isinstance(v, dict):
-        return {k: _nans(x) for k, x in v.items()}
-    return np.nan if v is None else v
-
-
-def _plain_from_saved(meta: dict[str, Any] | None, arrays: dict[str, np.ndarray]
-                      ) -> dict[str, Any] | None:
-    if meta is None:
-        return None
-    return {**{k: arrays[f"plain.{k}"] for k in _PLAIN_ARRAYS},
-            "observables": _nans(meta["observables"]), "uncertainty": meta["uncertainty"]}
-
-
-def _nan_list(v: Any) -> Any:
-    if isinstance(v, list):
-        return [_nan_list(x) for x in v]
-    return np.nan if v is None else v
-
-
-def _shift_from_record(shift: dict[str, Any] | None) -> dict[str, Any] | None:
-    if shift is None:
-        return None
-    out = dict(shift)
-    for k in ("covariance", "covariance_stderr", "controlled_covariance", "mean", "mean_stderr",
-              "z"):
-        if k in out:
-            out[k] = np.array(_nan_list(out[k]), dtype=float)
-    if out.get("max_abs_z") is None:
-        out["max_abs_z"] = np.nan
-    if isinstance(out.get("log_negativity_stderr"), dict):  # null: below resolution
-        out["log_negativity_stderr"] = {k: np.nan if v is None else v
-                                        for k, v in out["log_negativity_stderr"].items()}
-    return out

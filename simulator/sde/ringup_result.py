@@ -7,10 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from ..conventions import QUADRATURES, covariance_xxpp as _covariance_xxpp
+from ..conventions import covariance_xxpp as _covariance_xxpp
 from ..observables import log_negativity
 from ..params import Params
 from ..protocol import ResultProtocol
+from ..resultfields import encode_value, saved
 from ..statistics import max_abs
 from .ringup_options import RingupOptions
 from .scheduling import seed_records
@@ -19,6 +20,9 @@ __all__ = ["RingupResult", "RINGUP_FORMAT"]
 
 #: Version of the files written by the ring-up before the result protocol (still read).
 RINGUP_FORMAT = 2
+
+
+_TV = ("time", "mode_i", "mode_j")
 
 
 @dataclass(frozen=True, repr=False)
@@ -76,33 +80,34 @@ class RingupResult(ResultProtocol):
         intervals; ``None`` for a result from before the test.
     """
 
-    params: Params | None
-    options: RingupOptions
-    seed: int
-    seeds: list[dict[str, Any]]
-    schedule: dict[str, Any]
-    t: np.ndarray
-    mean_field: np.ndarray
-    mean: np.ndarray
-    mean_stderr: np.ndarray
-    covariance: np.ndarray
-    covariance_stderr: np.ndarray
-    linear_covariance: np.ndarray
-    z: np.ndarray
-    observables: dict[str, dict[str, np.ndarray]]
-    unit_s1: np.ndarray
-    unit_s2: np.ndarray
-    unit_counts: np.ndarray
-    chunk_seconds: np.ndarray
-    diverged: int
-    timing: dict[str, float]
-    status: str = "ok"
-    flags: tuple[str, ...] = ()
-    message: str = ""
-    stderr_t_factor: float = 1.0
-    shift: dict[str, Any] | None = None
-    plain: dict[str, Any] | None = None
-    escapes: dict[str, Any] | None = None
+    params: Params | None = saved("input", decode=Params)
+    options: RingupOptions = saved("input", decode=RingupOptions)
+    seed: int = saved("input")
+    seeds: list[dict[str, Any]] = saved("input")
+    schedule: dict[str, Any] = saved("record")
+    t: np.ndarray = saved("input", coord="time", units="1/omega_m")
+    mean_field: np.ndarray = saved("reference", dims=("time", "mode"), units="1")
+    mean: np.ndarray = saved("value", dims=("time", "mode"), units="1")
+    mean_stderr: np.ndarray = saved("error", dims=("time", "mode"), units="1")
+    covariance: np.ndarray = saved("value", dims=_TV, units="1")
+    covariance_stderr: np.ndarray = saved("error", dims=_TV, units="1")
+    linear_covariance: np.ndarray = saved("reference", dims=_TV, units="1")
+    z: np.ndarray = saved("outcome", dims=_TV, units="1")
+    observables: dict[str, dict[str, np.ndarray]] = saved("value", dims=("time", "pair"),
+                                                          units="1")
+    unit_s1: np.ndarray = saved("record", dims=("chunk", "time", "mode"), units="1")
+    unit_s2: np.ndarray = saved("record", dims=("chunk",) + _TV, units="1")
+    unit_counts: np.ndarray = saved("record", dims=("chunk", "time"), units="1")
+    chunk_seconds: np.ndarray = saved("record", dims=("chunk",), units="s")
+    diverged: int = saved("outcome")
+    timing: dict[str, float] = saved("record")
+    status: str = saved("outcome", default="ok")
+    flags: tuple[str, ...] = saved("outcome", default=(), decode=tuple)
+    message: str = saved("outcome", default="")
+    stderr_t_factor: float = saved("record", default=1.0)
+    shift: dict[str, Any] | None = saved("value", default=None)
+    plain: dict[str, Any] | None = saved("value", default=None)
+    escapes: dict[str, Any] | None = saved("outcome", default=None)
 
     # ---- physics ---------------------------------------------------------------------------
     @property
@@ -156,66 +161,31 @@ class RingupResult(ResultProtocol):
     # ---- result protocol ---------------------------------------------------------------------
     _file_name = "ringup"
     _legacy_format = RINGUP_FORMAT  # ringup.json/npz of wgmsim before the result protocol
+    #: The array fields: the headline and reference eight, then the per-chunk sums.
     _ARRAYS = ("t", "mean_field", "mean", "mean_stderr", "covariance", "covariance_stderr",
                "linear_covariance", "z", "unit_s1", "unit_s2", "unit_counts", "chunk_seconds")
-
-    def _arrays(self) -> dict[str, np.ndarray]:
-        out = {k: np.asarray(getattr(self, k)) for k in self._ARRAYS}
-        for name, per_pair in self.observables.items():
-            for pair, v in per_pair.items():
-                out[f"{name}.{pair}"] = np.asarray(v)
-        for group, fields in (("shift", self.shift), ("plain", self.plain)):
-            for key, v in (fields or {}).items():
-                if key == "observables":
-                    out.update({f"{group}.{name}.{pair}": np.asarray(w)
-                                for name, per_pair in v.items() for pair, w in per_pair.items()})
-                elif isinstance(v, dict):
-                    out.update({f"{group}.{key}.{pair}": np.asarray(w) for pair, w in v.items()})
-                elif key != "order":
-                    out[f"{group}.{key}"] = np.asarray(v)
-        return out
-
-    def _meta(self) -> dict[str, Any]:
-        return {"params": None if self.params is None else self.params.to_dict(),
-                "options": self.options.to_dict(), "seed": self.seed, "seeds": self.seeds,
-                "schedule": self.schedule, "diverged": self.diverged, "timing": self.timing,
-                "status": self.status, "flags": list(self.flags), "message": self.message,
-                "stderr_t_factor": self.stderr_t_factor, "escapes": self.escapes,
-                "shift_order": None if self.shift is None else self.shift["order"]}
+    _RECORD = ("params", "options", "seed", "seeds", "schedule", "diverged", "timing",
+               "status", "flags", "message", "stderr_t_factor", "escapes")
 
     @classmethod
-    def _from_saved(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "RingupResult":
-        observables: dict[str, dict[str, np.ndarray]] = {}
-        shift: dict[str, Any] | None = None
-        plain: dict[str, Any] | None = None
-        if meta.get("shift_order") is not None:
-            shift = {"order": int(meta["shift_order"])}
+    def _upgrade(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]
+                 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Files of wgmsim before the declared fields: the observables at the root
+        (``log_negativity.r_m``), the plain estimate's at ``plain.log_negativity.r_m``, the
+        shift's order in ``shift_order``."""
+        if "observables" in meta:
+            return meta, arrays
+        out = {}
         for key, v in arrays.items():
-            if key.startswith("shift."):
-                if shift is None:
-                    raise ValueError(f"array {key!r} without shift_order")
-                parts = key.split(".")
-                if len(parts) == 3:
-                    shift.setdefault(parts[1], {})[parts[2]] = v
-                else:
-                    shift[parts[1]] = v
-            elif key.startswith("plain."):
-                plain = {"observables": {}} if plain is None else plain
-                parts = key.split(".")
-                if len(parts) == 3:
-                    plain["observables"].setdefault(parts[1], {})[parts[2]] = v
-                else:
-                    plain[parts[1]] = v
-            elif "." in key:
-                name, pair = key.split(".", 1)
-                observables.setdefault(name, {})[pair] = v
-        return cls(params=None if meta["params"] is None else Params.from_dict(meta["params"]),
-                   options=RingupOptions(**meta["options"]), seed=int(meta["seed"]),
-                   seeds=meta["seeds"], schedule=meta["schedule"], observables=observables,
-                   diverged=int(meta["diverged"]), timing=meta["timing"], status=meta["status"],
-                   flags=tuple(meta["flags"]), message=meta["message"],
-                   stderr_t_factor=float(meta["stderr_t_factor"]), shift=shift, plain=plain,
-                   escapes=meta.get("escapes"), **{k: arrays[k] for k in cls._ARRAYS})
+            head = key.split(".")[0]
+            if head == "plain" and key.count(".") == 2:
+                key = "plain.observables." + key[len("plain."):]
+            elif "." in key and head not in ("shift", "plain"):
+                key = "observables." + key
+            out[key] = v
+        order = meta.pop("shift_order", None)
+        return {**meta, "observables": {}, "shift": None if order is None else
+                {"order": order}}, out
 
     @classmethod
     def _from_legacy(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "RingupResult":
@@ -234,25 +204,6 @@ class RingupResult(ResultProtocol):
         stamp.update(versions=meta.get("versions") or {}, timestamp=meta.get("timestamp"))
         object.__setattr__(out, "_stamp", {k: stamp[k] for k in
                                            ("versions", "timestamp", "platform")})
-        return out
-
-    def _xarray_vars(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
-        dims = {"mean_field": ("time", "mode"), "mean": ("time", "mode"),
-                "mean_stderr": ("time", "mode"), "unit_s1": ("chunk", "time", "mode"),
-                "unit_s2": ("chunk", "time", "mode_i", "mode_j"), "unit_counts": ("chunk", "time"),
-                "chunk_seconds": ("chunk",)}
-        out = {k: (dims.get(k, ("time", "mode_i", "mode_j")), np.asarray(getattr(self, k)))
-               for k in self._ARRAYS if k != "t"}
-        for name, per_pair in self.observables.items():
-            out[name] = (("time", "pair"), np.stack([per_pair[p] for p in per_pair], axis=-1))
-        return out
-
-    def _xarray_coords(self) -> dict[str, Any]:
-        d = self.covariance.shape[-1]
-        names = list(QUADRATURES) if d == 6 else [f"x{k}" for k in range(d)]
-        out = {"time": np.asarray(self.t), "mode": names, "mode_i": names, "mode_j": names}
-        if self.observables:
-            out["pair"] = list(next(iter(self.observables.values())))
         return out
 
     def _summary(self) -> dict[str, Any]:
@@ -274,7 +225,9 @@ class RingupResult(ResultProtocol):
         return out
 
     def _record(self) -> dict[str, Any]:
-        out = {**self._meta(), **{k: getattr(self, k) for k in self._ARRAYS[:8]},
+        out = {**{k: encode_value(getattr(self, k)) for k in self._RECORD},
+               "shift_order": None if self.shift is None else self.shift["order"],
+               **{k: getattr(self, k) for k in self._ARRAYS[:8]},
                "photon_number": self.photon_number, "phonon_number": self.phonon_number,
                "log_negativity": self.log_negativity,
                "log_negativity_stderr": self.log_negativity_stderr,
