@@ -239,6 +239,20 @@ def test_cli_runs_with_backend_jax(capsys):
     assert code == 0 and "backend jax (float64, " in out
 
 
+def test_ringup_and_validate_cli_take_backend_jax(capsys, tmp_path):
+    _jax()
+    from simulator.cli import main
+
+    assert main(["ringup", "--n-traj", "64", "--chunk-size", "16", "--t-final", "10",
+                 "--backend", "jax", "--quiet", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert '"backend": "jax"' in out and '"device":' in out
+    assert main(["validate", "--quick", "--no-master", "--no-attractors", "--backend", "jax",
+                 "--quiet", "--out", str(tmp_path / "v"), "--json"]) == 0
+    report = (tmp_path / "v" / "report.json").read_text()
+    assert '"backend": "jax"' in report
+
+
 def test_cli_without_jax_says_so_in_one_line(tmp_path):
     """JAX hidden from the interpreter: one line naming the extra, exit 2, no traceback."""
     code = ("import sys; sys.modules['jax'] = None; sys.modules['jax.numpy'] = None; "

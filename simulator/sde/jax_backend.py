@@ -18,10 +18,12 @@ resumed run equals an uninterrupted one. The numbers differ from the numpy backe
 generator), statistically equal; transcendental functions may differ in the last bit between a
 CPU and a GPU, so the two agree statistically, not bit for bit.
 
-Divergence. As in numpy: at the end of every block a trajectory whose sampled states or end state
-are non-finite or beyond the bound is counted as diverged and dropped from that block on. The
-block is then computed again from its start without it (the noise is keyed by step, so the second
-pass is the same path), so nothing of the excursion enters the sums.
+Divergence and escapes. As in numpy: at the end of every block a trajectory whose sampled states
+or end state are non-finite or beyond the bound is counted as diverged, and one whose end state
+left the fixed point's basin (the Mahalanobis test of :mod:`simulator.sde.escapes`, computed on
+the device) as escaped; either is dropped from that block on. The block is then computed again
+from its start without them (the noise is keyed by step, so the second pass is the same path),
+so nothing of the excursion enters the sums.
 
 Precision. ``precision="float64"`` (default) integrates in double precision like numpy;
 ``"float32"`` halves the memory traffic on a GPU; the sums stay float64 (``docs/jax.md`` gives the
@@ -63,7 +65,7 @@ _NOTED: set[str] = set()
 #: ``"sum"`` (broadcast multiply and sum, left to XLA to fuse); ``WGMSIM_JAX_MOMENTS`` =
 #: ``"dot"`` (``sum x x^T`` as one contraction over the trajectories) or ``"sum"``. The numbers
 #: agree to rounding; the speed depends on the device. Defaults, measured
-#: (``docs/jax.md``): ``product`` ``"sum"`` on a GPU (2.42e9 against 2.12e9 trajectory-steps/s
+#: (``docs/jax.md``): ``product`` ``"sum"`` on a GPU (2.52e9 against 2.15e9 trajectory-steps/s
 #: on an H200) and ``"dot"`` on a CPU (about 2x faster there); ``moments`` ``"dot"``. Every
 #: product runs at full precision (``Precision.HIGHEST``: no TF32 on a GPU, which at float32
 #: moved the stationary covariance by hundreds of standard errors).
@@ -107,8 +109,8 @@ def device_description() -> str:
     text = dev.platform if dev.platform == "cpu" else f"{dev.platform} ({dev.device_kind})"
     if dev.platform == "cpu" and "cpu" not in _NOTED:
         _NOTED.add("cpu")
-        log.warning("backend='jax': no GPU found, JAX runs on the CPU (expect numpy's speed "
-                    "per core, not a GPU's)")
+        log.warning("backend='jax': no GPU found, JAX runs on the CPU (slower than the numpy "
+                    "backend there: use it for testing)")
     return text
 
 
