@@ -64,16 +64,22 @@ _NOTED: set[str] = set()
 #: ``WGMSIM_JAX_PRODUCT`` = ``"dot"`` (``jnp.dot`` of the lifted state with the step matrix) or
 #: ``"sum"`` (broadcast multiply and sum, left to XLA to fuse); ``WGMSIM_JAX_MOMENTS`` =
 #: ``"dot"`` (``sum x x^T`` as one contraction over the trajectories) or ``"sum"``. The numbers
-#: agree to rounding; the speed depends on the device. Defaults, measured
-#: (``docs/jax.md``): ``product`` ``"sum"`` on a GPU (2.52e9 against 2.15e9 trajectory-steps/s
-#: on an H200) and ``"dot"`` on a CPU (about 2x faster there); ``moments`` ``"dot"``. Every
+#: agree to rounding; the speed depends on the device and the size. Defaults, measured
+#: (``docs/jax.md``): ``product`` ``"sum"`` on a GPU for a small step matrix (at most
+#: :data:`SUM_PRODUCT_MAX` entries: the 6-variable system's 15 x 6, 2.52e9 against 2.15e9
+#: trajectory-steps/s on an H200) and ``"dot"`` otherwise (the 18-variable control-variate
+#: system's 35 x 18: 7.6e8 with ``"dot"`` against 3.3e8 with ``"sum"``; on a CPU ``"dot"`` is
+#: about 2x faster at any size); ``moments`` ``"dot"``. Every
 #: product runs at full precision (``Precision.HIGHEST``: no TF32 on a GPU, which at float32
 #: moved the stationary covariance by hundreds of standard errors).
 KERNEL_VARIANTS = {"product": ("dot", "sum"), "moments": ("dot", "sum")}
+#: Largest step matrix (entries) for which a GPU forms the step product as ``"sum"``.
+SUM_PRODUCT_MAX = 100
 
 
-def _variant(name: str, platform: str) -> str:
-    default = "sum" if name == "product" and platform != "cpu" else "dot"
+def _variant(name: str, platform: str, entries: int = 0) -> str:
+    small = entries <= SUM_PRODUCT_MAX
+    default = "sum" if name == "product" and platform != "cpu" and small else "dot"
     value = os.environ.get(f"WGMSIM_JAX_{name.upper()}", default)
     if value not in KERNEL_VARIANTS[name]:
         raise ValueError(f"WGMSIM_JAX_{name.upper()} = {value!r}: must be one of "
@@ -205,7 +211,7 @@ def _array_ops(jax, jnp, feat, product: str, moments: str):
     return lift, prod, second_moments
 
 
-def _kernels(method: str, nl, dtype_name: str):
+def _kernels(method: str, nl, dtype_name: str, dim: int):
     """``(burn, sample)`` jitted for a scheme, a feature form and a precision (cached):
 
     ``burn(x, s0, key, mats, consts, dt, k)``: ``k`` steps from step number ``s0``; returns the
@@ -216,7 +222,9 @@ def _kernels(method: str, nl, dtype_name: str):
     """
     jax, jnp = jax_modules()
     platform = jax.devices()[0].platform
-    product, moments = _variant("product", platform), _variant("moments", platform)
+    n_features = 0 if nl is None else int(np.shape(nl.feature_matrix)[0])
+    product = _variant("product", platform, (dim + n_features + 1) * dim)
+    moments = _variant("moments", platform)
     fkey = (method, _feature_key(nl), dtype_name, product, moments)
     hit = _COMPILED.get(fkey)
     if hit is not None:
@@ -342,7 +350,8 @@ class _Chunk:
         jax, self.jnp = jax_modules()
         jnp = self.jnp
         dtype = jnp.dtype(options.precision)
-        self.run, self.sample = _kernels(options.method, system.nonlinearity, options.precision)
+        self.run, self.sample = _kernels(options.method, system.nonlinearity, options.precision,
+                                         system.dim)
         self.mats = _Matrices(make_integrator(options.method, system, options.dt), options.method,
                               jnp, dtype)
         self.sched, self.dt, self.step = sched, float(options.dt), 0
