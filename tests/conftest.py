@@ -55,16 +55,18 @@ def rng() -> np.random.Generator:
 
 @pytest.fixture(scope="session")
 def steady_state():
-    """``solve_master(params)`` with default options, solved once per parameter point for the
-    whole session (the defect point takes seconds; test_master, test_protocol and test_netcdf
-    read the same results). Results are frozen; do not rely on their identity."""
+    """``solve_master(params, options=options)``, solved once per parameter point and options
+    for the whole session (the defect point takes seconds; test_master, test_protocol,
+    test_netcdf, test_second_order and test_validate read the same results). Results are
+    frozen; do not rely on their identity."""
     from simulator.master import solve_master
 
     cache: dict = {}
 
-    def solve(params: Params):
-        if params not in cache:
-            cache[params] = solve_master(params)
-        return cache[params]
+    def solve(params: Params, options=None):
+        key = (params, options)
+        if key not in cache:
+            cache[key] = solve_master(params, options=options)
+        return cache[key]
 
     return solve

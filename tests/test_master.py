@@ -154,15 +154,16 @@ def test_unconverged_loop_is_reported_not_hidden():
 
 
 # ---- nonlinear ----------------------------------------------------------------------------------
-def test_nonlinear_term_changes_covariance_at_second_order_in_g0():
+def test_nonlinear_term_changes_covariance_at_second_order_in_g0(steady_state):
     """With |G| fixed, the cubic term shifts the means at O(g0) and the covariance at O(g0^2)
     (first-order corrections to second moments vanish: odd moments of a Gaussian). Doubling g0
-    must multiply the covariance change by 4."""
+    must multiply the covariance change by 4. (The same four solves as test_second_order's
+    check against the master equation, shared through the session fixture.)"""
     opts_l, opts_n = MasterOptions(tol=1e-5), MasterOptions(tol=1e-5, nonlinear=True)
     change = []
     for ratio in (0.05, 0.1):
         p = scaled_g0(PAPER, ratio)
-        lin, nl = solve_master(p, options=opts_l), solve_master(p, options=opts_n)
+        lin, nl = steady_state(p, opts_l), steady_state(p, opts_n)
         assert abs(abs(lin.lyapunov.A[5, 0] + 1j * lin.lyapunov.A[5, 1])
                    - abs(lyapunov(PAPER).A[5, 0] + 1j * lyapunov(PAPER).A[5, 1])) < 1e-9
         dv = np.abs(nl.covariance - lin.covariance).max()
@@ -180,9 +181,9 @@ def test_nonlinear_term_changes_covariance_at_second_order_in_g0():
     assert 3.6 < change[1] / change[0] < 4.4
 
 
-def test_nonlinear_term_negligible_at_paper_coupling():
-    lin = solve_master(PAPER)
-    nl = solve_master(PAPER, options=MasterOptions(nonlinear=True))
+def test_nonlinear_term_negligible_at_paper_coupling(steady_state):
+    lin = steady_state(PAPER)
+    nl = steady_state(PAPER, MasterOptions(nonlinear=True))
     assert np.abs(nl.covariance - lin.covariance).max() < 1e-8
 
 

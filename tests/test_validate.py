@@ -88,15 +88,15 @@ def test_master_leg_agrees_and_lossy_is_skipped(tmp_path):
     assert [c.engine for c in lossy.comparisons] == ["sde"]
 
 
-def test_master_estimate_error_propagation_can_fail():
+def test_master_estimate_error_propagation_can_fail(steady_state):
     """A master result whose covariance is shifted beyond its truncation error must deviate."""
     import dataclasses
 
-    from simulator import MasterOptions, solve_master
+    from simulator import MasterOptions
     from simulator.compare import compare
     from simulator.validate import master_estimate, reference_scalars
 
-    res = solve_master(Params.paper(), options=MasterOptions(nonlinear=True))
+    res = steady_state(Params.paper(), MasterOptions(nonlinear=True))
     est = master_estimate(res)
     shifted = dataclasses.replace(est, covariance=est.covariance + 10 * res.truncation_error)
     lin = res.lyapunov
