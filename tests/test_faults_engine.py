@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import few_units_ok
 from simulator import Params
 from simulator.errors import (
     MIN_UNITS,
@@ -56,7 +57,10 @@ TINY = SDEOptions(n_traj=8, chunk_size=2, dt=0.1, t_burn=5.0, t_avg=20.0, batch_
                   initial="lyapunov")
 SEED = 3
 
-pytestmark = pytest.mark.filterwarnings("ignore::simulator.errors.StatisticsWarning")
+#: Every run here is a fault-injection run on TINY (4 statistical units, flagged): the tests
+#: check refusals, bits and round trips, never error bars; the ones about the flag itself say so
+#: in their names and catch it with ``pytest.warns``.
+pytestmark = few_units_ok
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import few_units_ok
 from simulator import Params
 from simulator.cli import main
 from simulator.master import EvolveOptions, evolve_master, solve_master
@@ -22,7 +23,6 @@ PKG = Path(__file__).resolve().parent.parent / "simulator"
 SMALL_SDE = SDEOptions(n_traj=32, chunk_size=8, dt=0.1, t_burn=30.0, t_avg=60.0, batch_time=15.0)
 SMALL_RINGUP = RingupOptions(n_traj=16, chunk_size=4, dt=0.05, t_final=4.0, output_every=1.0)
 COLD = Params.paper().replace(temperature=1e-3, power=5e-3)
-FEW_UNITS = pytest.mark.filterwarnings("ignore::simulator.errors.StatisticsWarning")
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +61,7 @@ def test_tqdm_bar_counts_and_closes(capsys):
 
 
 # ---- progress=True in Python, for every engine ---------------------------------------------------
-@FEW_UNITS
+@few_units_ok  # progress output only
 def test_progress_true_sde(capsys):
     simulate_sde(Params.paper(), SMALL_SDE, seed=1, progress=True)
     captured = capsys.readouterr()
@@ -69,7 +69,7 @@ def test_progress_true_sde(capsys):
     assert captured.out == ""
 
 
-@FEW_UNITS
+@few_units_ok  # progress output only
 def test_progress_true_ringup(capsys):
     simulate_ringup(Params.paper(), SMALL_RINGUP, seed=1, progress=True)
     captured = capsys.readouterr()
@@ -102,7 +102,7 @@ def test_progress_master_evolution_same_result(capsys):
     assert "master evolution" in capsys.readouterr().err
 
 
-@FEW_UNITS
+@few_units_ok  # progress output only
 def test_validate_progress_per_leg(capsys, caplog):
     opts = ValidateOptions(sde=SMALL_SDE, seed=1)
     stages = {}
@@ -144,7 +144,6 @@ def test_me_verbose_logs_rounds(capsys):
     assert "INFO simulator.master" in capsys.readouterr().err
 
 
-@FEW_UNITS
 def test_validate_cli_logs_every_leg(capsys, tmp_path):
     # the logging is under test, not the statistics: a small SDE leg through a run file
     cfg = tmp_path / "small.toml"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -32,6 +33,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # A short run at the paper's point: 256 trajectories, 600 / omega_m of averaging, ~1 s.
 QUICK = SDEOptions(n_traj=256, chunk_size=32, dt=0.1, t_avg=600.0)
+
+
+@functools.lru_cache(maxsize=4)
+def quick_run(params: Params) -> SDEResult:
+    """``simulate_sde(params, QUICK, seed=1)``, run once per point for this module."""
+    return simulate_sde(params, QUICK, seed=1)
 
 
 def assert_within(estimate, stderr, exact, n_sigma=5.0):
@@ -78,7 +85,7 @@ def test_thermal_oscillator_thermalises(method):
     ids=["immune", "defect", "defect-rwa"],
 )
 def test_paper_point_matches_lyapunov_quick(params):
-    res = simulate_sde(params, QUICK, seed=1)
+    res = quick_run(params)
     ref = lyapunov(params)
     assert res.status == "ok" and res.diverged == 0
     np.testing.assert_array_equal(res.lyapunov["covariance"], ref.covariance)
@@ -135,7 +142,7 @@ def _same(a: SDEResult, b: SDEResult) -> None:
     assert a.seeds == b.seeds
 
 
-@few_units_ok
+@few_units_ok  # bits, not statistics
 def test_results_independent_of_n_jobs():
     p = Params.paper(beta=0.3)
     r1 = simulate_sde(p, SMALL, seed=7, n_jobs=1)
@@ -147,7 +154,7 @@ def test_results_independent_of_n_jobs():
     assert not np.array_equal(r1.covariance, r_other.covariance)
 
 
-@few_units_ok
+@few_units_ok  # bits, not statistics
 def test_resume_after_interruption_is_bit_identical(tmp_path):
     p = Params.paper()
     full = simulate_sde(p, SMALL, seed=3)
@@ -170,7 +177,7 @@ def test_resume_after_interruption_is_bit_identical(tmp_path):
         simulate_sde(p, SMALL, seed=4, out=out)
 
 
-@few_units_ok
+@few_units_ok  # bits, not statistics
 def test_killed_cli_run_resumes_bit_identical(tmp_path, capsys):
     """Kill a real `wgmsim sde --out` process after its first checkpoint, rerun, compare."""
     out = tmp_path / "killed"
@@ -207,7 +214,7 @@ def test_killed_cli_run_resumes_bit_identical(tmp_path, capsys):
 
 
 # ---- results ---------------------------------------------------------------------------------
-@few_units_ok
+@few_units_ok  # a round trip, not statistics
 def test_result_save_load_roundtrip(tmp_path):
     opts = SMALL.replace(keep_trajectories=3, keep_every=5, error_check=True)
     res = simulate_sde(Params.paper(beta=0.3), opts, seed=1)
@@ -223,7 +230,7 @@ def test_result_save_load_roundtrip(tmp_path):
     assert res.timing["trajectory_steps"] == 48 * 600
 
 
-@few_units_ok
+@few_units_ok  # dt vs dt/2 on one noise path, no error bar
 def test_step_size_error_check_small_for_exponential():
     res = simulate_sde(Params.paper(), SMALL.replace(error_check=True), seed=1)
     e = res.error_check
@@ -233,7 +240,7 @@ def test_step_size_error_check_small_for_exponential():
     assert res_em.error_check["second_moment_relative_difference"] > 1e-3
 
 
-@few_units_ok
+@few_units_ok  # output, not statistics
 def test_engine_prints_nothing(capsys):
     simulate_sde(Params.paper(), SMALL.replace(n_traj=8), seed=0)
     captured = capsys.readouterr()
@@ -299,7 +306,7 @@ def test_bad_arguments_name_the_argument():
         simulate_sde(Params.paper(), {"dt": 0.1})
 
 
-@few_units_ok
+@few_units_ok  # bits, not statistics
 @pytest.mark.slow
 def test_dask_backend_gives_the_same_bits():
     """joblib's dask backend on a local cluster: same result as n_jobs = 1.
@@ -320,7 +327,6 @@ def test_dask_backend_gives_the_same_bits():
     _same(ref, res)
 
 
-@few_units_ok
 def test_block_size_changes_only_rounding():
     """The noise is drawn step-major, so the trajectories do not depend on the block size; the
     sums are partitioned differently, so the statistics agree to rounding only."""
@@ -368,7 +374,7 @@ def assert_result_protocol(res, tmp_path):
     return back, ds
 
 
-@few_units_ok
+@few_units_ok  # a round trip, not statistics
 def test_sde_result_protocol(tmp_path):
     res = simulate_sde(Params.paper(), SMALL.replace(keep_trajectories=2, keep_every=50),
                        seed=2)
@@ -389,7 +395,6 @@ def test_sde_result_protocol(tmp_path):
     assert res.provenance["params"] == Params.paper().to_dict()
 
 
-@few_units_ok
 def test_sde_result_of_an_explicit_system_round_trips(tmp_path):
     system = LangevinSystem(A=[[-1.0, 0.3], [-0.3, -1.0]], D=np.eye(2))
     res = simulate_sde(system, SDEOptions(n_traj=16, chunk_size=4, dt=0.1, t_burn=5.0,
@@ -401,7 +406,7 @@ def test_sde_result_of_an_explicit_system_round_trips(tmp_path):
         res.to_estimate()
 
 
-@few_units_ok
+@few_units_ok  # a round trip, not statistics
 def test_sde_result_reads_format_2_folders(tmp_path):
     """Folders written before the result protocol (result.json = the format-2 record) load."""
     from simulator.resultio import write_result
@@ -415,13 +420,13 @@ def test_sde_result_reads_format_2_folders(tmp_path):
     assert back.provenance["versions"] == res.versions
 
 
-@few_units_ok
 def test_sde_estimate_and_xxpp():
     from simulator.compare import compare
     from simulator.conventions import covariance_xxpp
     from simulator.validate import reference_scalars, sde_estimate
 
-    res = simulate_sde(Params.paper(), QUICK, seed=4)
+    res = quick_run(Params.paper())  # 16 units, status ok: the comparison below is statistical
+    assert res.status == "ok"
     est = res.to_estimate()
     assert est.engine == "sde" and est.error_kind == "stderr"
     np.testing.assert_array_equal(est.covariance_err, res.covariance_stderr)

@@ -63,7 +63,7 @@ def test_validate_reports_the_measured_shift(tmp_path):
     assert "nonlinear shift dE_N[r_m]" in (tmp_path / "report.html").read_text()
 
 
-@few_units_ok
+@few_units_ok  # the absence of a shift, not statistics
 def test_validate_without_control_variates_has_no_shift():
     res = validate(Params.paper(), ValidateOptions(master=False, sde=SMALL,
                                                    control_variate=False))
@@ -74,7 +74,6 @@ def test_validate_without_control_variates_has_no_shift():
     assert report_dict(res)["options"]["control_variate"] is False
 
 
-@few_units_ok
 def test_cli_control_variate_flag_and_run_file(tmp_path, capsys):
     """``[validate] control_variate = false`` in a run file turns it off, ``--control-variate``
     overrides the file, and the written run file records the choice."""
