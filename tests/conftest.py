@@ -70,3 +70,22 @@ def steady_state():
         return cache[key]
 
     return solve
+
+
+@pytest.fixture(scope="session")
+def paper_validation():
+    """``validate`` at the paper's point with every leg: Lyapunov, a small SDE leg with its
+    step-size check (32 trajectories, 2 statistical units: flagged, and nothing statistical is
+    asserted on it), the quick nonlinear master equation and the attractor search. Shared by the
+    report, round-trip, netCDF and master-leg tests (one run instead of four)."""
+    import warnings
+
+    from simulator import SDEOptions
+    from simulator.errors import StatisticsWarning
+    from simulator.validate import ValidateOptions, validate
+
+    opts = ValidateOptions(quick=True, seed=3, sde=SDEOptions(
+        n_traj=32, chunk_size=16, t_avg=200.0, error_check=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticsWarning)
+        return validate(Params.paper(), opts)

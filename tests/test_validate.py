@@ -61,10 +61,10 @@ def test_bad_input_exits_2(tmp_path, capsys):
     assert "power" in capsys.readouterr().err
 
 
-def test_master_leg_agrees_and_lossy_is_skipped(tmp_path):
-    # the master leg is under test here: a small SDE leg (the quick one is tested above)
-    res = validate(Params.paper(), ValidateOptions(
-        quick=True, sde=SDEOptions(n_traj=32, chunk_size=16, t_avg=200.0)))
+def test_master_leg_agrees_and_lossy_is_skipped(tmp_path, paper_validation):
+    # the master leg is under test here: a small SDE leg (the quick one is tested above),
+    # the session's quick validation at the paper's point (conftest)
+    res = paper_validation
     engines = {c.engine: c for c in res.comparisons}
     assert set(engines) == {"sde", "master"}
     me = engines["master"]
