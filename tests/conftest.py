@@ -89,3 +89,13 @@ def paper_validation():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StatisticsWarning)
         return validate(Params.paper(), opts)
+
+
+@pytest.fixture
+def no_report_figures(monkeypatch):
+    """For a test of a report's text, files or command-line wiring, not of its figures:
+    ``write_report`` leaves out the two matplotlib figures (0.3-0.5 s of CPU each). The figures
+    are tested where they are the subject (test_validate's quick run, test_report_html)."""
+    import simulator.plotting
+
+    monkeypatch.setattr(simulator.plotting, "plot_validation", lambda result, directory: [])

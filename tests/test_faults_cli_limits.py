@@ -61,7 +61,7 @@ def test_second_validate_into_a_busy_out_is_refused(capsys, tmp_path, monkeypatc
     assert not (out / "report.md").exists()
 
 
-def test_report_files_are_written_as_one_unit(tmp_path, monkeypatch):
+def test_report_files_are_written_as_one_unit(tmp_path, monkeypatch, no_report_figures):
     """A failure while writing (here report.html, the last file) leaves the previous report
     whole: no file of the new one is moved into place, no staging folder is left."""
     import simulator.report as report

@@ -144,7 +144,7 @@ def test_me_verbose_logs_rounds(capsys):
     assert "INFO simulator.master" in capsys.readouterr().err
 
 
-def test_validate_cli_logs_every_leg(capsys, tmp_path):
+def test_validate_cli_logs_every_leg(capsys, tmp_path, no_report_figures):
     # the logging is under test, not the statistics: a small SDE leg through a run file
     cfg = tmp_path / "small.toml"
     cfg.write_text("[sde]\nn_traj = 32\nchunk_size = 16\nt_avg = 200.0\n")

@@ -29,7 +29,7 @@ def test_control_variate_option_defaults_on_and_governs_the_sde_leg():
         ValidateOptions(control_variate="yes")
 
 
-def test_validate_reports_the_measured_shift(tmp_path):
+def test_validate_reports_the_measured_shift(tmp_path, no_report_figures):
     """At G0/Gamma = 0.03 (|G_r| = 0.61 omega_m) the shift of E_N(r_m) is measured with an
     error far below the plain estimator's (measured -7.7e-4 +- 3.6e-4 against 2e-2), agrees
     within 5 of its own sigma with the exact O(G0^2) truncated-Wigner shift (-4.4e-4,
@@ -74,7 +74,7 @@ def test_validate_without_control_variates_has_no_shift():
     assert report_dict(res)["options"]["control_variate"] is False
 
 
-def test_cli_control_variate_flag_and_run_file(tmp_path, capsys):
+def test_cli_control_variate_flag_and_run_file(tmp_path, capsys, no_report_figures):
     """``[validate] control_variate = false`` in a run file turns it off, ``--control-variate``
     overrides the file, and the written run file records the choice."""
     cfg = tmp_path / "in.toml"
