@@ -56,8 +56,12 @@ def test_williamson_normal_form():
 LOSSY = DEFECT.replace(defects=((GAMMA * (1 - 0.1j), 0.0),), eta=GAMMA * (0.8 - 0.2j))
 
 
-@pytest.mark.parametrize("damping, lossy", [("brownian", False), ("rwa", False),
-                                            ("brownian", True), ("rwa", True)])
+@pytest.mark.parametrize("damping, lossy", [
+    ("brownian", False), ("rwa", True),
+    # the other two pairings under -m slow: the two above already hold the Caldeira-Leggett
+    # terms and the lossy channels (each Liouvillian build is 1-2.5 s of CPU)
+    pytest.param("rwa", False, marks=pytest.mark.slow),
+    pytest.param("brownian", True, marks=pytest.mark.slow)])
 def test_liouvillian_moments_obey_the_lyapunov_equation(damping, lossy):
     """Tr(L(rho) x_i x_j) symmetrised = A V + V A^T + D for zero-mean Gaussian product states.
 
