@@ -104,7 +104,7 @@ def test_progress_master_evolution_same_result(capsys):
 
 @few_units_ok  # progress output only
 def test_validate_progress_per_leg(capsys, caplog):
-    opts = ValidateOptions(sde=SMALL_SDE, seed=1)
+    opts = ValidateOptions(sde=SMALL_SDE, seed=1, attractors=False)  # not under test here
     stages = {}
     with caplog.at_level(logging.INFO, logger="simulator"):
         res = validate(Params.paper(), opts,
@@ -148,7 +148,8 @@ def test_validate_cli_logs_every_leg(capsys, tmp_path, no_report_figures):
     # the logging is under test, not the statistics: a small SDE leg through a run file
     cfg = tmp_path / "small.toml"
     cfg.write_text("[sde]\nn_traj = 32\nchunk_size = 16\nt_avg = 200.0\n")
-    args = ["validate", "--quick", "--config", str(cfg), "--out", str(tmp_path / "out")]
+    args = ["validate", "--quick", "--no-attractors", "--config", str(cfg),
+            "--out", str(tmp_path / "out")]
     assert main(args + ["--verbose", "--progress"]) == 0
     err = capsys.readouterr().err
     for leg in ("lyapunov", "sde", "master"):

@@ -65,7 +65,7 @@ def test_validate_reports_the_measured_shift(tmp_path, no_report_figures):
 
 @few_units_ok  # the absence of a shift, not statistics
 def test_validate_without_control_variates_has_no_shift():
-    res = validate(Params.paper(), ValidateOptions(master=False, sde=SMALL,
+    res = validate(Params.paper(), ValidateOptions(master=False, sde=SMALL, attractors=False,
                                                    control_variate=False))
     assert res.shift is None and shift_rows(res) == []
     assert not any(line.startswith("  shift") for line in summary_lines(res))
@@ -81,7 +81,8 @@ def test_cli_control_variate_flag_and_run_file(tmp_path, capsys, no_report_figur
     cfg.write_text("[validate]\ncontrol_variate = false\nquick = true\n\n[sde]\nn_traj = 32\n"
                    "chunk_size = 8\nt_burn = 60.0\nt_avg = 200.0\n")
     out = tmp_path / "r"
-    args = ["validate", "--no-master", "--quiet", "--json", "--config", str(cfg)]
+    args = ["validate", "--no-master", "--no-attractors", "--quiet", "--json", "--config",
+            str(cfg)]
     assert main(args + ["--out", str(out)]) == 0
     rec = json.loads(capsys.readouterr().out)
     assert rec["options"]["control_variate"] is False and rec["sde"]["shift"] is None
