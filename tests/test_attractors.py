@@ -182,8 +182,9 @@ def test_stable_cycle_is_a_periodic_orbit_of_the_full_equations(at_01):
     t = np.linspace(0.0, c.period, 2000)
     q_max = np.abs(sol.sol(t)[4] - s.mean[4]).max() / s.sigma[4]
     assert q_max == pytest.approx(c.q_max, rel=1e-4)
-    # and it stays there over many periods (it attracts)
-    assert _physical_return(p, s.physical(c.point * 1.02)) == pytest.approx(c.q_max, rel=0.01)
+    # and it stays there over many periods (it attracts): ~24 periods, 0.3 % off (300: 0.03 %)
+    assert _physical_return(p, s.physical(c.point * 1.02), t_end=150.0) == pytest.approx(
+        c.q_max, rel=0.01)
 
 
 def test_basin_radius_is_the_edge_for_an_independent_integrator(at_01):
