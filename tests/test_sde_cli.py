@@ -16,6 +16,7 @@ ARGS = ["sde", "--n-traj", "32", "--chunk-size", "8", "--dt", "0.1", "--t-burn",
         "--t-avg", "60", "--batch-time", "15", "--seed", "4", "--quiet"]
 
 
+@few_units_ok  # keys, shapes and bits, not statistics
 def test_sde_json_output(capsys):
     assert main(ARGS + ["--json", "--set", "beta=0.3"]) == 0
     data = json.loads(capsys.readouterr().out)

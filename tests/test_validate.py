@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from conftest import few_units_ok
 from simulator import Params, SDEOptions
 from simulator.cli import main
 from simulator.config import apply_changes
@@ -66,6 +67,7 @@ def test_bad_input_exits_2(tmp_path, capsys):
     assert "power" in capsys.readouterr().err
 
 
+@few_units_ok  # the lossy point's 2-unit SDE leg is flagged; only the master leg is scored
 def test_master_leg_agrees_and_lossy_is_skipped(tmp_path, paper_validation):
     # the master leg is under test here: a small SDE leg (the quick one is tested above),
     # the session's quick validation at the paper's point (conftest)
@@ -109,6 +111,7 @@ def test_master_estimate_error_propagation_can_fail(steady_state):
     assert not compare(lin.covariance, reference_scalars(lin), shifted).agrees
 
 
+@few_units_ok  # the 2-unit SDE leg is flagged; the master leg's refusal is under test
 def test_master_leg_skipped_quickly_when_the_state_is_too_big():
     """Near the stability boundary (28 phonons) the Fock space would be too large: the master
     equation is reported as not compared, instead of running for minutes."""
@@ -196,6 +199,7 @@ def test_linearisation_study_pools_seeds(tmp_path):
     assert bad.returncode == 2 and "--seeds" in bad.stderr
 
 
+@few_units_ok  # the 2-unit SDE leg is flagged; the attractor summary is under test
 def test_coexisting_cycle_makes_the_summary_say_metastable(tmp_path, capsys):
     """Issue 17's point at G0/Gamma = 0.1: the smallest stable cycle at 66.6 sigma_q, the basin
     edge near 45 sigma; validate says so with both numbers, and --no-attractors skips it.
