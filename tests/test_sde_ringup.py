@@ -103,7 +103,7 @@ from simulator.sde.ringup import RingupResult  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@few_units_ok  # the stationary run's single 5-unit batch is flagged; the comparison is exact
+@few_units_ok  # 5 / omega_m batches are flagged (under 10 correlation times); the comparison is exact
 def test_ringup_from_the_steady_state_ends_as_a_stationary_run():
     """A stationary system started in its steady state: the ring-up's statistics at t_final are
     the stationary engine's (burn-in t_final - output_every, one sample) bit for bit -- same
