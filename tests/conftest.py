@@ -55,16 +55,57 @@ def rng() -> np.random.Generator:
 
 @pytest.fixture(scope="session")
 def steady_state():
-    """``solve_master(params)`` with default options, solved once per parameter point for the
-    whole session (the defect point takes seconds; test_master, test_protocol and test_netcdf
-    read the same results). Results are frozen; do not rely on their identity."""
+    """``solve_master(params, options=options)``, solved once per parameter point and options
+    for the whole session (the defect point takes seconds; test_master, test_protocol,
+    test_netcdf, test_second_order and test_validate read the same results). Results are
+    frozen; do not rely on their identity."""
     from simulator.master import solve_master
 
     cache: dict = {}
 
-    def solve(params: Params):
-        if params not in cache:
-            cache[params] = solve_master(params)
-        return cache[params]
+    def solve(params: Params, options=None):
+        key = (params, options)
+        if key not in cache:
+            cache[key] = solve_master(params, options=options)
+        return cache[key]
 
     return solve
+
+
+@pytest.fixture(scope="session")
+def paper_validation():
+    """``validate`` at the paper's point with every leg: Lyapunov, a small SDE leg with its
+    step-size check (32 trajectories, 2 statistical units: flagged, and nothing statistical is
+    asserted on it), the quick nonlinear master equation and the attractor search. Shared by the
+    report, round-trip, netCDF and master-leg tests (one run instead of four).
+
+    The attractor search here finds the cycles only (``AttractorOptions(n_directions=0)``: 1.4
+    s of CPU instead of 6 for the basin's 64 directions at this point): the tests read the
+    cycle (5.5e5 sigma_q) and the master equation's scope, not the basin edge, which is tested
+    at G0/Gamma = 0.1 (tests/test_attractors.py, test_validate's metastable summary) and at
+    this point under ``-m slow``."""
+    import functools
+    import warnings
+
+    import simulator.validate as validate_module
+    from simulator import SDEOptions
+    from simulator.attractors import AttractorOptions, find_attractors
+    from simulator.errors import StatisticsWarning
+
+    opts = validate_module.ValidateOptions(quick=True, seed=3, sde=SDEOptions(
+        n_traj=32, chunk_size=16, t_avg=200.0, error_check=True))
+    cycles_only = functools.partial(find_attractors, options=AttractorOptions(n_directions=0))
+    with pytest.MonkeyPatch.context() as mp, warnings.catch_warnings():
+        mp.setattr(validate_module, "find_attractors", cycles_only)
+        warnings.simplefilter("ignore", StatisticsWarning)
+        return validate_module.validate(Params.paper(), opts)
+
+
+@pytest.fixture
+def no_report_figures(monkeypatch):
+    """For a test of a report's text, files or command-line wiring, not of its figures:
+    ``write_report`` leaves out the two matplotlib figures (0.3-0.5 s of CPU each). The figures
+    are tested where they are the subject (test_validate's quick run, test_report_html)."""
+    import simulator.plotting
+
+    monkeypatch.setattr(simulator.plotting, "plot_validation", lambda result, directory: [])

@@ -22,6 +22,7 @@ Third-party rules: ``qutip`` is imported only under ``master/``, ``matplotlib`` 
 """
 
 import ast
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +63,10 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+#: ``ast.parse`` once per source text for the whole module (four tests read every module).
+parse = functools.lru_cache(maxsize=None)(ast.parse)
+
+
 def group(module: str) -> str:
     """Layer group of a dotted module name: the first component below ``simulator``."""
     parts = module.split(".")
@@ -73,7 +78,7 @@ def imports_of(source: str, module: str, is_package: bool):
     ``(top-level third-party name, line)`` for the others."""
     package = module if is_package else module.rpartition(".")[0]
     internal, external = [], []
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(parse(source)):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 (internal if alias.name.split(".")[0] == "simulator" else external).append(
@@ -222,7 +227,7 @@ def test_modules_and_functions_stay_small():
         if text.count("\n") > MAX_MODULE_LINES and \
                 str(path.relative_to(ROOT)) not in KNOWN_LARGE:
             big.append(f"{path.relative_to(ROOT)}: {text.count(chr(10))} lines")
-        for node in ast.walk(ast.parse(text)):
+        for node in ast.walk(parse(text)):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 body = node.body
                 doc = (len(body) > 1 and isinstance(body[0], ast.Expr)

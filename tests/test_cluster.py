@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -15,7 +12,6 @@ from simulator.cli import main
 from simulator.cli.checks import UsageError
 from simulator.cli.cluster import dask_backend
 
-ROOT = Path(__file__).resolve().parent.parent
 SDE = ["sde", "--n-traj", "48", "--chunk-size", "8", "--dt", "0.1", "--t-burn", "20",
        "--t-avg", "40", "--batch-time", "10", "--seed", "3", "--json"]
 #: Everything of the result that must not depend on where the chunks ran.
@@ -23,22 +19,18 @@ SAME = ("covariance", "covariance_stderr", "mean", "mean_stderr", "log_negativit
         "log_negativity_stderr", "steering", "diverged", "seeds", "status", "observables")
 
 
-def _wgmsim(*args: str) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "simulator", *args], capture_output=True,
-                          text=True, timeout=300, env=env, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
-
-
-def test_local_cluster_is_bit_identical_to_one_job(tmp_path):
+def test_local_cluster_is_bit_identical_to_one_job(tmp_path, capsys):
     """``--scheduler local:2`` with the default ``--n-jobs 1``: every chunk goes to the cluster
     (``timing.n_jobs`` is the number of chunks) and the result is bit for bit that of one job;
-    the checkpoint files are group/world-readable, as a shared folder needs."""
+    the checkpoint files are group/world-readable, as a shared folder needs. Both runs are
+    in-process (the cluster's workers are processes of their own either way); the command line
+    in a fresh interpreter is tested in tests/test_cli.py."""
     pytest.importorskip("distributed")
-    serial = _wgmsim(*SDE, "--n-jobs", "1")
+    assert main([*SDE, "--n-jobs", "1"]) == 0
+    serial = json.loads(capsys.readouterr().out)
     out = tmp_path / "run"
-    cluster = _wgmsim(*SDE, "--scheduler", "local:2", "--out", str(out))
+    assert main([*SDE, "--scheduler", "local:2", "--out", str(out)]) == 0
+    cluster = json.loads(capsys.readouterr().out)
     assert serial["timing"]["n_jobs"] == 1
     assert cluster["timing"]["n_jobs"] == 6  # all 6 chunks handed to the cluster
     for key in SAME:

@@ -61,7 +61,7 @@ def test_second_validate_into_a_busy_out_is_refused(capsys, tmp_path, monkeypatc
     assert not (out / "report.md").exists()
 
 
-def test_report_files_are_written_as_one_unit(tmp_path, monkeypatch):
+def test_report_files_are_written_as_one_unit(tmp_path, monkeypatch, no_report_figures):
     """A failure while writing (here report.html, the last file) leaves the previous report
     whole: no file of the new one is moved into place, no staging folder is left."""
     import simulator.report as report
@@ -75,7 +75,7 @@ def test_report_files_are_written_as_one_unit(tmp_path, monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = validate(Params.paper(), ValidateOptions(master=False, sde=small,
-                                                       control_variate=False))
+                                                       control_variate=False, attractors=False))
     report.write_report(res, tmp_path)
     before = {f.name: f.read_bytes() for f in tmp_path.iterdir()}
     assert {"report.md", "report.json", "report.html"} <= set(before)
@@ -305,7 +305,7 @@ def test_validate_summary_shows_an_sde_status_that_is_not_ok(capsys, monkeypatch
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = validate(Params.paper(), ValidateOptions(master=False, sde=small,
-                                                       control_variate=False))
+                                                       control_variate=False, attractors=False))
     assert res.sde.status == "not_stationary"
     text = "\n".join(summary_lines(res))
     assert "SDE status not_stationary: the initial state has not relaxed" in text

@@ -56,8 +56,12 @@ def test_williamson_normal_form():
 LOSSY = DEFECT.replace(defects=((GAMMA * (1 - 0.1j), 0.0),), eta=GAMMA * (0.8 - 0.2j))
 
 
-@pytest.mark.parametrize("damping, lossy", [("brownian", False), ("rwa", False),
-                                            ("brownian", True), ("rwa", True)])
+@pytest.mark.parametrize("damping, lossy", [
+    ("brownian", False), ("rwa", True),
+    # the other two pairings under -m slow: the two above already hold the Caldeira-Leggett
+    # terms and the lossy channels (each Liouvillian build is 1-2.5 s of CPU)
+    pytest.param("rwa", False, marks=pytest.mark.slow),
+    pytest.param("brownian", True, marks=pytest.mark.slow)])
 def test_liouvillian_moments_obey_the_lyapunov_equation(damping, lossy):
     """Tr(L(rho) x_i x_j) symmetrised = A V + V A^T + D for zero-mean Gaussian product states.
 
@@ -113,7 +117,7 @@ def test_steady_state_matches_lyapunov_within_truncation_error(params, steady_st
     np.testing.assert_allclose(res.mean, 0.0, atol=1e-8)  # linearised: means stay at zero
 
 
-def test_damping_models_are_distinguished():
+def test_damping_models_are_distinguished(steady_state):
     """At the immune point the two Lyapunov solutions differ by ~2e-3 (the q-p correlation of the
     RWA bath); each master equation is closer to its own model than the truncation error and
     farther from the other one."""
@@ -121,15 +125,16 @@ def test_damping_models_are_distinguished():
     ref_r = lyapunov(PAPER.replace(damping="rwa")).covariance
     opts = MasterOptions(tol=1e-4)
     for damping, own, other in (("brownian", ref_b, ref_r), ("rwa", ref_r, ref_b)):
-        res = solve_master(PAPER.replace(damping=damping), options=opts)
+        res = steady_state(PAPER.replace(damping=damping), opts)
         assert np.abs(res.covariance - own).max() <= res.truncation_error
         assert np.abs(res.covariance - other).max() > 10 * res.truncation_error
 
 
-def test_fock_basis_agrees_with_normal_basis():
-    """The plain Fock basis converges to the same state (it needs more levels)."""
+def test_fock_basis_agrees_with_normal_basis(steady_state):
+    """The plain Fock basis converges to the same state (it needs more levels); the normal-mode
+    state at tol 1e-4 is test_damping_models_are_distinguished's."""
     fock = solve_master(PAPER, options=MasterOptions(basis="fock"))
-    normal = solve_master(PAPER, options=MasterOptions(tol=1e-5))
+    normal = steady_state(PAPER, MasterOptions(tol=1e-4))
     assert fock.converged
     assert np.prod(fock.cutoffs) > np.prod(normal.cutoffs)
     assert np.abs(fock.covariance - normal.covariance).max() <= fock.truncation_error
@@ -154,15 +159,16 @@ def test_unconverged_loop_is_reported_not_hidden():
 
 
 # ---- nonlinear ----------------------------------------------------------------------------------
-def test_nonlinear_term_changes_covariance_at_second_order_in_g0():
+def test_nonlinear_term_changes_covariance_at_second_order_in_g0(steady_state):
     """With |G| fixed, the cubic term shifts the means at O(g0) and the covariance at O(g0^2)
     (first-order corrections to second moments vanish: odd moments of a Gaussian). Doubling g0
-    must multiply the covariance change by 4."""
+    must multiply the covariance change by 4. (The same four solves as test_second_order's
+    check against the master equation, shared through the session fixture.)"""
     opts_l, opts_n = MasterOptions(tol=1e-5), MasterOptions(tol=1e-5, nonlinear=True)
     change = []
     for ratio in (0.05, 0.1):
         p = scaled_g0(PAPER, ratio)
-        lin, nl = solve_master(p, options=opts_l), solve_master(p, options=opts_n)
+        lin, nl = steady_state(p, opts_l), steady_state(p, opts_n)
         assert abs(abs(lin.lyapunov.A[5, 0] + 1j * lin.lyapunov.A[5, 1])
                    - abs(lyapunov(PAPER).A[5, 0] + 1j * lyapunov(PAPER).A[5, 1])) < 1e-9
         dv = np.abs(nl.covariance - lin.covariance).max()
@@ -180,9 +186,9 @@ def test_nonlinear_term_changes_covariance_at_second_order_in_g0():
     assert 3.6 < change[1] / change[0] < 4.4
 
 
-def test_nonlinear_term_negligible_at_paper_coupling():
-    lin = solve_master(PAPER)
-    nl = solve_master(PAPER, options=MasterOptions(nonlinear=True))
+def test_nonlinear_term_negligible_at_paper_coupling(steady_state):
+    lin = steady_state(PAPER)
+    nl = steady_state(PAPER, MasterOptions(nonlinear=True))
     assert np.abs(nl.covariance - lin.covariance).max() < 1e-8
 
 
@@ -322,7 +328,8 @@ def test_cli_rejects_options_it_would_not_use(capsys):
 def test_cli_refusal_and_evolution(capsys):
     assert main(["me", "--t-max", "1", "--n-times", "3"]) == 3
     assert "initial_phonons" in capsys.readouterr().err
-    assert main(["me", "--t-max", "2", "--n-times", "3", "--set", "temperature=1mK",
+    # the command line's wiring (the evolution itself is checked above): a short one
+    assert main(["me", "--t-max", "0.5", "--n-times", "3", "--set", "temperature=1mK",
                  "--set", "power=5mW", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert len(out["t"]) == 3 and len(out["phonon_number"]) == 3

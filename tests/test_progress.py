@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import few_units_ok
 from simulator import Params
 from simulator.cli import main
 from simulator.master import EvolveOptions, evolve_master, solve_master
@@ -22,7 +23,6 @@ PKG = Path(__file__).resolve().parent.parent / "simulator"
 SMALL_SDE = SDEOptions(n_traj=32, chunk_size=8, dt=0.1, t_burn=30.0, t_avg=60.0, batch_time=15.0)
 SMALL_RINGUP = RingupOptions(n_traj=16, chunk_size=4, dt=0.05, t_final=4.0, output_every=1.0)
 COLD = Params.paper().replace(temperature=1e-3, power=5e-3)
-FEW_UNITS = pytest.mark.filterwarnings("ignore::simulator.errors.StatisticsWarning")
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +61,7 @@ def test_tqdm_bar_counts_and_closes(capsys):
 
 
 # ---- progress=True in Python, for every engine ---------------------------------------------------
-@FEW_UNITS
+@few_units_ok  # progress output only
 def test_progress_true_sde(capsys):
     simulate_sde(Params.paper(), SMALL_SDE, seed=1, progress=True)
     captured = capsys.readouterr()
@@ -69,7 +69,7 @@ def test_progress_true_sde(capsys):
     assert captured.out == ""
 
 
-@FEW_UNITS
+@few_units_ok  # progress output only
 def test_progress_true_ringup(capsys):
     simulate_ringup(Params.paper(), SMALL_RINGUP, seed=1, progress=True)
     captured = capsys.readouterr()
@@ -102,9 +102,9 @@ def test_progress_master_evolution_same_result(capsys):
     assert "master evolution" in capsys.readouterr().err
 
 
-@FEW_UNITS
+@few_units_ok  # progress output only
 def test_validate_progress_per_leg(capsys, caplog):
-    opts = ValidateOptions(sde=SMALL_SDE, seed=1)
+    opts = ValidateOptions(sde=SMALL_SDE, seed=1, attractors=False)  # not under test here
     stages = {}
     with caplog.at_level(logging.INFO, logger="simulator"):
         res = validate(Params.paper(), opts,
@@ -144,12 +144,12 @@ def test_me_verbose_logs_rounds(capsys):
     assert "INFO simulator.master" in capsys.readouterr().err
 
 
-@FEW_UNITS
-def test_validate_cli_logs_every_leg(capsys, tmp_path):
+def test_validate_cli_logs_every_leg(capsys, tmp_path, no_report_figures):
     # the logging is under test, not the statistics: a small SDE leg through a run file
     cfg = tmp_path / "small.toml"
     cfg.write_text("[sde]\nn_traj = 32\nchunk_size = 16\nt_avg = 200.0\n")
-    args = ["validate", "--quick", "--config", str(cfg), "--out", str(tmp_path / "out")]
+    args = ["validate", "--quick", "--no-attractors", "--config", str(cfg),
+            "--out", str(tmp_path / "out")]
     assert main(args + ["--verbose", "--progress"]) == 0
     err = capsys.readouterr().err
     for leg in ("lyapunov", "sde", "master"):

@@ -2,13 +2,27 @@
 
 from pathlib import Path
 
+from conftest import few_units_ok
+
 README = Path(__file__).parent.parent / "README.md"
 
 
+#: The README's ensemble (256 trajectories over 10^3 / omega_m on two loky workers, 4 s of CPU
+#: with the workers' imports) is cut to a few chunks in one process: the test checks that every call
+#: of the block runs and prints, not the ensemble's statistics (those are tested at or above
+#: the engine's minimum units in tests/test_sde_ensemble.py).
+README_SDE = "SDEOptions(n_traj=256, t_avg=1000.0), seed=1, n_jobs=2"
+TEST_SDE = ("SDEOptions(n_traj=16, chunk_size=8, dt=0.1, initial='lyapunov', t_burn=20.0,"
+            " t_avg=40.0, batch_time=10.0), seed=1, n_jobs=1")
+
+
+@few_units_ok  # the shrunken ensemble is flagged; nothing statistical is asserted on it
 def test_python_api_block_runs(capsys):
     text = README.read_text()
     section = text[text.index("## Python API"):]
     block = section.split("```python", 1)[1].split("```", 1)[0]
+    assert block.count(README_SDE) == 1, "the README's SDE call changed: update README_SDE"
+    block = block.replace(README_SDE, TEST_SDE)
     exec(compile(block, "README.md", "exec"), {})
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("0.1597")

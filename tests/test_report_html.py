@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulator import Params, SDEOptions
+from simulator import Params
 from simulator.report import report_dict, write_report
 from simulator.report_html import FIGURES_ATTRIBUTE, html_report
 from simulator.validate import ValidateOptions, validate
@@ -26,13 +26,11 @@ BROWSERS = ("chromium", "chromium-browser")
 
 
 @pytest.fixture(scope="module")
-def result():
-    """Every section present: a stable point, an SDE leg with its step-size check, a master leg.
-    Small on purpose (a few seconds): with 2 statistical units the SDE verdict may deviate, which
-    the page must then say."""
-    opts = ValidateOptions(quick=True, seed=3, sde=SDEOptions(
-        n_traj=32, chunk_size=16, t_avg=200.0, error_check=True))
-    return validate(Params.paper(), opts)
+def result(paper_validation):
+    """Every section present: a stable point, an SDE leg with its step-size check, a master leg
+    (``conftest.paper_validation``). Small on purpose: with 2 statistical units the SDE verdict
+    may deviate, which the page must then say."""
+    return paper_validation
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,7 @@ def test_control_system_of_a_time_dependent_drift_is_block_diagonal():
     assert not np.allclose(A[0], A[2])  # the drift does change along the path
 
 
-@few_units_ok
+@few_units_ok  # exact zeros, not statistics
 def test_linear_time_dependent_system_gives_exactly_zero_shift():
     """Without a nonlinearity w = x - y never moves off 0: the shift is 0 bit for bit."""
     system, _ = ringup_system(Params.paper(), CV)
@@ -85,7 +85,6 @@ def test_controlled_covariance_agrees_with_plain_ringup(moderate):
     assert np.isnan(se[1:][below[1:]]).all()
 
 
-@few_units_ok
 def test_shift_round_trips_save_load_and_json(moderate, tmp_path):
     res = moderate
     res.save(tmp_path)
@@ -109,7 +108,6 @@ def test_shift_round_trips_save_load_and_json(moderate, tmp_path):
     assert np.shape(sh["covariance"]) == (len(res.t), 6, 6)
 
 
-@few_units_ok
 def test_ringup_cli_control_variate(capsys):
     args = ["ringup", "--n-traj", "16", "--chunk-size", "4", "--t-final", "10",
             "--output-every", "5", "--quiet", "--control-variate"]

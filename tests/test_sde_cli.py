@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from conftest import few_units_ok
 from simulator import Params, lyapunov
 from simulator.cli import main
 from simulator.sde import SDEOptions, SDEResult, simulate_sde
@@ -15,6 +16,7 @@ ARGS = ["sde", "--n-traj", "32", "--chunk-size", "8", "--dt", "0.1", "--t-burn",
         "--t-avg", "60", "--batch-time", "15", "--seed", "4", "--quiet"]
 
 
+@few_units_ok  # keys, shapes and bits, not statistics
 def test_sde_json_output(capsys):
     assert main(ARGS + ["--json", "--set", "beta=0.3"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -59,7 +61,7 @@ def test_sde_help_lists_methods(capsys):
     assert "exponential" in out and "--n-jobs" in out and "--out" in out
 
 
-@pytest.mark.filterwarnings("ignore::simulator.errors.StatisticsWarning")  # sizes, not statistics
+@few_units_ok  # sizes, not statistics
 def test_the_plan_is_the_engines_own():
     """``estimate_run`` (what ``wgmsim sde`` checks before a run) is the estimate the engine makes
     when it runs: same memory and time figures, the control-variate system's with control

@@ -119,12 +119,18 @@ def test_shift_at_paper_point_scales_as_g0_squared():
     run = simulate_sde(paper, opts, seed=4)
     assert run.status == "ok" and run.n_units >= MIN_UNITS
     tiny = run.shift
-    ref = simulate_sde(coupling_params(0.02), opts, seed=5).shift
+    at_002 = simulate_sde(coupling_params(0.02), opts, seed=5)
+    assert at_002.status == "ok" and at_002.n_units >= MIN_UNITS
+    ref = at_002.shift
     scale = (g_paper / 0.02) ** 2
     a, sa = tiny["covariance"][4, 4], tiny["covariance_stderr"][4, 4]
     b, sb = scale * ref["covariance"][4, 4], scale * ref["covariance_stderr"][4, 4]
-    assert 1e-11 < a < 1e-9 and a > 5 * sa  # resolved, O(g0^2)
-    assert abs(a - b) < 5 * np.hypot(sa, sb) + 0.05 * abs(b)
+    assert 1e-11 < a < 1e-9 and a > Z_AGREE * sa  # resolved, O(g0^2)
+    # a band from the reported errors alone (measured z = -1.6): both runs share dt, so the step
+    # bias is the same relative factor on both sides, and the O(G0^4) term at 0.02 is below
+    # 0.1 % of b (the master equation's E_N shift coefficient moves 5 % from 0.1 to 0.2), far
+    # below the 10 % error of either run
+    assert abs(a - b) < Z_AGREE * np.hypot(sa, sb), ((a - b) / np.hypot(sa, sb))
     # the nonlinearity lowers the entanglement, as at larger G0/Gamma: resolved at 5 sigma
     # (measured -7.7e-11 +- 6.2e-12, 8 units: the engine's minimum, no statistics flag)
     assert tiny["log_negativity"]["r_m"] < -Z_AGREE * tiny["log_negativity_stderr"]["r_m"]

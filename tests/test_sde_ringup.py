@@ -63,7 +63,6 @@ def test_ringup_options_name_the_field():
         RingupOptions(ramp_time=-1.0)
 
 
-@pytest.mark.filterwarnings("ignore::simulator.errors.StatisticsWarning")
 def test_ringup_cli_json_and_plot(capsys, tmp_path):
     fig = tmp_path / "ringup.png"
     rc = main(["ringup", "--n-traj", "32", "--chunk-size", "8", "--t-final", "20",
@@ -74,7 +73,6 @@ def test_ringup_cli_json_and_plot(capsys, tmp_path):
     assert fig.exists() and fig.stat().st_size > 1000
 
 
-@pytest.mark.filterwarnings("ignore::simulator.errors.StatisticsWarning")
 def test_ringup_save_load_roundtrip(tmp_path, capsys):
     from simulator.sde.ringup import RingupResult
 
@@ -105,7 +103,7 @@ from simulator.sde.ringup import RingupResult  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@few_units_ok  # the stationary run's single 5-unit batch is flagged; the comparison is exact
+@few_units_ok  # 5 / omega_m batches are flagged (under 10 correlation times); the comparison is exact
 def test_ringup_from_the_steady_state_ends_as_a_stationary_run():
     """A stationary system started in its steady state: the ring-up's statistics at t_final are
     the stationary engine's (burn-in t_final - output_every, one sample) bit for bit -- same
@@ -166,7 +164,7 @@ def test_ringup_z_is_zero_or_inf_where_the_error_is_zero(ringup):
         ringup.z, z_scores(ringup.covariance, ringup.covariance_stderr, ringup.linear_covariance))
 
 
-@few_units_ok
+@few_units_ok  # bits, not statistics
 def test_ringup_is_bit_identical_across_n_jobs():
     opts = RingupOptions(n_traj=32, chunk_size=8, dt=0.05, t_final=20.0, output_every=5.0,
                          ramp_time=5.0)
@@ -185,7 +183,7 @@ def test_ringup_validates_seed_and_n_jobs(kw, match):
         simulate_ringup(Params.paper(), OPTS, **kw)
 
 
-@few_units_ok
+@few_units_ok  # bits, not statistics
 def test_ringup_resumes_from_its_checkpoints_bit_identical(tmp_path):
     """out=DIR: chunks saved with the run id; a rerun after losing some recomputes only those and
     gives the same bits; another run's folder is refused."""
@@ -205,7 +203,7 @@ def test_ringup_resumes_from_its_checkpoints_bit_identical(tmp_path):
 
 
 @pytest.mark.slow  # ~5-10 s: two interpreter starts; the in-process resume above is the fast check
-@few_units_ok
+@few_units_ok  # bits, not statistics
 def test_killed_ringup_cli_run_resumes_bit_identical(tmp_path):
     """Kill a real `wgmsim ringup --out` process after its first checkpoints, rerun, compare."""
     out = tmp_path / "killed"
@@ -240,7 +238,6 @@ def test_killed_ringup_cli_run_resumes_bit_identical(tmp_path):
 
 
 # ---- result protocol -----------------------------------------------------------------------------
-@few_units_ok
 def test_ringup_result_protocol(ringup, tmp_path):
     import qutip
 

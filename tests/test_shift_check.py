@@ -66,7 +66,7 @@ def test_unentangled_pairs_and_clipped_sde_values_are_not_scored(so):
     assert "not entangled" in shift_verdict(so, [], pair="l_m")
 
 
-def test_validate_carries_the_second_order_leg(tmp_path):
+def test_validate_carries_the_second_order_leg(tmp_path, no_report_figures):
     """G0/Gamma = 0.3: both engines resolve their shift; each agrees with its own physics."""
     res = validate(STRONG, ValidateOptions(attractors=False, sde=SDEOptions(
         n_traj=32, chunk_size=4, t_avg=300.0, dt=0.05, initial="lyapunov",

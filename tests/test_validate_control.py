@@ -29,7 +29,7 @@ def test_control_variate_option_defaults_on_and_governs_the_sde_leg():
         ValidateOptions(control_variate="yes")
 
 
-def test_validate_reports_the_measured_shift(tmp_path):
+def test_validate_reports_the_measured_shift(tmp_path, no_report_figures):
     """At G0/Gamma = 0.03 (|G_r| = 0.61 omega_m) the shift of E_N(r_m) is measured with an
     error far below the plain estimator's (measured -7.7e-4 +- 3.6e-4 against 2e-2), agrees
     within 5 of its own sigma with the exact O(G0^2) truncated-Wigner shift (-4.4e-4,
@@ -63,9 +63,9 @@ def test_validate_reports_the_measured_shift(tmp_path):
     assert "nonlinear shift dE_N[r_m]" in (tmp_path / "report.html").read_text()
 
 
-@few_units_ok
+@few_units_ok  # the absence of a shift, not statistics
 def test_validate_without_control_variates_has_no_shift():
-    res = validate(Params.paper(), ValidateOptions(master=False, sde=SMALL,
+    res = validate(Params.paper(), ValidateOptions(master=False, sde=SMALL, attractors=False,
                                                    control_variate=False))
     assert res.shift is None and shift_rows(res) == []
     assert not any(line.startswith("  shift") for line in summary_lines(res))
@@ -74,15 +74,15 @@ def test_validate_without_control_variates_has_no_shift():
     assert report_dict(res)["options"]["control_variate"] is False
 
 
-@few_units_ok
-def test_cli_control_variate_flag_and_run_file(tmp_path, capsys):
+def test_cli_control_variate_flag_and_run_file(tmp_path, capsys, no_report_figures):
     """``[validate] control_variate = false`` in a run file turns it off, ``--control-variate``
     overrides the file, and the written run file records the choice."""
     cfg = tmp_path / "in.toml"
     cfg.write_text("[validate]\ncontrol_variate = false\nquick = true\n\n[sde]\nn_traj = 32\n"
                    "chunk_size = 8\nt_burn = 60.0\nt_avg = 200.0\n")
     out = tmp_path / "r"
-    args = ["validate", "--no-master", "--quiet", "--json", "--config", str(cfg)]
+    args = ["validate", "--no-master", "--no-attractors", "--quiet", "--json", "--config",
+            str(cfg)]
     assert main(args + ["--out", str(out)]) == 0
     rec = json.loads(capsys.readouterr().out)
     assert rec["options"]["control_variate"] is False and rec["sde"]["shift"] is None

@@ -2,21 +2,16 @@
 saved and reloaded bit for bit, JSON, xarray, provenance."""
 
 import json
-import warnings
 
 import numpy as np
 import pytest
 
-from simulator import Params, SDEOptions
-from simulator.validate import ValidateOptions, ValidationResult, validate
+from simulator.validate import ValidationResult
 
 
 @pytest.fixture(scope="module")
-def result():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return validate(Params.paper(), ValidateOptions(
-            quick=True, sde=SDEOptions(n_traj=32, chunk_size=4, t_avg=150.0)))
+def result(paper_validation):
+    return paper_validation  # every leg (conftest)
 
 
 def test_validation_result_round_trip(result, tmp_path):
