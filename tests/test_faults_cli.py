@@ -386,10 +386,18 @@ def test_validate_reports_failed_legs(capsys, tmp_path, monkeypatch):
 
 
 # ---- real processes: Ctrl-C and closed pipes ----------------------------------------------------
+def _default_sigint() -> None:
+    """In the child before exec: SIGINT back to its default, so that Python installs its
+    KeyboardInterrupt handler even when the test runner was started as a background job (whose
+    children inherit SIGINT ignored, and a Python started so never sees Ctrl-C)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _spawn(*args: str, **kwargs) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.Popen([sys.executable, "-m", "simulator", *args], cwd=ROOT, env=env,
-                            stderr=subprocess.PIPE, text=True, **kwargs)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint,
+                            **kwargs)
 
 
 def _wait_for(predicate, timeout: float = 60.0) -> None:
