@@ -78,7 +78,7 @@ def well_escape_rate(T: float, x_a: float) -> float:
     z = np.linspace(-3.0, x_a, 200001)
     inner = integrate.cumulative_trapezoid(np.exp(-_potential(z) / T), z, initial=0)
     outer = np.exp(_potential(z) / T) * inner
-    tau = (np.trapezoid(outer, z) - integrate.cumulative_trapezoid(outer, z, initial=0)) / T
+    tau = (integrate.trapezoid(outer, z) - integrate.cumulative_trapezoid(outer, z, initial=0)) / T
     w = np.exp(-_potential(z) / T) * (z < 1.0)
     return float(np.sum(w) / np.sum(tau * w))
 
