@@ -52,6 +52,7 @@ def _esc(g, initial, rate=None, bound=1e-5, captured=0, n=512):
     measured = rate is not None
     return {"g0_over_gamma": g, "initial": initial, "n_traj": n, "t_avg": 2000.0, "seed": 1,
             "status": "metastable" if measured or captured else "ok", "radius": 8.0,
+            "diverged": 7 if measured else 0,
             "count": captured + (3 if measured else 0),
             "captured": {"count": captured, "value": captured / n, "low": 0.0,
                          "high": 0.01 + captured / n, "level": 0.95},
@@ -72,11 +73,12 @@ def test_escape_table_and_conclusions_follow_the_runs(tmp_path):
     path = tmp_path / "S.md"
     S.write_markdown(rows, [0.85], [0.6096], path, escapes)
     text = path.read_text()
-    assert "| 0.1 | 44.9 | 8 | 0 / 1e+06 | < 3e-06 |" in text
+    assert "| 0.1 | 44.9 | 8 | 0 / 1e+06 | < 3e-06 |" in text and "| ok (0) |" in text
     assert "| 0.7 | 6.41 | 8 | 3 / 1e+06 | 0.00048 (0.00016..0.0014) |" in text
     assert "51 of 512: 0.100" in text and "400 of 512: 0.781" in text
-    assert "no stationary escape at G0/Gamma 0.1" in text
-    assert "G0/Gamma 0.7: 0.00048" in text
+    assert "nothing escapes at G0/Gamma 0.1:" in text and "upper bound 3e-06" in text
+    assert "0.00048 (0.00016..0.0014) per 1/omega_m at G0/Gamma 0.7" in text
+    assert "7 at 0.7" in text  # the diverged ones are said, not counted as escapes
     assert "not run" not in text and "paper's point" in text
 
 

@@ -58,10 +58,11 @@ G0_RATIOS = (1.2e-5, 0.01, 0.05, 0.1, 0.2)
 ESCAPE_POINT = (0.85, 0.6096)
 #: G0/Gamma of the SDE escape runs: the basin edge from 90 standard deviations (0.05) down to
 #: 6.4 (0.7, where the escape test's floor of 8 sets the radius).
-ESCAPE_G0 = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7)
-#: ``initial -> (n_traj, t_avg in 1/omega_m, seed)``: the stationary runs sized to bound the rate
-#: near 3e-6 per 1/omega_m (~40 s each on two cores), the thermal ones for the captures only.
-ESCAPE_RUNS = {"lyapunov": (512, 2000.0, 17), "thermal": (512, 200.0, 18)}
+ESCAPE_G0 = (0.05, 0.1, 0.2, 0.3, 0.5, 0.6, 0.7)
+#: ``initial -> (n_traj, t_avg in 1/omega_m, seed)``: the stationary runs are the issue's size
+#: (1024 x 3000 / omega_m: a 95 % bound near 1e-6 per 1/omega_m when none escapes; ~20 s each
+#: on two cores), the thermal ones short (the captures happen in the burn-in).
+ESCAPE_RUNS = {"lyapunov": (1024, 3000.0, 17), "thermal": (512, 200.0, 18)}
 
 
 def point(dt_over_gamma: float, coupling: float, g0_over_gamma: float = 0.1) -> Params:
@@ -100,7 +101,8 @@ def escape_run(g0_over_gamma: float, initial: str) -> dict:
     seed from :data:`ESCAPE_RUNS`): its ``escapes`` record, without the escape times.
 
     Returns a dict: ``g0_over_gamma``, ``initial``, ``n_traj``, ``t_avg`` (``1/omega_m``),
-    ``seed``, ``status``, ``radius`` (escape radius, Mahalanobis, standard deviations),
+    ``seed``, ``status``, ``diverged`` (trajectories dropped at the divergence bound, not
+    escapes), ``radius`` (escape radius, Mahalanobis, standard deviations),
     ``count``, ``captured`` (escapes found at the end of the burn-in: ``count``, ``value``,
     ``low``, ``high``, 95 % Clopper-Pearson), ``fraction`` (all escapes, same keys),
     ``stationary`` (``count``, ``exposure`` in trajectory x ``1/omega_m``), ``rate`` (per
@@ -115,7 +117,8 @@ def escape_run(g0_over_gamma: float, initial: str) -> dict:
                            n_jobs=2)
     e = res.escapes
     return {"g0_over_gamma": float(g0_over_gamma), "initial": initial, "n_traj": n,
-            "t_avg": t_avg, "seed": seed, "status": res.status, "radius": e["radius"],
+            "t_avg": t_avg, "seed": seed, "status": res.status, "diverged": int(res.diverged),
+            "radius": e["radius"],
             "count": e["count"],
             "captured": {"count": e["initial"]["count"], **e["initial"]["fraction"]},
             "fraction": dict(e["fraction"]), "stationary": dict(e["stationary"]),
@@ -157,9 +160,11 @@ def escape_lines(escapes: list[dict], ref: dict | None) -> list[str]:
              "escaped, the 95 % upper bound) and the lifetime 1/rate in seconds; from the "
              f"default thermal start ({nt} x {tt:g} / omega_m) the fraction captured by the cycle "
              "(beyond the first test's radius at the end of the burn-in; 95 % Clopper-Pearson). "
-             "Radius: the escape test's, Mahalanobis standard deviations.", "",
+             "Radius: the escape test's, Mahalanobis standard deviations. (diverged): trajectories "
+             "dropped at the engine's divergence bound (non-finite or beyond it; not counted as escapes).", "",
              "| G0/Gamma | basin edge, sigma | radius | stationary escapes / exposure | rate per "
-             "1/omega_m | lifetime, s | status | captured from thermal start |",
+             "1/omega_m | lifetime, s | status (diverged) | captured from thermal start "
+             "(diverged) |",
              "|---|---|---|---|---|---|---|---|"]
     by = {(e["g0_over_gamma"], e["initial"]): e for e in escapes}
     for g in sorted({e["g0_over_gamma"] for e in escapes}):
@@ -171,10 +176,12 @@ def escape_lines(escapes: list[dict], ref: dict | None) -> list[str]:
         else:
             st = s["stationary"]
             cells += [f"{s['radius']:.3g}", f"{st['count']} / {st['exposure']:.3g}",
-                      _rate_text(s["rate"]), _life_text(s["lifetime_s"]), s["status"]]
+                      _rate_text(s["rate"]), _life_text(s["lifetime_s"]),
+                      f"{s['status']} ({s['diverged']})"]
         cells.append("-" if t is None else
                      f"{t['captured']['count']} of {t['n_traj']}: {t['captured']['value']:.3f} "
-                     f"({t['captured']['low']:.3f}..{t['captured']['high']:.3f})")
+                     f"({t['captured']['low']:.3f}..{t['captured']['high']:.3f}) "
+                     f"({t['diverged']})")
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -190,31 +197,49 @@ def escape_conclusion(escapes: list[dict]) -> list[str]:
     measured = [e for e in stat if not e["rate"]["upper_bound"] and e["rate"]["value"]]
     out = []
     if bounded:
-        out.append("* From the linearised steady state no stationary escape at G0/Gamma "
+        out.append("* From the linearised steady state nothing escapes at G0/Gamma "
                    + ", ".join(f"{e['g0_over_gamma']:g}" for e in bounded)
-                   + f": the rate is below what these runs resolve (95 % upper bound "
-                   f"{max(e['rate']['high'] for e in bounded):.2g} per 1/omega_m, lifetime above "
-                   f"{min(e['lifetime_s']['low'] for e in bounded):.2g} s); for a Kramers-like "
-                   "escape over a barrier at the basin edge `r` the rate falls as ~exp(-r^2/2), "
-                   "and r grows as 1/G0.")
+                   + ": the stationary rate is below what these runs resolve, reported as the "
+                   f"95 % upper bound {max(e['rate']['high'] for e in bounded):.2g} per "
+                   f"1/omega_m (lifetime above {min(e['lifetime_s']['low'] for e in bounded):.2g}"
+                   " s). The fixed point is metastable in principle (the cycle coexists) but no "
+                   "escape is measurable in a run of this size.")
     if measured:
-        out.append("* Measured stationary escape rates (metastable: the fixed point is left "
-                   "at a finite rate, and the SDE statistics are those of its basin): "
-                   + "; ".join(f"G0/Gamma {e['g0_over_gamma']:g}: {_rate_text(e['rate'])} per "
-                               f"1/omega_m, lifetime {_life_text(e['lifetime_s'])} s"
-                               for e in measured) + ".")
-    cap = [e for e in escapes if e["initial"] == "thermal"]
+        out.append("* Metastable at strong coupling, measured: the stationary escape rate is "
+                   + "; ".join(f"{_rate_text(e['rate'])} per 1/omega_m at G0/Gamma "
+                               f"{e['g0_over_gamma']:g} (lifetime {_life_text(e['lifetime_s'])} s"
+                               f", escape radius {e['radius']:.3g})" for e in measured)
+                   + ". The rate rises steeply as the basin shrinks (its radius in standard "
+                   "deviations falls as 1/G0): an activated escape, whose exponent grows "
+                   "as 1/G0^2. The SDE statistics there are those of the fixed point's basin.")
+    div = [e for e in stat if e["diverged"]]
+    if div:
+        out.append("* Some trajectories from the linearised steady state were dropped at the "
+                   "divergence bound, not counted as escapes: "
+                   + ", ".join(f"{e['diverged']} at {e['g0_over_gamma']:g}" for e in div) + ".")
+    cap = sorted((e for e in escapes if e["initial"] == "thermal"), key=lambda e: e["g0_over_gamma"])
     if cap:
-        out.append("* From the default thermal start (mechanics at n_m = 415, ~20 sigma_q wide) "
-                   "the captures grow as the basin shrinks: "
+        out.append("* From the default thermal start (mechanics at n_m = 415, ~20 sigma_q wide, "
+                   "wider than the basin at large G0) the fraction captured by the cycle "
+                   "at the end of the burn-in is "
                    + ", ".join(f"{e['captured']['value']:.3g} at {e['g0_over_gamma']:g}"
-                               for e in sorted(cap, key=lambda e: e["g0_over_gamma"]))
-                   + " (fraction captured); these are transients of the initial state, not a "
-                   "stationary rate (`initial=\"lyapunov\"` removes them).")
+                               for e in cap)
+                   + ": transients of the initial state, not a stationary rate "
+                   "(`initial=\"lyapunov\"` removes them)."
+                   + ("" if not any(e["diverged"] for e in cap) else
+                      " Where trajectories diverge before the escape test starts (the end of "
+                      "the burn-in: " + ", ".join(f"{e['diverged']} of {e['n_traj']} at "
+                                                 f"{e['g0_over_gamma']:g}"
+                                                 for e in cap if e["diverged"])
+                      + ") the captured fraction understates how many left the basin; the "
+                      "thermal start is no use there."))
     out.append("* At the paper's point (G0/Gamma = 1.2e-5) the basin edge is ~3.7e5 standard "
-               "deviations away (the cycle ~5.5e5): nothing escapes in any run, and the escape "
-               "test is not even armed there (it is beyond the divergence bound); a rate "
-               "~exp(-r^2/2) at r ~ 4e5 is zero for every purpose.")
+               "deviations away and the cycle ~5.5e5: nothing measurable escapes (the escape "
+               "test is not even armed there, the basin lying beyond the divergence bound)"
+               + ("" if not measured else
+                  f"; escapes are measured here only at a radius up to "
+                  f"{max(e['radius'] for e in measured):.3g}, and an activated rate over a barrier "
+                  "at ~4e5 standard deviations is zero for every purpose") + ".")
     return out
 
 
@@ -250,6 +275,11 @@ def plot_escapes(ax, escapes) -> None:
                 color="C0", mfc="none", label="95 % upper bound (none escaped)")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ticks = []
+    for t in sorted({e["g0_over_gamma"] for e in escapes}):  # labels that do not overlap
+        ticks += [t] if not ticks or t >= 1.3 * ticks[-1] else []
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks], minor=False)
+    ax.set_xticks([], minor=True)
     ax.set_xlabel("G0 / Gamma")
     ax.set_ylabel("escape rate (per 1/omega_m)")
     ax.set_title(f"SDE escapes at Dt = {ESCAPE_POINT[0]:g} Gamma, |G_r| = {ESCAPE_POINT[1]:g} omega_m",
@@ -263,9 +293,11 @@ def plot_escapes(ax, escapes) -> None:
         hi = np.array([e["captured"]["high"] for e in cap])
         ax2.errorbar(g, c, yerr=[c - lo, hi - c], fmt="s-", color="C3", ms=4,
                      label="captured from thermal start")
-        ax2.set_ylabel("fraction captured from thermal start (95 %)", color="C3")
+        ax2.plot(g, [e["diverged"] / e["n_traj"] for e in cap], "x--", color="C1",
+                 label="diverged from thermal start")
+        ax2.set_ylabel("fraction of trajectories, thermal start (95 %)", color="C3")
         ax2.set_ylim(0, 1)
-        ax2.legend(fontsize=8, loc="lower right")
+        ax2.legend(fontsize=8, loc="center left")
     if stat:
         ax.legend(fontsize=8, loc="upper left")
 
