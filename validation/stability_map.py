@@ -130,6 +130,12 @@ def escape_runs(g0s=ESCAPE_G0) -> list[dict]:
     return [escape_run(g, init) for g in g0s for init in ESCAPE_RUNS]
 
 
+def _runs(escapes, initial: str) -> list[dict]:
+    """The escape runs from ``initial``, by increasing ``G0/Gamma``."""
+    return sorted((e for e in escapes if e["initial"] == initial),
+                  key=lambda e: e["g0_over_gamma"])
+
+
 def _rate_text(r: dict) -> str:
     if r["value"] is None:
         return "no exposure"
@@ -155,13 +161,15 @@ def escape_lines(escapes: list[dict], ref: dict | None) -> list[str]:
     dt, G = ESCAPE_POINT
     lines = ["", f"## SDE escapes at Dt = {dt:g} Gamma, |G_r| = {G:g} omega_m", "",
              f"`simulate_sde` with escape counting: from the linearised steady state "
-             f"(`initial=\"lyapunov\"`, {nl} trajectories x {tl:g} / omega_m after the burn-in) the "
+             f"(`initial=\"lyapunov\"`, {nl} trajectories x {tl:g} / omega_m after the burn-in) "
+             "the "
              "stationary escapes, their rate per 1/omega_m (95 % Poisson interval; `<`: none "
              "escaped, the 95 % upper bound) and the lifetime 1/rate in seconds; from the "
              f"default thermal start ({nt} x {tt:g} / omega_m) the fraction captured by the cycle "
              "(beyond the first test's radius at the end of the burn-in; 95 % Clopper-Pearson). "
              "Radius: the escape test's, Mahalanobis standard deviations. (diverged): trajectories "
-             "dropped at the engine's divergence bound (non-finite or beyond it; not counted as escapes).", "",
+             "dropped at the engine's divergence bound (non-finite or beyond it; not counted as "
+             "escapes).", "",
              "| G0/Gamma | basin edge, sigma | radius | stationary escapes / exposure | rate per "
              "1/omega_m | lifetime, s | status (diverged) | captured from thermal start "
              "(diverged) |",
@@ -169,7 +177,8 @@ def escape_lines(escapes: list[dict], ref: dict | None) -> list[str]:
     by = {(e["g0_over_gamma"], e["initial"]): e for e in escapes}
     for g in sorted({e["g0_over_gamma"] for e in escapes}):
         s, t = by.get((g, "lyapunov")), by.get((g, "thermal"))
-        edge = "-" if ref is None or ref.get("basin_scaled") is None else f"{ref['basin_scaled'] / g:.3g}"
+        edge = ("-" if ref is None or ref.get("basin_scaled") is None
+                else f"{ref['basin_scaled'] / g:.3g}")
         cells = [f"{g:g}", edge]
         if s is None:
             cells += ["-"] * 5
@@ -188,8 +197,7 @@ def escape_lines(escapes: list[dict], ref: dict | None) -> list[str]:
 
 def escape_conclusion(escapes: list[dict]) -> list[str]:
     """The conclusion on the escape runs, from their numbers."""
-    stat = sorted((e for e in escapes if e["initial"] == "lyapunov"),
-                  key=lambda e: e["g0_over_gamma"])
+    stat = _runs(escapes, "lyapunov")
     if not stat:
         return ["* Escape rates from SDE ensembles were not run (`--from-rows` of an older "
                 "`rows.json`)."]
@@ -217,7 +225,7 @@ def escape_conclusion(escapes: list[dict]) -> list[str]:
         out.append("* Some trajectories from the linearised steady state were dropped at the "
                    "divergence bound, not counted as escapes: "
                    + ", ".join(f"{e['diverged']} at {e['g0_over_gamma']:g}" for e in div) + ".")
-    cap = sorted((e for e in escapes if e["initial"] == "thermal"), key=lambda e: e["g0_over_gamma"])
+    cap = _runs(escapes, "thermal")
     if cap:
         out.append("* From the default thermal start (mechanics at n_m = 415, ~20 sigma_q wide, "
                    "wider than the basin at large G0) the fraction captured by the cycle "
@@ -261,12 +269,13 @@ def _grid(rows, key, dts, couplings):
 def plot_escapes(ax, escapes) -> None:
     """Stationary escape rate (per 1/omega_m: points with 95 % intervals, upper bounds as
     downward triangles) and, on a second axis, the fraction captured from the thermal start."""
-    stat = sorted((e for e in escapes if e["initial"] == "lyapunov"), key=lambda e: e["g0_over_gamma"])
+    stat = _runs(escapes, "lyapunov")
     meas = [e for e in stat if not e["rate"]["upper_bound"] and e["rate"]["value"]]
     if meas:
         g = [e["g0_over_gamma"] for e in meas]
         v = np.array([e["rate"]["value"] for e in meas])
-        lo, hi = np.array([e["rate"]["low"] for e in meas]), np.array([e["rate"]["high"] for e in meas])
+        lo = np.array([e["rate"]["low"] for e in meas])
+        hi = np.array([e["rate"]["high"] for e in meas])
         ax.errorbar(g, v, yerr=[v - lo, hi - v], fmt="o", color="C0",
                     label="stationary escape rate (lyapunov start)")
     ub = [e for e in stat if e["rate"]["upper_bound"]]
@@ -282,9 +291,10 @@ def plot_escapes(ax, escapes) -> None:
     ax.set_xticks([], minor=True)
     ax.set_xlabel("G0 / Gamma")
     ax.set_ylabel("escape rate (per 1/omega_m)")
-    ax.set_title(f"SDE escapes at Dt = {ESCAPE_POINT[0]:g} Gamma, |G_r| = {ESCAPE_POINT[1]:g} omega_m",
+    ax.set_title(f"SDE escapes at Dt = {ESCAPE_POINT[0]:g} Gamma, "
+                 f"|G_r| = {ESCAPE_POINT[1]:g} omega_m",
                  fontsize=9)
-    cap = sorted((e for e in escapes if e["initial"] == "thermal"), key=lambda e: e["g0_over_gamma"])
+    cap = _runs(escapes, "thermal")
     if cap:
         ax2 = ax.twinx()
         g = [e["g0_over_gamma"] for e in cap]
