@@ -60,8 +60,8 @@ ESCAPE_POINT = (0.85, 0.6096)
 #: 6.4 (0.7, where the escape test's floor of 8 sets the radius).
 ESCAPE_G0 = (0.05, 0.1, 0.2, 0.3, 0.5, 0.6, 0.7)
 #: ``initial -> (n_traj, t_avg in 1/omega_m, seed)``: the stationary runs are the issue's size
-#: (1024 x 3000 / omega_m: a 95 % bound near 1e-6 per 1/omega_m when none escapes; ~20 s each
-#: on two cores), the thermal ones short (the captures happen in the burn-in).
+#: (1024 x 3000 / omega_m: a 95 % bound near 1e-6 per 1/omega_m when none escapes), the thermal
+#: ones short (the captures happen in the burn-in). All 14 runs: 2 min wall on two busy cores.
 ESCAPE_RUNS = {"lyapunov": (1024, 3000.0, 17), "thermal": (512, 200.0, 18)}
 
 
@@ -239,8 +239,8 @@ def escape_conclusion(escapes: list[dict]) -> list[str]:
                       "the burn-in: " + ", ".join(f"{e['diverged']} of {e['n_traj']} at "
                                                  f"{e['g0_over_gamma']:g}"
                                                  for e in cap if e["diverged"])
-                      + ") the captured fraction understates how many left the basin; the "
-                      "thermal start is no use there."))
+                      + ") the captured fraction is only a lower bound on the fraction that "
+                      "left the basin."))
     out.append("* At the paper's point (G0/Gamma = 1.2e-5) the basin edge is ~3.7e5 standard "
                "deviations away and the cycle ~5.5e5: nothing measurable escapes (the escape "
                "test is not even armed there, the basin lying beyond the divergence bound)"
