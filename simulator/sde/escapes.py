@@ -316,41 +316,36 @@ def describe(esc: dict[str, Any] | None) -> str:
         return "escapes not measured (a result from before the escape test)"
     if not esc["tested"]:
         return "escapes not tested (" + esc["radius_info"].get("source", "") + ")"
-    f, r, life = esc["fraction"], esc["rate"], esc.get("lifetime")
-    if r["value"] is None:
-        rate = "no stationary exposure"
-    elif r["upper_bound"]:
-        rate = f"stationary escape rate < {r['high']:.3g} per 1/omega_m (95 %)"
-    else:
-        rate = (f"stationary escape rate {r['value']:.3g} per 1/omega_m (95 %: {r['low']:.3g}"
-                f"..{r['high']:.3g})")
-    if life is not None and life["value"] is not None:
-        rate += f", lifetime {life['value']:.3g} s"
-    elif life is not None and life["low"] is not None:
-        rate += f", lifetime > {life['low']:.3g} s"
+    f, rate = esc["fraction"], _rate_text(esc, "no stationary exposure")
     return (f"SDE escapes from the fixed point's basin: {esc['count']} of {esc['n_traj']} "
             f"(fraction {f['value']:.3g}, 95 %: {f['low']:.3g}..{f['high']:.3g}; "
             f"{esc['initial']['count']} captured from the initial state); {rate}; the SDE "
             "statistics are those of the fixed point's basin")
 
 
-def reason(esc: dict[str, Any] | None) -> str | None:
-    """The ``metastable`` reason of a result with escapes (``None`` without any)."""
-    if not esc or not esc["count"]:
-        return None
-    f, r = esc["fraction"], esc["rate"]
+def _rate_text(esc: dict[str, Any], no_rate: str) -> str:
+    """The stationary escape rate with its 95 % interval (or upper bound) and the lifetime, as
+    :func:`describe` and :func:`reason` print them; ``no_rate`` where no rate was formed."""
+    r, life = esc["rate"], esc.get("lifetime")
     if r["value"] is None:
-        rate = "no averaging window"
+        rate = no_rate
     elif r["upper_bound"]:
         rate = f"stationary escape rate < {r['high']:.3g} per 1/omega_m (95 %)"
     else:
         rate = (f"stationary escape rate {r['value']:.3g} per 1/omega_m (95 %: "
                 f"{r['low']:.3g}..{r['high']:.3g})")
-    life = esc["lifetime"]
     if life is not None and life["value"] is not None:
         rate += f", lifetime {life['value']:.3g} s"
     elif life is not None and life["low"] is not None:
         rate += f", lifetime > {life['low']:.3g} s"
+    return rate
+
+
+def reason(esc: dict[str, Any] | None) -> str | None:
+    """The ``metastable`` reason of a result with escapes (``None`` without any)."""
+    if not esc or not esc["count"]:
+        return None
+    f, rate = esc["fraction"], _rate_text(esc, "no averaging window")
     return (f"{esc['count']} of {esc['n_traj']} trajectories escaped from the "
             f"fixed point's basin (Mahalanobis radius > {esc['radius']:.3g}; fraction "
             f"{f['value']:.3g}, 95 %: {f['low']:.3g}..{f['high']:.3g}): "
