@@ -17,7 +17,7 @@ from . import chunk
 from .checkpoints import ChunkResult
 from .records import Moments
 
-__all__ = ["run_chunk", "runs_on_jax"]
+__all__ = ["run_chunk", "runs_on_jax", "device_record"]
 
 
 def runs_on_jax(problem) -> bool:
@@ -36,3 +36,16 @@ def run_chunk(problem, seed_seq: np.random.SeedSequence, index: int, n: int) -> 
         return run_jax_chunk(problem.run_system, problem.run_options, problem.schedule,
                              seed_seq, index, n, problem.record.escapes)
     return chunk.run_chunk(problem, seed_seq, index, n)
+
+
+def device_record(problem) -> dict[str, str]:
+    """What a run of ``problem`` records of its device in ``timing``: ``{}`` on numpy; with
+    ``backend="jax"`` ``{"backend": "jax (float64)", "device": "gpu (...)"}``, after checking
+    that JAX imports and a chunk fits the device's memory (before any work)."""
+    options = problem.run_options
+    if options.backend != "jax":
+        return {}
+    from .jax_backend import check_device_memory
+
+    device = check_device_memory(problem.run_system, options)["device"]
+    return {"backend": f"jax ({options.precision})", "device": device}

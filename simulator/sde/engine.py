@@ -251,8 +251,7 @@ def _timing(options: SDEOptions, sched: Schedule, chunks: list, t0: float, wall_
         "trajectory_steps_per_second": options.n_traj * steps / max(wall_chunks, 1e-12),
         "n_jobs": workers,
         "n_jobs_requested": n_jobs,
-        **({"backend": f"jax ({options.precision})", "device": estimate["device"]}
-           if "device" in estimate else {}),
+        **{k: estimate[k] for k in ("backend", "device") if k in estimate},
         "estimated_seconds": estimate["seconds"],
         "estimated_memory_bytes": estimate["memory_bytes"],
     }

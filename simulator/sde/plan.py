@@ -19,6 +19,7 @@ from ..errors import MIN_UNITS
 from ..params import Params
 from .control import control_order
 from .options import SDEOptions
+from .backends import device_record
 from .parallel import _distributed_backend, check_run_arguments, effective_workers
 from .problem import EnsembleProblem
 from .records import Moments
@@ -170,11 +171,7 @@ def prepare(problem: Params | LangevinSystem, options: SDEOptions, seed: int, n_
                                1 if _distributed_backend() else workers, max_seconds)
     log.info("estimated %.3g GiB and %.3g s with %d worker(s) for %d unit(s)",
              estimate["memory_bytes"] / 2**30, estimate["seconds"], workers, sched.n_units)
-    if options.backend == "jax":  # JAX importable, and a chunk fits the device's memory
-        from .jax_backend import check_device_memory
-
-        device = check_device_memory(prob.run_system, prob.run_options)["device"]
-        estimate = {**estimate, "device": device}
+    estimate = {**estimate, **device_record(prob)}  # JAX: importable, a chunk fits
     return Plan(system, opts, auto_dt, prob, workers, estimate)
 
 

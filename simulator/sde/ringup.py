@@ -60,6 +60,7 @@ from ..params import Params
 from ..progress import as_callback
 from ..statistics import z_scores
 from . import escapes as _escapes
+from .backends import device_record
 from .control import control_order, shift_estimate
 from .estimators import batch_means_stderr, jackknife, pooled_covariance, student_t_factor
 from .integrators import ExponentialEuler
@@ -440,11 +441,7 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
     workers = effective_workers(n_jobs, options.n_chunks, options.backend)
     # refuses a run beyond half the memory
     check_resources(ensemble.run_system, ensemble.run_options, sched, workers)
-    device = None
-    if options.backend == "jax":  # JAX importable, and a chunk fits the device's memory
-        from .jax_backend import check_device_memory
-
-        device = check_device_memory(ensemble.run_system, ensemble.run_options)["device"]
+    device = device_record(ensemble)  # JAX: importable, a chunk fits the device's memory
     identity = {"engine": "ringup", "problem": _identity(problem), "options": options.to_dict(),
                 "seed": int(seed)}
     test, info = _escape_test(problem, system, options, ensemble.run_system.dim)
@@ -476,7 +473,7 @@ def simulate_ringup(problem: Params | LangevinSystem, options: RingupOptions | N
               "chunk_seconds_total": float(sum(c.seconds for c in chunks)), "steps": steps,
               "trajectory_steps": steps * options.n_traj, "n_jobs": workers,
               "n_jobs_requested": n_jobs,
-              **({"backend": f"jax ({options.precision})", "device": device} if device else {})}
+              **device}
     return RingupResult(
         params=problem if isinstance(problem, Params) else None, options=options,
         seed=int(seed), seeds=seed_records(int(seed), options.n_chunks),
