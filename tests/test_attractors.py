@@ -101,6 +101,61 @@ def test_basin_radius_is_inf_where_everything_returns():
 
 
 # ---- the optomechanical flow ------------------------------------------------------------------
+def test_walk_through_a_grid_is_bisection():
+    """The batched passes choose exactly the bracket plain bisection would, whether or not the
+    returns are monotone along the ray (random outcomes, three levels)."""
+    from simulator.attractors.search import _walk
+
+    rng = np.random.default_rng(3)
+    back = rng.random((200, 7)) < 0.5
+    a, b = _walk(back, 3)
+    for row, lo, hi in zip(back, a, b):
+        x, y = 0, 8
+        for _ in range(3):  # plain bisection, one start per round
+            mid = (x + y) // 2
+            x, y = (mid, y) if row[mid - 1] else (x, mid)
+        assert (lo, hi) == (x, y)
+
+
+@pytest.mark.parametrize("levels", [1, 3])
+def test_hopf_basin_edge_does_not_depend_on_the_pass_size(levels):
+    """One start per direction per pass (plain bisection) or seven: the same edge."""
+    hopf = Hopf()
+    angles = np.linspace(0.0, 2 * np.pi, 5, endpoint=False)
+    w = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    radii, _ = basin_radii(hopf, w, 1.5, bisections=6, r_in=0.02, t_max=60.0, levels=levels)
+    ref, _ = basin_radii(hopf, w, 1.5, bisections=6, r_in=0.02, t_max=60.0, levels=2)
+    assert np.array_equal(radii, ref)  # bracket width 1.5/64 >> the RK4 error of the edge
+
+
+def test_search_is_one_for_flows_equal_up_to_round_off():
+    """Two routes to one point (another Lyapunov solve's round-off) search once, and the
+    result is the rounded flow's whether it comes from the cache or not."""
+    import simulator.attractors as attractors
+
+    system = classical_flow(*_rates_and_covariance(study_point(0.1)))
+    f = system.flow
+    nudged = type(f)(f.A * (1 + 1e-15), f.H, f.metric + 1e-19)
+    opts = AttractorOptions(max_amplitude=8.0, n_directions=0)
+    attractors._SEARCHES.clear()
+    first = attractors._search(nudged, opts)
+    assert len(attractors._SEARCHES) == 1
+    assert attractors._search(f, opts)[0] is first[0]  # a hit
+    attractors._SEARCHES.clear()
+    again = attractors._search(f, opts)  # searched afresh: bit for bit the same orbits
+    assert [o.period for o in again[0]] == [o.period for o in first[0]]
+    assert all(np.array_equal(o.point, p.point) for o, p in zip(again[0], first[0]))
+    # a real change of the point is a new search
+    other = type(f)(f.A * (1 + 1e-9), f.H, f.metric)
+    attractors._search(other, opts)
+    assert len(attractors._SEARCHES) == 2
+
+
+def _rates_and_covariance(params):
+    lin = lyapunov(params)
+    return lin.rates, lin.covariance
+
+
 def study_point(g0_over_gamma, damping="rwa"):
     """The issue-17 point: |G_r| = 0.6096 omega_m, Dt = 0.85 Gamma (the immune point)."""
     return apply_changes(Params.paper(), {"g0": f"{g0_over_gamma}Gamma", "G": "0.6096omega_m",

@@ -17,7 +17,7 @@ from simulator.sde.control import BlockDrift, control_system
 from simulator.sde.ringup import RingupOptions, RingupResult, ringup_system, simulate_ringup
 
 CV = RingupOptions(n_traj=64, chunk_size=4, dt=0.1, t_final=100.0, output_every=10.0,
-                   control_variate=True)
+                   control_variate=True, escape_radius="off")  # escapes: test_sde_escapes
 
 
 @pytest.fixture(scope="module")

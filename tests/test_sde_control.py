@@ -113,7 +113,7 @@ def test_shift_at_paper_point_scales_as_g0_squared():
     by (G0/Gamma)^2 -- the leading order of the nonlinearity -- within the errors (the next
     order is (0.02)^2 / (0.1)^2 ~ 4 % of the shift at 0.1, less at 0.02)."""
     opts = SDEOptions(n_traj=16, chunk_size=2, t_avg=150.0, control_variate=True,
-                      initial="lyapunov")
+                      initial="lyapunov", escape_radius="off")  # escapes: test_sde_escapes
     paper = Params.paper()
     g_paper = paper.G0 / paper.Gamma
     run = simulate_sde(paper, opts, seed=4)
@@ -191,7 +191,8 @@ def test_controlled_covariance_agrees_with_plain_estimator():
     """At G0/Gamma = 0.2 the plain estimator (independent run) and V_nl agree within errors,
     and the control variate resolves the shift the plain one barely sees."""
     p = coupling_params(0.2)
-    opts = SDEOptions(n_traj=64, chunk_size=8, t_avg=200.0, initial="lyapunov")
+    opts = SDEOptions(n_traj=64, chunk_size=8, t_avg=200.0, initial="lyapunov",
+                      escape_radius="off")  # escapes: test_sde_escapes
     cv = simulate_sde(p, opts.replace(control_variate=True), seed=5)
     plain = simulate_sde(p, opts, seed=6)
     Vnl, se_nl = cv.shift["controlled_covariance"], cv.shift["covariance_stderr"]
@@ -217,7 +218,7 @@ def test_first_and_second_order_agree(monkeypatch):
 
     p = coupling_params(0.2)
     opts = SDEOptions(n_traj=32, chunk_size=4, t_avg=200.0, initial="lyapunov",
-                      control_variate=True)
+                      control_variate=True, escape_radius="off")  # escapes: test_sde_escapes
     second = simulate_sde(p, opts, seed=7)
     monkeypatch.setattr(plan, "control_order", lambda system, options: 1)
     first = simulate_sde(p, opts, seed=8)

@@ -70,7 +70,7 @@ def test_validate_carries_the_second_order_leg(tmp_path, no_report_figures):
     """G0/Gamma = 0.3: both engines resolve their shift; each agrees with its own physics."""
     res = validate(STRONG, ValidateOptions(attractors=False, sde=SDEOptions(
         n_traj=32, chunk_size=4, t_avg=300.0, dt=0.05, initial="lyapunov",
-        control_variate=True)))
+        control_variate=True, escape_radius="off")))
     checks = {c.engine: c for c in res.shift_checks}
     assert checks["sde"].prediction == "twa" and checks["sde"].agrees
     assert checks["master"].prediction == "quantum" and checks["master"].agrees

@@ -42,7 +42,8 @@ def test_validate_reports_the_measured_shift(tmp_path, no_report_figures):
 
     p = apply_changes(Params.paper(), {"g0": "0.03Gamma", "G": "0.61omega_m"})
     res = validate(p, ValidateOptions(master=False, seed=2, attractors=False,
-                                      sde=SMALL.replace(n_traj=64, initial="lyapunov")))
+                                      sde=SMALL.replace(n_traj=64, initial="lyapunov",
+                                                        escape_radius="off")))
     assert res.sde.status == "ok" and res.sde.n_units >= MIN_UNITS
     sh = res.shift
     assert sh is not None and sh["order"] == 2

@@ -60,15 +60,35 @@ def _limit_cycle(system: ScaledSystem, orbit) -> LimitCycle:
 #: same at every G0, and validate, sweeps and tests meet the same point many times).
 _SEARCHES: dict[tuple, tuple] = {}
 _MAX_SEARCHES = 32
+#: Bits the scaled flow keeps before the search, relative to its largest entry (2**-40, about
+#: 1e-12): the same point reached along two routes (another G0, a Lyapunov solve's round-off)
+#: gives flows that differ in the last bits; rounded, they are one flow, searched once, with
+#: one result.
+_FLOW_BITS = 40
+
+
+def _rounded(x: np.ndarray) -> np.ndarray:
+    """``x`` rounded to a multiple of ``2**-_FLOW_BITS`` times the power of two at or above its
+    largest ``|entry|`` (round-off next to zero becomes zero)."""
+    x = np.asarray(x, dtype=float)
+    top = float(np.abs(x).max())
+    if top == 0.0:
+        return x.copy()
+    step = 2.0 ** (np.ceil(np.log2(top)) - _FLOW_BITS)
+    return np.round(x / step) * step + 0.0  # + 0.0: no -0.0 (its bytes differ from 0.0)
 
 
 def _search(flow: QuadraticFlow, options: AttractorOptions) -> tuple[list, np.ndarray | None,
                                                                      tuple | None]:
     """Orbits (by increasing amplitude), basin radii per direction and ``(r_hi, horizon,
-    limited)``, in scaled units (``None`` for the basin when not searched); cached."""
-    key = (flow.A.tobytes(), flow.H.tobytes(), flow.metric.tobytes(), options)
+    limited)``, in scaled units (``None`` for the basin when not searched); cached. The search
+    runs on the flow rounded to :data:`_FLOW_BITS` bits, so its result is a function of the
+    rounded flow whether or not it came from the cache."""
+    A, H, metric = _rounded(flow.A), _rounded(flow.H), _rounded(flow.metric)
+    key = (A.tobytes(), H.tobytes(), metric.tobytes(), options)
     if key in _SEARCHES:
         return _SEARCHES[key]
+    flow = QuadraticFlow(A, H, metric, flow.q_index, flow.p_index)
     amps = np.geomspace(options.min_amplitude, options.max_amplitude, options.n_amplitudes)
     orbits = []
     for b in cycle_brackets(flow, amps):

@@ -43,7 +43,7 @@ class AttractorOptions:
         be placed too low.
     max_steps : int
         Budget of RK4 steps of the basin search (a deterministic bound on its cost, about
-        0.06 ms each; the default point uses ~4e4): once spent, bisection stops and the basin is
+        0.1 ms each; the default point uses ~2.2e4): once spent, bisection stops and the basin is
         flagged ``limited``.
     seed : int
         Seed of the sampled directions (``numpy.random.default_rng``).

@@ -301,10 +301,32 @@ def _returns(flow, z0: np.ndarray, *, t_max: float, r_in: float, dt_max: float,
     return back, steps, False
 
 
+def _walk(back: np.ndarray, levels: int) -> np.ndarray:
+    """Bisection through a grid already evaluated: ``back (n, 2**levels - 1)`` says whether
+    the start at grid point ``m = 1 .. 2**levels - 1`` of each row's bracket returned; returns
+    the final bracket ``(a, b)`` in grid units, shape ``(2, n)``, exactly as ``levels`` rounds
+    of bisection would have chosen it."""
+    rows = np.arange(len(back))
+    a = np.zeros(len(back), dtype=int)
+    b = np.full(len(back), 2**levels)
+    for _ in range(levels):
+        mid = (a + b) // 2
+        ok = back[rows, mid - 1]
+        a, b = np.where(ok, mid, a), np.where(ok, b, mid)
+    return np.stack([a, b])
+
+
 def basin_radii(flow, directions: np.ndarray, r_hi: float, *, bisections: int = 10,
                 t_max: float = 300.0, r_in: float = 0.02, dt_max: float = 0.1,
-                courant: float = 0.5, max_steps: float = np.inf) -> tuple[np.ndarray, bool]:
+                courant: float = 0.5, max_steps: float = np.inf, levels: int = 2
+                ) -> tuple[np.ndarray, bool]:
     """Radius along each whitened direction at which starts stop returning.
+
+    Bisection, ``levels`` rounds at a time: each pass integrates, in one batch, the starts at
+    all ``2**levels - 1`` interior points of every direction's bracket (the first pass also
+    ``r_hi`` itself) and then walks the bisection through them, so ``bisections`` rounds cost
+    ``ceil(bisections / levels)`` passes of the slowest start (the cost of a pass is set by the
+    horizon ``t_max``, which starts beyond the edge run to, not by the batch size).
 
     Parameters
     ----------
@@ -323,17 +345,19 @@ def basin_radii(flow, directions: np.ndarray, r_hi: float, *, bisections: int = 
         from the saddle cycle on the edge, may linger past ``t_max``: it counts as not
         returning, so the edge is, if anything, placed slightly low.
     dt_max, courant : float
-        RK4 step, as in :func:`scan_amplitudes`.
+        RK4 step, as in :func:`scan_amplitudes` (one step for the whole batch).
     max_steps : float
-        Budget of RK4 steps (of the whole batch) over all rounds: a deterministic bound on the
-        cost. Once spent, the round in progress counts its unfinished starts as not returning
+        Budget of RK4 steps (of the whole batch) over all passes: a deterministic bound on the
+        cost. Once spent, the pass in progress counts its unfinished starts as not returning
         and bisection stops.
+    levels : int
+        Bisection rounds per pass (>= 1; 1 is plain bisection, one start per direction).
 
     Returns
     -------
     radii : ndarray, shape (n,)
         The radius (midpoint of the last bracket) per direction, ``inf`` where none was found,
-        NaN everywhere if the budget ran out within the first round.
+        NaN everywhere if the budget ran out within the first pass.
     exhausted : bool
         ``max_steps`` stopped the search (the radii are then coarser, and may be too low).
     """
@@ -341,24 +365,29 @@ def basin_radii(flow, directions: np.ndarray, r_hi: float, *, bisections: int = 
     kw = dict(t_max=t_max, r_in=r_in, dt_max=dt_max, courant=courant)
     lo = np.zeros(len(w))
     hi = np.full(len(w), float(r_hi))
-    used, exhausted = 0, False
-    for _ in range(bisections):
-        mid = 0.5 * (lo + hi)
-        back, steps, exhausted = _returns(flow, flow.from_whitened(mid[:, None] * w),
+    open_ = np.ones(len(w), dtype=bool)
+    used, done, exhausted = 0, 0, False
+    while done < bisections and not exhausted:
+        k = min(levels, bisections - done)
+        frac = np.arange(1, 2**k) / 2**k
+        radii = lo[:, None] + (hi - lo)[:, None] * frac           # (n, 2**k - 1)
+        starts = radii[..., None] * w[:, None, :]
+        if done == 0:  # whether the top of the bracket returns: those directions stay open
+            starts = np.concatenate([starts, float(r_hi) * w[:, None, :]], axis=1)
+        back, steps, exhausted = _returns(flow, flow.from_whitened(starts.reshape(-1, w.shape[1])),
                                           max_steps=max_steps - used, **kw)
         used += steps
-        lo[back], hi[~back] = mid[back], mid[~back]
-        if exhausted:
-            break
-    # a direction that returned at every radius tried may return at r_hi too: try it there
-    top = hi == r_hi
-    open_ = np.ones(len(w), dtype=bool)
-    if top.any() and not exhausted:
-        back, _, exhausted = _returns(flow, flow.from_whitened(hi[top, None] * w[top]),
-                                      max_steps=max(max_steps - used, 0), **kw)
-        open_[top] = ~back
+        back = back.reshape(len(w), -1)
+        if done == 0:
+            if exhausted:
+                return np.full(len(w), np.nan), True   # nothing was learnt
+            open_ = ~back[:, -1]
+            back = back[:, :-1]
+        a, b = _walk(back, k)
+        width = hi - lo  # the ends kept as they were where the walk did not move them
+        lo, hi = (np.where(a > 0, lo + width * a / 2**k, lo),
+                  np.where(b < 2**k, lo + width * b / 2**k, hi))
+        done += k
     out = 0.5 * (lo + hi)
-    out[~open_] = np.inf
-    if exhausted and used <= max_steps and not np.any(lo > 0.0) and np.all(hi == 0.5 * r_hi):
-        out[:] = np.nan  # the budget ran out in the first round: nothing was learnt
+    out[~open_ & (hi == r_hi)] = np.inf
     return out, exhausted
