@@ -128,7 +128,7 @@ def test_hopf_basin_edge_does_not_depend_on_the_pass_size(levels):
     assert np.array_equal(radii, ref)  # bracket width 1.5/64 >> the RK4 error of the edge
 
 
-def test_search_is_one_for_flows_equal_up_to_round_off():
+def test_search_is_one_for_flows_equal_up_to_round_off(monkeypatch):
     """Two routes to one point (another Lyapunov solve's round-off) search once, and the
     result is the rounded flow's whether it comes from the cache or not."""
     import simulator.attractors as attractors
@@ -137,11 +137,11 @@ def test_search_is_one_for_flows_equal_up_to_round_off():
     f = system.flow
     nudged = type(f)(f.A * (1 + 1e-15), f.H, f.metric + 1e-19)
     opts = AttractorOptions(max_amplitude=8.0, n_directions=0)
-    attractors._SEARCHES.clear()
+    monkeypatch.setattr(attractors, "_SEARCHES", {})  # the session's cache left as it was
     first = attractors._search(nudged, opts)
     assert len(attractors._SEARCHES) == 1
     assert attractors._search(f, opts)[0] is first[0]  # a hit
-    attractors._SEARCHES.clear()
+    monkeypatch.setattr(attractors, "_SEARCHES", {})
     again = attractors._search(f, opts)  # searched afresh: bit for bit the same orbits
     assert [o.period for o in again[0]] == [o.period for o in first[0]]
     assert all(np.array_equal(o.point, p.point) for o, p in zip(again[0], first[0]))
