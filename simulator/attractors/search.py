@@ -325,8 +325,10 @@ def basin_radii(flow, directions: np.ndarray, r_hi: float, *, bisections: int = 
     Bisection, ``levels`` rounds at a time: each pass integrates, in one batch, the starts at
     all ``2**levels - 1`` interior points of every direction's bracket (the first pass also
     ``r_hi`` itself) and then walks the bisection through them, so ``bisections`` rounds cost
-    ``ceil(bisections / levels)`` passes of the slowest start (the cost of a pass is set by the
-    horizon ``t_max``, which starts beyond the edge run to, not by the batch size).
+    ``ceil(bisections / levels)`` passes. A pass lasts as long as its slowest start (near the
+    horizon ``t_max`` in practice), while each step costs more the larger the batch: at the
+    paper's point the whole search took 3.2 s of CPU with 2 levels, 4.3 s with 1 and 3.7 s
+    with 4.
 
     Parameters
     ----------
@@ -361,6 +363,8 @@ def basin_radii(flow, directions: np.ndarray, r_hi: float, *, bisections: int = 
     exhausted : bool
         ``max_steps`` stopped the search (the radii are then coarser, and may be too low).
     """
+    if not isinstance(levels, (int, np.integer)) or levels < 1:
+        raise ValueError(f"levels = {levels!r}: must be an integer >= 1")
     w = np.asarray(directions, dtype=float)
     kw = dict(t_max=t_max, r_in=r_in, dt_max=dt_max, courant=courant)
     lo = np.zeros(len(w))
