@@ -8,6 +8,7 @@ from scipy.linalg import solve_discrete_lyapunov
 
 from simulator import Params, nonlinear_drift, solve_lyapunov
 from simulator.sde import METHODS, LangevinSystem, OptomechanicalRemainder, fluctuation_system
+from simulator.sde.control import control_system
 from simulator.sde.integrators import ExponentialEuler, integrate_path, make_integrator
 
 
@@ -156,6 +157,62 @@ def test_draw_with_reused_buffers_gives_the_same_noise(method):
         np.testing.assert_array_equal(x, y)
     c = integ.draw(rng, 8, 5, reuse=True)  # the next block overwrites the buffers
     assert c[0] is b[0] and not np.array_equal(c[0], a[0])
+
+
+def _systems_with_every_feature_form():
+    s = _optomechanical_test_system()
+    return {"features": s, "callable": _scalar_system(), "linear": LangevinSystem(A=s.A, D=s.D),
+            "control2": control_system(s, order=2)}
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+@pytest.mark.parametrize("kind", ["features", "callable", "linear", "control2"])
+def test_run_is_step_by_step_bit_for_bit(method, kind):
+    """``run`` (the loop over buffers kept between steps) gives the numbers of ``step`` one step
+    at a time, bit for bit, for every form of nonlinearity, and leaves the input alone."""
+    s = _systems_with_every_feature_form()[kind]
+    integ = make_integrator(method, s, 0.05)
+    x0 = np.random.default_rng(1).normal(size=(5, s.dim))
+    noise = integ.draw(np.random.default_rng(2), 9, 5)
+    x = x0.copy()
+    for j in range(2, 9):
+        x = integ.step(x, tuple(a[j] for a in noise))
+    y = integ.run(x0, noise, 2, 9)
+    np.testing.assert_array_equal(y, x)
+    np.testing.assert_array_equal(integ.run(x0, noise, 2, 9), x)  # buffers reused: same again
+    assert np.array_equal(integ.run(x0, noise, 3, 3), x0) and integ.run(x0, noise, 3, 3) is not x0
+    assert np.array_equal(x0, np.random.default_rng(1).normal(size=(5, s.dim)))
+
+
+@pytest.mark.parametrize("every, phase, keep_every", [(3, 0, 1), (4, -2, 5), (1, 0, 7), (0, 0, 2)])
+def test_kernel_samples_and_keeps_where_the_step_loop_did(every, phase, keep_every):
+    """The kernel runs the integrator between sampling events; samples, kept trajectories and
+    the state are those of the step-by-step loop."""
+    from simulator.sde.chunk import Kernel
+
+    s = _optomechanical_test_system()
+    k, n = 11, 4
+    kern = Kernel(make_integrator("exponential", s, 0.05), np.random.default_rng(3), n, keep=2,
+                  keep_every=keep_every)
+    kern.step_no = 3
+    x0 = np.random.default_rng(1).normal(size=(n, 6))
+    buf = np.zeros((k, n, 6))
+    x, m = kern.advance(x0, k, every, buf, phase)
+    ref = make_integrator("exponential", s, 0.05)
+    noise = ref.draw(np.random.default_rng(3), k, n)
+    y, samples, kept = x0, [], []
+    for j in range(k):
+        y = ref.step(y, tuple(a[j] for a in noise))
+        if every and j + 1 + phase > 0 and (j + 1 + phase) % every == 0:
+            samples.append(y)
+        if (3 + j + 1) % keep_every == 0:
+            kept.append(y[:2])
+    np.testing.assert_array_equal(x, y)
+    assert m == len(samples) and kern.step_no == 3 + k
+    np.testing.assert_array_equal(buf[:m], np.array(samples).reshape(m, n, 6))
+    assert len(kern.kept) == len(kept)
+    for a, b in zip(kern.kept, kept):
+        np.testing.assert_array_equal(a, b)
 
 
 # ---- time-dependent drift A(t) --------------------------------------------------------------------

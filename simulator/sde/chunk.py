@@ -129,6 +129,12 @@ def _fold_groups(buf: np.ndarray, x: np.ndarray, bound: float, alive: np.ndarray
             np.full(q, X.shape[1], dtype=np.int64))
 
 
+def _multiples(k: int, every: int, offset: int) -> range:
+    """The ``s`` in ``1 .. k`` with ``s + offset`` a positive multiple of ``every``."""
+    lo = max(1, 1 - offset)
+    return range(lo + (-(lo + offset)) % every, k + 1, every)
+
+
 class Kernel:
     """The stepping kernel of a chunk: noise drawn a block at a time, every trajectory advanced by
     the integrator, sampled states written to a buffer, thinned trajectories kept.
@@ -155,18 +161,20 @@ class Kernel:
     def advance(self, x: np.ndarray, k: int, every: int = 0, buf: np.ndarray | None = None,
                 phase: int = 0) -> tuple[np.ndarray, int]:
         """``k`` steps from ``x (n, d)``, sampling into ``buf`` (see the class docstring)."""
-        integ, dt = self.integ, self.integ.dt
-        noise = integ.draw(self.rng, k, self.n, reuse=True, t0=self.step_no * dt)
-        m = 0
-        for j in range(k):
-            x = integ.step(x, tuple(a[j] for a in noise), self.step_no * dt)
-            self.step_no += 1
-            s = j + 1 + phase
-            if every and s > 0 and s % every == 0:
+        integ, step0 = self.integ, self.step_no
+        noise = integ.draw(self.rng, k, self.n, reuse=True, t0=step0 * integ.dt)
+        samples = set(_multiples(k, every, phase)) if every else set()
+        kept = set(_multiples(k, self.keep_every, step0)) if self.keep else set()
+        m, j = 0, 0
+        for stop in sorted(samples | kept | {k}):  # the integrator's loop between events
+            x = integ.run(x, noise, j, stop, step0)
+            j = stop
+            if stop in samples:
                 buf[m] = x
                 m += 1
-            if self.keep and self.step_no % self.keep_every == 0:
+            if stop in kept:
                 self.kept.append(x[:self.keep].copy())
+        self.step_no = step0 + k
         return x, m
 
 
@@ -184,21 +192,20 @@ class PairedKernel:
                 buf: np.ndarray | None = None, phase: int = 0):
         """``k`` coarse steps (``2 k`` fine ones) from ``x = (xc, xf)``; as :meth:`Kernel.advance`."""
         xc, xf = x
-        coarse, fine, dt = self.coarse, self.fine, self.coarse.dt
-        nf = fine.draw(self.rng, 2 * k, self.n, t0=self.step_no * dt)
+        coarse, fine, step0 = self.coarse, self.fine, self.step_no
+        nf = fine.draw(self.rng, 2 * k, self.n, t0=step0 * coarse.dt)
         nc = fine.coarsen_path(nf)
-        m = 0
-        for j in range(k):
-            t = self.step_no * dt
-            xc = coarse.step(xc, tuple(a[j] for a in nc), t)
-            xf = fine.step(xf, tuple(a[2 * j] for a in nf), t)
-            xf = fine.step(xf, tuple(a[2 * j + 1] for a in nf), t + 0.5 * dt)
-            self.step_no += 1
-            s = j + 1 + phase
-            if every and s > 0 and s % every == 0:
+        samples = set(_multiples(k, every, phase)) if every else set()
+        m, j = 0, 0
+        for stop in sorted(samples | {k}):  # the two paths meet only in the samples
+            xc = coarse.run(xc, nc, j, stop, step0)
+            xf = fine.run(xf, nf, 2 * j, 2 * stop, 2 * step0)
+            j = stop
+            if stop in samples:
                 buf[m, 0] = xc
                 buf[m, 1] = xf
                 m += 1
+        self.step_no = step0 + k
         return (xc, xf), m
 
 

@@ -170,6 +170,27 @@ class ControlRemainder:
             self._feat(x - z[..., d:2 * d], out=out[..., f:])
         return out
 
+    def bound_features(self, z: np.ndarray, out: np.ndarray):
+        """:meth:`features` of ``z`` into ``out`` as a function of no arguments, for arrays kept
+        between steps (the base's ``bound_features`` where it has one). Same numbers."""
+        d, f = self.dim, self._f
+        x = z[..., :d]
+
+        def bind(v, o):
+            base = getattr(self.base, "bound_features", None)
+            return base(v, o) if base is not None else (lambda: self._feat(v, out=o))
+        first = bind(x, out[..., :f])
+        if self.order == 1:
+            return first
+        diff, shadow = np.empty(x.shape), z[..., d:2 * d]
+        second = bind(diff, out[..., f:])
+
+        def both() -> None:
+            first()
+            np.subtract(x, shadow, out=diff)
+            second()
+        return both
+
     def array_features(self, z, xp=np):
         """:meth:`features` with array operators only (any ``xp`` with numpy's API); needs a
         base nonlinearity with ``array_features`` (the JAX backend)."""
