@@ -137,10 +137,10 @@ def test_search_is_one_for_flows_equal_up_to_round_off(monkeypatch):
     lin = lyapunov(study_point(0.1))
     f = classical_flow(lin.rates, lin.covariance).flow
     nudged = type(f)(f.A * (1 + 1e-15), f.H, f.metric + 1e-19)
-    opts = AttractorOptions(max_amplitude=8.0, n_directions=0)
+    opts = AttractorOptions(max_amplitude=8.0, n_directions=0, n_amplitudes=12)  # both cycles
     monkeypatch.setattr(attractors, "_SEARCHES", {})  # the session's cache left as it was
     first = attractors._search(nudged, opts)
-    assert len(attractors._SEARCHES) == 1
+    assert len(attractors._SEARCHES) == 1 and len(first[0]) == 2
     assert attractors._search(f, opts)[0] is first[0]  # a hit
     monkeypatch.setattr(attractors, "_SEARCHES", {})
     again = attractors._search(f, opts)  # searched afresh: bit for bit the same orbits

@@ -352,7 +352,7 @@ def _evolve_master(params: Params, t: np.ndarray, initial_phonons: float | None,
     cutoffs = _evolve_cutoffs(params, modes, cold, warm, n0, options)
     check_evolution(len(t), t[-1] - t[0], int(np.prod(cutoffs)), runs=runs,
                     max_time=options.max_time)
-    space = build_space(modes, "fock", cutoffs, ref.covariance)
+    space = build_space(modes, "fock", cutoffs, ref.covariance, dtype="dia")
     t0 = time.perf_counter()
     deadline = None if options.max_time is None else t_start + options.max_time
     n_total = len(t) * (2 if options.check_truncation else 1)
@@ -475,7 +475,7 @@ def _truncation_check(run: _Run, modes: tuple[str, ...], ref: LyapunovResult, t:
     message)`` -- the raised run and ``max |Delta V|``, or, if the budget ran out during the
     check, ``run`` itself with no error and ``not_converged``."""
     bigger = tuple(c + max(1, math.ceil(c / 4)) for c in run.cutoffs)
-    space = build_space(modes, "fock", bigger, ref.covariance)
+    space = build_space(modes, "fock", bigger, ref.covariance, dtype="dia")
     check = _Run(*_mesolve(space, ref, t, n0, options, deadline, report, len(t), n_total),
                  cutoffs=bigger)
     if len(check.covariance) < len(t):

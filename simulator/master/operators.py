@@ -172,7 +172,7 @@ class Space:
 
 
 def build_space(modes: tuple[str, ...], basis: str, cutoffs: tuple[int, ...],
-                V_ref: np.ndarray) -> Space:
+                V_ref: np.ndarray, *, dtype: str = "csr") -> Space:
     """The :class:`Space` of ``modes`` with the given cutoffs.
 
     Parameters
@@ -184,9 +184,16 @@ def build_space(modes: tuple[str, ...], basis: str, cutoffs: tuple[int, ...],
         Fock dimension of each basis mode, each ``>= 2``.
     V_ref : ndarray, shape (6, 6)
         Reference (linearised) covariance; sets the normal modes and the cutoff guesses.
+    dtype : {"csr", "dia"}
+        QuTiP data format of the operators, kept by their products, sums and the Liouvillian
+        built from them. CSR suits the steady state's sparse solves (measured 2.6 -> 1.6 s at
+        the defect point against QuTiP's default, ``"dia"``); ``"dia"`` the time evolution's
+        products with a vector (0.7 against 1.05 s of them in a 256-level evolution).
     """
     if basis not in BASES:
         raise ValueError(f"basis = {basis!r}: must be one of {BASES}")
+    if dtype not in ("csr", "dia"):
+        raise ValueError(f"dtype = {dtype!r}: must be 'csr' or 'dia'")
     k = len(modes)
     if len(cutoffs) != k or any(int(c) < 2 for c in cutoffs):
         raise ValueError(f"cutoffs = {cutoffs!r}: need {k} integers >= 2 (one per basis mode)")
@@ -201,8 +208,8 @@ def build_space(modes: tuple[str, ...], basis: str, cutoffs: tuple[int, ...],
         # ((lam - 1/2) / (lam + 1/2))^N, as a thermal state with lam - 1/2 quanta
         nu = np.array([np.linalg.eigvalsh(V[2 * j:2 * j + 2, 2 * j:2 * j + 2])[-1]
                        for j in range(k)])
-    lowering = [qutip.destroy(c) for c in cutoffs]
-    eyes = [qutip.qeye(c) for c in cutoffs]
+    lowering = [qutip.destroy(c).to(dtype) for c in cutoffs]
+    eyes = [qutip.qeye(c).to(dtype) for c in cutoffs]
     prime = []
     for j in range(k):
         b = qutip.tensor(*[lowering[i] if i == j else eyes[i] for i in range(k)])
