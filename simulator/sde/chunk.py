@@ -165,17 +165,19 @@ class Kernel:
         noise = integ.draw(self.rng, k, self.n, reuse=True, t0=step0 * integ.dt)
         samples = set(_multiples(k, every, phase)) if every else set()
         kept = set(_multiples(k, self.keep_every, step0)) if self.keep else set()
+        loop = integ.stepper(self.n)
+        loop.load(x)
         m, j = 0, 0
         for stop in sorted(samples | kept | {k}):  # the integrator's loop between events
-            x = integ.run(x, noise, j, stop, step0)
+            loop.run(noise, j, stop, step0)
             j = stop
             if stop in samples:
-                buf[m] = x
+                buf[m] = loop.state
                 m += 1
             if stop in kept:
-                self.kept.append(x[:self.keep].copy())
+                self.kept.append(loop.state[:self.keep].copy())
         self.step_no = step0 + k
-        return x, m
+        return loop.state.copy(), m
 
 
 class PairedKernel:
@@ -196,17 +198,20 @@ class PairedKernel:
         nf = fine.draw(self.rng, 2 * k, self.n, t0=step0 * coarse.dt)
         nc = fine.coarsen_path(nf)
         samples = set(_multiples(k, every, phase)) if every else set()
+        lc, lf = coarse.stepper(self.n), fine.stepper(self.n)
+        lc.load(xc)
+        lf.load(xf)
         m, j = 0, 0
         for stop in sorted(samples | {k}):  # the two paths meet only in the samples
-            xc = coarse.run(xc, nc, j, stop, step0)
-            xf = fine.run(xf, nf, 2 * j, 2 * stop, 2 * step0)
+            lc.run(nc, j, stop, step0)
+            lf.run(nf, 2 * j, 2 * stop, 2 * step0)
             j = stop
             if stop in samples:
-                buf[m, 0] = xc
-                buf[m, 1] = xf
+                buf[m, 0] = lc.state
+                buf[m, 1] = lf.state
                 m += 1
         self.step_no = step0 + k
-        return (xc, xf), m
+        return (lc.state.copy(), lf.state.copy()), m
 
 
 def make_kernel(problem, rng: np.random.Generator, n: int, keep: int = 0,
