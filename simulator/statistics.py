@@ -210,13 +210,13 @@ def binomial_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float
     >>> lo, round(hi, 4)                      # the "rule of three": about 3 / n
     (0.0, 0.0362)
     """
-    from scipy import stats
+    from scipy import special  # beta.ppf(q, a, b) = betaincinv(a, b, q), without scipy.stats
 
     if isinstance(k, bool) or isinstance(n, bool) or int(n) < 1 or not 0 <= int(k) <= int(n):
         raise ValueError(f"k = {k!r}, n = {n!r}: need integers 0 <= k <= n, n >= 1")
     if not 0.0 < level < 1.0:
         raise ValueError(f"level = {level!r}: must be in (0, 1)")
     k, n, a = int(k), int(n), 1.0 - level
-    low = 0.0 if k == 0 else float(stats.beta.ppf(a / 2, k, n - k + 1))
-    high = 1.0 if k == n else float(stats.beta.ppf(1 - a / 2, k + 1, n - k))
+    low = 0.0 if k == 0 else float(special.betaincinv(k, n - k + 1, a / 2))
+    high = 1.0 if k == n else float(special.betaincinv(k + 1, n - k, 1 - a / 2))
     return low, high

@@ -230,7 +230,7 @@ def collect(chunks: list, test: EscapeTest | None, info: dict[str, Any], n_traj:
 def _rate(k: int, exposure: float) -> dict[str, Any]:
     """Poisson rate ``k / exposure`` with its exact (Garwood) interval; for ``k = 0`` the upper
     bound only."""
-    from scipy import stats
+    from scipy import special  # chi2.ppf(q, 2 k) = 2 gammaincinv(k, q), without scipy.stats
 
     if exposure <= 0:
         return {"value": None, "low": None, "high": None, "upper_bound": k == 0}
@@ -238,8 +238,8 @@ def _rate(k: int, exposure: float) -> dict[str, Any]:
     if k == 0:
         return {"value": 0.0, "low": 0.0, "high": float(-np.log(a) / exposure),
                 "upper_bound": True}
-    low = stats.chi2.ppf(a / 2, 2 * k) / 2 / exposure
-    high = stats.chi2.ppf(1 - a / 2, 2 * k + 2) / 2 / exposure
+    low = special.gammaincinv(k, a / 2) / exposure
+    high = special.gammaincinv(k + 1, 1 - a / 2) / exposure
     return {"value": k / exposure, "low": float(low), "high": float(high), "upper_bound": False}
 
 

@@ -194,8 +194,8 @@ def student_t_factor(n_units: int) -> float:
     correct for batches that are too short (which make errors too small by a factor the units
     cannot reveal): those are flagged ``few_units`` instead.
     """
-    from scipy import stats
+    from scipy import special  # t.ppf and norm.cdf of scipy.stats, without importing it
 
     if n_units < 2:
         return float("inf")
-    return float(stats.t.ppf(stats.norm.cdf(1.0), n_units - 1))
+    return float(special.stdtrit(n_units - 1, special.ndtr(1.0)))

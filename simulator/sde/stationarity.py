@@ -100,7 +100,7 @@ def window_drift(s1: np.ndarray, s2: np.ndarray, counts: np.ndarray, n_chunks: i
         ``max_abs_z``, ``threshold``, ``element`` ``(i, j)``, ``difference`` (first - last) and
         the number of units in each part; ``None`` when the test cannot be made.
     """
-    from scipy import stats
+    from scipy import special  # not scipy.stats: 0.25 s to import against 0.66 s
 
     if n_batches < 2:
         return None
@@ -122,7 +122,8 @@ def window_drift(s1: np.ndarray, s2: np.ndarray, counts: np.ndarray, n_chunks: i
     z = _ratio(Va - Vb, np.sqrt(sa**2 + sb**2))
     iu = np.triu_indices(d)
     n_el = len(iu[0])
-    threshold = float(stats.t.ppf(1 - FALSE_ALARM / (2 * n_el), min(na, nb) - 1))
+    # Student's t quantile (scipy.stats.t.ppf)
+    threshold = float(special.stdtrit(min(na, nb) - 1, 1 - FALSE_ALARM / (2 * n_el)))
     flat = int(np.argmax(z[iu]))
     i, j = int(iu[0][flat]), int(iu[1][flat])
     return {"max_abs_z": float(z[i, j]), "threshold": threshold, "element": (i, j),
