@@ -88,6 +88,36 @@ def test_liouvillian_moments_obey_the_lyapunov_equation(damping, lossy):
         np.testing.assert_allclose(dmean, 0.0, atol=1e-9)
 
 
+def test_lgmres_steady_state_is_qutips_and_the_operators_any_format():
+    """Our LGMRES steady state (QuTiP's own formulation, without its option switch) gives
+    ``qutip.steadystate``'s state; the Liouvillian is the same in CSR and QuTiP's diagonal
+    format; an unknown format is refused by name."""
+    from simulator.master.cutoffs import lgmres_steady_state
+    from simulator.master.operators import gaussian_product_state, sylvester_preconditioner
+
+    ref = lyapunov(DEFECT)
+    space = build_space(("r", "l", "m"), "normal", (2, 2, 5), ref.covariance)
+    L = liouvillian(space, ref.rates, ref.mean_field)
+    M = sylvester_preconditioner(space, ref.rates, ref.mean_field)
+    x0 = gaussian_product_state(space).full().ravel(order="F")
+    ours = lgmres_steady_state(L, M=M, x0=x0, rtol=1e-10)
+    theirs = qutip.steadystate(L, method="direct", solver="lgmres", M=M, x0=x0, atol=0.0,
+                               rtol=1e-10, maxiter=2000)
+    assert ours.dims == theirs.dims and ours.isherm
+    np.testing.assert_allclose(ours.full(), theirs.full(), rtol=0, atol=1e-12)
+    assert abs(ours.tr() - 1.0) < 1e-12
+    dia = build_space(("r", "l", "m"), "normal", (2, 2, 5), ref.covariance, dtype="dia")
+    assert isinstance(dia.x[0].data, qutip.core.data.Dia)
+    assert isinstance(space.x[0].data, qutip.core.data.CSR)
+    L_dia = liouvillian(dia, ref.rates, ref.mean_field)
+    np.testing.assert_allclose(L_dia.full(), L.full(), rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="dtype = 'dense'"):
+        build_space(("r", "m"), "fock", (3, 3), ref.covariance, dtype="dense")
+    far = np.random.default_rng(0).normal(size=x0.shape)  # unpreconditioned, one restart
+    with pytest.raises(RuntimeError, match="tolerance 1e-14 not reached"):
+        lgmres_steady_state(L, M=None, x0=far, rtol=1e-14, maxiter=1)
+
+
 def test_ccw_factor_dropped_only_without_backscattering():
     assert kept_modes(lyapunov(PAPER).rates) == ("r", "m")
     assert kept_modes(lyapunov(IDEAL).rates) == ("r", "m")

@@ -175,11 +175,15 @@ def test_order_chosen_by_evenness_and_initial_mean():
 
 @pytest.mark.parametrize("toy", ["cubic", "quadratic"])
 def test_error_bars_honest_over_seeds(toy):
-    """Spread of the shift over 8 seeds vs the reported error: chi^2_7 band at 99.8 %."""
+    """Spread of the shift over 8 seeds vs the reported error: chi^2_7 band at 99.8 %. Each run
+    is 2 chunks of 8 with 4 batches of 15 (10 / slowest rate) each: 8 units, as the engine's
+    minimum (half the steps of 4 chunks of 4)."""
     system = anharmonic(0.05) if toy == "cubic" else quadratic_toy(0.1)
+    opts = SDEOptions(**{**TOY, "n_traj": 16, "chunk_size": 8, "t_avg": 60.0, "batch_time": 15.0})
     vals, ses = [], []
     for seed in range(8):
-        r = simulate_sde(system, SDEOptions(**{**TOY, "n_traj": 16, "t_avg": 60.0}), seed=seed)
+        r = simulate_sde(system, opts, seed=seed)
+        assert r.status == "ok" and r.n_units == 8
         vals.append(r.shift["covariance"][0, 0])
         ses.append(r.shift["covariance_stderr"][0, 0])
     ratio = np.std(vals, ddof=1) / np.sqrt(np.mean(np.square(ses)))

@@ -1,10 +1,11 @@
 """Master-equation steady states with automatic Fock cutoffs (:func:`solve_master`).
 
 The steady state of the displaced-frame master equation (:mod:`simulator.master.operators`) is
-found with ``qutip.steadystate`` in truncated Fock spaces of increasing size until the covariance
-changes by less than ``tol`` between successive cutoffs. Covariances are in the project convention
-(order ``(X_r, Y_r, X_l, Y_l, q, p)``, symmetrised, vacuum 1/2, means subtracted) and come with the
-Lyapunov solution of the *same* damping model. Units: ``omega_m = 1``.
+found (QuTiP's formulation of ``L rho = 0``, a preconditioned LGMRES by default) in truncated
+Fock spaces of increasing size until the covariance changes by less than ``tol`` between
+successive cutoffs. Covariances are in the project convention (order ``(X_r, Y_r, X_l, Y_l, q,
+p)``, symmetrised, vacuum 1/2, means subtracted) and come with the Lyapunov solution of the
+*same* damping model. Units: ``omega_m = 1``.
 """
 
 from __future__ import annotations
@@ -331,7 +332,7 @@ def solve_master(params: Params, *, options: MasterOptions | None = None,
                  progress: ProgressArg = None, attractors=None) -> MasterResult:
     """Steady state of the displaced-frame master equation with automatic Fock cutoffs.
 
-    Solves ``L rho = 0`` (``qutip.steadystate``; method from :data:`STEADY_METHODS`) in truncated
+    Solves ``L rho = 0`` (method from :data:`STEADY_METHODS`, as ``qutip.steadystate``) in truncated
     Fock spaces of increasing size until ``max |V_new - V_old| < tol``. The first cutoffs come from
     the Gaussian (Lyapunov) occupations; each round raises the modes whose top level is populated.
 
