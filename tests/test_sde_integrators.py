@@ -184,28 +184,31 @@ def test_run_is_step_by_step_bit_for_bit(method, kind):
     assert np.array_equal(x0, np.random.default_rng(1).normal(size=(5, s.dim)))
 
 
-@pytest.mark.parametrize("every, phase, keep_every", [(3, 0, 1), (4, -2, 5), (1, 0, 7), (0, 0, 2)])
-def test_kernel_samples_and_keeps_where_the_step_loop_did(every, phase, keep_every):
-    """The kernel runs the integrator between sampling events; samples, kept trajectories and
-    the state are those of the step-by-step loop."""
+@pytest.mark.parametrize("method", ["exponential", "sra1"])
+@pytest.mark.parametrize("every, phase, keep_every", [(3, 0, 1), (4, -2, 5), (1, 0, 7), (0, 0, 2),
+                                                     (1, -3, 0), (1, 0, 0), (1, -20, 0)])
+def test_kernel_samples_and_keeps_where_the_step_loop_did(every, phase, keep_every, method):
+    """The kernel runs the integrator between sampling events (every step sampled: one loop
+    writing the samples; ``keep_every = 0``: nothing kept); samples, kept trajectories and the
+    state are those of the step-by-step loop."""
     from simulator.sde.chunk import Kernel
 
     s = _optomechanical_test_system()
     k, n = 11, 4
-    kern = Kernel(make_integrator("exponential", s, 0.05), np.random.default_rng(3), n, keep=2,
-                  keep_every=keep_every)
+    kern = Kernel(make_integrator(method, s, 0.05), np.random.default_rng(3), n,
+                  keep=2 if keep_every else 0, keep_every=keep_every or 1)
     kern.step_no = 3
     x0 = np.random.default_rng(1).normal(size=(n, 6))
     buf = np.zeros((k, n, 6))
     x, m = kern.advance(x0, k, every, buf, phase)
-    ref = make_integrator("exponential", s, 0.05)
+    ref = make_integrator(method, s, 0.05)
     noise = ref.draw(np.random.default_rng(3), k, n)
     y, samples, kept = x0, [], []
     for j in range(k):
         y = ref.step(y, tuple(a[j] for a in noise))
         if every and j + 1 + phase > 0 and (j + 1 + phase) % every == 0:
             samples.append(y)
-        if (3 + j + 1) % keep_every == 0:
+        if keep_every and (3 + j + 1) % keep_every == 0:
             kept.append(y[:2])
     np.testing.assert_array_equal(x, y)
     assert m == len(samples) and kern.step_no == 3 + k

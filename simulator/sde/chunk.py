@@ -167,6 +167,12 @@ class Kernel:
         kept = set(_multiples(k, self.keep_every, step0)) if self.keep else set()
         loop = integ.stepper(self.n)
         loop.load(x)
+        if every == 1 and not self.keep:  # every step sampled (the default): one loop
+            skip = min(k, max(0, -phase))
+            loop.run(noise, 0, skip, step0)
+            loop.run(noise, skip, k, step0, samples=buf[:k - skip])
+            self.step_no = step0 + k
+            return loop.state.copy(), k - skip
         m, j = 0, 0
         for stop in sorted(samples | kept | {k}):  # the integrator's loop between events
             loop.run(noise, j, stop, step0)

@@ -13,6 +13,8 @@ Interface (what :class:`~simulator.sde.chunk.Kernel` uses)::
     s = integrator.stepper(n)
     s.load(x)                          # x (n, d)
     s.run(noise, start, stop, step0)   # steps start .. stop-1 of the block; step j at (step0+j) dt
+    s.run(noise, start, stop, step0, samples)  # the same, the state after each step written to
+                                       # samples[j - start] (samples (stop - start, n, d))
     s.state                            # the current state (n, d), a view: copy it to keep it
 
 :class:`StepLoop` calls ``step`` (any integrator, a time-dependent drift too);
@@ -37,10 +39,13 @@ class StepLoop:
     def load(self, x: np.ndarray) -> None:
         self.state = np.array(x, dtype=float)
 
-    def run(self, noise: tuple[np.ndarray, ...], start: int, stop: int, step0: int = 0) -> None:
+    def run(self, noise: tuple[np.ndarray, ...], start: int, stop: int, step0: int = 0,
+            samples: np.ndarray | None = None) -> None:
         integ, x = self.integ, self.state
         for j in range(start, stop):
             x = integ.step(x, tuple(a[j] for a in noise), (step0 + j) * integ.dt)
+            if samples is not None:
+                samples[j - start] = x
         self.state = x
 
 
@@ -68,7 +73,8 @@ class LiftedLoop:
         np.copyto(self.state, x)
         self._relift()
 
-    def run(self, noise: tuple[np.ndarray, ...], start: int, stop: int, step0: int = 0) -> None:
+    def run(self, noise: tuple[np.ndarray, ...], start: int, stop: int, step0: int = 0,
+            samples: np.ndarray | None = None) -> None:
         G, W, y, x, relift = self.G, self._W, self._y, self.state, self._relift
         (nz,) = noise
         for j in range(start, stop):
@@ -76,6 +82,8 @@ class LiftedLoop:
             y += nz[j]
             np.copyto(x, y)
             relift()
+            if samples is not None:
+                samples[j - start] = y
 
 
 class SRA1Loop:
@@ -93,7 +101,8 @@ class SRA1Loop:
         np.copyto(self.state, x)
         self._relift()
 
-    def run(self, noise: tuple[np.ndarray, ...], start: int, stop: int, step0: int = 0) -> None:
+    def run(self, noise: tuple[np.ndarray, ...], start: int, stop: int, step0: int = 0,
+            samples: np.ndarray | None = None) -> None:
         G1, G2, W1, W2, c = self.G, self._G2, self._W1, self._W2, self._c
         x, H2, Y, y, cz = self.state, self._H, self._Y, self._y, self._cz
         relift1, relift2 = self._relift, self._relift2
@@ -111,3 +120,5 @@ class SRA1Loop:
             y += w[j]
             np.copyto(x, y)
             relift1()
+            if samples is not None:
+                samples[j - start] = y
