@@ -203,7 +203,7 @@ def test_cli_prints_escapes(capsys):
     from simulator.cli import main
 
     args = ["sde", "--set", "g0=0.1Gamma", "--set", "G=0.6096omega_m", "--set", "damping=rwa",
-            "--n-traj", "64", "--t-avg", "300", "--seed", "5", "-q"]
+            "--n-traj", "32", "--t-avg", "300", "--seed", "5", "-q"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         main(args)
