@@ -74,9 +74,9 @@ def psd_sqrt(C: np.ndarray) -> np.ndarray:
     return U * np.sqrt(np.clip(w, 0.0, None))
 
 
-#: Pages of step matrices of time-dependent systems, shared by the integrators of one system in
-#: one process (the chunks of a run, run one after another, compute them once), per system
-#: object (dropped with it).
+#: Step matrices of a system, shared by the integrators of one system in one process (the
+#: chunks of a run, run one after another, compute them once), per system object (dropped with
+#: it): the constant ones, and pages of those of a time-dependent system.
 _SHARED_PAGES: "weakref.WeakKeyDictionary[LangevinSystem, dict]" = weakref.WeakKeyDictionary()
 #: At most this many pages are shared per system (about 0.55 MB each for ``exponential``, d = 6,
 #: i.e. 64 x 256 steps in 35 MB); later pages are recomputed by every integrator that needs them.
@@ -136,9 +136,17 @@ class Integrator:
         self._lift_cache: dict[int, np.ndarray] = {}
         self._steppers: dict[int, object] = {}
         self._buffers: dict[tuple[int, ...], tuple[np.ndarray, tuple[np.ndarray, ...]]] = {}
-        # constant matrices (of A(0) for a time-dependent system, unused by its steps)
-        for key, value in self._matrices(*(system.A for _ in self.nodes)).items():
-            setattr(self, key, np.ascontiguousarray(value))
+        # constant matrices (of A(0) for a time-dependent system, unused by its steps), computed
+        # once per system, method and step in a process (the chunks of a run share them)
+        shared = _SHARED_PAGES.setdefault(system, {})
+        key = (type(self).__name__, self.dt, "constant")
+        if key not in shared:
+            shared[key] = {k: np.ascontiguousarray(v) for k, v in
+                           self._matrices(*(system.A for _ in self.nodes)).items()}
+            for value in shared[key].values():
+                value.flags.writeable = False
+        for name, value in shared[key].items():
+            setattr(self, name, value)
         #: Pages of step matrices of a time-dependent system, ``None`` for a stationary one.
         self._pages: dict[int, dict[str, np.ndarray]] | None = (
             {} if system.time_dependent else None)
