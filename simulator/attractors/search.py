@@ -283,21 +283,20 @@ def _returns(flow, z0: np.ndarray, *, t_max: float, r_in: float, dt_max: float,
 
     z = np.array(z0, dtype=float)
     back = inside(z)
-    active = ~back
+    idx = np.flatnonzero(~back)  # the starts still running, and their states
+    za = z[idx]
     t, steps = 0.0, 0
-    while active.any() and t < t_max:
+    while len(idx) and t < t_max:
         if steps >= max_steps:
             return back, steps, True
-        za = z[active]
         dt = _dt(flow, za, dt_max, courant)
         za = _step(flow, za, dt)
-        z[active] = za
         t += dt
         steps += 1
-        now = np.zeros_like(active)
-        now[active] = inside(za)
-        back |= now
-        active &= ~now
+        now = inside(za)
+        if now.any():  # the batch shrinks only when a start returns
+            back[idx[now]] = True
+            idx, za = idx[~now], za[~now]
     return back, steps, False
 
 
