@@ -417,7 +417,8 @@ def _chunk_files(folder: Path) -> list[Path]:
 @pytest.mark.parametrize("command", ["sde", pytest.param("validate", marks=pytest.mark.slow)])
 def test_sigint_keeps_finished_chunks(tmp_path, command):
     out = tmp_path / "run"
-    args = (["sde", "--n-traj", "64", "--chunk-size", "4", "--t-avg", "4000", "--quiet"]
+    # 16 chunks of ~0.05 s: after the first, 15 still to run (~1 s) when SIGINT arrives
+    args = (["sde", "--n-traj", "64", "--chunk-size", "4", "--t-avg", "1000", "--quiet"]
             if command == "sde" else ["validate", "--quick", "--no-master", "--quiet"])
     proc = _spawn(*args, "--out", str(out), stdout=subprocess.DEVNULL)
     try:

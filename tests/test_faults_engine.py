@@ -589,7 +589,8 @@ def test_unphysical_covariance_is_flagged():
 
     system = fluctuation_system(P)
     squeezed = dataclasses.replace(system, D=system.D * 0.05)  # far too little noise
-    opts = SDEOptions(n_traj=16, chunk_size=2, dt=0.1, t_burn=0.0, t_avg=300.0,
+    # 16 trajectories as 4 chunks of two batches (8 units): half the steps of 8 chunks of one
+    opts = SDEOptions(n_traj=16, chunk_size=4, dt=0.1, t_burn=0.0, t_avg=300.0,
                       initial="lyapunov")
     with pytest.warns(PhysicalityWarning, match="uncertainty principle"):
         res = simulate_sde(squeezed, opts, seed=0)

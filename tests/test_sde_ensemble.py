@@ -31,10 +31,12 @@ from simulator.sde import (
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# A short run at the paper's point: 256 trajectories, 600 / omega_m of averaging, ~0.5 s. Four
+# A short run at the paper's point: 256 trajectories, 600 / omega_m of averaging, ~0.3 s. Four
 # chunks of two 300 / omega_m batches (over 10 correlation times at every point here): 8
-# statistical units, the engine's minimum, at half the Python overhead of eight chunks.
-QUICK = SDEOptions(n_traj=256, chunk_size=64, dt=0.1, t_avg=600.0, batch_time=300.0)
+# statistical units, the engine's minimum, at half the Python overhead of eight chunks. The
+# exponential integrator's step error at dt = 0.2 is ~5e-8 of the second moments here (the
+# dt vs dt/2 check), far below the ~1% error bars: half the steps of dt = 0.1, same statistics.
+QUICK = SDEOptions(n_traj=256, chunk_size=64, dt=0.2, t_avg=600.0, batch_time=300.0)
 
 
 @functools.lru_cache(maxsize=4)
@@ -115,9 +117,11 @@ def test_paper_point_matches_lyapunov_full(beta):
 def test_euler_bias_is_visible_at_paper_point():
     """The estimator is sharp enough to see Euler-Maruyama's anti-damping bias at dt = 0.05.
 
-    A quarter of QUICK (64 trajectories, 8 statistical units, status ok) already puts it at
-    max |z| = 43 (256 trajectories: 52), far beyond the 5-sigma band."""
-    opts = QUICK.replace(method="euler", dt=0.05, n_traj=64, chunk_size=16)
+    A quarter of QUICK's trajectories (64, as two chunks of 32 with four 150 / omega_m batches,
+    just over 10 correlation times: 8 statistical units, status ok) already puts it at
+    max |z| = 25 (22-31 over seeds 1-5; four chunks of 16 with two 300 / omega_m batches:
+    27-43), far beyond the 5-sigma band."""
+    opts = QUICK.replace(method="euler", dt=0.05, n_traj=64, chunk_size=32, batch_time=150.0)
     res = simulate_sde(Params.paper(), opts, seed=1)
     assert res.status == "ok"
     assert res.lyapunov["max_abs_z"] > 5
@@ -427,7 +431,7 @@ def test_sde_estimate_and_xxpp():
     from simulator.conventions import covariance_xxpp
     from simulator.validate import reference_scalars, sde_estimate
 
-    res = quick_run(Params.paper())  # 16 units, status ok: the comparison below is statistical
+    res = quick_run(Params.paper())  # 8 units, status ok: the comparison below is statistical
     assert res.status == "ok"
     est = res.to_estimate()
     assert est.engine == "sde" and est.error_kind == "stderr"

@@ -24,7 +24,12 @@ def test_pilot_rate_predicts_the_run():
     assert actual / 4 < rate < 4 * actual, (rate, actual)
 
 
-def test_work_estimate_counts_trajectory_steps_and_workers():
+def test_work_estimate_counts_trajectory_steps_and_workers(monkeypatch):
+    # the counting, not the rate: the pilot stops at 0.02 s (still lengthened 4x at a time)
+    # instead of PILOT_SECONDS = 0.2 s (0.3-1 s in all); the rate is the test above's
+    import simulator.sde.workrate as workrate
+
+    monkeypatch.setattr(workrate, "PILOT_SECONDS", 0.02)
     p = Params.paper()
     opts = SDEOptions(n_traj=100, chunk_size=50, dt=1e-9)
     est = work_estimate(build_system(p, opts), opts, 1e11, workers=2)
