@@ -41,6 +41,12 @@ def _step(flow, z: np.ndarray, dt) -> np.ndarray:
     return z + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
 
 
+#: Steps between evaluations of the batch's fastest rate (an eigenvalue problem, a third of a
+#: step's cost): the step is held that long. The Courant number 0.5 against the 1.5-fold rate
+#: leaves RK4 (stable up to about 2.8) a margin of 8 for the state to move in meanwhile.
+RATE_EVERY = 4
+
+
 def _dt(flow, z: np.ndarray, dt_max: float, courant: float) -> float:
     return min(dt_max, courant / max(flow.rate_bound(z), 1e-12))
 
@@ -91,10 +97,12 @@ def scan_amplitudes(flow, amplitudes: np.ndarray, *, t_settle: float = 12.0, per
     point = np.full((n, d), np.nan)
     growth = np.full(n, np.nan)
     active = np.ones(n, dtype=bool)
-    t = 0.0
+    t, steps = 0.0, 0
     while active.any() and t < t_limit:
         za = z[active]
-        dt = _dt(flow, za, dt_max, courant)
+        if steps % RATE_EVERY == 0:
+            dt = _dt(flow, za, dt_max, courant)
+        steps += 1
         zn = _step(flow, za, dt)
         p0, p1 = za[:, ip], zn[:, ip]
         s = p0 / np.where(p0 != p1, p0 - p1, 1.0)
@@ -289,7 +297,8 @@ def _returns(flow, z0: np.ndarray, *, t_max: float, r_in: float, dt_max: float,
     while len(idx) and t < t_max:
         if steps >= max_steps:
             return back, steps, True
-        dt = _dt(flow, za, dt_max, courant)
+        if steps % RATE_EVERY == 0:
+            dt = _dt(flow, za, dt_max, courant)
         za = _step(flow, za, dt)
         t += dt
         steps += 1
