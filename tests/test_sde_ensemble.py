@@ -184,6 +184,24 @@ def test_resume_after_interruption_is_bit_identical(tmp_path):
 
 
 @few_units_ok  # bits, not statistics
+def test_resume_keeps_the_step_size_check(tmp_path, monkeypatch):
+    """The step-size check's chunk is checkpointed beside the run's (``out/step_size_check``):
+    a rerun integrates nothing and gives the same check, bit for bit, as a run without ``out``."""
+    import simulator.sde.parallel as parallel
+
+    p, opts = Params.paper(), SMALL.replace(error_check=True)
+    first = simulate_sde(p, opts, seed=3, out=tmp_path / "run")
+    assert (tmp_path / "run" / "step_size_check" / "manifest.json").exists()
+    computed = []
+    monkeypatch.setattr(parallel, "_run_and_save",
+                        lambda *a, **k: computed.append(a) or pytest.fail("a chunk was run"))
+    again = simulate_sde(p, opts, seed=3, out=tmp_path / "run")
+    assert computed == [] and again.error_check == first.error_check
+    monkeypatch.undo()
+    assert simulate_sde(p, opts, seed=3).error_check == first.error_check
+
+
+@few_units_ok  # bits, not statistics
 def test_killed_cli_run_resumes_bit_identical(tmp_path, capsys):
     """Kill a real `wgmsim sde --out` process after its first checkpoint, rerun, compare."""
     out = tmp_path / "killed"

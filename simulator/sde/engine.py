@@ -94,7 +94,8 @@ def simulate_sde(
         to the cluster whatever ``n_jobs`` says.
     out : path, optional
         Checkpoint directory: finished chunks are saved there and reused on a rerun (locked
-        while the run lasts; see :mod:`simulator.sde.ensemble`).
+        while the run lasts; see :mod:`simulator.sde.ensemble`); with ``error_check`` the
+        step-size check's chunk too, in ``out/step_size_check``.
     progress : bool or callable, optional
         ``True``: a tqdm bar of the chunks on stderr; a callable: ``progress(done, total)``
         after each chunk (:mod:`simulator.progress`).
@@ -165,7 +166,9 @@ def simulate_sde(
     if _escapes.reason(escapes):
         why["metastable"] = _escapes.reason(escapes)
     flags, status, message = _flag(why)
-    err = _error_check(system, plan.options, int(seed))
+    err = _error_check(system, plan.options, int(seed),
+                       None if out is None else Path(out) / STEP_CHECK_FOLDER,
+                       identity_of(problem, options, int(seed)))
     timing = _timing(options, sched, chunks, t0, wall_chunks, plan.workers, n_jobs,
                      plan.estimate)
     return _assemble(problem, options, int(seed), plan, chunks, stats, reference, err, shift,
@@ -223,18 +226,26 @@ def _flag(why: dict[str, str]) -> tuple[tuple[str, ...], str, str]:
     return flags, status, message
 
 
-def _error_check(system: LangevinSystem, options: SDEOptions,
-                 seed: int) -> dict[str, Any] | None:
+#: Subfolder of a run's checkpoint folder that holds its step-size check's chunk.
+STEP_CHECK_FOLDER = "step_size_check"
+
+
+def _error_check(system: LangevinSystem, options: SDEOptions, seed: int,
+                 out: Path | None = None, identity: dict[str, Any] | None = None
+                 ) -> dict[str, Any] | None:
     """The step-size error check (``options.error_check``; else ``None``) of the plain system at
     the resolved step (``options``): :func:`~simulator.sde.chunk.step_error_report` of one
     :class:`~simulator.sde.records.PairedMoments` chunk of ``min(n_traj, 64)`` trajectories
-    over the run's schedule, on the seed stream after the chunks'."""
+    over the run's schedule, on the seed stream after the chunks'. With ``out`` (the run's
+    ``DIR/step_size_check``) the chunk is checkpointed there like the run's, so a resumed run
+    does not integrate it again."""
     if not options.error_check:
         return None
     n = min(options.n_traj, 64)
     pair = EnsembleProblem(system, options.replace(n_traj=n, chunk_size=n, keep_trajectories=0),
                            PairedMoments(), schedule(system, options))
-    (res,) = run_ensemble(pair, seed, stream=options.n_chunks)
+    ident = None if identity is None else {**identity, "part": STEP_CHECK_FOLDER}
+    (res,) = run_ensemble(pair, seed, stream=options.n_chunks, out=out, identity=ident)
     return step_error_report(pair_record(res))
 
 
