@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
+from conftest import few_units_ok
 from simulator import Params
 from simulator.errors import MIN_UNITS
 from simulator.cli import main
@@ -255,8 +256,11 @@ def test_shift_round_trips_save_load(tmp_path):
     assert json.loads(json.dumps(r.to_dict()))["shift"]["covariance_stderr"][0][0] > 0
 
 
+@few_units_ok  # the wiring (JSON keys, text lines, dt auto) is under test, not the statistics
 def test_cli_control_variate_json(capsys):
-    args = ["sde", "--n-traj", "16", "--chunk-size", "2", "--t-avg", "150", "--quiet",
+    # 4 trajectories in 2 chunks (2 statistical units, flagged): a quarter of the steps of
+    # 16 in 8 chunks
+    args = ["sde", "--n-traj", "4", "--chunk-size", "2", "--t-avg", "150", "--quiet",
             "--control-variate"]
     assert main(args + ["--json"]) == 0
     rec = json.loads(capsys.readouterr().out)
