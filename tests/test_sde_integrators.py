@@ -162,21 +162,36 @@ def test_draw_with_reused_buffers_gives_the_same_noise(method):
 def _systems_with_every_feature_form():
     s = _optomechanical_test_system()
     return {"features": s, "callable": _scalar_system(), "linear": LangevinSystem(A=s.A, D=s.D),
-            "control2": control_system(s, order=2)}
+            "control2": control_system(s, order=2),
+            "time-dependent": LangevinSystem(A=s.A, D=s.D, nonlinearity=s.nonlinearity,
+                                             drift_at=_Modulated(s.A))}
+
+
+class _Modulated:
+    """A(t) = A (1 + 0.3 sin 2t): a different matrix at every step."""
+
+    def __init__(self, A):
+        self.A = np.asarray(A, dtype=float)
+
+    def __call__(self, t):
+        return (1.0 + 0.3 * np.sin(2.0 * t))[:, None, None] * self.A
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))
-@pytest.mark.parametrize("kind", ["features", "callable", "linear", "control2"])
+@pytest.mark.parametrize("kind", ["features", "callable", "linear", "control2",
+                                  "time-dependent"])
 def test_run_is_step_by_step_bit_for_bit(method, kind):
     """``run`` (the loop over buffers kept between steps) gives the numbers of ``step`` one step
-    at a time, bit for bit, for every form of nonlinearity, and leaves the input alone."""
+    at a time, bit for bit, for every form of nonlinearity and a drift that changes every step
+    (across pages of its matrices), and leaves the input alone."""
     s = _systems_with_every_feature_form()[kind]
     integ = make_integrator(method, s, 0.05)
+    integ.PAGE = 4  # steps 2..8 span three pages
     x0 = np.random.default_rng(1).normal(size=(5, s.dim))
-    noise = integ.draw(np.random.default_rng(2), 9, 5)
+    noise = integ.draw(np.random.default_rng(2), 9, 5, t0=0.0)
     x = x0.copy()
     for j in range(2, 9):
-        x = integ.step(x, tuple(a[j] for a in noise))
+        x = integ.step(x, tuple(a[j] for a in noise), j * 0.05)
     y = integ.run(x0, noise, 2, 9)
     np.testing.assert_array_equal(y, x)
     np.testing.assert_array_equal(integ.run(x0, noise, 2, 9), x)  # buffers reused: same again

@@ -36,7 +36,7 @@ import weakref
 
 import numpy as np
 
-from .steppers import LiftedLoop, SRA1Loop, StepLoop
+from .steppers import LiftedLoop, PagedLiftedLoop, SRA1Loop, StepLoop
 from .system import LangevinSystem
 
 __all__ = ["expm", "psd_sqrt", "integrate_path", "Integrator", "EulerMaruyama", "ExponentialEuler", "SRA1", "METHODS", "make_integrator"]
@@ -328,7 +328,7 @@ class EulerMaruyama(Integrator):
         return y
 
     def _stepper(self, n):
-        return StepLoop(self, n) if self._pages is not None else LiftedLoop(self, n)
+        return PagedLiftedLoop(self, n) if self._pages is not None else LiftedLoop(self, n)
 
     def coarsen(self, first, second):
         return (first[0] + second[0],)
@@ -379,7 +379,7 @@ class ExponentialEuler(Integrator):
         return y
 
     def _stepper(self, n):
-        return StepLoop(self, n) if self._pages is not None else LiftedLoop(self, n)
+        return PagedLiftedLoop(self, n) if self._pages is not None else LiftedLoop(self, n)
 
     def coarsen(self, first, second):
         if self._pages is not None:

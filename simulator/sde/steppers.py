@@ -18,15 +18,17 @@ Interface (what :class:`~simulator.sde.chunk.Kernel` uses)::
     s.state                            # the current state (n, d), a view: copy it to keep it
 
 :class:`StepLoop` calls ``step`` (any integrator, a time-dependent drift too);
-:class:`LiftedLoop` is the one-product step of ``euler`` and ``exponential``,
-:class:`SRA1Loop` the two-stage step of ``sra1``, both for a stationary system.
+:class:`LiftedLoop` is the one-product step of ``euler`` and ``exponential`` for a stationary
+system, :class:`PagedLiftedLoop` the same for a time-dependent one (the step matrices taken
+from the integrator's pages a run at a time), :class:`SRA1Loop` the two-stage step of ``sra1``
+for a stationary system.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["StepLoop", "LiftedLoop", "SRA1Loop"]
+__all__ = ["StepLoop", "LiftedLoop", "PagedLiftedLoop", "SRA1Loop"]
 
 
 class StepLoop:
@@ -79,6 +81,30 @@ class LiftedLoop:
         (nz,) = noise
         for j in range(start, stop):
             np.matmul(G, W, out=y)
+            y += nz[j]
+            np.copyto(x, y)
+            relift()
+            if samples is not None:
+                samples[j - start] = y
+
+
+class PagedLiftedLoop(LiftedLoop):
+    """:class:`LiftedLoop` of a time-dependent system: step ``j`` takes its own matrix ``W_j``
+    from the integrator's pages (``Integrator._range``), the one ``step`` would take."""
+
+    def __init__(self, integ, n: int) -> None:
+        super().__init__(integ, n)
+        self._integ = integ
+
+    def run(self, noise: tuple[np.ndarray, ...], start: int, stop: int, step0: int = 0,
+            samples: np.ndarray | None = None) -> None:
+        if stop <= start:
+            return
+        G, y, x, relift = self.G, self._y, self.state, self._relift
+        Ws = self._integ._range("_W", (step0 + start) * self._integ.dt, stop - start)
+        (nz,) = noise
+        for j in range(start, stop):
+            np.matmul(G, Ws[j - start], out=y)
             y += nz[j]
             np.copyto(x, y)
             relift()
