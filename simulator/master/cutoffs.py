@@ -52,9 +52,9 @@ def lgmres_steady_state(L, *, M, x0: np.ndarray, rtol: float, maxiter: int = 200
     """``L rho = 0`` with ``Tr rho = 1`` by LGMRES, as
     ``qutip.steadystate(L, method="direct", solver="lgmres", ...)`` solves it: the trace
     condition, weighted by the mean absolute entry of ``L`` above QuTiP's ``atol``, added to the
-    first row,
-    the solution made Hermitian. Written out because QuTiP switches its global data-type
-    options around every such call (17.6 ms each, measured: 2.7 s of the test suite's solves).
+    first row, the solution made Hermitian. Written out because QuTiP switches its global
+    data-type options around every such call (17.6 ms each, measured: 2.7 s of the test
+    suite's solves).
 
     Parameters
     ----------

@@ -163,8 +163,6 @@ class Kernel:
         """``k`` steps from ``x (n, d)``, sampling into ``buf`` (see the class docstring)."""
         integ, step0 = self.integ, self.step_no
         noise = integ.draw(self.rng, k, self.n, reuse=True, t0=step0 * integ.dt)
-        samples = set(_multiples(k, every, phase)) if every else set()
-        kept = set(_multiples(k, self.keep_every, step0)) if self.keep else set()
         loop = integ.stepper(self.n)
         loop.load(x)
         if every == 1 and not self.keep:  # every step sampled (the default): one loop
@@ -173,6 +171,8 @@ class Kernel:
             loop.run(noise, skip, k, step0, samples=buf[:k - skip])
             self.step_no = step0 + k
             return loop.state.copy(), k - skip
+        samples = set(_multiples(k, every, phase)) if every else set()
+        kept = set(_multiples(k, self.keep_every, step0)) if self.keep else set()
         m, j = 0, 0
         for stop in sorted(samples | kept | {k}):  # the integrator's loop between events
             loop.run(noise, j, stop, step0)

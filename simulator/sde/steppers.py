@@ -26,6 +26,8 @@ for a stationary system.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 __all__ = ["StepLoop", "LiftedLoop", "PagedLiftedLoop", "SRA1Loop"]
@@ -69,17 +71,23 @@ class LiftedLoop:
 
     def __init__(self, integ, n: int) -> None:
         self.G, self.state, self._relift = _lifted(integ, n)
-        self._W, self._y = integ._W, np.empty((n, integ.system.dim))
+        self._integ, self._y = integ, np.empty((n, integ.system.dim))
 
     def load(self, x: np.ndarray) -> None:
         np.copyto(self.state, x)
         self._relift()
 
+    def _matrices(self, start: int, stop: int, step0: int):
+        """The step matrix ``W`` of each step ``start .. stop - 1``: one for all here."""
+        return itertools.repeat(self._integ._W, stop - start)
+
     def run(self, noise: tuple[np.ndarray, ...], start: int, stop: int, step0: int = 0,
             samples: np.ndarray | None = None) -> None:
-        G, W, y, x, relift = self.G, self._W, self._y, self.state, self._relift
+        if stop <= start:
+            return
+        G, y, x, relift = self.G, self._y, self.state, self._relift
         (nz,) = noise
-        for j in range(start, stop):
+        for j, W in zip(range(start, stop), self._matrices(start, stop, step0)):
             np.matmul(G, W, out=y)
             y += nz[j]
             np.copyto(x, y)
@@ -92,24 +100,8 @@ class PagedLiftedLoop(LiftedLoop):
     """:class:`LiftedLoop` of a time-dependent system: step ``j`` takes its own matrix ``W_j``
     from the integrator's pages (``Integrator._range``), the one ``step`` would take."""
 
-    def __init__(self, integ, n: int) -> None:
-        super().__init__(integ, n)
-        self._integ = integ
-
-    def run(self, noise: tuple[np.ndarray, ...], start: int, stop: int, step0: int = 0,
-            samples: np.ndarray | None = None) -> None:
-        if stop <= start:
-            return
-        G, y, x, relift = self.G, self._y, self.state, self._relift
-        Ws = self._integ._range("_W", (step0 + start) * self._integ.dt, stop - start)
-        (nz,) = noise
-        for j in range(start, stop):
-            np.matmul(G, Ws[j - start], out=y)
-            y += nz[j]
-            np.copyto(x, y)
-            relift()
-            if samples is not None:
-                samples[j - start] = y
+    def _matrices(self, start: int, stop: int, step0: int):
+        return self._integ._range("_W", (step0 + start) * self._integ.dt, stop - start)
 
 
 class SRA1Loop:
