@@ -21,11 +21,10 @@ from .model import (
     coupling,
     diffusion_matrix,
     drift_matrix,
-    drift_matrix_about,
     mean_field,
-    nonlinear_drift,
     transmission,
 )
+from .point_model import PointModel
 from .conventions import covariance_xxpp as _covariance_xxpp
 from .estimate import Estimate, summary_scalars
 from .observables import summary, unphysical_message
@@ -541,14 +540,13 @@ def covariance_evolution(
     delta_a = float(mf.bare_detuning) if bare_detuning is None else float(bare_detuning)
     D = diffusion_matrix(rates)
 
-    def A_of(u: np.ndarray) -> np.ndarray:
-        return drift_matrix_about(rates, u, delta_a)
+    point = PointModel(rates, delta_a)  # the model's functions in scalar arithmetic, same bits
 
     if mean_path is not None:
 
         def rhs(t: float, y: np.ndarray) -> np.ndarray:
             V = y.reshape(6, 6)
-            A = A_of(np.asarray(mean_path(t), dtype=float))
+            A = point.drift_matrix(np.reshape(mean_path(t), 6))
             return (A @ V + V @ A.T + D).ravel()
 
         y0 = np.asarray(V0, dtype=float).ravel()
@@ -558,8 +556,8 @@ def covariance_evolution(
         def rhs(t: float, y: np.ndarray) -> np.ndarray:
             u, V = y[:6], y[6:].reshape(6, 6)
             scale = 1.0 if drive_scale is None else drive_scale(t)
-            du = nonlinear_drift(rates, u, delta_a, drive_scale=scale, wigner_correction=False)
-            A = A_of(u)
+            du = point.nonlinear_drift(u, drive_scale=scale, wigner_correction=False)
+            A = point.drift_matrix(u)
             return np.concatenate([du, (A @ V + V @ A.T + D).ravel()])
 
         y0 = np.concatenate([u_start, np.asarray(V0, dtype=float).ravel()])

@@ -6,8 +6,9 @@ Layers, bottom to top (a module may import its own layer and those below):
 ====  =====================================================================================
 0     foundation: ``conventions``, ``errors``, ``checks``, ``jsonio``, ``params``, and the result
       plumbing every engine's results inherit: ``resultio``, ``protocol``, ``estimate``
-1     model: ``model``, ``observables``, ``fixed_points``; ``statistics`` (z-scores, verdicts,
-      the one threshold), which every engine and comparison scores with
+1     model: ``model`` (and ``point_model``, its scalar twin), ``observables``,
+      ``fixed_points``; ``statistics`` (z-scores, verdicts, the one threshold), which every
+      engine and comparison scores with
 2     ``linear``: the Gaussian (Lyapunov) solver, the reference every engine compares with, and
       ``closure``, ``closure3``, the moment closures (second order; third and fourth cumulants)
       built on it; ``attractors``: the classical attractors and basin edge, scaled by it
@@ -36,7 +37,7 @@ LAYERS = {
     "conventions": 0, "errors": 0, "checks": 0, "jsonio": 0, "params": 0,
     "resultio": 0, "resultfields": 0, "protocol": 0, "estimate": 0, "units": 0, "tomlio": 0,
     "progress": 0, "locking": 0, "derived": 0, "resources": 0,
-    "model": 1, "observables": 1, "fixed_points": 1, "statistics": 1,
+    "model": 1, "point_model": 1, "observables": 1, "fixed_points": 1, "statistics": 1,
     "linear": 2, "closure": 2, "closure3": 2, "attractors": 2,
     "sweep": 3, "sde": 3, "master": 3, "second_order": 3, "third_order": 3,
     "compare": 4, "shift_check": 4, "validate": 4, "report": 4, "report_html": 4,

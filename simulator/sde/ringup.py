@@ -54,7 +54,8 @@ from ..conventions import PAIRS
 from ..errors import (MIN_UNITS, AllDivergedError, MetastabilityWarning, StabilityWarning,
                       StatisticsWarning)
 from ..linear import covariance_evolution, solve_lyapunov
-from ..model import Rates, diffusion_matrix, drift_matrix_about, mean_field, nonlinear_drift
+from ..model import Rates, diffusion_matrix, drift_matrix_about, mean_field
+from ..point_model import PointModel
 from ..observables import log_negativity
 from ..params import Params
 from ..progress import as_callback
@@ -99,8 +100,10 @@ class MeanFieldPath:
 
         self.scale = scale = DriveRamp(ramp)
 
+        point = PointModel(rates, bare)  # nonlinear_drift in scalar arithmetic, same bits
+
         def rhs(t, u):
-            return nonlinear_drift(rates, u, bare, drive_scale=scale(t), wigner_correction=False)
+            return point.nonlinear_drift(u, drive_scale=scale(t), wigner_correction=False)
 
         cuts = [0.0, ramp, t_end] if 0 < ramp < t_end else [0.0, t_end]
         u = np.zeros(6)
