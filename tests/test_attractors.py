@@ -16,6 +16,7 @@ from simulator.attractors.search import basin_radii, cycle_brackets, refine_cycl
 from simulator.config import apply_changes
 from simulator.model import nonlinear_drift
 from simulator.params import ParameterError
+from simulator.point_model import PointModel
 
 
 # ---- a system with a known answer -----------------------------------------------------------
@@ -214,7 +215,8 @@ def _physical_return(params, x0, t_end=300.0):
     lin = lyapunov(params)
     bare = float(lin.mean_field.bare_detuning)
     u0 = lin.mean_field.vector() + x0
-    sol = solve_ivp(lambda t, u: nonlinear_drift(lin.rates, u, bare, wigner_correction=False),
+    full = PointModel(lin.rates, bare).nonlinear_drift  # nonlinear_drift's bits, scalar speed
+    sol = solve_ivp(lambda t, u: full(u, wigner_correction=False),
                     (0.0, t_end), u0, method="DOP853", rtol=1e-9, atol=1e-9,
                     t_eval=np.linspace(t_end - 30.0, t_end, 300))
     return np.abs(sol.y[4] - lin.mean_field.vector()[4]).max() / np.sqrt(lin.covariance[4, 4])
@@ -227,7 +229,8 @@ def test_stable_cycle_is_a_periodic_orbit_of_the_full_equations(at_01):
     c = at_01.smallest_cycle
     bare = float(lin.mean_field.bare_detuning)
     u0 = s.mean + s.physical(c.point)
-    sol = solve_ivp(lambda t, u: nonlinear_drift(lin.rates, u, bare, wigner_correction=False),
+    full = PointModel(lin.rates, bare).nonlinear_drift
+    sol = solve_ivp(lambda t, u: full(u, wigner_correction=False),
                     (0.0, c.period), u0, method="DOP853", rtol=1e-11, atol=1e-11, dense_output=True)
     assert np.allclose(sol.y[:, -1], u0, atol=1e-6 * np.abs(u0 - s.mean).max())
     t = np.linspace(0.0, c.period, 2000)
