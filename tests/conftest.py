@@ -109,3 +109,36 @@ def no_report_figures(monkeypatch):
     import simulator.plotting
 
     monkeypatch.setattr(simulator.plotting, "plot_validation", lambda result, directory: [])
+
+
+#: Libraries ``import simulator`` must not load (they load on first use; tests/test_import.py).
+HEAVY = ("scipy.integrate", "scipy.optimize", "qutip", "matplotlib", "joblib", "dask")
+
+
+@pytest.fixture(scope="session")
+def fresh_imports():
+    """What one fresh interpreter saw, in this order: ``import simulator`` (which of
+    :data:`HEAVY` it loaded), then the SDE package and its JAX backend module (whether ``jax``
+    got loaded), then ``matplotlib.use('svg')`` and ``simulator.plotting`` (the backend after,
+    whether ``pyplot`` got loaded). One interpreter for test_import, test_jax_backend and
+    test_architecture's plotting check (each start costs 0.15-0.5 s of CPU)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import json, sys\n"
+        "import simulator\n"
+        f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
+        "import simulator.sde, simulator.sde.jax_backend\n"
+        "jax = 'jax' in sys.modules\n"
+        "import matplotlib\n"
+        "matplotlib.use('svg')\n"
+        "import simulator.plotting\n"
+        "print(json.dumps({'heavy': heavy, 'jax': jax, 'backend': matplotlib.get_backend(),\n"
+        "                  'pyplot': 'matplotlib.pyplot' in sys.modules}))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.splitlines()[-1])

@@ -3,19 +3,12 @@
 The timing itself is in ``benchmarks/bench_import.py``; this checks the cause, deterministically.
 """
 
-import subprocess
-import sys
-
 import simulator
 
-HEAVY = ("scipy.integrate", "scipy.optimize", "qutip", "matplotlib", "joblib", "dask")
 
-
-def test_import_loads_no_heavy_library():
-    code = ("import sys, simulator; "
-            f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == []
+def test_import_loads_no_heavy_library(fresh_imports):
+    """In a fresh interpreter (``conftest.fresh_imports``, which names the libraries)."""
+    assert fresh_imports["heavy"] == []
 
 
 def test_every_public_name_resolves():

@@ -36,12 +36,10 @@ def _jax():
 
 # --- without JAX ----------------------------------------------------------------------------
 
-def test_import_simulator_does_not_import_jax():
-    code = ("import sys, simulator, simulator.sde, simulator.sde.jax_backend; "
-            "print('jax' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         check=True)
-    assert out.stdout.strip() == "False"
+def test_import_simulator_does_not_import_jax(fresh_imports):
+    """``import simulator, simulator.sde, simulator.sde.jax_backend`` in a fresh interpreter
+    (``conftest.fresh_imports``) leaves jax unloaded."""
+    assert fresh_imports["jax"] is False
 
 
 @pytest.mark.parametrize("kw,match", [
