@@ -119,11 +119,13 @@ def test_walk_through_a_grid_is_bisection():
 
 
 def test_hopf_basin_edge_does_not_depend_on_the_pass_size():
-    """One start per direction per pass (plain bisection), three or seven: the same edge."""
+    """One start per direction per pass (plain bisection), three or seven (4 bisections: the
+    last pass of 3 levels cut short): the same edge. A short t_max (30) moves the edge
+    itself, not the equality, which holds for any horizon."""
     hopf = Hopf()
     angles = np.linspace(0.0, 2 * np.pi, 5, endpoint=False)
     w = np.stack([np.cos(angles), np.sin(angles)], axis=1)
-    radii = [basin_radii(hopf, w, 1.5, bisections=6, r_in=0.02, t_max=60.0, levels=k)[0]
+    radii = [basin_radii(hopf, w, 1.5, bisections=4, r_in=0.02, t_max=30.0, levels=k)[0]
              for k in (1, 2, 3)]
     assert np.array_equal(radii[0], radii[1]) and np.array_equal(radii[2], radii[1])
     with pytest.raises(ValueError, match="levels = 0"):
