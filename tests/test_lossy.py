@@ -266,8 +266,12 @@ def test_lossy_point_lyapunov_sde_master_agree():
     assert me.status == "ok" and me.converged
     assert me.lyapunov_difference <= me.truncation_error
     assert uncertainty_violation(me.covariance) >= -me.truncation_error
-    # SDE (truncated Wigner; linear to 1e-9 here): 21 elements within 5 standard errors
-    sde = simulate_sde(LOSSY, SDEOptions(n_traj=256, t_avg=400.0), seed=3)
+    # SDE (truncated Wigner; linear to 1e-9 here): 21 elements within 5 standard errors.
+    # 128 trajectories over t_avg = 800 (4 chunks x 2 batches: 8 units, status ok): the
+    # averaging of 256 over 400 (the same standard errors, 1.9e-3 median) with half the
+    # burn-ins (217 each), 15 % less CPU
+    sde = simulate_sde(LOSSY, SDEOptions(n_traj=128, t_avg=800.0), seed=3)
+    assert sde.status == "ok"
     iu = np.triu_indices(6)
     z = (sde.covariance - V)[iu] / sde.covariance_stderr[iu]
     assert np.abs(z).max() < 5.0, z
