@@ -133,8 +133,8 @@ def test_ccw_factor_dropped_only_without_backscattering():
         pytest.param(PAPER.replace(damping="rwa"), id="immune-rwa"),
         # the CCW mode coupled (three modes) at the cold point: the session's shared solve
         # (test_protocol and test_netcdf read it), cutoffs (3, 3, 19) in 4 rounds against the
-        # 200 mK defect point's (3, 4, 22) in 4 rounds, 0.2 s of CPU instead of 1.0: the same
-        # path through the cutoff loop; the hot point under -m slow
+        # 200 mK defect point's (3, 4, 22) in 4 rounds, 0.3 s instead of 0.6 s (then free in
+        # test_netcdf): the same path through the cutoff loop; the hot point under -m slow
         pytest.param(COLD.replace(beta=0.3), id="cold-defect"),
         pytest.param(COLD, id="cold-low-power"),
         pytest.param(DEFECT, id="defect", marks=pytest.mark.slow),
