@@ -59,7 +59,10 @@ def test_ornstein_uhlenbeck_stationary_variance(method, dt):
     variance of the discrete scheme, sigma^2 / (gamma (2 - gamma dt))."""
     gamma, sigma2 = 1.0, 0.8
     system = LangevinSystem(A=[[-gamma]], D=[[sigma2]])
-    opts = SDEOptions(method=method, dt=dt, n_traj=400, chunk_size=100, t_burn=10.0,
+    # 2 chunks of 200 with ten 20-unit batches (20 correlation times): 20 units, the trajectory
+    # time of 4 chunks of 100 at half the steps (one variable: a step costs about the same for
+    # 100 or 200 trajectories)
+    opts = SDEOptions(method=method, dt=dt, n_traj=400, chunk_size=200, t_burn=10.0,
                       t_avg=200.0, batch_time=20.0, initial="gaussian",
                       initial_covariance=((0.0,),))
     res = simulate_sde(system, opts, seed=11)
@@ -356,9 +359,11 @@ def test_block_size_changes_only_rounding():
     sums are partitioned differently, so the statistics agree to rounding only."""
     p = Params.paper(beta=0.3)
     system = fluctuation_system(p)
-    base = run_chunks(system, SMALL, 5)
+    opts = SMALL.replace(n_traj=16)  # two of SMALL's chunks: blocks are per chunk
+    base = run_chunks(system, opts, 5)
+    assert len(base) == 2
     for block in (1, 7, 300):
-        other = run_chunks(system, SMALL.replace(block_steps=block), 5)
+        other = run_chunks(system, opts.replace(block_steps=block), 5)
         for a, b in zip(base, other):
             np.testing.assert_array_equal(a.final_state, b.final_state)
             np.testing.assert_allclose(a.s2, b.s2, rtol=1e-12)
