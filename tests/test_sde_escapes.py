@@ -74,12 +74,14 @@ def well_escape_rate(T: float, x_a: float) -> float:
     the inverse mean first-passage time ``tau(x) = (1/T) int_x^x_a e^{U(y)/T}
     int_-inf^y e^{-U(z)/T} dz dy``, averaged over the well's Boltzmann density (``x < 1``),
     by quadrature. (Kramers' ``sqrt(U''(0) |U''(1)|) / (2 pi) e^{-dU/T}`` is only its
-    small-noise limit: 0.0071 against 0.0058 here.)"""
-    z = np.linspace(-3.0, x_a, 200001)
-    inner = integrate.cumulative_trapezoid(np.exp(-_potential(z) / T), z, initial=0)
-    outer = np.exp(_potential(z) / T) * inner
+    small-noise limit: 0.0071 against 0.0058 here.) 20001 nodes: 5e-6 relative from 200001,
+    far below the run's ~6 % interval."""
+    z = np.linspace(-3.0, x_a, 20001)
+    boltzmann = np.exp(-_potential(z) / T)
+    inner = integrate.cumulative_trapezoid(boltzmann, z, initial=0)
+    outer = inner / boltzmann
     tau = (integrate.trapezoid(outer, z) - integrate.cumulative_trapezoid(outer, z, initial=0)) / T
-    w = np.exp(-_potential(z) / T) * (z < 1.0)
+    w = boltzmann * (z < 1.0)
     return float(np.sum(w) / np.sum(tau * w))
 
 
