@@ -12,10 +12,13 @@ from simulator.sde.workrate import format_seconds, measure_rate, work_estimate
 def test_pilot_rate_predicts_the_run():
     """The pilot's rate against the rate of the run itself (same machine, same load): measured
     1.2-1.3x (the pilot leaves out sampling and reduction) under load average 7, 1.13x with
-    t_avg = 100 (half the run: 0.8 s of CPU in all) at load 2. A band of 4x
-    either way catches a pilot dominated by set-up (it was 9-1100x off when it timed 64 steps)."""
+    t_avg = 100 (half the run: 0.8 s of CPU in all) at load 2; run / pilot 0.85-0.93 with two
+    chunks, 0.89-0.91 with four (three runs each, load 1). A band of 4x either way catches a
+    pilot dominated by set-up (it was 9-1100x off when it timed 64 steps)."""
     p = Params.paper()
-    opts = SDEOptions(n_traj=512, chunk_size=128, t_avg=100.0)  # 4 x 2200 steps of 128
+    # 2 x 2200 steps of 128: the pilot times chunks of the run's chunk size, so the rate per
+    # trajectory-step does not depend on how many chunks the run has (four: 0.09 s more)
+    opts = SDEOptions(n_traj=256, chunk_size=128, t_avg=100.0)
     rate = measure_rate(build_system(p, opts), opts)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
