@@ -113,7 +113,8 @@ def test_double_well_escape_rate_within_its_interval():
 def test_no_escape_no_change_and_checkpoints_keep_escapes(tmp_path):
     T = (5.0 / 36.0) / 3.0
     system = LangevinSystem(A=[[-1.0]], D=[[2 * T]], nonlinearity=Well())
-    opts = SDEOptions(n_traj=64, chunk_size=16, dt=0.05, t_avg=100.0, batch_time=10.0,
+    # two chunks: each resumed from its own checkpoint (bits, not statistics)
+    opts = SDEOptions(n_traj=64, chunk_size=32, dt=0.05, t_avg=100.0, batch_time=10.0,
                       initial="lyapunov", escape_radius="off")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
