@@ -83,7 +83,8 @@ def test_cli_control_variate_flag_and_run_file(tmp_path, capsys, no_report_figur
     """``[validate] control_variate = false`` in a run file turns it off, ``--control-variate``
     overrides the file, and the written run file records the choice."""
     cfg = tmp_path / "in.toml"
-    cfg.write_text("[validate]\ncontrol_variate = false\nquick = true\n\n[sde]\nn_traj = 32\n"
+    # two chunks of 8 (2 units, flagged as 4 were): the option's wiring, not statistics
+    cfg.write_text("[validate]\ncontrol_variate = false\nquick = true\n\n[sde]\nn_traj = 16\n"
                    "chunk_size = 8\nt_burn = 60.0\nt_avg = 200.0\n")
     out = tmp_path / "r"
     args = ["validate", "--no-master", "--no-attractors", "--quiet", "--json", "--config",
