@@ -75,7 +75,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import functools
 import html
 import json
 import platform
@@ -109,15 +108,10 @@ XARRAY_UNITS: dict[str, str] = {
 }
 
 
-@functools.lru_cache(maxsize=1)
-def _versions() -> tuple[tuple[str, str], ...]:
-    return tuple(versions().items())
-
-
 def _stamp() -> dict[str, Any]:
     """Versions (read once per process), UTC timestamp and platform."""
     return {
-        "versions": dict(_versions()),
+        "versions": versions(),
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "platform": platform.platform(),
     }

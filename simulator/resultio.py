@@ -16,6 +16,7 @@ temporary name and renamed into place (atomic on POSIX), arrays first.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import io
 import json
@@ -152,15 +153,22 @@ def read_result(directory: str | Path, name: str) -> tuple[dict[str, Any], dict[
 def versions() -> dict[str, str]:
     """Versions of Python, wgmsim and its dependencies (from package metadata; nothing imported).
 
-    A distribution that is not installed is recorded as ``"not installed"``.
+    A distribution that is not installed is recorded as ``"not installed"``. Read once per
+    process (2 ms a distribution, and every result asks): the code a process runs is the code it
+    imported, whatever is installed on disk later. A new dict each call.
     """
+    return dict(_versions())
+
+
+@functools.lru_cache(maxsize=1)
+def _versions() -> tuple[tuple[str, str], ...]:
     out = {"python": platform.python_version()}
     for dist in _DISTRIBUTIONS:
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             out[dist] = "not installed"
-    return out
+    return tuple(out.items())
 
 
 def provenance(**extra: Any) -> dict[str, Any]:

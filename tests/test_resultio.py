@@ -56,3 +56,14 @@ def test_versions_name_every_dependency():
     v = versions()
     for dist in ("python", "wgmsim", "numpy", "scipy", "qutip", "joblib", "matplotlib"):
         assert v[dist] and v[dist] != "not installed"
+
+
+def test_versions_read_once_and_a_fresh_dict_each_call():
+    """The package metadata is read once per process (every result asks for it); a caller
+    that edits its copy changes no later result's record."""
+    from importlib import metadata
+
+    first = versions()
+    assert first["numpy"] == metadata.version("numpy") and first["python"]
+    first["numpy"] = "edited"
+    assert versions()["numpy"] == metadata.version("numpy")
