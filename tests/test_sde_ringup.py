@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -292,3 +293,32 @@ def test_ringup_reads_format_2_folders(ringup, tmp_path):
     assert back.seeds == res.seeds and back.versions == {"numpy": "1.0"}
     assert back.timestamp == "2026-01-01T00:00:00+00:00" and back.unit_s1.shape[0] == 0
     assert back.log_negativity_stderr is None and back.max_abs_z == res.max_abs_z
+
+
+@few_units_ok  # 2 chunks: only the bits are compared
+def test_mean_field_path_and_reference_computed_once_per_point(monkeypatch):
+    """A point, span and ramp met again (a command estimates its run first, a sweep repeats
+    points) reuses its mean-field path and linearised covariance: the same numbers as computed
+    afresh; another ramp is another path."""
+    import simulator.sde.ringup as ringup_module
+    from simulator.sde.ringup import ringup_system
+
+    monkeypatch.setattr(ringup_module, "_COMPUTED", {})
+    opts = RingupOptions(n_traj=8, chunk_size=4, dt=0.05, t_final=10.0, output_every=5.0,
+                         ramp_time=2.0)
+    p = Params.paper()
+    first = simulate_ringup(p, opts, seed=2)
+    assert len(ringup_module._COMPUTED) == 2  # the path and the reference
+    again = simulate_ringup(p, opts, seed=2)
+    assert ringup_system(p, opts)[1] is ringup_system(p, opts)[1]
+    assert len(ringup_module._COMPUTED) == 2
+    monkeypatch.setattr(ringup_module, "_COMPUTED", {})
+    fresh = simulate_ringup(p, opts, seed=2)
+    for res in (again, fresh):
+        np.testing.assert_array_equal(res.linear_covariance, first.linear_covariance)
+        np.testing.assert_array_equal(res.covariance, first.covariance)
+        np.testing.assert_array_equal(res.mean_field, first.mean_field)
+    res.linear_covariance[...] = 0.0  # a caller's edit stays in its result
+    assert simulate_ringup(p, opts, seed=2).linear_covariance[0, 0, 0] == 0.5
+    other = ringup_system(p, dataclasses.replace(opts, ramp_time=3.0))[1]
+    assert other is not ringup_system(p, opts)[1]

@@ -148,13 +148,39 @@ def ringup_system(params: Params, options: RingupOptions) -> tuple[LangevinSyste
     rates = Rates.from_params(params)
     bare = float(mean_field(rates).bare_detuning)
     t_end = options.n_outputs * options.steps_per_output * options.dt
-    path = MeanFieldPath(rates, bare, t_end, options.ramp_time)
+    path = _cached(("path", rates, bare, t_end, options.ramp_time),
+                   lambda: MeanFieldPath(rates, bare, t_end, options.ramp_time))
     drift = PathDrift(rates, bare, path)
     remainder = OptomechanicalRemainder.of(rates, wigner_correction=options.wigner_correction)
     system = LangevinSystem(A=drift(np.zeros(1))[0], D=diffusion_matrix(rates),
                             nonlinearity=remainder, rates=rates, bare_detuning=bare,
                             drift_at=drift)
     return system, path
+
+
+#: Mean-field paths and their linearised covariances, computed once per process for a point,
+#: span and ramp (a command estimates a ring-up before it runs it, a sweep or a test suite meets
+#: one point many times); a few entries, each a function of its key alone.
+_COMPUTED: dict[tuple, Any] = {}
+_MAX_COMPUTED = 8
+
+
+def _point_key(rates: Rates) -> tuple:
+    """The exact values of a point's rates (every bit), as a key."""
+    return tuple((f.name, np.shape(v), np.asarray(v).tobytes()) if f.name != "damping" else v
+                 for f in dataclasses.fields(rates) for v in [getattr(rates, f.name)])
+
+
+def _cached(key: tuple, compute: Callable[[], Any]) -> Any:
+    """``compute()``, kept under ``key``; a :class:`Rates` in the key counts by its values."""
+    key = tuple(_point_key(k) if isinstance(k, Rates) else k for k in key)
+    hit = _COMPUTED.get(key)
+    if hit is None:
+        hit = compute()
+        if len(_COMPUTED) >= _MAX_COMPUTED:
+            _COMPUTED.pop(next(iter(_COMPUTED)))
+        _COMPUTED[key] = hit
+    return hit
 
 
 # ---- driver -------------------------------------------------------------------------------------
@@ -330,10 +356,12 @@ def _linear_path(system: LangevinSystem, path: MeanFieldPath | None, options: Ri
     """``(mean field (n_t, d), linearised covariance (n_t, d, d))`` at the output times."""
     V0 = initial_moments(system, sde_opts)[1]
     if path is not None:
-        lin = covariance_evolution(system.rates, t_out, V0, u0=np.zeros(6),
-                                   bare_detuning=system.bare_detuning, drive_scale=path.scale,
-                                   rtol=1e-9, atol=1e-9).covariance
-        return path(t_out), lin
+        key = ("covariance", system.rates, system.bare_detuning, path.scale.ramp,
+               np.asarray(t_out, dtype=float).tobytes(), np.asarray(V0, dtype=float).tobytes())
+        lin = _cached(key, lambda: covariance_evolution(
+            system.rates, t_out, V0, u0=np.zeros(6), bare_detuning=system.bare_detuning,
+            drive_scale=path.scale, rtol=1e-9, atol=1e-9).covariance)
+        return path(t_out), lin.copy()
     ubar = np.broadcast_to(system.mean, shape).copy()
     return ubar, _linear_reference(system, options, t_out, V0)
 
