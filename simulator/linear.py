@@ -24,11 +24,11 @@ from .model import (
     mean_field,
     transmission,
 )
-from .point_model import PointModel
 from .conventions import covariance_xxpp as _covariance_xxpp
 from .estimate import Estimate, summary_scalars
 from .observables import summary, unphysical_message
 from .params import Params
+from .point_model import PointModel
 from .protocol import QUADRATURE_DIMS, ResultProtocol
 from .resultfields import saved
 
