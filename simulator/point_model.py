@@ -71,7 +71,7 @@ class PointModel:
         X_r, Y_r, X_l, Y_l, q = np.asarray(u, dtype=float)[:5]
         g_r = self._sg0 * ((X_r + 1j * Y_r) / SQRT2)
         g_l = self._sg0 * ((X_l + 1j * Y_l) / SQRT2)
-        dtilde = self.bare + self.rates.delta_J - self._g0 * q
+        dtilde = self._dc - self._g0 * q  # (Delta_a + Delta_J) - g0 q, as numpy's order
         A = self._A0.copy()
         A[0, 1] = A[2, 3] = dtilde
         A[1, 0] = A[3, 2] = -dtilde
